@@ -1,0 +1,152 @@
+"""The float reservoir: input mask, virtual nodes and N devices, batched.
+
+A frame ``u`` (C channels, each in [0, 1]) is projected by a fixed +1/-1 mask
+(C x ML x N) onto ML consecutive pulses for each of N devices::
+
+    p[m, n] = sum_c u[c] mask[c, m, n]
+    V[m, n] = clip(Vmid + input_scale (Vmax - Vmin)/2 p[m, n] / sqrt(C), Vmin, Vmax)
+
+Pulse m of a frame is applied to all devices at once; its read currents are
+features ``m * N + n``. With ``state_features`` the device states after the
+last pulse of the frame follow. Devices start each sequence at G0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from . import device
+from .config import ReservoirConfig
+
+
+@dataclass(frozen=True)
+class DeviceParams:
+    """Physical parameters drawn from a configuration for a given input width."""
+
+    tau_ns: np.ndarray      # (N,) relaxation times after device-to-device spread
+    r: np.ndarray           # (N,) per-pulse retention exp(-dt/tau)
+    r_idle: np.ndarray      # (N,) retention over one idle gap exp(-idle/tau)
+    alpha: np.ndarray       # (N,) switching constants after spread
+    mask: np.ndarray        # (C, ML, N) of +1/-1
+
+    @property
+    def n_inputs(self) -> int:
+        return self.mask.shape[0]
+
+
+def draw_taus(cfg: ReservoirConfig, rng: np.random.Generator) -> np.ndarray:
+    """Nominal relaxation time of every device, in ns, per ``cfg.tau``."""
+    spec, n = cfg.tau, cfg.n_devices
+    if spec.mode == "single":
+        return np.full(n, spec.values_ns[0])
+    if spec.mode == "list":
+        return np.array(spec.values_ns, dtype=np.float64)
+    if spec.mode == "compositions":
+        return np.array([spec.values_ns[i % len(spec.values_ns)] for i in range(n)], dtype=np.float64)
+    lo, hi = spec.low_ns, spec.high_ns
+    if spec.mode == "uniform":
+        return rng.uniform(lo, hi, n)
+    if spec.mode == "log-uniform":
+        return np.exp(rng.uniform(np.log(lo), np.log(hi), n))
+    if spec.mode == "linear-spaced":
+        return np.linspace(lo, hi, n)
+    return np.geomspace(lo, hi, n)  # log-spaced
+
+
+def device_params(cfg: ReservoirConfig, n_inputs: int) -> DeviceParams:
+    """Draw taus, device spread and the input mask, all from ``cfg.seed``."""
+    if n_inputs < 1:
+        raise ValueError(f"a reservoir needs at least one input channel, not {n_inputs}")
+    rng = np.random.default_rng(cfg.seed)
+    # Fixed draw order so that changing one option does not reshuffle the others.
+    mask = np.where(rng.random((n_inputs, cfg.n_virtual, cfg.n_devices)) < 0.5, -1.0, 1.0)
+    tau = draw_taus(cfg, rng)
+    spread_rng = np.random.default_rng([cfg.seed, 1])
+    tau = tau * np.exp(cfg.tau_spread * spread_rng.standard_normal(cfg.n_devices))
+    alpha = cfg.alpha * np.exp(cfg.alpha_spread * spread_rng.standard_normal(cfg.n_devices))
+    return DeviceParams(
+        tau_ns=tau,
+        r=np.exp(-cfg.dt_ns / tau),
+        r_idle=np.exp(-cfg.idle_ns / tau),
+        alpha=alpha,
+        mask=mask,
+    )
+
+
+def n_features(cfg: ReservoirConfig) -> int:
+    """Features per frame (without the bias)."""
+    return cfg.n_devices * cfg.n_virtual + (cfg.n_devices if cfg.state_features else 0)
+
+
+def length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[np.ndarray]:
+    """Indices of sequences grouped by similar length, to keep padding small."""
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    for start in range(0, len(order), batch_size):
+        yield order[start:start + batch_size]
+
+
+def pad(seqs: Sequence[np.ndarray], dtype=np.float64) -> np.ndarray:
+    """Stack sequences of shape (T_i, C) into (B, T_max, C), zero padded."""
+    t_max = max(len(s) for s in seqs)
+    out = np.zeros((len(seqs), t_max, seqs[0].shape[1]), dtype=dtype)
+    for i, s in enumerate(seqs):
+        out[i, :len(s)] = s
+    return out
+
+
+class FloatReservoir:
+    """Batched float simulation of the reservoir."""
+
+    def __init__(self, cfg: ReservoirConfig, n_inputs: int):
+        cfg.validate()
+        self.cfg = cfg
+        self.params = device_params(cfg, n_inputs)
+        self._noise_rng = np.random.default_rng([cfg.seed, 2])
+
+    @property
+    def n_features(self) -> int:
+        return n_features(self.cfg)
+
+    def voltages(self, u: np.ndarray) -> np.ndarray:
+        """Pulse amplitudes (..., ML, N) for frames ``u`` of shape (..., C)."""
+        cfg, mask = self.cfg, self.params.mask
+        p = np.tensordot(u, mask, axes=([-1], [0]))
+        half = (cfg.v_max - cfg.v_min) / 2
+        v = cfg.v_min + half + cfg.input_scale * half * p / np.sqrt(mask.shape[0])
+        return np.clip(v, cfg.v_min, cfg.v_max)
+
+    def run_batch(self, u: np.ndarray, record_states: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Features of a padded batch ``u`` (B, T, C) -> (B, T, F).
+
+        With ``record_states`` also returns the states after every pulse, (B, T, ML, N).
+        """
+        cfg, prm = self.cfg, self.params
+        b, t_len, _ = u.shape
+        n, ml = cfg.n_devices, cfg.n_virtual
+        feats = np.empty((b, t_len, self.n_features))
+        states = np.empty((b, t_len, ml, n)) if record_states else None
+        g = np.full((b, n), cfg.g0)
+        for t in range(t_len):
+            v = self.voltages(u[:, t])                     # (B, ML, N)
+            for m in range(ml):
+                g, i = device.pulse(g, v[:, m], prm.r, cfg.g0, prm.alpha, cfg.kp, cfg.kn)
+                if cfg.read_noise:
+                    i = i * (1.0 + cfg.read_noise * self._noise_rng.standard_normal(i.shape))
+                feats[:, t, m * n:(m + 1) * n] = i
+                if states is not None:
+                    states[:, t, m] = g
+            if cfg.state_features:
+                feats[:, t, ml * n:] = g
+            if cfg.idle_ns:
+                g = device.relax(g, prm.r_idle, cfg.g0)
+        return (feats, states) if record_states else feats
+
+    def run(self, seqs: Sequence[np.ndarray], batch_size: int = 256) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(index, features (T_i, F))`` for every sequence, in length-sorted batches."""
+        for idx in length_batches([len(s) for s in seqs], batch_size):
+            feats = self.run_batch(pad([seqs[i] for i in idx]))
+            for k, i in enumerate(idx):
+                yield int(i), feats[k, :len(seqs[i])]
