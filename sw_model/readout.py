@@ -38,16 +38,6 @@ class Gram:
         self.ys += y.sum(axis=0)
         self.n += len(x)
 
-    def add_constant_target(self, x: np.ndarray, y_row: np.ndarray) -> None:
-        """Add frames that all share one target row (e.g. a class label)."""
-        x = np.asarray(x, dtype=np.float64)
-        s = x.sum(axis=0)
-        self.xtx += x.T @ x
-        self.xty += np.outer(s, y_row)
-        self.xs += s
-        self.ys += len(x) * np.asarray(y_row, dtype=np.float64)
-        self.n += len(x)
-
     def __add__(self, other: "Gram") -> "Gram":
         out = Gram(*self.xty.shape)
         for name in ("xtx", "xty", "xs", "ys"):
@@ -93,16 +83,44 @@ class IntReadout:
         return np.asarray(x_int, dtype=np.int64) @ self.w + self.b
 
 
-def quantise(w: np.ndarray, b: np.ndarray, weight_bits: int, bias_limit: int) -> IntReadout:
+def quantise(w: np.ndarray, b: np.ndarray, weight_bits: int, bias_limit: int,
+             gram: Gram | None = None, damp: float = 0.01) -> IntReadout:
     """Round a float readout to ``weight_bits``-bit weights sharing one scale.
 
     One scale for all outputs keeps their ranking (the class decision)
-    unchanged up to rounding. The bias is rounded on the same scale and
-    saturated to ``bias_limit``.
+    unchanged up to rounding. Plain rounding of raw-feature weights is poor:
+    features have large means, so each weight's rounding error times a large
+    mean shifts the outputs. With the training ``gram`` two corrections are
+    made:
+
+    * weights are rounded one feature at a time and the rounding error of each
+      is compensated on the features not yet rounded, through the inverse of
+      the feature covariance (the "optimal brain quantisation" update, as in
+      GPTQ, Frantar et al., ICLR 2023);
+    * the bias is refitted after rounding, so that the mean output on the
+      training frames is what the float readout gives.
+
+    The bias is rounded on the same scale and saturated to ``bias_limit``.
     """
     w_max = (1 << (weight_bits - 1)) - 1
     peak = float(np.max(np.abs(w)))
     scale = peak / w_max if peak > 0 else 1.0
-    w_int = np.clip(round_half_up(w / scale), -w_max, w_max)
-    b_int = np.clip(round_half_up(b / scale), -bias_limit, bias_limit)
-    return IntReadout(w=w_int, b=b_int, scale=scale)
+    if gram is None:
+        w_int = np.clip(round_half_up(w / scale), -w_max, w_max)
+        b_int = round_half_up(b / scale)
+    else:
+        n = gram.n
+        mean = gram.xs / n
+        cov = gram.xtx / n - np.outer(mean, mean)
+        cov += damp * max(float(np.mean(np.diag(cov))), 1e-30) * np.eye(len(cov))
+        # Upper Cholesky factor U of cov^-1 (cov^-1 = U^T U): row j holds how the
+        # remaining weights absorb the error made on weight j.
+        u = np.linalg.cholesky(np.linalg.inv(cov)).T
+        work = np.array(w, dtype=np.float64) / scale
+        w_int = np.zeros(work.shape, dtype=np.int64)
+        for j in range(len(work)):
+            w_int[j] = np.clip(round_half_up(work[j]), -w_max, w_max)
+            err = (work[j] - w_int[j]) / u[j, j]
+            work[j + 1:] -= np.outer(u[j, j + 1:], err)
+        b_int = round_half_up(gram.ys / n / scale - mean @ w_int)
+    return IntReadout(w=w_int, b=np.clip(b_int, -bias_limit, bias_limit), scale=scale)

@@ -1,0 +1,146 @@
+"""Sequence classification (spoken digits) with a float and an integer readout.
+
+Per frame the readout gives one score per class; a sequence is classified by
+the argmax of its scores summed over frames (the same as averaged). Early
+recognition uses the sum over the first 25/50/75/100 % of the frames. The
+integer path uses exactly the integer sums the hardware accumulates.
+
+Training streams features through :class:`~sw_model.readout.Gram`
+accumulators; per sequence only a few prefix sums are kept, which is all the
+sequence-level decisions need (the readout is linear).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from .readout import Gram, IntReadout, quantise, ridge
+
+#: Fractions of each sequence at which early decisions are reported.
+EARLY_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
+
+
+def prefix_ends(length: int, fractions: Sequence[float] = EARLY_FRACTIONS) -> np.ndarray:
+    """Number of frames seen at each fraction of a sequence (at least one)."""
+    return np.maximum(1, np.ceil(np.asarray(fractions) * length - 1e-9).astype(int))
+
+
+@dataclass
+class SequenceSums:
+    """Prefix sums of features per sequence: sums[i, j] = sum of the first ends[i, j] frames."""
+
+    sums: np.ndarray          # (S, len(EARLY_FRACTIONS), F)
+    ends: np.ndarray          # (S, len(EARLY_FRACTIONS)) int
+
+    @classmethod
+    def empty(cls, n_seq: int, n_features: int, dtype) -> "SequenceSums":
+        k = len(EARLY_FRACTIONS)
+        return cls(np.zeros((n_seq, k, n_features), dtype=dtype), np.zeros((n_seq, k), dtype=np.int64))
+
+    def set(self, i: int, feats: np.ndarray) -> None:
+        ends = prefix_ends(len(feats))
+        c = np.cumsum(feats, axis=0)
+        self.sums[i] = c[ends - 1]
+        self.ends[i] = ends
+
+
+@dataclass
+class StreamedFeatures:
+    """What training keeps of a pass of the reservoir over all sequences."""
+
+    sums: SequenceSums
+    grams: dict[str, Gram] = field(default_factory=dict)
+
+
+def stream_features(runs: Iterator[tuple[int, np.ndarray]], n_seq: int, n_features: int,
+                    labels: np.ndarray, n_classes: int, part_of: Callable[[int], str | None],
+                    dtype=np.float64, progress: Callable[[int], None] | None = None) -> StreamedFeatures:
+    """Consume ``(index, features)`` pairs into prefix sums and per-part Gram sums.
+
+    ``part_of(i)`` names the training part of sequence ``i`` ("fit", "val") or
+    returns None for sequences that must not touch training statistics.
+    """
+    out = StreamedFeatures(SequenceSums.empty(n_seq, n_features, dtype))
+    eye = np.eye(n_classes)
+    # Frames are buffered per part and added to the Gram sums in large blocks:
+    # one big matrix product is many times faster than one per sequence.
+    buffers: dict[str, tuple[list, list]] = {}
+
+    def flush(part: str) -> None:
+        xs, ys = buffers.pop(part)
+        gram = out.grams.setdefault(part, Gram(n_features, n_classes))
+        gram.add(np.concatenate(xs), np.concatenate(ys))
+
+    for i, feats in runs:
+        out.sums.set(i, feats)
+        part = part_of(i)
+        if part is not None:
+            xs, ys = buffers.setdefault(part, ([], []))
+            xs.append(feats)
+            ys.append(np.broadcast_to(eye[labels[i]], (len(feats), n_classes)))
+            if sum(len(x) for x in xs) >= 8192:
+                flush(part)
+        if progress:
+            progress(1)
+    for part in list(buffers):
+        flush(part)
+    return out
+
+
+def decisions_float(sums: SequenceSums, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Class decisions (S, len(EARLY_FRACTIONS)) of a float readout."""
+    scores = sums.sums @ w + sums.ends[..., None] * b
+    return np.argmax(scores, axis=-1)
+
+
+def decisions_int(sums: SequenceSums, ro: IntReadout) -> np.ndarray:
+    """Class decisions of an integer readout, with exact integer sums (ties -> lowest class)."""
+    scores = sums.sums.astype(np.int64) @ ro.w + sums.ends[..., None] * ro.b
+    return np.argmax(scores, axis=-1)
+
+
+def accuracy(decisions: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Accuracy per early-recognition fraction."""
+    return (decisions == np.asarray(labels)[:, None]).mean(axis=0)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A lambda chosen on validation data, with the scores of every candidate."""
+
+    lam: float
+    val_accuracy: dict[float, float]
+
+
+def choose_float(streamed: StreamedFeatures, val_idx: np.ndarray, labels: np.ndarray,
+                 lambdas: Sequence[float]) -> Choice:
+    """Lambda with the best validation accuracy of the float readout (ties: larger lambda)."""
+    scores = {}
+    for lam in lambdas:
+        w, b = ridge(streamed.grams["fit"], lam)
+        dec = decisions_float(_subset(streamed.sums, val_idx), w, b)
+        scores[lam] = float(accuracy(dec, labels[val_idx])[-1])
+    return Choice(_best(scores), scores)
+
+
+def choose_int(streamed: StreamedFeatures, val_idx: np.ndarray, labels: np.ndarray,
+               lambdas: Sequence[float], weight_bits: int, bias_limit: int) -> Choice:
+    """Lambda with the best validation accuracy *after* quantising the readout."""
+    scores = {}
+    for lam in lambdas:
+        w, b = ridge(streamed.grams["fit"], lam)
+        ro = quantise(w, b, weight_bits, bias_limit, gram=streamed.grams["fit"])
+        dec = decisions_int(_subset(streamed.sums, val_idx), ro)
+        scores[lam] = float(accuracy(dec, labels[val_idx])[-1])
+    return Choice(_best(scores), scores)
+
+
+def _best(scores: dict[float, float]) -> float:
+    return max(scores, key=lambda lam: (scores[lam], lam))
+
+
+def _subset(sums: SequenceSums, idx: np.ndarray) -> SequenceSums:
+    return SequenceSums(sums.sums[idx], sums.ends[idx])
