@@ -1,0 +1,219 @@
+"""The ``memres`` command line.
+
+Every command takes ``--json`` and then prints exactly one JSON object with
+its results on stdout; progress and messages go to stderr. Errors a user can
+fix (a bad configuration, a missing file, a corrupt model) end with exit
+status 2 and one line naming the problem, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Callable, Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from sw_model import __version__
+
+err = Console(stderr=True)
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
+@contextlib.contextmanager
+def progress_bars(enabled: bool = True) -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """Yield a factory ``(description, total) -> advance(n)`` drawing rich bars on stderr."""
+    if not enabled:
+        yield lambda description, total: (lambda n: None)
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=False) as bars:
+        def factory(description: str, total: int) -> Callable[[int], None]:
+            task = bars.add_task(description, total=total)
+            return lambda n: bars.advance(task, n)
+        yield factory
+
+
+def emit(args: argparse.Namespace, result: dict, human: Callable[[dict], None]) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(result, indent=None, sort_keys=False, default=float))
+    else:
+        human(result)
+
+
+# --- train / evaluate -----------------------------------------------------------
+
+def _load_config(path):
+    from sw_model.config import load_config
+    return None if path is None else load_config(path)
+
+
+def cmd_train(args) -> int:
+    from sw_model import workflow
+    cfg = _load_config(args.config) or workflow.default_config(args.task)
+    for note in cfg.reservoir.notes():
+        err.print(f"[yellow]note:[/] {note}")
+    with progress_bars(not args.quiet) as bars:
+        model = workflow.train(args.task, cfg, data_dir=args.data, split=args.split, seed=args.seed,
+                               noise=args.noise, progress=bars, show_frontend_progress=not args.quiet)
+    path = model.save(args.output)
+    result = {"model": str(path), "config_hash": cfg.hash(), **model.metrics}
+    emit(args, result, _print_metrics)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from sw_model import workflow
+    from sw_model.model_file import load_model
+    model = load_model(args.model)
+    with progress_bars(not args.quiet) as bars:
+        result = workflow.evaluate(model, data_dir=args.data, plots_dir=args.plots, progress=bars)
+    result = {"model": str(args.model), **result}
+    emit(args, result, _print_metrics)
+    return 0
+
+
+def _print_metrics(m: dict) -> None:
+    task = m.get("task", "")
+    if "accuracy" in m.get("float", {}):
+        err.print(f"[bold]{task}[/]: test accuracy float {m['float']['accuracy']:.2%}, "
+                  f"integer {m['fixed']['accuracy']:.2%} ({m.get('n_test', '?')} utterances)")
+        early = ", ".join(f"{e['fraction']:.0%}: {e['fixed']:.1%}" for e in m.get("early", []))
+        if early:
+            err.print(f"  early recognition (integer): {early}")
+        if "loso" in m:
+            err.print(f"  leave-one-speaker-out: float {m['loso']['accuracy']:.2%}, "
+                      f"integer {m['loso']['fixed_accuracy']:.2%}")
+    else:
+        err.print(f"[bold]{task}[/]: test NRMSE float {m['float']['nrmse']:.4f}, integer {m['fixed']['nrmse']:.4f}")
+    for key in ("model", "plots"):
+        if key in m:
+            err.print(f"  {key}: {m[key]}")
+
+
+# --- data ------------------------------------------------------------------------
+
+def cmd_data(args) -> int:
+    from sw_model.datasets import download_fsdd
+    path = download_fsdd(args.dir, progress=not args.quiet)
+    n = len(list(Path(path).glob("*.wav")))
+    emit(args, {"dataset": "fsdd", "path": str(path), "files": n},
+         lambda r: err.print(f"FSDD: {r['files']} recordings in {r['path']}"))
+    return 0
+
+
+# --- demo ------------------------------------------------------------------------
+
+def cmd_demo(args) -> int:
+    """Train, evaluate, and push the model through as much of the hardware flow as exists."""
+    from sw_model import workflow
+    out = Path(args.output)
+    task = "fsdd" if args.data else "henon"
+    err.print(f"[bold]memres demo[/]: task {task}, outputs in {out}/")
+    cfg = workflow.default_config(task)
+    with progress_bars(not args.quiet) as bars:
+        model = workflow.train(task, cfg, data_dir=args.data, progress=bars)
+        model_path = model.save(out / "model.npz")
+        evaluation = workflow.evaluate(model, data_dir=args.data, plots_dir=out / "plots", progress=bars)
+    result = {"task": task, "model": str(model_path), "train": model.metrics, "evaluate": evaluation}
+    steps = _demo_hardware_steps()
+    for name, step in steps:
+        err.print(f"[bold]{name}[/] ...")
+        result[name] = step(model_path, out, args)
+    emit(args, result, lambda r: (_print_metrics({**r["evaluate"], "model": r["model"],
+                                                  "plots": out / "plots"}),
+                                  err.print(f"done: {', '.join(['train', 'evaluate'] + [n for n, _ in steps])}")))
+    return 0
+
+
+def _demo_hardware_steps() -> list:
+    """Hardware stages of the demo, present once their modules exist."""
+    steps = []
+    try:
+        from pygen import generate as gen
+    except ImportError:
+        return steps
+
+    def generate(model_path, out, args):
+        manifest = gen.generate(model_path, out / "verilog", lanes=1)
+        err.print(f"  Verilog in {out / 'verilog'}: {manifest.get('cycles_per_frame')} cycles per frame")
+        return {"dir": str(out / "verilog"), "cycles_per_frame": manifest.get("cycles_per_frame")}
+    steps.append(("generate", generate))
+    return steps
+
+
+# --- parser ----------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    from sw_model.workflow import TASK_NAMES
+    p = argparse.ArgumentParser(prog="memres", description="Memristive reservoir computing: model to verified FPGA hardware.")
+    p.add_argument("--version", action="version", version=f"memres {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp):
+        sp.add_argument("--json", action="store_true", help="print one JSON object with the results on stdout")
+        sp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+    sp = sub.add_parser("train", help="train a model on a task and save it")
+    sp.add_argument("--task", required=True, choices=TASK_NAMES)
+    sp.add_argument("--data", help="FSDD folder (default: ../shared/data/fsdd beside the checkout)")
+    sp.add_argument("--config", help="configuration file (.json or .toml); default: the task's built-in one")
+    sp.add_argument("--split", choices=("standard", "loso"), default="standard",
+                    help="fsdd: also run leave-one-speaker-out with 'loso'")
+    sp.add_argument("--seed", type=int, default=0, help="seed of the synthetic series")
+    sp.add_argument("--noise", type=float, default=0.0, help="henon: input noise as a fraction of its std (0.001 = 0.1 %%)")
+    sp.add_argument("-o", "--output", required=True, help="model file to write")
+    common(sp)
+    sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("evaluate", help="recompute the test metrics of a saved model")
+    sp.add_argument("model")
+    sp.add_argument("--data", help="FSDD folder (default: the one used for training)")
+    sp.add_argument("--plots", metavar="DIR", help="write PNG plots into DIR")
+    common(sp)
+    sp.set_defaults(func=cmd_evaluate)
+
+    sp = sub.add_parser("demo", help="run the whole flow on a built-in default (or on FSDD with --data)")
+    sp.add_argument("--data", help="FSDD folder: run the spoken-digit task instead of the synthetic default")
+    sp.add_argument("-o", "--output", default="memres-demo", help="output folder (default: memres-demo)")
+    common(sp)
+    sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("data", help="download a dataset")
+    sp.add_argument("dataset", choices=("fsdd",))
+    sp.add_argument("dir")
+    common(sp)
+    sp.set_defaults(func=cmd_data)
+
+    try:
+        from pygen import generate as gen
+    except ImportError:
+        gen = None
+    if gen is not None:
+        sp = sub.add_parser("generate", help="write Verilog and a manifest for a model or configuration")
+        gen.add_arguments(sp)
+        sp.set_defaults(func=gen.run)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from sw_model.config import ConfigError
+    from sw_model.datasets import DatasetError
+    from sw_model.model_file import ModelFileError
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (UserError, ConfigError, DatasetError, ModelFileError, FileNotFoundError, ValueError) as e:
+        err.print(f"[red]memres {args.command}: error:[/] {e}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
