@@ -1,0 +1,60 @@
+"""The memres command line: JSON contracts, saved models, clear errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pygen.cli import main
+
+
+def _json(capsys, argv):
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture(scope="module")
+def henon_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("m") / "henon.npz"
+    assert main(["train", "--task", "henon", "-o", str(path), "--json", "-q"]) == 0
+    return path
+
+
+def test_train_regression_json_keys(henon_model, capsys):
+    capsys.readouterr()
+    m = _json(capsys, ["evaluate", str(henon_model), "--json", "-q"])
+    assert set(m["float"]) >= {"nrmse"} and set(m["fixed"]) >= {"nrmse"}
+    assert 0 < m["float"]["nrmse"] < 0.2 and 0 < m["fixed"]["nrmse"] < 0.2
+
+
+def test_evaluate_reproduces_training_figures(henon_model, capsys, tmp_path):
+    capsys.readouterr()
+    t = _json(capsys, ["train", "--task", "henon", "-o", str(tmp_path / "again.npz"), "--json", "-q"])
+    e = _json(capsys, ["evaluate", str(henon_model), "--json", "-q", "--plots", str(tmp_path / "p")])
+    assert e["float"]["nrmse"] == pytest.approx(t["float"]["nrmse"], rel=1e-9)
+    assert e["fixed"]["nrmse"] == pytest.approx(t["fixed"]["nrmse"], rel=1e-9)
+    assert (tmp_path / "p" / "prediction.png").stat().st_size > 1000
+    assert (tmp_path / "p" / "states.png").exists()
+
+
+def test_bad_config_is_refused_naming_the_field(tmp_path, capsys):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"reservoir": {"tau": -1}}))
+    assert main(["train", "--task", "henon", "--config", str(cfg), "-o", str(tmp_path / "m.npz"), "-q"]) == 2
+    assert "reservoir.tau" in capsys.readouterr().err
+
+
+def test_corrupt_model_is_refused(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 not really")
+    assert main(["evaluate", str(bad), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "bad.npz" in captured.err
+
+
+def test_console_script_prints_only_json_on_stdout(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "pygen.cli", "train", "--task", "second-order",
+                          "-o", str(tmp_path / "m.npz"), "--json"], capture_output=True, text=True, check=True)
+    m = json.loads(out.stdout)
+    assert m["task"] == "second-order" and "nrmse" in m["fixed"]
