@@ -98,6 +98,32 @@ def _print_metrics(m: dict) -> None:
             err.print(f"  {key}: {m[key]}")
 
 
+# --- memory capacity ------------------------------------------------------------
+
+def cmd_memory(args) -> int:
+    from sw_model import workflow
+    from sw_model.memory import memory_capacity
+    cfg = _load_config(args.config) or workflow.default_config(args.task)
+    mc = memory_capacity(cfg, max_delay=args.max_delay, seed=args.seed)
+    result = {"config_hash": cfg.hash(), "memory_capacity": mc.to_dict(), "notes": cfg.reservoir.notes()}
+    if args.plot:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        ax.bar(mc.delays, mc.profile)
+        ax.set_xlabel("delay (frames)")
+        ax.set_ylabel("recall r^2")
+        ax.set_title(f"Memory capacity {mc.total:.2f}")
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=110)
+        result["plot"] = args.plot
+    emit(args, result, lambda r: err.print(
+        f"memory capacity {mc.total:.2f} (sum over delays 1..{args.max_delay}); "
+        f"first delays: {', '.join(f'{v:.2f}' for v in mc.profile[:10])}"))
+    return 0
+
+
 # --- data ------------------------------------------------------------------------
 
 def cmd_data(args) -> int:
@@ -185,6 +211,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", default="memres-demo", help="output folder (default: memres-demo)")
     common(sp)
     sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("memory", help="linear memory capacity of a configuration")
+    sp.add_argument("--config", help="configuration file; default: the built-in one of --task")
+    sp.add_argument("--task", default="fsdd", choices=TASK_NAMES, help="whose default configuration to use")
+    sp.add_argument("--max-delay", type=int, default=30)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--plot", metavar="PNG", help="write the memory profile as a bar plot")
+    common(sp)
+    sp.set_defaults(func=cmd_memory)
 
     sp = sub.add_parser("data", help="download a dataset")
     sp.add_argument("dataset", choices=("fsdd",))

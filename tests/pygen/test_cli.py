@@ -58,3 +58,17 @@ def test_console_script_prints_only_json_on_stdout(tmp_path):
                           "-o", str(tmp_path / "m.npz"), "--json"], capture_output=True, text=True, check=True)
     m = json.loads(out.stdout)
     assert m["task"] == "second-order" and "nrmse" in m["fixed"]
+
+
+def test_memory_capacity_shows_multi_timescale_memory(tmp_path, capsys):
+    """A log-spaced spread of tau remembers far longer than one short tau (same everything else)."""
+    base = {"n_devices": 30, "n_virtual": 4, "alpha": 0.001, "v_min": -3.0, "idle_ns": 1000.0,
+            "state_features": True}
+    spread, single = tmp_path / "spread.json", tmp_path / "single.json"
+    spread.write_text(json.dumps({"reservoir": {**base, "tau": {"mode": "log-spaced", "low_ns": 200.0,
+                                                                 "high_ns": 5000.0}}}))
+    single.write_text(json.dumps({"reservoir": {**base, "tau": 1000.0}}))
+    a = _json(capsys, ["memory", "--config", str(spread), "--json", "--max-delay", "10"])["memory_capacity"]
+    b = _json(capsys, ["memory", "--config", str(single), "--json", "--max-delay", "10"])["memory_capacity"]
+    assert a["total"] > 2 * b["total"]
+    assert len(a["profile"]) == 10
