@@ -85,6 +85,15 @@ def test_missing_tools_give_actionable_errors(monkeypatch, tmp_path):
         toolchain.ensure_verilator()
 
 
+def test_too_old_own_verilator_is_refused(monkeypatch, tmp_path):
+    fake = tmp_path / "verilator"
+    fake.write_text('#!/bin/sh\necho "Verilator 5.006 2023-01-22 rev (Debian 5.006-3)"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("MEMRES_VERILATOR", str(fake))
+    with pytest.raises(ToolchainError, match="5.036 or newer"):
+        toolchain.verilator_env()
+
+
 def test_yowasp_env_points_amaranth_at_yowasp():
     env = toolchain.yowasp_env()
     assert env["AMARANTH_USE_YOSYS"] == "builtin"
