@@ -27,6 +27,19 @@ def current_factor(v: np.ndarray, kp: float, kn: float) -> np.ndarray:
     return kp * np.maximum(v, 0.0) ** 3 + kn * np.minimum(v, 0.0) ** 3
 
 
+def pulse_factors(v: np.ndarray, alpha: float | np.ndarray, kp: float, kn: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What a pulse of amplitude ``v`` does, independent of the state: (a(V), H(V), current factor)."""
+    return switching_rate(v, alpha), target(v), current_factor(v, kp, kn)
+
+
+def apply_pulse(g: np.ndarray, r: float | np.ndarray, g0: float, lam: np.ndarray, h: np.ndarray,
+                f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The state update and read current for precomputed :func:`pulse_factors`."""
+    g_new = r * g + (1.0 - r) * g0 + lam * (h - g)
+    return g_new, g_new * f
+
+
 def pulse(g: np.ndarray, v: np.ndarray, r: float | np.ndarray, g0: float,
           alpha: float | np.ndarray, kp: float, kn: float) -> tuple[np.ndarray, np.ndarray]:
     """Apply one pulse of amplitude ``v`` to devices in state ``g``.
@@ -36,9 +49,7 @@ def pulse(g: np.ndarray, v: np.ndarray, r: float | np.ndarray, g0: float,
     clipped: the update is a convex mix that keeps G in [0, 1] while
     a(V) <= r.
     """
-    lam = switching_rate(v, alpha)
-    g_new = r * g + (1.0 - r) * g0 + lam * (target(v) - g)
-    return g_new, g_new * current_factor(v, kp, kn)
+    return apply_pulse(g, r, g0, *pulse_factors(v, alpha, kp, kn))
 
 
 def relax(g: np.ndarray, r: float | np.ndarray, g0: float) -> np.ndarray:

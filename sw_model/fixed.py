@@ -157,11 +157,17 @@ def cell_update(k: FixedConstants, g: np.ndarray, q: np.ndarray) -> tuple[np.nda
     g'    = clamp(decay + move, 0, g_max)
     I     = (g' f[q] + 2^(s-1)) >> s,  s = state_bits + lut_bits - current_bits
     """
+    return apply_cell_update(k, g, k.a_lut[q], k.h_lut[q] * k.g_max, k.f_lut[q])
+
+
+def apply_cell_update(k: FixedConstants, g: np.ndarray, a: np.ndarray, target: np.ndarray,
+                      f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`cell_update` with the table look-ups A[q], H[q] g_max, F[q] already done."""
     fx = k.fx
     decay = k.g0 + rshift_round(k.r * (g - k.g0), fx.decay_bits)
-    move = rshift_round(k.a_lut[q] * (k.h_lut[q] * k.g_max - g), fx.lut_bits)
+    move = rshift_round(a * (target - g), fx.lut_bits)
     g_new = np.clip(decay + move, 0, k.g_max)
-    return g_new, rshift_round(g_new * k.f_lut[q], k.current_shift)
+    return g_new, rshift_round(g_new * f, k.current_shift)
 
 
 def idle_update(k: FixedConstants, g: np.ndarray) -> np.ndarray:
@@ -199,8 +205,9 @@ class FixedReservoir:
         g = np.full((b, n), k.g0, dtype=np.int64)
         for t in range(t_len):
             q = pulse_codes(k, u_int[:, t])
+            a, target, f = k.a_lut[q], k.h_lut[q] * k.g_max, k.f_lut[q]   # look-ups for the whole frame
             for m in range(ml):
-                g, i = cell_update(k, g, q[:, m])
+                g, i = apply_cell_update(k, g, a[:, m], target[:, m], f[:, m])
                 feats[:, t, m * n:(m + 1) * n] = i
                 if states is not None:
                     states[:, t, m] = g

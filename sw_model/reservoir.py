@@ -130,9 +130,10 @@ class FloatReservoir:
         states = np.empty((b, t_len, ml, n)) if record_states else None
         g = np.full((b, n), cfg.g0)
         for t in range(t_len):
-            v = self.voltages(u[:, t])                     # (B, ML, N)
+            # The state-independent part of all ML pulses of the frame at once.
+            lam, h, f = device.pulse_factors(self.voltages(u[:, t]), prm.alpha, cfg.kp, cfg.kn)
             for m in range(ml):
-                g, i = device.pulse(g, v[:, m], prm.r, cfg.g0, prm.alpha, cfg.kp, cfg.kn)
+                g, i = device.apply_pulse(g, prm.r, cfg.g0, lam[:, m], h[:, m], f[:, m])
                 if cfg.read_noise:
                     i = i * (1.0 + cfg.read_noise * self._noise_rng.standard_normal(i.shape))
                 feats[:, t, m * n:(m + 1) * n] = i
