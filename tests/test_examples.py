@@ -6,7 +6,8 @@ import pytest
 
 from sw_model.config import load_config
 
-EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.[jt][so][no]*"))
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*"))
+EXAMPLES = [p for p in EXAMPLES if p.suffix in (".json", ".toml")]
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
