@@ -1,0 +1,34 @@
+"""Exact integer operators of the contract (docs/fixed_point.md) as Amaranth expressions.
+
+Amaranth widens sums and products automatically, so these expressions are
+exact; truncation happens only where a result is assigned to a signal, and
+every such signal is sized by ``sw_model.fixed.derive_widths`` to hold the
+worst case.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Const, Mux, Value
+
+
+def rshr(x: Value, s: int) -> Value:
+    """Shift right, rounding halves towards +infinity: ``(x + 2^(s-1)) >> s`` (arithmetic)."""
+    if s <= 0:
+        return x << -s
+    return (x + Const(1 << (s - 1))) >> s
+
+
+def clamp(x: Value, lo: int, hi: int) -> Value:
+    """Saturate ``x`` to ``lo .. hi``."""
+    return Mux(x < lo, lo, Mux(x > hi, hi, x))
+
+
+def tree_sum(values: list) -> Value:
+    """Balanced adder tree (depth log2 of the count instead of a chain)."""
+    values = list(values)
+    if not values:
+        return Const(0)
+    while len(values) > 1:
+        values = [values[i] + values[i + 1] if i + 1 < len(values) else values[i]
+                  for i in range(0, len(values), 2)]
+    return values[0]

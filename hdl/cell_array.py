@@ -1,0 +1,226 @@
+"""Decaying cell array: N emulated devices, ``lanes`` of them updated per clock (contract steps 3-6)."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .arith import clamp, rshr
+from .params import CoreParams
+
+__all__ = ["CellArray", "TraceSignature"]
+
+
+class TraceSignature(wiring.Signature):
+    """Valid-only view of the cell writes: per lane a ``valid`` bit and a trace entry.
+
+    Members
+    -------
+    valid : Out(lanes)
+        Lane ``l`` wrote a cell this clock.
+    entry : Out(ArrayLayout(params.trace_entry_layout, lanes))
+        What lane ``l`` wrote: device ``n``, pass ``m``, frame, new state ``g``, feature ``i``.
+    """
+
+    def __init__(self, params: CoreParams):
+        super().__init__({
+            "valid": Out(params.lanes),
+            "entry": Out(data.ArrayLayout(params.trace_entry_layout, params.lanes)),
+        })
+
+
+class CellArray(wiring.Component):
+    """Device states, pulse update through the A/H/F tables, saturation and read current.
+
+    Per beat and lane, from the state ``g`` before the pulse (``g0`` on the
+    first pass of a sequence's first frame)::
+
+        decay = g0 + rshr(r[n] (g - g0), B_r)
+        move  = rshr(A[q] (H[q] g_max - g), B_l)
+        g'    = clamp(decay + move, 0, g_max)          -> written back
+        i     = rshr(g' F[q], B_g + B_l - B_i)          -> feature
+
+    On the end pass (``node == ML``) the feature is the state feature
+    ``g >> (B_g - B_i)`` of the state after the last pulse (or 0 without
+    state features), and with an idle gap the state written back is
+    ``g0 + rshr(r_idle[n] (g - g0), B_r)`` (``move`` is 0; the clamp cannot
+    act there). Padding lanes give feature 0.
+
+    The states of one slot of all lanes are one row of a ``slots``-deep
+    memory. A state is read when its beat is accepted and written two beats
+    later; the read port is transparent, so a pass of ``MIN_SLOTS = 2`` slots
+    already sees the value written by the previous pass.
+
+    Pipeline (one global stall): accept (state, decay factors and tables
+    read) | products | sum, clamp, write back, current product | output.
+
+    Parameters
+    ----------
+    params : CoreParams
+
+    Attributes
+    ----------
+    i : In(stream.Signature(params.pulse_layout))
+    o : Out(stream.Signature(params.feature_layout))
+    trace : Out(TraceSignature(params))
+        One entry per cell written, when the beat leaves the block. Plain
+        outputs: nothing else depends on them, so they cost no logic when
+        left unconnected.
+    """
+
+    #: Clocks from accepting a beat to its features being valid at ``o``.
+    LATENCY = 3
+
+    def __init__(self, params: CoreParams):
+        if not isinstance(params, CoreParams):
+            raise TypeError(f"params must be a CoreParams, not {params!r}")
+        self._p = params
+        super().__init__({
+            "i": In(stream.Signature(params.pulse_layout)),
+            "o": Out(stream.Signature(params.feature_layout)),
+            "trace": Out(TraceSignature(params)),
+        })
+
+    @property
+    def latency(self) -> int:
+        return self.LATENCY
+
+    def elaborate(self, platform):
+        p = self._p
+        k, fx = p.k, p.k.fx
+        lanes = p.lanes
+        g0, g_max = int(k.g0), int(k.g_max)
+        m = Module()
+
+        # --- tables
+        lut_layout = data.StructLayout({"a": p.a_shape, "h": 1, "f": p.f_shape})
+        m.submodules.lut = lut = Memory(
+            shape=lut_layout, depth=len(k.a_lut),
+            init=[{"a": int(a), "h": int(h), "f": int(f)} for a, h, f in zip(k.a_lut, k.h_lut, k.f_lut)])
+        lut_rd = [lut.read_port() for _ in range(lanes)]
+
+        r_idle = k.r_idle if p.has_idle else k.r
+        decay_layout = data.ArrayLayout(data.StructLayout({"r": unsigned(fx.decay_bits),
+                                                           "r_idle": unsigned(fx.decay_bits)}), lanes)
+        decay_init = []
+        for slot in range(p.slots):
+            word = []
+            for lane in range(lanes):
+                n = p.device_of(slot, lane)
+                word.append({"r": 0, "r_idle": 0} if n is None else {"r": int(k.r[n]), "r_idle": int(r_idle[n])})
+            decay_init.append(word)
+        m.submodules.decay_rom = decay_rom = Memory(shape=decay_layout, depth=p.slots, init=decay_init)
+        decay_rd = decay_rom.read_port()
+
+        state_layout = data.ArrayLayout(unsigned(fx.state_bits), lanes)
+        m.submodules.state = state = Memory(shape=state_layout, depth=p.slots, init=[[g0] * lanes] * p.slots)
+        state_wr = state.write_port()
+        state_rd = state.read_port(transparent_for=(state_wr,))
+
+        advance = Signal()
+        m.d.comb += [
+            advance.eq(~self.o.valid | self.o.ready),
+            self.i.ready.eq(advance),
+            state_rd.en.eq(advance), state_rd.addr.eq(self.i.p.slot),
+            decay_rd.en.eq(advance), decay_rd.addr.eq(self.i.p.slot),
+        ]
+        for lane in range(lanes):
+            m.d.comb += [lut_rd[lane].en.eq(advance), lut_rd[lane].addr.eq(self.i.p.q[lane])]
+
+        beat_fields = ("row", "node", "slot", "frame_start", "frame_end", "seq_first", "seq_last")
+
+        def pass_beat(dst, src):
+            return [getattr(dst, f).eq(getattr(src, f)) for f in beat_fields]
+
+        # --- stage 1: products (state, decay factors and table entries arrive)
+        s1_valid = Signal()
+        s1 = Signal(p.pulse_layout)
+        with m.If(advance):
+            m.d.sync += [s1_valid.eq(self.i.valid), *pass_beat(s1, self.i.p)]
+
+        s1_end = Signal()
+        s1_restart = Signal()
+        m.d.comb += [s1_end.eq(s1.node >= p.n_virtual), s1_restart.eq(s1.seq_first & (s1.node == 0))]
+
+        prod_r_w = fx.decay_bits + fx.state_bits + 2
+        prod_a_w = p.a_shape.width + fx.state_bits + 2
+        s2_valid = Signal()
+        s2 = Signal(p.pulse_layout)
+        s2_g = Signal(state_layout)
+        s2_decay = Signal(data.ArrayLayout(signed(prod_r_w), lanes))
+        s2_move = Signal(data.ArrayLayout(signed(prod_a_w), lanes))
+        s2_f = Signal(data.ArrayLayout(p.f_shape, lanes))
+        with m.If(advance):
+            m.d.sync += [s2_valid.eq(s1_valid), *pass_beat(s2, s1)]
+        for lane in range(lanes):
+            g = Signal(unsigned(fx.state_bits), name=f"g_old{lane}")
+            entry = lut_rd[lane].data
+            r_sel = Mux(s1_end, decay_rd.data[lane].r_idle, decay_rd.data[lane].r)
+            target = Mux(entry.h, g_max - g, -g)    # H g_max - g
+            m.d.comb += g.eq(Mux(s1_restart, g0, state_rd.data[lane]))
+            with m.If(advance):
+                m.d.sync += [
+                    s2_g[lane].eq(g),
+                    s2_decay[lane].eq(r_sel * (g - g0)),
+                    s2_move[lane].eq(Mux(s1_end, 0, entry.a * target)),
+                    s2_f[lane].eq(entry.f),
+                ]
+
+        # --- stage 2: new state, write back, current product
+        s2_end = Signal()
+        m.d.comb += s2_end.eq(s2.node >= p.n_virtual)
+        s2_new = Signal(state_layout)
+        for lane in range(lanes):
+            total = g0 + rshr(s2_decay[lane], fx.decay_bits) + rshr(s2_move[lane], fx.lut_bits)
+            m.d.comb += s2_new[lane].eq(clamp(total, 0, g_max))
+        writes = Signal()
+        m.d.comb += [
+            writes.eq(~s2_end | p.has_idle),
+            state_wr.addr.eq(s2.slot),
+            state_wr.data.eq(s2_new),
+            state_wr.en.eq(advance & s2_valid & writes),
+        ]
+
+        s3_valid = Signal()
+        s3_writes = Signal()
+        s3 = Signal(p.pulse_layout)
+        s3_g = Signal(state_layout)
+        s3_cur = Signal(data.ArrayLayout(signed(fx.state_bits + p.f_shape.width + 1), lanes))
+        s3_state_feat = Signal(data.ArrayLayout(unsigned(max(fx.state_bits, fx.current_bits)), lanes))
+        with m.If(advance):
+            m.d.sync += [s3_valid.eq(s2_valid), s3_writes.eq(writes), *pass_beat(s3, s2), s3_g.eq(s2_new)]
+            for lane in range(lanes):
+                if fx.state_bits >= fx.current_bits:
+                    feat = s2_g[lane] >> (fx.state_bits - fx.current_bits)
+                else:
+                    feat = s2_g[lane] << (fx.current_bits - fx.state_bits)
+                m.d.sync += [s3_cur[lane].eq(s2_new[lane] * s2_f[lane]), s3_state_feat[lane].eq(feat)]
+
+        # --- stage 3 (output): read current / state feature
+        s3_end = Signal()
+        m.d.comb += s3_end.eq(s3.node >= p.n_virtual)
+        m.d.comb += [self.o.valid.eq(s3_valid), *pass_beat(self.o.p, s3)]
+        for lane in range(lanes):
+            active = Signal(name=f"active{lane}")
+            n_of_lane = s3.slot * lanes + lane
+            m.d.comb += active.eq(n_of_lane < p.n_devices)
+            end_feature = s3_state_feat[lane] if k.state_features else Const(0)
+            m.d.comb += self.o.p.x[lane].eq(
+                Mux(active, Mux(s3_end, end_feature, rshr(s3_cur[lane], k.current_shift)), 0))
+
+            # Trace: once per cell written, when its beat leaves.
+            entry = self.trace.entry[lane]
+            m.d.comb += [
+                self.trace.valid[lane].eq(s3_valid & advance & s3_writes & active),
+                entry.n.eq(n_of_lane), entry.m.eq(s3.node), entry.g.eq(s3_g[lane]), entry.i.eq(self.o.p.x[lane]),
+            ]
+
+        # Frame index within the sequence, for the trace only.
+        frame_count = Signal(len(self.trace.entry[0].frame))
+        frame_now = Mux(s3.seq_first, 0, frame_count)
+        with m.If(s3_valid & advance & s3.frame_end):
+            m.d.sync += frame_count.eq(frame_now + 1)
+        m.d.comb += [self.trace.entry[lane].frame.eq(frame_now) for lane in range(lanes)]
+        return m

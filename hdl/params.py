@@ -1,0 +1,317 @@
+"""Geometry, widths and payload layouts shared by the reservoir hardware blocks.
+
+The blocks of ``hdl/`` are built from one :class:`CoreParams`: the integer
+constants of the contract (:class:`sw_model.fixed.FixedConstants`), the number
+of readout outputs ``K`` and the number of ``lanes`` (cells updated per clock).
+
+Schedule
+--------
+Devices are split into ``slots`` groups of ``lanes`` consecutive devices:
+lane ``l`` of slot ``s`` is device ``n = s * lanes + l`` (``lanes`` is a power
+of two, so this is a bit concatenation). A frame is processed as ``passes``
+passes over the slots: pass ``m < ML`` applies virtual node ``m``; with state
+features or an idle gap there is one more, the *end pass* (``m = ML``), which
+reads the state features and applies the idle relaxation. One pass over one
+slot is one *beat* (one clock when nothing stalls), so a frame is
+``rows = passes * slots`` beats, beat ``row = m * slots + s``.
+
+The cell array reads a device state and writes it back :data:`MIN_SLOTS`
+beats later, so a pass has at least that many slots; when
+``ceil(N / lanes)`` is smaller, idle slots are added (a frame then costs more
+beats than cells).
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from amaranth.hdl import signed, unsigned
+from amaranth.lib import data
+
+from sw_model.fixed import FixedConstants, Widths, bias_limit, bits_signed, bits_unsigned, derive_widths
+
+__all__ = ["CoreParams", "HardwareParamError", "MIN_SLOTS", "TRACE_FRAME_BITS", "MAX_INPUTS"]
+
+#: Beats between reading a device state and reading it again (the cell array's
+#: read-to-write distance; its state memory read port is transparent).
+MIN_SLOTS = 2
+#: Width of the frame-in-sequence counter on the trace port (wraps beyond).
+TRACE_FRAME_BITS = 16
+#: Largest number of input channels: the projection adds all of them in one clock.
+MAX_INPUTS = 256
+#: Widest datapath signal accepted (a guard against configurations that make no sense in hardware).
+MAX_WIDTH = 128
+
+
+class HardwareParamError(ValueError):
+    """A parameter combination the hardware cannot implement; the message names it."""
+
+
+def _shape_of(lo: int, hi: int):
+    """Smallest Amaranth shape holding lo .. hi (unsigned when lo >= 0)."""
+    return unsigned(bits_unsigned(hi)) if lo >= 0 else signed(bits_signed(lo, hi))
+
+
+def _index_bits(count: int) -> int:
+    """Width of an index 0 .. count-1 (at least 1 bit)."""
+    return bits_unsigned(max(count - 1, 1))
+
+
+@dataclass(frozen=True, eq=False)
+class CoreParams:
+    """Everything the blocks need to know, checked once.
+
+    Parameters
+    ----------
+    k : FixedConstants
+        The integer constants (``build_constants``).
+    n_outputs : int
+        Readout outputs ``K``.
+    lanes : int
+        Cells updated per clock: a power of two, at most the number of devices.
+
+    Raises
+    ------
+    HardwareParamError
+        If ``lanes`` is not a power of two or exceeds the devices, if there are
+        more than :data:`MAX_INPUTS` inputs, or a width exceeds :data:`MAX_WIDTH`.
+    """
+
+    k: FixedConstants
+    n_outputs: int
+    lanes: int = 1
+
+    def __post_init__(self):
+        lanes = operator.index(self.lanes)
+        n = self.k.n_devices
+        if lanes < 1 or lanes & (lanes - 1):
+            raise HardwareParamError(f"lanes must be a power of two (1, 2, 4, 8, ...), not {self.lanes!r}")
+        if lanes > n:
+            raise HardwareParamError(f"lanes={lanes} exceeds the {n} devices: at most one lane per device "
+                                     f"(use lanes <= {1 << (n.bit_length() - 1)})")
+        if operator.index(self.n_outputs) < 1:
+            raise HardwareParamError(f"the readout needs at least one output, not {self.n_outputs!r}")
+        if not 1 <= self.k.n_inputs <= MAX_INPUTS:
+            raise HardwareParamError(f"{self.k.n_inputs} input channels: the projection supports 1 to "
+                                     f"{MAX_INPUTS} (it adds all of them in one clock)")
+        w = self.widths
+        for name, value in w.to_dict().items():
+            if value > MAX_WIDTH:
+                raise HardwareParamError(f"the {name} width would be {value} bits (more than {MAX_WIDTH}); "
+                                         f"reduce fixed.max_frames or the feature count")
+        if self.k.current_shift < 0:
+            raise HardwareParamError("current_bits exceeds state_bits + lut_bits")
+
+    # --- geometry ---------------------------------------------------------
+
+    @property
+    def n_inputs(self) -> int:
+        return self.k.n_inputs
+
+    @property
+    def n_devices(self) -> int:
+        return self.k.n_devices
+
+    @property
+    def n_virtual(self) -> int:
+        return self.k.n_virtual
+
+    @property
+    def n_features(self) -> int:
+        return self.k.n_features
+
+    @property
+    def lane_bits(self) -> int:
+        return self.lanes.bit_length() - 1
+
+    @property
+    def used_slots(self) -> int:
+        """Slots that hold at least one device: ceil(N / lanes)."""
+        return -(-self.n_devices // self.lanes)
+
+    @property
+    def slots(self) -> int:
+        """Beats per pass: ``max(ceil(N / lanes), MIN_SLOTS)``."""
+        return max(self.used_slots, MIN_SLOTS)
+
+    @property
+    def idle_lanes(self) -> int:
+        """Lane-beats per pass that update no device (padding)."""
+        return self.slots * self.lanes - self.n_devices
+
+    @property
+    def has_idle(self) -> bool:
+        return self.k.r_idle is not None
+
+    @property
+    def has_end_pass(self) -> bool:
+        """Whether a frame ends with a pass for state features and/or the idle gap."""
+        return self.k.state_features or self.has_idle
+
+    @property
+    def passes(self) -> int:
+        return self.n_virtual + int(self.has_end_pass)
+
+    @property
+    def rows(self) -> int:
+        """Beats per frame."""
+        return self.passes * self.slots
+
+    @property
+    def cycles_per_frame(self) -> int:
+        """Clocks per frame when the input is always valid and the output always ready."""
+        return self.rows
+
+    def device_of(self, slot: int, lane: int) -> int | None:
+        """Device at (slot, lane), or None for a padding lane."""
+        n = slot * self.lanes + lane
+        return n if n < self.n_devices else None
+
+    def feature_index(self, node: int, device: int) -> int | None:
+        """Index j of the feature made by pass ``node`` on ``device``, or None if it makes none."""
+        if node < self.n_virtual:
+            return node * self.n_devices + device
+        if self.k.state_features:
+            return self.n_virtual * self.n_devices + device
+        return None
+
+    # --- widths -----------------------------------------------------------
+
+    @cached_property
+    def widths(self) -> Widths:
+        return derive_widths(self.k, self.n_outputs)
+
+    @property
+    def weight_max(self) -> int:
+        return (1 << (self.k.fx.weight_bits - 1)) - 1
+
+    @property
+    def bias_max(self) -> int:
+        return bias_limit(self.k)
+
+    @property
+    def seq_limit(self) -> int:
+        """Y_lim: the per-sequence sums saturate at +-this."""
+        return (1 << (self.widths.seq_acc - 1)) - 1
+
+    @property
+    def a_shape(self):
+        return _shape_of(int(self.k.a_lut.min()), int(self.k.a_lut.max()))
+
+    @property
+    def f_shape(self):
+        return _shape_of(int(self.k.f_lut.min()), int(self.k.f_lut.max()))
+
+    @property
+    def decision_bits(self) -> int:
+        return _index_bits(self.n_outputs)
+
+    # --- payload layouts ----------------------------------------------------
+
+    @cached_property
+    def frame_layout(self) -> data.StructLayout:
+        """Input of the core: one frame of C input codes and the sequence flags."""
+        return data.StructLayout({
+            "u": data.ArrayLayout(unsigned(self.k.fx.input_bits), self.n_inputs),
+            "first": 1,
+            "last": 1,
+        })
+
+    def _beat_fields(self) -> dict:
+        return {
+            "row": _index_bits(self.rows),
+            "node": _index_bits(self.passes),
+            "slot": _index_bits(self.slots),
+            "frame_start": 1,
+            "frame_end": 1,
+            "seq_first": 1,
+            "seq_last": 1,
+        }
+
+    @cached_property
+    def pulse_layout(self) -> data.StructLayout:
+        """Projection -> cell array: the pulse codes of one slot of one pass."""
+        return data.StructLayout({"q": data.ArrayLayout(unsigned(self.k.fx.pulse_bits), self.lanes),
+                                  **self._beat_fields()})
+
+    @cached_property
+    def feature_layout(self) -> data.StructLayout:
+        """Cell array -> readout: the features of one slot of one pass (0 where none)."""
+        return data.StructLayout({"x": data.ArrayLayout(signed(self.widths.feature), self.lanes),
+                                  **self._beat_fields()})
+
+    @cached_property
+    def frame_sum_layout(self) -> data.StructLayout:
+        """Readout -> classifier: y[k] of one frame."""
+        return data.StructLayout({
+            "y": data.ArrayLayout(signed(self.widths.frame_acc), self.n_outputs),
+            "first": 1,
+            "last": 1,
+        })
+
+    @cached_property
+    def result_layout(self) -> data.StructLayout:
+        """Output of the core: y[k] of the frame, the running decision, end of sequence."""
+        return data.StructLayout({
+            "y": data.ArrayLayout(signed(self.widths.frame_acc), self.n_outputs),
+            "decision": self.decision_bits,
+            "last": 1,
+        })
+
+    @cached_property
+    def load_layout(self) -> data.StructLayout:
+        """Run-time readout write: one weight W[j(node, device), k] or one bias b[k] per beat."""
+        return data.StructLayout({
+            "value": signed(max(self.k.fx.weight_bits, self.widths.bias)),
+            "k": _index_bits(self.n_outputs),
+            "device": _index_bits(self.n_devices),
+            "node": _index_bits(self.passes),
+            "bias": 1,
+        })
+
+    @cached_property
+    def trace_entry_layout(self) -> data.StructLayout:
+        """One cell write: device n, pass m (ML = end pass), frame in sequence, new state, feature."""
+        return data.StructLayout({
+            "n": _index_bits(self.slots * self.lanes),
+            "m": _index_bits(self.passes),
+            "frame": TRACE_FRAME_BITS,
+            "g": unsigned(self.k.fx.state_bits),
+            "i": signed(self.widths.feature),
+        })
+
+    # --- tables -----------------------------------------------------------
+
+    def mask_rows(self) -> list[int]:
+        """Projection ROM: per row, lanes x C bits, bit ``l*C + c`` set where mask[c, m, n] = +1."""
+        c_count, lanes = self.n_inputs, self.lanes
+        rows = []
+        for row in range(self.rows):
+            node, slot = divmod(row, self.slots)
+            word = 0
+            if node < self.n_virtual:
+                for lane in range(lanes):
+                    n = self.device_of(slot, lane)
+                    if n is None:
+                        continue
+                    for c in range(c_count):
+                        if self.k.mask[c, node, n] > 0:
+                            word |= 1 << (lane * c_count + c)
+            rows.append(word)
+        return rows
+
+    def weight_rows(self, w: np.ndarray) -> list[list[int]]:
+        """Readout memory: per row, lanes x K weights (lane-major), 0 where no feature."""
+        rows = []
+        for row in range(self.rows):
+            node, slot = divmod(row, self.slots)
+            word = []
+            for lane in range(self.lanes):
+                n = self.device_of(slot, lane)
+                j = None if n is None else self.feature_index(node, n)
+                word.extend([0] * self.n_outputs if j is None else [int(v) for v in w[j]])
+            rows.append(word)
+        return rows

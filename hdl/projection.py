@@ -1,0 +1,133 @@
+"""Input projection: C input codes times the +1/-1 mask -> pulse codes (contract steps 1-2)."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .arith import clamp, rshr, tree_sum
+from .params import CoreParams
+
+__all__ = ["InputProjection"]
+
+
+class InputProjection(wiring.Component):
+    """Holds one frame and issues its beats: ``lanes`` pulse codes per beat, ``rows`` beats per frame.
+
+    ``p[m, n] = sum_c mask[c, m, n] u[c]`` is computed as ``2 P - U`` with
+    ``P`` the sum of the inputs whose mask bit is +1 and ``U`` the sum of all
+    inputs (shared by the lanes), which needs no negations. Then
+    ``q = clamp(rshr(p gain + center, B_k), 0, q_max)``.
+
+    The mask is a ROM with one row per beat (``lanes * C`` bits). Its
+    synchronous read port is addressed with the row the issue stage will hold
+    in the next clock, so the mask row and the frame register meet in the
+    same clock and the frame register can take the next frame as soon as the
+    last beat of the current one is issued: frames follow back to back.
+
+    Pipeline (one global stall, ``o.valid & ~o.ready``): issue (row counter,
+    mask row, frame register -> ``p``) | gain, round, clamp -> ``q`` | output.
+
+    Parameters
+    ----------
+    params : CoreParams
+
+    Attributes
+    ----------
+    i : In(stream.Signature(params.frame_layout))
+        Frames; accepted only when the last beat of the previous frame issues.
+    o : Out(stream.Signature(params.pulse_layout))
+        Beats. End-pass beats (``node == ML``) carry ``q = 0``.
+    """
+
+    #: Clocks from accepting a frame to its first beat being valid at ``o``.
+    LATENCY = 3
+
+    def __init__(self, params: CoreParams):
+        if not isinstance(params, CoreParams):
+            raise TypeError(f"params must be a CoreParams, not {params!r}")
+        self._p = params
+        super().__init__({
+            "i": In(stream.Signature(params.frame_layout)),
+            "o": Out(stream.Signature(params.pulse_layout)),
+        })
+
+    @property
+    def latency(self) -> int:
+        return self.LATENCY
+
+    def elaborate(self, platform):
+        p = self._p
+        k = p.k
+        lanes, n_in = p.lanes, p.n_inputs
+        m = Module()
+
+        m.submodules.mask_rom = mask_rom = Memory(shape=lanes * n_in, depth=p.rows, init=p.mask_rows())
+        mask_rd = mask_rom.read_port()
+
+        advance = Signal()
+        m.d.comb += advance.eq(~self.o.valid | self.o.ready)
+
+        # --- issue stage: frame register and beat counters
+        busy = Signal()
+        frame = Signal(p.frame_layout)
+        row = Signal.like(self.o.p.row)
+        node = Signal.like(self.o.p.node)
+        slot = Signal.like(self.o.p.slot)
+        row_next = Signal.like(row)
+        node_next = Signal.like(node)
+        slot_next = Signal.like(slot)
+        busy_next = Signal()
+        last_row = Signal()
+
+        m.d.comb += [
+            last_row.eq(row == p.rows - 1),
+            self.i.ready.eq(advance & (~busy | last_row)),
+            busy_next.eq(busy), row_next.eq(row), node_next.eq(node), slot_next.eq(slot),
+        ]
+        with m.If(advance & busy):
+            with m.If(last_row):
+                m.d.comb += [busy_next.eq(0), row_next.eq(0), node_next.eq(0), slot_next.eq(0)]
+            with m.Else():
+                m.d.comb += row_next.eq(row + 1)
+                with m.If(slot == p.slots - 1):
+                    m.d.comb += [slot_next.eq(0), node_next.eq(node + 1)]
+                with m.Else():
+                    m.d.comb += slot_next.eq(slot + 1)
+        with m.If(self.i.valid & self.i.ready):
+            m.d.comb += [busy_next.eq(1), row_next.eq(0), node_next.eq(0), slot_next.eq(0)]
+            m.d.sync += frame.eq(self.i.payload)
+        m.d.sync += [busy.eq(busy_next), row.eq(row_next), node.eq(node_next), slot.eq(slot_next)]
+        # The ROM row read now is the row the issue stage holds in the next clock.
+        m.d.comb += mask_rd.addr.eq(row_next)
+
+        bits = mask_rd.data
+        total = tree_sum(list(frame.u))
+        proj = []
+        for lane in range(lanes):
+            plus = tree_sum([Mux(bits[lane * n_in + c], frame.u[c], 0) for c in range(n_in)])
+            proj.append((plus << 1) - total)
+
+        # --- stage 1: projection p
+        s1_valid = Signal()
+        s1_p = Signal(data.ArrayLayout(signed(p.widths.projection), lanes))
+        s1_beat = Signal(p.pulse_layout)
+        # --- stage 2 (output): pulse codes q
+        with m.If(advance):
+            m.d.sync += [
+                s1_valid.eq(busy),
+                s1_beat.row.eq(row), s1_beat.node.eq(node), s1_beat.slot.eq(slot),
+                s1_beat.frame_start.eq(row == 0), s1_beat.frame_end.eq(last_row),
+                s1_beat.seq_first.eq(frame.first), s1_beat.seq_last.eq(frame.last),
+            ]
+            m.d.sync += [s1_p[lane].eq(proj[lane]) for lane in range(lanes)]
+            m.d.sync += self.o.valid.eq(s1_valid)
+            m.d.sync += [getattr(self.o.p, name).eq(getattr(s1_beat, name))
+                         for name in ("row", "node", "slot", "frame_start", "frame_end", "seq_first", "seq_last")]
+            end_pass = s1_beat.node >= p.n_virtual
+            for lane in range(lanes):
+                code = clamp(rshr(s1_p[lane] * k.gain + k.center, k.fx.gain_bits), 0, k.q_max)
+                m.d.sync += self.o.p.q[lane].eq(Mux(end_pass, 0, code))
+        return m

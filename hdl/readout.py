@@ -1,0 +1,186 @@
+"""Readout crossbar: K integer weighted sums of the features of a frame, plus bias."""
+
+from __future__ import annotations
+
+import numpy as np
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .arith import clamp, tree_sum
+from .params import CoreParams, HardwareParamError
+
+__all__ = ["ReadoutCrossbar", "check_readout"]
+
+
+def check_readout(params: CoreParams, weights, biases) -> tuple[np.ndarray, np.ndarray]:
+    """Integer weights (F_tot, K) and biases (K,) as int64 arrays, checked against the contract ranges.
+
+    Raises
+    ------
+    HardwareParamError
+        On a wrong shape, ``|W| > 2^(B_w-1) - 1`` or ``|b| > b_lim``.
+    """
+    w = np.asarray(weights)
+    b = np.asarray(biases)
+    if w.shape != (params.n_features, params.n_outputs):
+        raise HardwareParamError(f"readout weights have shape {w.shape}; this reservoir needs "
+                                 f"({params.n_features}, {params.n_outputs}) (features x outputs)")
+    if b.shape != (params.n_outputs,):
+        raise HardwareParamError(f"readout biases have shape {b.shape}; expected ({params.n_outputs},)")
+    for name, arr in (("weights", w), ("biases", b)):
+        if arr.size and not np.issubdtype(arr.dtype, np.integer) and not np.all(arr == np.round(arr)):
+            raise HardwareParamError(f"readout {name} must be integers (an IntReadout), not {arr.dtype} values")
+    w = w.astype(np.int64)
+    b = b.astype(np.int64)
+    if w.size and int(np.abs(w).max()) > params.weight_max:
+        raise HardwareParamError(f"a readout weight is {int(np.abs(w).max())} in magnitude; "
+                                 f"weight_bits={params.k.fx.weight_bits} allows at most {params.weight_max}")
+    if b.size and int(np.abs(b).max()) > params.bias_max:
+        raise HardwareParamError(f"a readout bias is {int(np.abs(b).max())} in magnitude; "
+                                 f"the contract allows at most b_lim = {params.bias_max}")
+    return w, b
+
+
+class ReadoutCrossbar(wiring.Component):
+    """``y[k] = b[k] + sum_j W[j, k] x[j]`` per frame, ``lanes x K`` multipliers.
+
+    The weights of one beat (``lanes x K``) are one row of a ``rows``-deep
+    memory, so the beat's features and weights meet after one synchronous
+    read. Padding lanes and beats without features hold weight 0 (and their
+    features are 0 too).
+
+    Run-time load (``load``): one beat writes one weight ``W[j, k]`` with
+    ``j`` given as (``node``, ``device``), ``j = node N + device`` (``node = ML``
+    for the state features), or with ``bias = 1`` the bias ``b[k]``. Values
+    are saturated to the contract ranges (``|W| <= 2^(B_w-1)-1``,
+    ``|b| <= b_lim``) so no accumulator can overflow; addresses outside the
+    readout are ignored. Loads are accepted only between frames (no frame
+    entered and none in the pipeline) and a pending load holds off the next
+    frame, so every frame is summed with one consistent readout.
+
+    Weights live in memory (initialised with the baked readout, not changed
+    by reset); biases are registers without reset (also keep loaded values).
+
+    Pipeline (one global stall, held only by a finished frame that cannot
+    leave): accept (weights read) | products | lane sum, accumulate | output.
+
+    Parameters
+    ----------
+    params : CoreParams
+    weights : array (F_tot, K) of int
+    biases : array (K,) of int
+
+    Attributes
+    ----------
+    i : In(stream.Signature(params.feature_layout))
+    o : Out(stream.Signature(params.frame_sum_layout))
+        One beat per frame.
+    load : In(stream.Signature(params.load_layout))
+    """
+
+    #: Clocks from accepting the last beat of a frame to its sums being valid at ``o``.
+    LATENCY = 3
+
+    def __init__(self, params: CoreParams, weights, biases):
+        if not isinstance(params, CoreParams):
+            raise TypeError(f"params must be a CoreParams, not {params!r}")
+        try:
+            w, b = check_readout(params, weights, biases)
+        except HardwareParamError:
+            self._MustUse__silence = True   # refused, not forgotten: no "never used" warning
+            raise
+        self._p = params
+        self._w = w
+        self._b = b
+        super().__init__({
+            "i": In(stream.Signature(params.feature_layout)),
+            "o": Out(stream.Signature(params.frame_sum_layout)),
+            "load": In(stream.Signature(params.load_layout)),
+        })
+
+    @property
+    def latency(self) -> int:
+        return self.LATENCY
+
+    def elaborate(self, platform):
+        p = self._p
+        lanes, n_out = p.lanes, p.n_outputs
+        m = Module()
+
+        m.submodules.weights = weights = Memory(
+            shape=data.ArrayLayout(signed(p.k.fx.weight_bits), lanes * n_out), depth=p.rows,
+            init=p.weight_rows(self._w))
+        w_rd = weights.read_port()
+        w_wr = weights.write_port(granularity=1)
+        bias = [Signal(signed(p.widths.bias), init=int(self._b[j]), reset_less=True, name=f"bias{j}")
+                for j in range(n_out)]
+
+        # --- load port
+        in_frame = Signal()
+        s1_valid = Signal()
+        s2_valid = Signal()
+        ld = self.load.p
+        slot = ld.device >> p.lane_bits
+        lane = ld.device & (p.lanes - 1)
+        weight_ok = (ld.node < p.passes) & (ld.device < p.n_devices)
+        m.d.comb += [
+            self.load.ready.eq(~in_frame & ~s1_valid & ~s2_valid),
+            w_wr.addr.eq(ld.node * p.slots + slot),
+        ]
+        weight_value = clamp(ld.value, -p.weight_max, p.weight_max)
+        for j in range(lanes * n_out):
+            m.d.comb += w_wr.data[j].eq(weight_value)
+        with m.If(self.load.valid & self.load.ready & ~ld.bias & weight_ok):
+            for ln in range(lanes):
+                for kk in range(n_out):
+                    m.d.comb += w_wr.en[ln * n_out + kk].eq((lane == ln) & (ld.k == kk))
+        with m.If(self.load.valid & self.load.ready & ld.bias):
+            for kk in range(n_out):
+                with m.If(ld.k == kk):
+                    m.d.sync += bias[kk].eq(clamp(ld.value, -p.bias_max, p.bias_max))
+
+        # --- accept: a frame may only start when no load is waiting
+        advance = Signal()
+        s2 = Signal(p.feature_layout)
+        m.d.comb += [
+            advance.eq(~(s2_valid & s2.frame_end & self.o.valid & ~self.o.ready)),
+            self.i.ready.eq(advance & (in_frame | ~self.load.valid)),
+            w_rd.en.eq(advance), w_rd.addr.eq(self.i.p.row),
+        ]
+        with m.If(self.i.valid & self.i.ready):
+            with m.If(self.i.p.frame_end):
+                m.d.sync += in_frame.eq(0)
+            with m.Elif(self.i.p.frame_start):
+                m.d.sync += in_frame.eq(1)
+
+        # --- stage 1: products
+        s1 = Signal(p.feature_layout)
+        with m.If(advance):
+            m.d.sync += [s1_valid.eq(self.i.valid & self.i.ready), s1.eq(self.i.p)]
+        prod_w = p.k.fx.weight_bits + p.widths.feature
+        s2_prod = Signal(data.ArrayLayout(signed(prod_w), lanes * n_out))
+        with m.If(advance):
+            m.d.sync += s2_valid.eq(s1_valid)
+            m.d.sync += [s2.eq(s1)]
+            for ln in range(lanes):
+                for kk in range(n_out):
+                    j = ln * n_out + kk
+                    m.d.sync += s2_prod[j].eq(s1.x[ln] * w_rd.data[j])
+
+        # --- stage 2: accumulate; the sum of the frame's last beat goes to the output
+        acc = [Signal(signed(p.widths.frame_acc), name=f"acc{kk}") for kk in range(n_out)]
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        with m.If(advance & s2_valid):
+            for kk in range(n_out):
+                base = Mux(s2.frame_start, bias[kk], acc[kk])
+                total = base + tree_sum([s2_prod[ln * n_out + kk] for ln in range(lanes)])
+                with m.If(s2.frame_end):
+                    m.d.sync += self.o.p.y[kk].eq(total)
+                with m.Else():
+                    m.d.sync += acc[kk].eq(total)
+            with m.If(s2.frame_end):
+                m.d.sync += [self.o.valid.eq(1), self.o.p.first.eq(s2.seq_first), self.o.p.last.eq(s2.seq_last)]
+        return m

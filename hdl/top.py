@@ -1,0 +1,116 @@
+"""The reservoir core: projection -> cell array -> readout crossbar -> classifier."""
+
+from __future__ import annotations
+
+import numpy as np
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .cell_array import CellArray, TraceSignature
+from .classifier import Classifier
+from .params import CoreParams, HardwareParamError
+from .projection import InputProjection
+from .readout import ReadoutCrossbar, check_readout
+
+__all__ = ["ReservoirCore"]
+
+
+class ReservoirCore(wiring.Component):
+    """One stream of frames in, one result per frame out.
+
+    ::
+
+        frames ─► InputProjection ─► CellArray ─► ReadoutCrossbar ─► Classifier ─► results
+                   (mask ROM,          (state RAM,   (weight RAM,        (Y sums,
+                    C-input adders,     A/H/F LUTs,   lanes x K MACs,     argmax)
+                    gain, clamp)        decay ROM)    bias)       ▲
+                                          │                       └── load (run-time readout)
+                                          └─► trace (valid-only, per lane)
+
+    Every block is a pipeline with one stall condition (its output holds a
+    beat that is not taken), joined by ``amaranth.lib.stream`` handshakes, so
+    back-pressure on ``results`` stops everything upstream and nothing is lost
+    or repeated. A frame is accepted when the projection issues the last beat
+    of the previous frame, so frames follow each other every
+    :attr:`cycles_per_frame` clocks.
+
+    Parameters
+    ----------
+    params : CoreParams
+    weights : (F_tot, K) int array, optional
+        The baked readout; zeros (to be loaded at run time) when omitted.
+    biases : (K,) int array, optional
+    trace : bool
+        Expose the trace port (default). Without it the Verilog has no trace outputs.
+
+    Attributes
+    ----------
+    frames : In(stream.Signature(params.frame_layout))
+    results : Out(stream.Signature(params.result_layout))
+    load : In(stream.Signature(params.load_layout))
+    trace : Out(TraceSignature(params)), only with ``trace=True``
+    """
+
+    def __init__(self, params: CoreParams, weights=None, biases=None, *, trace: bool = True):
+        if not isinstance(params, CoreParams):
+            raise TypeError(f"params must be a CoreParams, not {params!r}")
+        self._p = params
+        self._trace = bool(trace)
+        try:
+            self._weights, self._biases = check_readout(
+                params,
+                np.zeros((params.n_features, params.n_outputs), dtype=np.int64) if weights is None else weights,
+                np.zeros(params.n_outputs, dtype=np.int64) if biases is None else biases)
+        except HardwareParamError:
+            self._MustUse__silence = True   # refused, not forgotten: no "never used" warning
+            raise
+        self.projection = InputProjection(params)
+        self.cells = CellArray(params)
+        self.readout = ReadoutCrossbar(params, self._weights, self._biases)
+        self.classifier = Classifier(params)
+        members = {
+            "frames": In(stream.Signature(params.frame_layout)),
+            "results": Out(stream.Signature(params.result_layout)),
+            "load": In(stream.Signature(params.load_layout)),
+        }
+        if self._trace:
+            members["trace"] = Out(TraceSignature(params))
+        super().__init__(members)
+
+    @property
+    def params(self) -> CoreParams:
+        return self._p
+
+    @property
+    def cycles_per_frame(self) -> int:
+        """Clocks between frames when the input is always valid and the output always ready."""
+        return self._p.cycles_per_frame
+
+    @property
+    def latency(self) -> int:
+        """Clocks from accepting a frame to its result being valid (empty pipeline, output ready).
+
+        ``latency = rows + 10``: the projection issues the first beat 3 clocks
+        after the frame is accepted, the cell array and the readout add 3
+        each, the readout sees the last of the ``rows`` beats ``rows - 1``
+        clocks after the first, and the classifier adds 2.
+        """
+        return (self.projection.latency + self.cells.latency + self.readout.latency
+                + self.classifier.latency + self._p.rows - 1)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.projection = self.projection
+        m.submodules.cells = self.cells
+        m.submodules.readout = self.readout
+        m.submodules.classifier = self.classifier
+        wiring.connect(m, wiring.flipped(self.frames), self.projection.i)
+        wiring.connect(m, self.projection.o, self.cells.i)
+        wiring.connect(m, self.cells.o, self.readout.i)
+        wiring.connect(m, self.readout.o, self.classifier.i)
+        wiring.connect(m, self.classifier.o, wiring.flipped(self.results))
+        wiring.connect(m, wiring.flipped(self.load), self.readout.load)
+        if self._trace:
+            wiring.connect(m, self.cells.trace, wiring.flipped(self.trace))
+        return m

@@ -1,0 +1,57 @@
+"""Classifier against the contract: saturating per-sequence sums, argmax with ties to the lowest index."""
+
+import numpy as np
+import pytest
+
+from hdl import Classifier
+from hdl_reference import make_params, sequence_decisions
+from hdl_sim import StreamChecker, StreamDriver, simulate
+
+
+def check_classifier(p, ys_per_seq, rng, gap=0.3, stall=0.3):
+    dut = Classifier(p)
+    beats, expected = [], []
+    for ys in ys_per_seq:
+        _, dec = sequence_decisions(p, ys)
+        for t, y in enumerate(ys):
+            beats.append({"y": [int(v) for v in y], "first": int(t == 0), "last": int(t == len(ys) - 1)})
+            expected.append((list(map(int, y)), int(dec[t]), int(t == len(ys) - 1)))
+    drv = StreamDriver(dut.i, beats, rng, gap)
+    chk = StreamChecker(dut.o, len(beats), rng, stall)
+    simulate(dut, [drv], [chk])
+    for t, ((y, dec, last), got) in enumerate(zip(expected, chk.beats)):
+        assert [got.y[k] for k in range(p.n_outputs)] == y, f"frame {t}: y"
+        assert got.decision == dec, f"frame {t}: decision {got.decision}, model {dec}"
+        assert got.last == last
+
+
+def frame_bound(p):
+    return (1 << (p.widths.frame_acc - 1)) - 1
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3, 5, 10])
+def test_classifier_random(n_outputs):
+    rng = np.random.default_rng(n_outputs)
+    p = make_params(4, 2, 3, n_outputs=n_outputs)
+    lim = frame_bound(p)
+    seqs = [rng.integers(-lim, lim + 1, size=(int(rng.integers(1, 6)), n_outputs)) for _ in range(5)]
+    check_classifier(p, seqs, rng)
+
+
+def test_classifier_ties_go_to_lowest_index():
+    rng = np.random.default_rng(1)
+    p = make_params(4, 2, 3, n_outputs=5)
+    seqs = [np.array([[0, 0, 0, 0, 0]]), np.array([[1, 3, 3, 2, 3], [0, 0, 0, 0, 0]]),
+            np.array([[-5, -5, -7, -5, -9]]), np.array([[2, 1, 1, 1, 2], [-2, 1, 1, 1, -2]])]
+    check_classifier(p, seqs, rng)
+
+
+def test_classifier_saturates_long_sequences():
+    """With max_frames = 2 the sums saturate after a few full-scale frames, and stay saturated."""
+    rng = np.random.default_rng(2)
+    p = make_params(4, 2, 3, n_outputs=3, fixed={"max_frames": 2})
+    lim = frame_bound(p)
+    seq = np.array([[lim, -lim, lim]] * 6 + [[-lim, lim, 0]] * 3 + [[-lim, lim, -lim]] * 8)
+    sums, _ = sequence_decisions(p, seq)
+    assert abs(sums).max() == p.seq_limit
+    check_classifier(p, [seq, seq[:3]], rng)

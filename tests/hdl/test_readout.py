@@ -1,0 +1,70 @@
+"""ReadoutCrossbar against IntReadout (y = x W + b per frame), with back-pressure and run-time loads."""
+
+import numpy as np
+import pytest
+
+from hdl import HardwareParamError, ReadoutCrossbar
+from hdl_reference import feature_beats, frame_sums, make_params, random_readout, random_sequences
+from hdl_sim import StreamChecker, StreamDriver, simulate
+
+
+def check_readout(p, ro, seqs, rng, gap=0.3, stall=0.3, dut=None, loads=()):
+    dut = dut or ReadoutCrossbar(p, ro.w, ro.b)
+    expected = np.concatenate(frame_sums(p, ro, seqs))
+    firsts = [t == 0 for s in seqs for t in range(len(s))]
+    lasts = [t == len(s) - 1 for s in seqs for t in range(len(s))]
+    drivers = [StreamDriver(dut.i, feature_beats(p, seqs), rng, gap)]
+    if loads:
+        drivers.append(StreamDriver(dut.load, loads, rng, gap))
+    chk = StreamChecker(dut.o, len(expected), rng, stall)
+    simulate(dut, drivers, [chk])
+    for t, (exp, got) in enumerate(zip(expected, chk.beats)):
+        assert [got.y[k] for k in range(p.n_outputs)] == [int(v) for v in exp], f"frame {t}"
+        assert (got.first, got.last) == (firsts[t], lasts[t]), f"frame {t} flags"
+    return dut
+
+
+@pytest.mark.parametrize("lanes, n, ml, c, sf", [(1, 5, 2, 3, True), (2, 6, 3, 4, False), (4, 6, 2, 5, True)])
+def test_readout_matches_model_random(lanes, n, ml, c, sf):
+    rng = np.random.default_rng(lanes * 7 + n)
+    p = make_params(n, ml, c, lanes=lanes, state_features=sf)
+    check_readout(p, random_readout(p, rng), random_sequences(p, rng, 3, 4), rng)
+
+
+def test_readout_extreme_weights_and_features():
+    """Weights and biases at their limits (all +max, all -max, random signs) on saturating inputs."""
+    rng = np.random.default_rng(5)
+    p = make_params(4, 2, 3, lanes=2, reservoir={"input_scale": 4.0, "alpha": 50.0})
+    ro = random_readout(p, rng, extreme=True)
+    ro.w[:, 0], ro.b[0] = p.weight_max, p.bias_max
+    ro.w[:, 1], ro.b[1] = -p.weight_max, -p.bias_max
+    check_readout(p, ro, random_sequences(p, rng, 2, 3, "full"), rng)
+
+
+def test_readout_load_port_replaces_the_readout():
+    """Weights baked at zero, then every W[j, k] and b[k] written through the load port."""
+    rng = np.random.default_rng(9)
+    p = make_params(6, 2, 3, lanes=2, state_features=True)
+    ro = random_readout(p, rng)
+    dut = ReadoutCrossbar(p, np.zeros_like(ro.w), np.zeros_like(ro.b))
+    loads = []
+    for j in range(p.n_features):
+        node, dev = divmod(j, p.n_devices)
+        for k in range(p.n_outputs):
+            loads.append({"value": int(ro.w[j, k]), "k": k, "device": dev, "node": node, "bias": 0})
+    loads += [{"value": int(ro.b[k]), "k": k, "device": 0, "node": 0, "bias": 1} for k in range(p.n_outputs)]
+    # Out-of-range values saturate; out-of-range addresses are ignored (written first, then overwritten).
+    loads = [{"value": 10 ** 6, "k": 0, "device": 0, "node": 0, "bias": 0}] + loads
+    seqs = random_sequences(p, rng, 2, 3)
+    # The loads win against frames that have not started, so every frame sees the loaded readout.
+    check_readout(p, ro, seqs, rng, gap=0.0, dut=dut, loads=loads)
+
+
+def test_readout_refuses_weights_beyond_the_contract():
+    p = make_params(4, 2, 3)
+    w = np.zeros((p.n_features, p.n_outputs), dtype=np.int64)
+    w[0, 0] = p.weight_max + 1
+    with pytest.raises(HardwareParamError, match="weight"):
+        ReadoutCrossbar(p, w, np.zeros(p.n_outputs))
+    with pytest.raises(HardwareParamError, match="shape"):
+        ReadoutCrossbar(p, w[1:], np.zeros(p.n_outputs))
