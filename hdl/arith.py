@@ -32,3 +32,23 @@ def tree_sum(values: list) -> Value:
         values = [values[i] + values[i + 1] if i + 1 < len(values) else values[i]
                   for i in range(0, len(values), 2)]
     return values[0]
+
+
+def const_mul(x: Value, c: int) -> Value:
+    """``x * c`` for a constant ``c`` as shifts and adds (canonical signed digits).
+
+    Synthesis would otherwise spend a multiplier block (DSP) on a constant.
+    """
+    c = int(c)
+    plus, minus = [], []
+    shift = 0
+    while c:
+        if c & 1:
+            digit = 2 - (c & 3)          # +1 or -1: no two adjacent non-zero digits
+            (plus if digit > 0 else minus).append(x << shift)
+            c -= digit
+        c >>= 1
+        shift += 1
+    if not plus and not minus:
+        return Const(0)
+    return tree_sum(plus) - tree_sum(minus) if minus else tree_sum(plus)

@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith import clamp
 from .params import CoreParams
 
-__all__ = ["Classifier", "argmax"]
-
-
-def argmax(values: list, index_bits: int):
-    """Index of the largest value, the lowest index among equals (a comparison tree).
-
-    Returns ``(index, value)`` expressions. In each comparison the left operand
-    holds only lower indices than the right one, and the right one wins only
-    when strictly larger, so ties go to the lowest index.
-    """
-    nodes = [(Const(i, index_bits), v) for i, v in enumerate(values)]
-    while len(nodes) > 1:
-        nxt = []
-        for pos in range(0, len(nodes), 2):
-            if pos + 1 == len(nodes):
-                nxt.append(nodes[pos])
-                continue
-            (ia, va), (ib, vb) = nodes[pos], nodes[pos + 1]
-            right = vb > va
-            nxt.append((Mux(right, ib, ia), Mux(right, vb, va)))
-        nodes = nxt
-    return nodes[0]
+__all__ = ["Classifier"]
 
 
 class Classifier(wiring.Component):
@@ -40,9 +19,15 @@ class Classifier(wiring.Component):
     frame is the smallest ``k`` with the largest ``Y[k]``; after the frame
     flagged ``last`` it is the sequence decision.
 
-    Pipeline (stall on ``o.valid & ~o.ready``): accept (``Y`` updated) |
-    argmax of ``Y`` -> output. ``Y`` cannot change while the frame that made
-    it waits, because the next frame is accepted only when that frame moves on.
+    The outputs are handled one per clock: one adder, one clamp and one
+    comparator instead of K of each (the sums are ``w_seq`` bits wide, about
+    40). Step ``k`` updates ``Y[k]`` and the running maximum, which ``Y[k]``
+    replaces only when strictly larger, so ties keep the lowest index. The
+    frame's sums are read from the input payload, which the stream rules keep
+    stable until the beat is taken; it is taken at the last step, when the
+    result register is free. So a frame takes ``K`` clocks here, which is
+    less than the clocks the cell array spends on it in all but tiny
+    configurations (see :attr:`interval`).
 
     Parameters
     ----------
@@ -53,9 +38,6 @@ class Classifier(wiring.Component):
     i : In(stream.Signature(params.frame_sum_layout))
     o : Out(stream.Signature(params.result_layout))
     """
-
-    #: Clocks from accepting a frame's sums to its result being valid at ``o``.
-    LATENCY = 2
 
     def __init__(self, params: CoreParams):
         if not isinstance(params, CoreParams):
@@ -68,31 +50,49 @@ class Classifier(wiring.Component):
 
     @property
     def latency(self) -> int:
-        return self.LATENCY
+        """Clocks from a frame's sums becoming valid at ``i`` to its result being valid at ``o`` (= K)."""
+        return self._p.n_outputs
+
+    @property
+    def interval(self) -> int:
+        """Clocks per frame at most one frame per this many clocks (= K)."""
+        return self._p.n_outputs
 
     def elaborate(self, platform):
         p = self._p
-        lim = p.seq_limit
+        n_out, lim = p.n_outputs, p.seq_limit
         m = Module()
 
-        seq = [Signal(signed(p.widths.seq_acc), name=f"seq_sum{k}") for k in range(p.n_outputs)]
-        advance = Signal()
-        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
+        seq = Array(Signal(signed(p.widths.seq_acc), name=f"seq_sum{k}") for k in range(n_out))
+        step = Signal(range(max(n_out, 2)))
+        best_index = Signal(p.decision_bits)
+        best_value = Signal(signed(p.widths.seq_acc))
 
-        s1_valid = Signal()
-        s1 = Signal(p.frame_sum_layout)
-        with m.If(advance):
-            m.d.sync += [s1_valid.eq(self.i.valid), s1.eq(self.i.p)]
-            with m.If(self.i.valid):
-                for k in range(p.n_outputs):
-                    m.d.sync += seq[k].eq(clamp(Mux(self.i.p.first, 0, seq[k]) + self.i.p.y[k], -lim, lim))
-
-        decision, _ = argmax(seq, p.decision_bits)
-        with m.If(advance):
+        total = Signal(signed(p.widths.seq_acc))
+        better = Signal()
+        last_step = Signal()
+        can_finish = Signal()
+        m.d.comb += [
+            total.eq(clamp(Mux(self.i.p.first, 0, seq[step]) + self.i.p.y[step], -lim, lim)),
+            better.eq((step == 0) | (total > best_value)),
+            last_step.eq(step == n_out - 1),
+            can_finish.eq(~self.o.valid | self.o.ready),
+            self.i.ready.eq(last_step & can_finish),
+        ]
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        with m.If(self.i.valid & (~last_step | can_finish)):
             m.d.sync += [
-                self.o.valid.eq(s1_valid),
-                self.o.p.y.eq(s1.y),
-                self.o.p.decision.eq(decision),
-                self.o.p.last.eq(s1.last),
+                seq[step].eq(total),
+                best_index.eq(Mux(better, step, best_index)),
+                best_value.eq(Mux(better, total, best_value)),
+                step.eq(Mux(last_step, 0, step + 1)),
             ]
+            with m.If(last_step):
+                m.d.sync += [
+                    self.o.valid.eq(1),
+                    self.o.p.y.eq(self.i.p.y),
+                    self.o.p.decision.eq(Mux(better, step, best_index)),
+                    self.o.p.last.eq(self.i.p.last),
+                ]
         return m

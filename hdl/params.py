@@ -160,11 +160,6 @@ class CoreParams:
         """Beats per frame."""
         return self.passes * self.slots
 
-    @property
-    def cycles_per_frame(self) -> int:
-        """Clocks per frame when the input is always valid and the output always ready."""
-        return self.rows
-
     def device_of(self, slot: int, lane: int) -> int | None:
         """Device at (slot, lane), or None for a padding lane."""
         n = slot * self.lanes + lane

@@ -7,7 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .arith import clamp, rshr, tree_sum
+from .arith import clamp, const_mul, rshr, tree_sum
 from .params import CoreParams
 
 __all__ = ["InputProjection"]
@@ -128,6 +128,6 @@ class InputProjection(wiring.Component):
                          for name in ("row", "node", "slot", "frame_start", "frame_end", "seq_first", "seq_last")]
             end_pass = s1_beat.node >= p.n_virtual
             for lane in range(lanes):
-                code = clamp(rshr(s1_p[lane] * k.gain + k.center, k.fx.gain_bits), 0, k.q_max)
+                code = clamp(rshr(const_mul(s1_p[lane], k.gain) + k.center, k.fx.gain_bits), 0, k.q_max)
                 m.d.sync += self.o.p.q[lane].eq(Mux(end_pass, 0, code))
         return m

@@ -84,17 +84,21 @@ class ReservoirCore(wiring.Component):
 
     @property
     def cycles_per_frame(self) -> int:
-        """Clocks between frames when the input is always valid and the output always ready."""
-        return self._p.cycles_per_frame
+        """Clocks between frames when the input is always valid and the output always ready.
+
+        ``max(rows, K)``: the cell array spends ``rows = passes * slots`` clocks
+        on a frame, the classifier ``K``.
+        """
+        return max(self._p.rows, self.classifier.interval)
 
     @property
     def latency(self) -> int:
         """Clocks from accepting a frame to its result being valid (empty pipeline, output ready).
 
-        ``latency = rows + 10``: the projection issues the first beat 3 clocks
-        after the frame is accepted, the cell array and the readout add 3
-        each, the readout sees the last of the ``rows`` beats ``rows - 1``
-        clocks after the first, and the classifier adds 2.
+        ``latency = rows + 8 + K``: the projection issues the first beat 3
+        clocks after the frame is accepted, the cell array and the readout add
+        3 each, the readout sees the last of the ``rows`` beats ``rows - 1``
+        clocks after the first, and the classifier adds ``K``.
         """
         return (self.projection.latency + self.cells.latency + self.readout.latency
                 + self.classifier.latency + self._p.rows - 1)

@@ -76,21 +76,27 @@ def test_core_sequence_sums_saturate():
     run_core(p, ro, seqs, rng)
 
 
-@pytest.mark.parametrize("lanes, n, ml, sf, idle", [(1, 5, 2, True, 0.0), (4, 4, 3, False, 0.0),
-                                                     (2, 6, 2, False, 10.0), (4, 8, 2, True, 0.0)])
-def test_core_cycle_counts(lanes, n, ml, sf, idle):
-    """Without gaps or back-pressure: first result `latency` clocks after the first frame, then one per frame."""
+@pytest.mark.parametrize("lanes, n, ml, k, sf, idle", [
+    (1, 5, 2, 3, True, 0.0), (4, 4, 3, 3, False, 0.0), (2, 6, 2, 3, False, 10.0), (4, 8, 2, 3, True, 0.0),
+    (4, 4, 2, 10, False, 0.0)])   # the last: 4 beats per frame < K = 10, the classifier sets the pace
+def test_core_cycle_counts(lanes, n, ml, k, sf, idle):
+    """Without gaps or back-pressure: first result `latency` clocks after the first frame, then one per
+    `cycles_per_frame` clocks, with `cycles_per_frame = max(passes * slots, K)`, `latency = rows + 8 + K`."""
     rng = np.random.default_rng(3)
-    p = make_params(n, ml, 3, 3, lanes, state_features=sf, idle_ns=idle)
+    p = make_params(n, ml, 3, k, lanes, state_features=sf, idle_ns=idle)
+    rows = (ml + (1 if sf or idle else 0)) * max(-(-n // lanes), 2)
     ro = random_readout(p, rng)
     dut = ReservoirCore(p, ro.w, ro.b)
-    assert dut.cycles_per_frame == ml * max(-(-n // lanes), 2) + (p.slots if sf or idle else 0)
-    assert dut.latency == dut.cycles_per_frame + 10
-    seqs = random_sequences(p, rng, 2, 3)
+    assert dut.cycles_per_frame == max(rows, k)
+    assert dut.latency == rows + 8 + k
+    seqs = random_sequences(p, rng, 3, 4)
     drv, chk, _ = run_core(p, ro, seqs, rng, gap=0, stall=0, dut=dut)
-    assert drv.cycles == [drv.cycles[0] + t * dut.cycles_per_frame for t in range(len(drv.cycles))]
     assert chk.cycles[0] - drv.cycles[0] == dut.latency
     assert np.all(np.diff(chk.cycles) == dut.cycles_per_frame)
+    if rows >= k:
+        assert np.all(np.diff(drv.cycles) == dut.cycles_per_frame)
+    else:   # frames queue up in the pipeline first, then enter at the classifier's pace
+        assert np.all(np.diff(drv.cycles)[-3:] == dut.cycles_per_frame)
 
 
 def test_core_load_port_switches_readouts():

