@@ -58,6 +58,8 @@ def _load_config(path):
 def cmd_train(args) -> int:
     from sw_model import workflow
     cfg = _load_config(args.config) or workflow.default_config(args.task)
+    if args.read_noise is not None:
+        cfg = cfg.replace(reservoir={"read_noise": args.read_noise})
     for note in cfg.reservoir.notes():
         err.print(f"[yellow]note:[/] {note}")
     with progress_bars(not args.quiet) as bars:
@@ -195,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fsdd: also run leave-one-speaker-out with 'loso'")
     sp.add_argument("--seed", type=int, default=0, help="seed of the synthetic series")
     sp.add_argument("--noise", type=float, default=0.0, help="henon: input noise as a fraction of its std (0.001 = 0.1 %%)")
+    sp.add_argument("--read-noise", type=float, default=None,
+                    help="override reservoir.read_noise: relative cycle-to-cycle noise on every read current "
+                         "(float model; 0.001 = 0.1 %%)")
     sp.add_argument("-o", "--output", required=True, help="model file to write")
     common(sp)
     sp.set_defaults(func=cmd_train)
