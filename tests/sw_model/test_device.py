@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from sw_model import device
 from sw_model.config import config_from_dict
@@ -12,10 +12,19 @@ from sw_model.reservoir import FloatReservoir, device_params
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.floats(-5, 5), min_size=1, max_size=200), st.floats(0.5, 0.9999), st.floats(0.001, 1.0))
 def test_state_stays_in_unit_interval(volts, r, alpha):
+    """G stays in [0, 1] whenever a(V) <= r (the update is then a convex mix); the law never clips."""
+    assume(alpha * 5 / (alpha * 5 + 1) <= r)
     g = np.float64(0.5)
     for v in volts:
         g, _ = device.pulse(g, np.float64(v), r, 0.5, alpha, 9.13, 0.32)
         assert 0.0 <= g <= 1.0
+
+
+def test_law_is_not_clipped_outside_its_convex_region():
+    """With a(V) > r (very strong pulses, fast relaxation) the published law leaves [0, 1]."""
+    g, _ = device.pulse(np.float64(0.5), np.float64(3.0), 0.5, 0.5, 1.0, 9.13, 0.32)
+    g, _ = device.pulse(g, np.float64(-4.0), 0.5, 0.5, 1.0, 9.13, 0.32)
+    assert g < 0.0
 
 
 def test_relaxation_without_pulse_matches_closed_form():
