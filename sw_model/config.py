@@ -167,8 +167,15 @@ class ReservoirConfig:
         values = spec.values_ns if spec.mode in ("single", "list", "compositions") else (spec.low_ns, spec.high_ns)
         out = []
         if min(values) < lo or max(values) > hi:
-            out.append(f"tau {min(values):g}-{max(values):g} ns lies outside what ESO devices reach "
+            span = f"{min(values):g}" if min(values) == max(values) else f"{min(values):g}-{max(values):g}"
+            out.append(f"tau {span} ns lies outside what ESO devices reach "
                        f"({lo:g}-{hi:g} ns): this emulates hypothetical devices")
+        v = max(abs(self.v_min), abs(self.v_max))
+        a_max = self.alpha * v / (self.alpha * v + 1)
+        r_min = math.exp(-self.dt_ns / min(values))
+        if a_max > r_min:
+            out.append(f"a(V) reaches {a_max:.3f} > r = {r_min:.3f}: the float state can leave [0, 1] "
+                       f"(the law is not clipped; the integer model saturates)")
         return out
 
 
