@@ -109,33 +109,43 @@ def accuracy(decisions: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Choice:
-    """A lambda chosen on validation data, with the scores of every candidate."""
+    """A lambda chosen by cross-validation, with the score of every candidate."""
 
     lam: float
     val_accuracy: dict[float, float]
 
 
-def choose_float(streamed: StreamedFeatures, val_idx: np.ndarray, labels: np.ndarray,
-                 lambdas: Sequence[float]) -> Choice:
-    """Lambda with the best validation accuracy of the float readout (ties: larger lambda)."""
+def float_readout(gram: Gram, lam: float):
+    return ridge(gram, lam)
+
+
+def int_readout(weight_bits: int, bias_limit: int) -> Callable[[Gram, float], IntReadout]:
+    """Readout maker that quantises with error compensation (lambda chosen with quantisation in the loop)."""
+    return lambda gram, lam: quantise(*ridge(gram, lam), weight_bits, bias_limit, gram=gram)
+
+
+def cross_validate(streamed: StreamedFeatures, folds: dict[str, np.ndarray], labels: np.ndarray,
+                   lambdas: Sequence[float], make: Callable, decide: Callable) -> Choice:
+    """Lambda with the best cross-validated sequence accuracy (ties: larger lambda).
+
+    ``folds`` maps each training part (a key of ``streamed.grams``) to its
+    sequence indices. For every fold a readout made (``make(gram, lam)``) from
+    the other folds' sums decides that fold's sequences (``decide(sums, readout)``).
+    """
+    total = sum(len(idx) for idx in folds.values())
     scores = {}
     for lam in lambdas:
-        w, b = ridge(streamed.grams["fit"], lam)
-        dec = decisions_float(_subset(streamed.sums, val_idx), w, b)
-        scores[lam] = float(accuracy(dec, labels[val_idx])[-1])
+        correct = 0
+        for name, idx in folds.items():
+            others = sum((g for k, g in streamed.grams.items() if k != name), Gram(*streamed.grams[name].xty.shape))
+            dec = decide(_subset(streamed.sums, idx), make(others, lam))
+            correct += int((dec[:, -1] == labels[idx]).sum())
+        scores[lam] = correct / total
     return Choice(_best(scores), scores)
 
 
-def choose_int(streamed: StreamedFeatures, val_idx: np.ndarray, labels: np.ndarray,
-               lambdas: Sequence[float], weight_bits: int, bias_limit: int) -> Choice:
-    """Lambda with the best validation accuracy *after* quantising the readout."""
-    scores = {}
-    for lam in lambdas:
-        w, b = ridge(streamed.grams["fit"], lam)
-        ro = quantise(w, b, weight_bits, bias_limit, gram=streamed.grams["fit"])
-        dec = decisions_int(_subset(streamed.sums, val_idx), ro)
-        scores[lam] = float(accuracy(dec, labels[val_idx])[-1])
-    return Choice(_best(scores), scores)
+def decide_float(sums: SequenceSums, readout) -> np.ndarray:
+    return decisions_float(sums, *readout)
 
 
 def _best(scores: dict[float, float]) -> float:

@@ -4,7 +4,8 @@ One call of :func:`train_split` trains and tests on one split (the standard
 split or one leave-one-speaker-out fold). Everything fitted (the front-end
 normaliser, the standardisation folded into the readouts, the choice of
 lambda) sees the training recordings only; lambda is chosen on a validation
-part inside them (takes 5-9).
+part inside them: 5-fold cross-validation over the training recordings,
+folds by take number.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ import numpy as np
 
 from . import classify
 from .config import ModelConfig
-from .datasets import Recording, validation_split
+from .datasets import Recording
 from .fixed import FixedReservoir, bias_limit, quantise_inputs
 from .frontend import FrontEndConfig, Normaliser
-from .readout import IntReadout, quantise, ridge
+from .readout import Gram, IntReadout, ridge
 from .reservoir import FloatReservoir
 
 N_CLASSES = 10
+#: Folds of the cross-validation that chooses lambda.
+N_FOLDS = 5
 
 
 def frontend_config(cfg: ModelConfig) -> FrontEndConfig:
@@ -70,25 +73,28 @@ def train_split(cfg: ModelConfig, train: Sequence[Recording], test: Sequence[Rec
     front-end output. ``progress`` is called with the number of sequences
     each reservoir pass finishes.
     """
-    fit, val = validation_split(train)
-    recs = list(fit) + list(val) + list(test)
-    n_fit, n_val = len(fit), len(val)
+    recs = list(train) + list(test)
+    n_train = len(train)
     labels = np.array([r.digit for r in recs])
     normaliser = Normaliser.fit([cochleagrams[str(r.path)] for r in train])
     u = [normaliser.transform(cochleagrams[str(r.path)]) for r in recs]
-    val_idx = np.arange(n_fit, n_fit + n_val)
-    test_idx = np.arange(n_fit + n_val, len(recs))
+    # Lambda is chosen by cross-validation over the training recordings, in
+    # N_FOLDS folds by take number (every fold holds every digit and speaker).
+    fold_of = [f"fold{r.take % N_FOLDS}" for r in train]
+    folds = {name: np.flatnonzero(np.array(fold_of) == name) for name in sorted(set(fold_of))}
+    test_idx = np.arange(n_train, len(recs))
 
     def part_of(i: int) -> str | None:
-        return "fit" if i < n_fit else "val" if i < n_fit + n_val else None
+        return fold_of[i] if i < n_train else None
 
     lambdas = cfg.readout.lambdas
     n_inputs = u[0].shape[1]
     res = FloatReservoir(cfg.reservoir, n_inputs)
     streamed = classify.stream_features(res.run(u), len(recs), res.n_features, labels, N_CLASSES,
                                         part_of, progress=progress)
-    choice_f = classify.choose_float(streamed, val_idx, labels, lambdas)
-    w, b = ridge(streamed.grams["fit"] + streamed.grams["val"], choice_f.lam)
+    choice_f = classify.cross_validate(streamed, folds, labels, lambdas, classify.float_readout,
+                                       classify.decide_float)
+    w, b = ridge(sum(streamed.grams.values(), Gram(res.n_features, N_CLASSES)), choice_f.lam)
     dec_f = classify.decisions_float(classify._subset(streamed.sums, test_idx), w, b)
 
     if with_fixed:
@@ -96,11 +102,9 @@ def train_split(cfg: ModelConfig, train: Sequence[Recording], test: Sequence[Rec
         u_int = [quantise_inputs(x, cfg.fixed.input_bits) for x in u]
         streamed_i = classify.stream_features(fres.run(u_int), len(recs), fres.n_features, labels,
                                               N_CLASSES, part_of, dtype=np.int64, progress=progress)
-        limit = bias_limit(fres.k)
-        choice_x = classify.choose_int(streamed_i, val_idx, labels, lambdas, cfg.fixed.weight_bits, limit)
-        gram = streamed_i.grams["fit"] + streamed_i.grams["val"]
-        wi, bi = ridge(gram, choice_x.lam)
-        ro = quantise(wi, bi, cfg.fixed.weight_bits, limit, gram=gram)
+        make = classify.int_readout(cfg.fixed.weight_bits, bias_limit(fres.k))
+        choice_x = classify.cross_validate(streamed_i, folds, labels, lambdas, make, classify.decisions_int)
+        ro = make(sum(streamed_i.grams.values(), Gram(fres.n_features, N_CLASSES)), choice_x.lam)
         dec_x = classify.decisions_int(classify._subset(streamed_i.sums, test_idx), ro)
     else:
         choice_x, ro, dec_x = classify.Choice(float("nan"), {}), None, np.full_like(dec_f, -1)
