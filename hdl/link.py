@@ -86,9 +86,9 @@ class Deframer(wiring.Component):
     a frame arriving with both slots full is received, checked and counted as
     ``overrun``.  A STATUS_REQUEST with a good CRC pulses ``status_request``.
 
-    After any drop the hunt for the next header starts at the byte after the
-    last one consumed (the dropped frame's bytes are not looked at again; see
-    ``docs/link.md``).  ``LinkFormat.board_decoder()`` is the exact Python
+    After a drop the hunt for the next header starts with the byte that showed
+    the frame to be bad (it may be the SYNC0 of the next header); the bytes
+    before it are not looked at again (see ``docs/link.md``).  ``LinkFormat.board_decoder()`` is the exact Python
     model of what is accepted and counted.
 
     Parameters
@@ -181,6 +181,13 @@ class Deframer(wiring.Component):
                 m.d.comb += ev["truncated"].eq(1)
                 m.next = "HUNT"
 
+        def drop():
+            # The byte that shows a frame to be bad may itself be the SYNC0 of the next header.
+            with m.If(byte == SYNC[0]):
+                m.next = "SYNC1"
+            with m.Else():
+                m.next = "HUNT"
+
         with m.FSM():
             with m.State("HUNT"):
                 with m.If(got & (byte == SYNC[0])):
@@ -197,7 +204,7 @@ class Deframer(wiring.Component):
             with m.State("TYPE"):
                 with m.If(got):
                     m.d.sync += crc.eq(crc_next)
-                    m.next = "HUNT"
+                    drop()
                     m.d.comb += ev["unknown_type"].eq(1)
                     for t, k in kinds.items():
                         with m.If(byte == t):
@@ -222,7 +229,7 @@ class Deframer(wiring.Component):
                         m.next = "BODY"
                     with m.Else():
                         m.d.comb += ev["bad_length"].eq(1)
-                        m.next = "HUNT"
+                        drop()
                 abandon_on_error()
             with m.State("BODY"):
                 with m.If(got):
@@ -233,6 +240,7 @@ class Deframer(wiring.Component):
                         m.next = "HUNT"
                         with m.If(crc_next != 0):
                             m.d.comb += ev["bad_crc"].eq(1)
+                            drop()
                         with m.Elif(kind == 2):
                             m.d.comb += [ev["frames_ok"].eq(1), self.status_request.eq(1)]
                         with m.Elif(skip):

@@ -392,14 +392,14 @@ class Decoder:
     rescan : bool
         After dropping a frame, look for the next header from the byte after its
         first sync byte (True: a real frame hidden behind a false header is still
-        found), or from the byte after the last one consumed (False: what the
-        gateware does; bytes are never looked at twice).
+        found), or from the byte that showed the frame to be bad (False: what the
+        gateware does; the bytes before it are never looked at again).
 
     A frame cut short is only known to be truncated when the line goes idle: call
     :meth:`idle` then (the gateware's inter-byte timeout); it drops the incomplete
     frame (``truncated``) and returns whatever the remaining bytes still hold.
     Work per byte is bounded: each byte is examined at most ``max_payload + 7``
-    times with *rescan*, once without.
+    times with *rescan*, at most twice without.
     """
 
     max_payload: int = 4096
@@ -427,6 +427,8 @@ class Decoder:
         return self._scan(idle=True)
 
     def _drop(self, reason: str, consumed: int) -> None:
+        # Without rescan, the byte that showed the frame to be bad is looked at again
+        # (it may be the SYNC0 of the next header), like the gateware does.
         setattr(self.counts, reason, getattr(self.counts, reason) + 1)
         del self._buf[:1 if self.rescan else consumed]
 
@@ -441,7 +443,7 @@ class Decoder:
                 return out
             del buf[:start]
             if len(buf) >= 3 and self.lengths is not None and buf[2] not in self.lengths:
-                self._drop("unknown_type", 3)
+                self._drop("unknown_type", 2)
                 continue
             if len(buf) < HEADER_BYTES:
                 if not idle:
@@ -451,7 +453,7 @@ class Decoder:
             msg_type, length = buf[2], buf[3] | buf[4] << 8
             want = None if self.lengths is None else self.lengths[msg_type]
             if length > self.max_payload or (want is not None and length != want):
-                self._drop("bad_length", HEADER_BYTES)
+                self._drop("bad_length", HEADER_BYTES - 1)
                 continue
             end = HEADER_BYTES + length + CRC_BYTES
             if len(buf) < end:
@@ -460,7 +462,7 @@ class Decoder:
                 self._drop("truncated", len(buf))
                 continue
             if crc16(buf[:end]) != 0:
-                self._drop("bad_crc", end)
+                self._drop("bad_crc", end - 1)
                 continue
             out.append(Message(msg_type, bytes(buf[HEADER_BYTES:end - CRC_BYTES])))
             self.counts.frames_ok += 1
