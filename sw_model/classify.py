@@ -17,7 +17,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .readout import Gram, IntReadout, quantise, ridge
+from .readout import Gram, IntReadout, Quantiser, RidgeSolver
 
 #: Fractions of each sequence at which early decisions are reported.
 EARLY_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
@@ -115,32 +115,38 @@ class Choice:
     val_accuracy: dict[float, float]
 
 
-def float_readout(gram: Gram, lam: float):
-    return ridge(gram, lam)
+def float_readouts(gram: Gram) -> Callable[[float], tuple[np.ndarray, np.ndarray]]:
+    """lambda -> float readout of ``gram``."""
+    return RidgeSolver(gram).solve
 
 
-def int_readout(weight_bits: int, bias_limit: int) -> Callable[[Gram, float], IntReadout]:
-    """Readout maker that quantises with error compensation (lambda chosen with quantisation in the loop)."""
-    return lambda gram, lam: quantise(*ridge(gram, lam), weight_bits, bias_limit, gram=gram)
+def int_readouts(weight_bits: int, bias_limit: int) -> Callable[[Gram], Callable[[float], IntReadout]]:
+    """gram -> (lambda -> integer readout): quantised with error compensation, so that
+    lambda is chosen with quantisation in the loop."""
+    def per_gram(gram: Gram) -> Callable[[float], IntReadout]:
+        solver, quantiser = RidgeSolver(gram), Quantiser(gram)
+        return lambda lam: quantiser(*solver.solve(lam), weight_bits, bias_limit)
+    return per_gram
 
 
 def cross_validate(streamed: StreamedFeatures, folds: dict[str, np.ndarray], labels: np.ndarray,
-                   lambdas: Sequence[float], make: Callable, decide: Callable) -> Choice:
+                   lambdas: Sequence[float], readouts: Callable, decide: Callable) -> Choice:
     """Lambda with the best cross-validated sequence accuracy (ties: larger lambda).
 
     ``folds`` maps each training part (a key of ``streamed.grams``) to its
-    sequence indices. For every fold a readout made (``make(gram, lam)``) from
-    the other folds' sums decides that fold's sequences (``decide(sums, readout)``).
+    sequence indices. For every fold, readouts made from the other folds'
+    sums (``readouts(gram)(lam)``) decide that fold's sequences
+    (``decide(sums, readout)``).
     """
     total = sum(len(idx) for idx in folds.values())
-    scores = {}
-    for lam in lambdas:
-        correct = 0
-        for name, idx in folds.items():
-            others = sum((g for k, g in streamed.grams.items() if k != name), Gram(*streamed.grams[name].xty.shape))
-            dec = decide(_subset(streamed.sums, idx), make(others, lam))
-            correct += int((dec[:, -1] == labels[idx]).sum())
-        scores[lam] = correct / total
+    correct = dict.fromkeys(lambdas, 0)
+    for name, idx in folds.items():
+        others = sum((g for k, g in streamed.grams.items() if k != name), Gram(*streamed.grams[name].xty.shape))
+        make = readouts(others)
+        for lam in lambdas:
+            dec = decide(_subset(streamed.sums, idx), make(lam))
+            correct[lam] += int((dec[:, -1] == labels[idx]).sum())
+    scores = {lam: c / total for lam, c in correct.items()}
     return Choice(_best(scores), scores)
 
 

@@ -46,29 +46,43 @@ class Gram:
         return out
 
 
-def ridge(gram: Gram, lam: float) -> tuple[np.ndarray, np.ndarray]:
-    """Ridge readout on standardised features, folded back to raw features.
+class RidgeSolver:
+    """Ridge readouts of one training set for any lambda, from one eigendecomposition.
 
-    ``lam`` is relative: the penalty is ``lam * n`` on features scaled to unit
-    variance, so one grid of lambdas suits any data size. Constant features
-    get weight 0. Returns ``(W (F, K), b (K,))`` with ``y = x @ W + b``.
+    Features are standardised (training mean and standard deviation);
+    ``lam`` is relative: the penalty is ``lam * n`` on unit-variance features,
+    so one grid of lambdas suits any data size. Constant features get weight
+    0. :meth:`solve` returns ``(W (F, K), b (K,))`` with ``y = x @ W + b`` on
+    raw features (the standardisation folded in).
     """
-    n = gram.n
-    if n < 2:
-        raise ValueError(f"ridge needs at least 2 training frames, got {n}")
-    mean = gram.xs / n
-    ymean = gram.ys / n
-    cov = gram.xtx - n * np.outer(mean, mean)
-    var = np.diag(cov) / n
-    live = var > 1e-12 * max(1.0, float(np.max(np.abs(mean))) ** 2)
-    sd = np.where(live, np.sqrt(np.where(live, var, 1.0)), 1.0)
-    zz = cov / np.outer(sd, sd)
-    zy = (gram.xty - n * np.outer(mean, ymean)) / sd[:, None]
-    zz = zz[np.ix_(live, live)] + lam * n * np.eye(int(live.sum()))
-    w = np.zeros_like(zy)
-    w[live] = np.linalg.solve(zz, zy[live])
-    w /= sd[:, None]
-    return w, ymean - mean @ w
+
+    def __init__(self, gram: Gram):
+        n = gram.n
+        if n < 2:
+            raise ValueError(f"ridge needs at least 2 training frames, got {n}")
+        self.n = n
+        self.mean = gram.xs / n
+        self.ymean = gram.ys / n
+        cov = gram.xtx - n * np.outer(self.mean, self.mean)
+        var = np.diag(cov) / n
+        self.live = var > 1e-12 * max(1.0, float(np.max(np.abs(self.mean))) ** 2)
+        self.sd = np.where(self.live, np.sqrt(np.where(self.live, var, 1.0)), 1.0)
+        live = self.live
+        zz = (cov / np.outer(self.sd, self.sd))[np.ix_(live, live)]
+        zy = ((gram.xty - n * np.outer(self.mean, self.ymean)) / self.sd[:, None])[live]
+        self.evals, self.evecs = np.linalg.eigh(zz)
+        self.proj = self.evecs.T @ zy
+
+    def solve(self, lam: float) -> tuple[np.ndarray, np.ndarray]:
+        w = np.zeros((len(self.live), self.proj.shape[1]))
+        w[self.live] = self.evecs @ (self.proj / (np.maximum(self.evals, 0.0) + lam * self.n)[:, None])
+        w /= self.sd[:, None]
+        return w, self.ymean - self.mean @ w
+
+
+def ridge(gram: Gram, lam: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ridge readout of ``gram`` for one ``lam`` (see :class:`RidgeSolver`)."""
+    return RidgeSolver(gram).solve(lam)
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,43 @@ class IntReadout:
 
     def __call__(self, x_int: np.ndarray) -> np.ndarray:
         return np.asarray(x_int, dtype=np.int64) @ self.w + self.b
+
+
+class Quantiser:
+    """Rounds float readouts of one training set to integers (see :func:`quantise`).
+
+    Holds what depends only on the training features (their mean and the
+    Cholesky factor of the inverse covariance), so that many readouts of the
+    same data (one per lambda) are quantised at the cost of the rounding loop only.
+    """
+
+    def __init__(self, gram: Gram, damp: float = 0.01):
+        n = gram.n
+        self.mean = gram.xs / n
+        self.ymean = gram.ys / n
+        cov = gram.xtx / n - np.outer(self.mean, self.mean)
+        cov += damp * max(float(np.mean(np.diag(cov))), 1e-30) * np.eye(len(cov))
+        # Upper Cholesky factor U of cov^-1 (cov^-1 = U^T U): row j holds how the
+        # remaining weights absorb the error made on weight j.
+        self.u = np.linalg.cholesky(np.linalg.inv(cov)).T
+
+    def __call__(self, w: np.ndarray, b: np.ndarray, weight_bits: int, bias_limit: int) -> IntReadout:
+        w_max = (1 << (weight_bits - 1)) - 1
+        scale = _scale(w, w_max)
+        work = np.array(w, dtype=np.float64) / scale
+        w_int = np.zeros(work.shape, dtype=np.int64)
+        u = self.u
+        for j in range(len(work)):
+            w_int[j] = np.clip(round_half_up(work[j]), -w_max, w_max)
+            err = (work[j] - w_int[j]) / u[j, j]
+            work[j + 1:] -= np.outer(u[j, j + 1:], err)
+        b_int = round_half_up(self.ymean / scale - self.mean @ w_int)
+        return IntReadout(w=w_int, b=np.clip(b_int, -bias_limit, bias_limit), scale=scale)
+
+
+def _scale(w: np.ndarray, w_max: int) -> float:
+    peak = float(np.max(np.abs(w)))
+    return peak / w_max if peak > 0 else 1.0
 
 
 def quantise(w: np.ndarray, b: np.ndarray, weight_bits: int, bias_limit: int,
@@ -102,25 +153,10 @@ def quantise(w: np.ndarray, b: np.ndarray, weight_bits: int, bias_limit: int,
 
     The bias is rounded on the same scale and saturated to ``bias_limit``.
     """
+    if gram is not None:
+        return Quantiser(gram, damp)(w, b, weight_bits, bias_limit)
     w_max = (1 << (weight_bits - 1)) - 1
-    peak = float(np.max(np.abs(w)))
-    scale = peak / w_max if peak > 0 else 1.0
-    if gram is None:
-        w_int = np.clip(round_half_up(w / scale), -w_max, w_max)
-        b_int = round_half_up(b / scale)
-    else:
-        n = gram.n
-        mean = gram.xs / n
-        cov = gram.xtx / n - np.outer(mean, mean)
-        cov += damp * max(float(np.mean(np.diag(cov))), 1e-30) * np.eye(len(cov))
-        # Upper Cholesky factor U of cov^-1 (cov^-1 = U^T U): row j holds how the
-        # remaining weights absorb the error made on weight j.
-        u = np.linalg.cholesky(np.linalg.inv(cov)).T
-        work = np.array(w, dtype=np.float64) / scale
-        w_int = np.zeros(work.shape, dtype=np.int64)
-        for j in range(len(work)):
-            w_int[j] = np.clip(round_half_up(work[j]), -w_max, w_max)
-            err = (work[j] - w_int[j]) / u[j, j]
-            work[j + 1:] -= np.outer(u[j, j + 1:], err)
-        b_int = round_half_up(gram.ys / n / scale - mean @ w_int)
-    return IntReadout(w=w_int, b=np.clip(b_int, -bias_limit, bias_limit), scale=scale)
+    scale = _scale(w, w_max)
+    w_int = np.clip(round_half_up(w / scale), -w_max, w_max)
+    b_int = np.clip(round_half_up(b / scale), -bias_limit, bias_limit)
+    return IntReadout(w=w_int, b=b_int, scale=scale)

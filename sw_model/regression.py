@@ -15,7 +15,8 @@ import numpy as np
 
 from .config import ModelConfig
 from .fixed import FixedReservoir, bias_limit, quantise_inputs
-from .readout import Gram, IntReadout, quantise, ridge
+from .classify import int_readouts
+from .readout import Gram, IntReadout, RidgeSolver, ridge
 from .reservoir import FloatReservoir
 from .tasks import InputScaler, Series, make_task, nrmse
 
@@ -108,8 +109,8 @@ def train_regression(cfg: ModelConfig, data: RegressionData, with_fixed: bool = 
     def val_score(pred: np.ndarray) -> float:
         return nrmse(y[val], pred)
 
-    g_fit = _gram(xf[fit], y[fit])
-    scores = {lam: val_score(xf[val] @ w + b) for lam in lambdas for w, b in [ridge(g_fit, lam)]}
+    solve = RidgeSolver(_gram(xf[fit], y[fit])).solve
+    scores = {lam: val_score(xf[val] @ w + b) for lam in lambdas for w, b in [solve(lam)]}
     lam_f = min(scores, key=lambda lam: (scores[lam], -lam))
     w, b = ridge(_gram(xf[tr], y[tr]), lam_f)
     pred_f = xf[te] @ w + b
@@ -117,15 +118,10 @@ def train_regression(cfg: ModelConfig, data: RegressionData, with_fixed: bool = 
     ro, pred_x, lam_x = None, None, float("nan")
     if with_fixed:
         k = FixedReservoir(cfg.reservoir, cfg.fixed, data.series.u.shape[1]).k
-        limit = bias_limit(k)
-        g_fit = _gram(xi[fit], y[fit])
-        scores = {}
-        for lam in lambdas:
-            wi, bi = ridge(g_fit, lam)
-            r = quantise(wi, bi, cfg.fixed.weight_bits, limit, gram=g_fit)
-            scores[lam] = val_score(r(xi[val]) * r.scale)
+        make = int_readouts(cfg.fixed.weight_bits, bias_limit(k))
+        on_fit = make(_gram(xi[fit], y[fit]))
+        scores = {lam: val_score(r(xi[val]) * r.scale) for lam in lambdas for r in [on_fit(lam)]}
         lam_x = min(scores, key=lambda lam: (scores[lam], -lam))
-        g_tr = _gram(xi[tr], y[tr])
-        ro = quantise(*ridge(g_tr, lam_x), cfg.fixed.weight_bits, limit, gram=g_tr)
+        ro = make(_gram(xi[tr], y[tr]))(lam_x)
         pred_x = ro(xi[te]) * ro.scale
     return RegressionResult(scaler, lam_f, lam_x, w, b, ro, y[te], pred_f, pred_x)

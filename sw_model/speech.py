@@ -92,7 +92,7 @@ def train_split(cfg: ModelConfig, train: Sequence[Recording], test: Sequence[Rec
     res = FloatReservoir(cfg.reservoir, n_inputs)
     streamed = classify.stream_features(res.run(u), len(recs), res.n_features, labels, N_CLASSES,
                                         part_of, progress=progress)
-    choice_f = classify.cross_validate(streamed, folds, labels, lambdas, classify.float_readout,
+    choice_f = classify.cross_validate(streamed, folds, labels, lambdas, classify.float_readouts,
                                        classify.decide_float)
     w, b = ridge(sum(streamed.grams.values(), Gram(res.n_features, N_CLASSES)), choice_f.lam)
     dec_f = classify.decisions_float(classify._subset(streamed.sums, test_idx), w, b)
@@ -102,9 +102,9 @@ def train_split(cfg: ModelConfig, train: Sequence[Recording], test: Sequence[Rec
         u_int = [quantise_inputs(x, cfg.fixed.input_bits) for x in u]
         streamed_i = classify.stream_features(fres.run(u_int), len(recs), fres.n_features, labels,
                                               N_CLASSES, part_of, dtype=np.int64, progress=progress)
-        make = classify.int_readout(cfg.fixed.weight_bits, bias_limit(fres.k))
+        make = classify.int_readouts(cfg.fixed.weight_bits, bias_limit(fres.k))
         choice_x = classify.cross_validate(streamed_i, folds, labels, lambdas, make, classify.decisions_int)
-        ro = make(sum(streamed_i.grams.values(), Gram(fres.n_features, N_CLASSES)), choice_x.lam)
+        ro = make(sum(streamed_i.grams.values(), Gram(fres.n_features, N_CLASSES)))(choice_x.lam)
         dec_x = classify.decisions_int(classify._subset(streamed_i.sums, test_idx), ro)
     else:
         choice_x, ro, dec_x = classify.Choice(float("nan"), {}), None, np.full_like(dec_f, -1)
