@@ -42,8 +42,9 @@ MIN_SLOTS = 2
 TRACE_FRAME_BITS = 16
 #: Largest number of input channels: the projection adds all of them in one clock.
 MAX_INPUTS = 256
-#: Widest datapath signal accepted (a guard against configurations that make no sense in hardware).
-MAX_WIDTH = 128
+#: Widest datapath signal accepted: the integer reference model (numpy int64) must hold every
+#: value exactly for the bit-exact comparison, so no signal may be wider than 64 bits.
+MAX_WIDTH = 64
 
 
 class HardwareParamError(ValueError):
@@ -100,8 +101,9 @@ class CoreParams:
         w = self.widths
         for name, value in w.to_dict().items():
             if value > MAX_WIDTH:
-                raise HardwareParamError(f"the {name} width would be {value} bits (more than {MAX_WIDTH}); "
-                                         f"reduce fixed.max_frames or the feature count")
+                raise HardwareParamError(f"the {name} width would be {value} bits, more than the {MAX_WIDTH} "
+                                         f"bits the integer reference model computes exactly (numpy int64); "
+                                         f"reduce fixed.max_frames, weight_bits or the feature count")
         if self.k.current_shift < 0:
             raise HardwareParamError("current_bits exceeds state_bits + lut_bits")
 

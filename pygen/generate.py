@@ -34,7 +34,7 @@ from hdl import CoreParams, HardwareParamError, ReservoirCore
 from pygen import manifest as manifest_mod
 
 __all__ = ["GenerateError", "generate", "build_core", "to_verilog", "synthesize", "add_arguments", "run",
-           "DEFAULT_INPUTS", "DEFAULT_OUTPUTS", "TOP_NAME", "VERILOG_FILE"]
+           "DEFAULT_INPUTS", "DEFAULT_OUTPUTS", "TOP_NAME", "VERILOG_FILE", "LINT_WAIVERS"]
 
 #: Inputs and outputs of a core generated from a configuration file (no trained readout).
 DEFAULT_INPUTS = 32
@@ -55,6 +55,24 @@ SYNTH_TARGETS = {
         "device": "LFE5U-85F",
         "capacity": {"luts": 83640, "ffs": 83640, "dsps": 156, "brams": 208},
     },
+}
+
+
+#: Verilator ``-Wall`` warnings waived on the generated Verilog, and why (see docs/hardware.md).
+LINT_WAIVERS = {
+    "DECLFILENAME": "Amaranth names submodules hierarchically (memres_top.cells) in one file",
+    "UNUSEDSIGNAL": "unused payload bits and intermediate nets the Verilog backend keeps (e.g. flags "
+                    "carried in a payload layout but not read by every block, the memory read data "
+                    "of unused lanes)",
+    "WIDTHEXPAND": "Yosys' Verilog backend relies on Verilog's implicit operand extension "
+                   "(e.g. $signed(x) < $signed(8'h81) with a wider x); the widths are those of the "
+                   "Amaranth expressions, which are exact by construction",
+    "WIDTHTRUNC": "the same backend idiom the other way round (e.g. `! row` for row == 0, a shift "
+                  "of a wide payload assigned to its selected element)",
+    "PROCASSINIT": "registers get their reset value both as a Verilog initial value (power-up) and "
+                   "from the synchronous reset, as Amaranth intends",
+    "CASEINCOMPLETE": "dynamic indexing (classifier step counter) only reaches K of its 2^w values; "
+                      "every case statement has a default assignment before it, so no latch",
 }
 
 
@@ -191,7 +209,7 @@ def synthesize(verilog_path: Path, family: str, out_dir: Path, top: str = TOP_NA
     (out_dir / stat_name).write_text(json.dumps(stat, indent=2, sort_keys=True) + "\n")
     cells = stat.get("design", {}).get("num_cells_by_type") or \
         next(iter(stat["modules"].values()))["num_cells_by_type"]
-    cells = {name.lstrip("\\$"): int(n) for name, n in cells.items()}
+    cells = {name.lstrip("\\$"): int(n) for name, n in cells.items() if name.lstrip("\\$") != "scopeinfo"}
     return _summarise(family, target, cells)
 
 
@@ -257,6 +275,8 @@ def generate(source: str | Path, out_dir: str | Path, *, lanes: int = 1, synth: 
     out.mkdir(parents=True, exist_ok=True)
     (out / VERILOG_FILE).write_text(text)
     result = manifest_mod.build(core, source=info, verilog_name=VERILOG_FILE, verilog_text=text)
+    result["lint"] = {"command": "verilator --lint-only -Wall " + " ".join(f"-Wno-{w}" for w in LINT_WAIVERS)
+                      + f" {VERILOG_FILE}", "waivers": LINT_WAIVERS}
     if synth is not None:
         result["synthesis"] = synthesize(out / VERILOG_FILE, synth, out / "synth")
     (out / MANIFEST_FILE).write_text(manifest_mod.dumps(result))
