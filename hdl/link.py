@@ -343,9 +343,14 @@ class Framer(wiring.Component):
             except ValueError:
                 raise ValueError(f"config_hash must be 16 hex digits, not {config_hash!r}") from None
         if not isinstance(config_hash, (bytes, bytearray)) or len(config_hash) != 8:
+            self._MustUse__silence = True
             raise ValueError(f"config_hash must be 8 bytes, not {config_hash!r}")
         self._hash = bytes(config_hash)
-        self._version = fmt.version_field(version)  # raises if too long / not ASCII
+        try:
+            self._version = fmt.version_field(version)  # raises if too long / not ASCII
+        except ValueError:
+            self._MustUse__silence = True
+            raise
         super().__init__({
             "i_results": In(stream.Signature(result_layout(fmt))),
             "status_request": In(1),
@@ -472,17 +477,21 @@ class Link(wiring.Component):
 
     def __init__(self, fmt: LinkFormat, clk_freq: float, baud: float = 115200, *,
                  config_hash: bytes | str = bytes(8), version: str = "", timeout: float = DEFAULT_TIMEOUT):
-        self._fmt = _check_format(fmt)
-        self._divisor = baud_divisor(clk_freq, baud)
-        self._clk_freq, self._baud = clk_freq, baud
-        cycles = round(timeout * clk_freq)
-        if cycles < 20 * self._divisor:
-            raise ValueError(f"timeout {timeout:g} s is {cycles} clocks, less than 2 byte times "
-                             f"({20 * self._divisor} clocks at {baud:g} baud)")
-        self._timeout_cycles = cycles
-        # Built here so that a bad hash or version is refused at construction.
-        self.framer = Framer(fmt, config_hash, version)
-        self.deframer = Deframer(fmt, cycles)
+        try:
+            self._fmt = _check_format(fmt)
+            self._divisor = baud_divisor(clk_freq, baud)
+            self._clk_freq, self._baud = clk_freq, baud
+            cycles = round(timeout * clk_freq)
+            if cycles < 20 * self._divisor:
+                raise ValueError(f"timeout {timeout:g} s is {cycles} clocks, less than 2 byte times "
+                                 f"({20 * self._divisor} clocks at {baud:g} baud)")
+            self._timeout_cycles = cycles
+            # Built here so that a bad hash or version is refused at construction.
+            self.framer = Framer(fmt, config_hash, version)
+            self.deframer = Deframer(fmt, cycles)
+        except Exception:
+            self._MustUse__silence = True   # no "created but never used" warning for a refused Link
+            raise
         super().__init__({
             "rx": In(1, init=1),
             "tx": Out(1, init=1),

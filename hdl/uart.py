@@ -46,6 +46,14 @@ def baud_divisor(clk_freq: float, baud: float) -> int:
     return divisor
 
 
+def _divisor_for(component, clk_freq, baud) -> int:
+    try:
+        return baud_divisor(clk_freq, baud)
+    except BaudError:
+        component._MustUse__silence = True   # refused: no "created but never used" warning
+        raise
+
+
 class UartRx(wiring.Component):
     """UART receiver, 8 data bits, no parity, 1 stop bit, LSB first.
 
@@ -79,7 +87,7 @@ class UartRx(wiring.Component):
     """
 
     def __init__(self, clk_freq: float, baud: float):
-        self._divisor = baud_divisor(clk_freq, baud)
+        self._divisor = _divisor_for(self, clk_freq, baud)
         super().__init__({
             "rx": In(1, init=1),
             "o": Out(stream.Signature(8)),
@@ -167,7 +175,7 @@ class UartTx(wiring.Component):
     """
 
     def __init__(self, clk_freq: float, baud: float):
-        self._divisor = baud_divisor(clk_freq, baud)
+        self._divisor = _divisor_for(self, clk_freq, baud)
         super().__init__({"i": In(stream.Signature(8)), "tx": Out(1, init=1)})
 
     @property

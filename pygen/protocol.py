@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import binascii
 import enum
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple

@@ -364,7 +364,7 @@ def test_link_refuses_bad_parameters():
 
 def test_link_connects_to_the_reservoir_core_without_adapters():
     """A format read from the core's layouts gives streams that wiring.connect accepts."""
-    from amaranth.hdl import Module
+    from amaranth.hdl import Fragment, Module
     from amaranth.lib import wiring
     from hdl.link import Link
     try:
@@ -379,6 +379,8 @@ def test_link_connects_to_the_reservoir_core_without_adapters():
     m.submodules.link, m.submodules.core = link, core
     wiring.connect(m, link.o_frames, core.frames)
     wiring.connect(m, core.results, link.i_results)
+    m.d.comb += link.o_writes.ready.eq(1)
+    Fragment.get(m, None)   # elaborates both
 
 
 # --------------------------------------------------------------------------- Link, Verilator + cocotb

@@ -9,7 +9,7 @@ junk it finds the next valid frame; encoding then decoding is the identity.
 import time
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pygen.protocol import (COUNTERS, HEADER_BYTES, OVERHEAD_BYTES, SYNC, Decoder, LinkFormat, LinkFormatError,
