@@ -96,10 +96,14 @@ class CellArray(wiring.Component):
 
         # --- tables
         lut_layout = data.StructLayout({"a": p.a_shape, "h": 1, "f": p.f_shape})
-        m.submodules.lut = lut = Memory(
-            shape=lut_layout, depth=len(k.a_lut),
-            init=[{"a": int(a), "h": int(h), "f": int(f)} for a, h, f in zip(k.a_lut, k.h_lut, k.f_lut)])
-        lut_rd = [lut.read_port() for _ in range(lanes)]
+        lut_init = [{"a": int(a), "h": int(h), "f": int(f)} for a, h, f in zip(k.a_lut, k.h_lut, k.f_lut)]
+        # One copy of the tables per two lanes: block RAMs have one (iCE40) or two (ECP5)
+        # read ports, and Yosys maps a ROM with more read ports to logic.
+        lut_rd = []
+        for pair in range((lanes + 1) // 2):
+            lut = Memory(shape=lut_layout, depth=len(k.a_lut), init=lut_init)
+            m.submodules[f"lut{pair}"] = lut
+            lut_rd += [lut.read_port() for _ in range(min(2, lanes - 2 * pair))]
 
         r_idle = k.r_idle if p.has_idle else k.r
         decay_layout = data.ArrayLayout(data.StructLayout({"r": unsigned(fx.decay_bits),

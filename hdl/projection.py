@@ -38,6 +38,7 @@ class InputProjection(wiring.Component):
     ----------
     i : In(stream.Signature(params.frame_layout))
         Frames; accepted only when the last beat of the previous frame issues.
+        The first frame after reset counts as ``first`` whatever its flag.
     o : Out(stream.Signature(params.pulse_layout))
         Beats. End-pass beats (``node == ML``) carry ``q = 0``.
     """
@@ -96,9 +97,12 @@ class InputProjection(wiring.Component):
                     m.d.comb += [slot_next.eq(0), node_next.eq(node + 1)]
                 with m.Else():
                     m.d.comb += slot_next.eq(slot + 1)
+        # After reset the first frame starts a sequence whatever its flag says, so that
+        # states and sums never continue from before the reset.
+        after_reset = Signal(init=1)
         with m.If(self.i.valid & self.i.ready):
             m.d.comb += [busy_next.eq(1), row_next.eq(0), node_next.eq(0), slot_next.eq(0)]
-            m.d.sync += frame.eq(self.i.payload)
+            m.d.sync += [frame.eq(self.i.payload), frame.first.eq(self.i.p.first | after_reset), after_reset.eq(0)]
         m.d.sync += [busy.eq(busy_next), row.eq(row_next), node.eq(node_next), slot.eq(slot_next)]
         # The ROM row read now is the row the issue stage holds in the next clock.
         m.d.comb += mask_rd.addr.eq(row_next)

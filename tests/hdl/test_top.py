@@ -160,3 +160,51 @@ def test_comparison_catches_rounding_by_truncation(monkeypatch):
     p = make_params(4, 2, 3, 3, 1)
     with pytest.raises(AssertionError, match="trace|frame"):
         run_core(p, random_readout(p, rng), random_sequences(p, rng, 2, 4), rng)
+
+
+def test_reset_restarts_cleanly():
+    """Reset in the middle of a sequence: the next frame starts a new sequence even without `first`."""
+    from amaranth.hdl import ClockDomain, Module
+    from amaranth.sim import Simulator
+    rng = np.random.default_rng(12)
+    p = make_params(4, 2, 3, 3, 2)
+    ro = random_readout(p, rng)
+    dut = ReservoirCore(p, ro.w, ro.b)
+    a, b = random_sequences(p, rng, 2, 3)
+    a = np.concatenate([a, a])                # at least two frames before the reset
+    frames_b = [{**f, "first": 0} for f in frames_of([b])]
+    want = expected_results(p, ro, [b])
+    got = []
+
+    async def put(ctx, payload):
+        ctx.set(dut.frames.payload, payload)
+        ctx.set(dut.frames.valid, 1)
+        await ctx.tick().until(dut.frames.ready)
+        ctx.set(dut.frames.valid, 0)
+
+    async def get(ctx):
+        ctx.set(dut.results.ready, 1)
+        payload, = await ctx.tick().sample(dut.results.payload).until(dut.results.valid)
+        ctx.set(dut.results.ready, 0)
+        return payload
+
+    async def bench(ctx):
+        for f in frames_of([a])[:2]:
+            await put(ctx, f)
+        await get(ctx)                        # one result taken, one frame still in flight
+        ctx.set(sync.rst, 1)
+        await ctx.tick()
+        ctx.set(sync.rst, 0)
+        for f in frames_b:
+            await put(ctx, f)
+            r = await get(ctx)
+            got.append(([r.y[k] for k in range(p.n_outputs)], r.decision, r.last))
+
+    top = Module()
+    top.domains.sync = sync = ClockDomain()
+    top.submodules.dut = dut
+    sim = Simulator(top)
+    sim.add_clock(1e-8, domain="sync")
+    sim.add_testbench(bench)
+    sim.run()
+    assert got == [tuple(w) for w in want]
