@@ -67,7 +67,7 @@ def port_list(core: ReservoirCore) -> list[dict]:
         entry = {"name": name, "direction": "input" if member.flow == wiring.In else "output",
                  "width": Shape.cast(shape).width}
         if isinstance(shape, data.Layout):
-            entry["fields"] = layout_fields(shape)
+            entry["fields"] = [{**f, "name": f["name"] or str(path[-1])} for f in layout_fields(shape)]
         ports.append(entry)
     return sorted(ports, key=lambda p: p["name"])
 

@@ -23,7 +23,7 @@ def check_projection(p, seqs, rng, gap=0.3, stall=0.3):
                                           f"lane {lane}: q = {got.q[lane]}, model {q}")
 
 
-@pytest.mark.parametrize("lanes, n, ml, c", [(1, 5, 2, 3), (2, 6, 3, 8), (4, 8, 2, 5), (4, 4, 3, 4)])
+@pytest.mark.parametrize("lanes, n, ml, c", [(1, 5, 2, 3), (2, 6, 3, 8), (4, 8, 2, 5), (4, 4, 3, 4), (2, 4, 2, 1)])
 def test_projection_matches_model_random(lanes, n, ml, c):
     rng = np.random.default_rng(lanes * 100 + n)
     p = make_params(n, ml, c, lanes=lanes, seed=lanes)

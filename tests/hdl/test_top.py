@@ -208,3 +208,33 @@ def test_reset_restarts_cleanly():
     sim.add_testbench(bench)
     sim.run()
     assert got == [tuple(w) for w in want]
+
+
+@pytest.mark.parametrize("fixed", [
+    {"input_bits": 4, "pulse_bits": 6, "gain_bits": 8, "state_bits": 10, "decay_bits": 10, "lut_bits": 8,
+     "current_bits": 12, "weight_bits": 5},                  # state features shifted left (B_i > B_g)
+    {"state_bits": 8, "lut_bits": 6, "current_bits": 14},     # current shift 0: no rounding at all
+    {"input_bits": 12, "pulse_bits": 12, "gain_bits": 20, "state_bits": 20, "decay_bits": 20, "lut_bits": 18,
+     "current_bits": 16, "weight_bits": 12, "max_frames": 64},
+])
+def test_core_other_fixed_point_formats(fixed):
+    rng = np.random.default_rng(len(fixed))
+    p = make_params(5, 3, 4, 3, 2, fixed=fixed, idle_ns=15.0,
+                    reservoir={"v_min": -1.0, "kn": 3.0, "tau": {"mode": "uniform", "low_ns": 20.0, "high_ns": 200.0}})
+    run_core(p, random_readout(p, rng), random_sequences(p, rng, 3, 5), rng)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(12))
+def test_core_random_configurations(seed):
+    """A wider random sweep: sizes, lanes, options, widths, inputs, weights."""
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(2, 13))
+    lanes = int(rng.choice([l for l in (1, 2, 4, 8) if l <= n]))
+    fixed = {"state_bits": int(rng.integers(8, 20)), "pulse_bits": int(rng.integers(4, 11)),
+             "weight_bits": int(rng.integers(3, 10)), "current_bits": int(rng.integers(6, 14))}
+    p = make_params(n, int(rng.integers(1, 6)), int(rng.integers(1, 10)), int(rng.integers(1, 8)), lanes,
+                    state_features=bool(rng.integers(2)), idle_ns=float(rng.choice([0.0, 25.0])),
+                    seed=seed, fixed=fixed, reservoir={"input_scale": float(rng.uniform(0.5, 4.0))})
+    kind = str(rng.choice(["random", "full", "zero", "extremes"]))
+    run_core(p, random_readout(p, rng, extreme=bool(rng.integers(2))), random_sequences(p, rng, 3, 10, kind), rng)
