@@ -40,6 +40,10 @@ class SequenceSums:
         k = len(EARLY_FRACTIONS)
         return cls(np.zeros((n_seq, k, n_features), dtype=dtype), np.zeros((n_seq, k), dtype=np.int64))
 
+    def take(self, idx: np.ndarray) -> "SequenceSums":
+        """The sums of the sequences ``idx``."""
+        return SequenceSums(self.sums[idx], self.ends[idx])
+
     def set(self, i: int, feats: np.ndarray) -> None:
         ends = prefix_ends(len(feats))
         c = np.cumsum(feats, axis=0)
@@ -144,7 +148,7 @@ def cross_validate(streamed: StreamedFeatures, folds: dict[str, np.ndarray], lab
         others = sum((g for k, g in streamed.grams.items() if k != name), Gram(*streamed.grams[name].xty.shape))
         make = readouts(others)
         for lam in lambdas:
-            dec = decide(_subset(streamed.sums, idx), make(lam))
+            dec = decide(streamed.sums.take(idx), make(lam))
             correct[lam] += int((dec[:, -1] == labels[idx]).sum())
     scores = {lam: c / total for lam, c in correct.items()}
     return Choice(_best(scores), scores)
@@ -156,7 +160,3 @@ def decide_float(sums: SequenceSums, readout) -> np.ndarray:
 
 def _best(scores: dict[float, float]) -> float:
     return max(scores, key=lambda lam: (scores[lam], lam))
-
-
-def _subset(sums: SequenceSums, idx: np.ndarray) -> SequenceSums:
-    return SequenceSums(sums.sums[idx], sums.ends[idx])

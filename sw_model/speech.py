@@ -95,7 +95,7 @@ def train_split(cfg: ModelConfig, train: Sequence[Recording], test: Sequence[Rec
     choice_f = classify.cross_validate(streamed, folds, labels, lambdas, classify.float_readouts,
                                        classify.decide_float)
     w, b = ridge(sum(streamed.grams.values(), Gram(res.n_features, N_CLASSES)), choice_f.lam)
-    dec_f = classify.decisions_float(classify._subset(streamed.sums, test_idx), w, b)
+    dec_f = classify.decisions_float(streamed.sums.take(test_idx), w, b)
 
     if with_fixed:
         fres = FixedReservoir(cfg.reservoir, cfg.fixed, n_inputs)
@@ -105,7 +105,7 @@ def train_split(cfg: ModelConfig, train: Sequence[Recording], test: Sequence[Rec
         make = classify.int_readouts(cfg.fixed.weight_bits, bias_limit(fres.k))
         choice_x = classify.cross_validate(streamed_i, folds, labels, lambdas, make, classify.decisions_int)
         ro = make(sum(streamed_i.grams.values(), Gram(fres.n_features, N_CLASSES)))(choice_x.lam)
-        dec_x = classify.decisions_int(classify._subset(streamed_i.sums, test_idx), ro)
+        dec_x = classify.decisions_int(streamed_i.sums.take(test_idx), ro)
     else:
         choice_x, ro, dec_x = classify.Choice(float("nan"), {}), None, np.full_like(dec_f, -1)
 
