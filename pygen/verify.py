@@ -1,0 +1,476 @@
+"""``memres verify``: simulate a generated core and compare it with the integer model on every clock.
+
+::
+
+    memres verify MODEL_OR_CONFIG [--verilog FILE] [--sim verilator|icarus] [--seeds N] [--waves]
+                  [--lanes N] [--json]
+
+    verify("model.npz", lanes=8)          # -> {"cycles": ..., "compared": ..., "mismatches": 0, ...}
+
+Generates the Verilog (or takes ``--verilog``: a hand-edited design, or a
+netlist written by a synthesis tool), runs it under cocotb
+(``testbenches/cocotb_core.py``) with random valid gaps and back-pressure,
+and compares every clock with :mod:`testbenches.predict` (see
+``docs/verification.md``). Stimulus: for a model, its test data (FSDD test
+utterances through the model's normaliser, or the regression series' test
+part) plus random sequences; for a configuration, random sequences and a
+random readout written through the ``load`` port. The first mismatch stops a
+run; its report names the clock, the signal or cell, expected and got, the
+seed, a command that reproduces it, and a waveform.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from testbenches.check import Job, format_mismatch, save_job
+from testbenches.predict import Design, ScheduleModel, random_readout, read_ports
+
+__all__ = ["VerifyError", "verify", "check_design", "load_design", "random_sequences", "model_test_data",
+           "write_verilog", "add_arguments", "run", "summary"]
+
+REPO = Path(__file__).resolve().parents[1]
+TESTBENCH_DIR = REPO / "testbenches"
+TOP = "memres_top"
+#: A mismatch later than this many clocks is replayed for the waveform with its sequence alone
+#: (a full-length waveform of a large core would be gigabytes).
+WAVE_CYCLE_LIMIT = 200_000
+
+
+class VerifyError(ValueError):
+    """The inputs cannot be verified (unknown file, Verilog of another core, ...); the message says why."""
+
+
+# --- design and stimulus ---------------------------------------------------------------
+
+def load_design(source: str | Path, *, lanes: int = 1, n_inputs: int | None = None,
+                n_outputs: int | None = None, seed: int = 1) -> tuple[Design, object]:
+    """The :class:`Design` of a model (its readout, baked) or configuration (random readout, loaded).
+
+    Returns ``(design, model or None)``.
+    """
+    from pygen.generate import DEFAULT_INPUTS, DEFAULT_OUTPUTS
+    from sw_model.config import ConfigError, load_config
+    from sw_model.model_file import ModelFileError, load_model
+
+    path = Path(source)
+    if not path.is_file():
+        raise VerifyError(f"{path} does not exist (expected a model file .npz or a configuration .json/.toml)")
+    if path.suffix.lower() in (".json", ".toml"):
+        try:
+            cfg = load_config(path)
+        except ConfigError as e:
+            raise VerifyError(str(e)) from None
+        c = DEFAULT_INPUTS if n_inputs is None else n_inputs
+        k = DEFAULT_OUTPUTS if n_outputs is None else n_outputs
+        d = Design(cfg, c, k, lanes, np.zeros((0, k), dtype=np.int64), np.zeros(k, dtype=np.int64),
+                   baked=False, source=str(path))
+        w, b = random_readout(d.params, np.random.default_rng(seed))
+        d.w, d.b = w, b
+        return d, None
+    try:
+        model = load_model(path)
+    except ModelFileError as e:
+        raise VerifyError(str(e)) from None
+    if model.readout_int is None:
+        raise VerifyError(f"{path.name} has no integer readout: nothing to verify against")
+    for name, given, have in (("inputs", n_inputs, model.n_inputs), ("outputs", n_outputs, model.n_outputs)):
+        if given is not None and given != have:
+            raise VerifyError(f"{path.name} has {have} {name}, not {given}")
+    d = Design(model.config, model.n_inputs, model.n_outputs, lanes, model.readout_int.w, model.readout_int.b,
+               baked=True, source=str(path))
+    return d, model
+
+
+def random_sequences(design: Design, rng: np.random.Generator, count: int, max_len: int = 10) -> list[np.ndarray]:
+    """Random input sequences: uniform codes mostly, some of only 0 / full scale (saturation), some constant."""
+    k = design.params.k
+    out = []
+    for _ in range(count):
+        t = int(rng.integers(1, max_len + 1))
+        kind = rng.choice(["random", "random", "random", "extremes", "full", "zero"])
+        shape = (t, design.n_inputs)
+        if kind == "extremes":
+            s = rng.choice([0, k.u_max], size=shape)
+        elif kind == "full":
+            s = np.full(shape, k.u_max)
+        elif kind == "zero":
+            s = np.zeros(shape)
+        else:
+            s = rng.integers(0, k.u_max + 1, size=shape)
+        out.append(np.asarray(s, dtype=np.int64))
+    return out
+
+
+def model_test_data(model, *, data_dir=None, limit: int | None = None) -> dict:
+    """The test inputs of a model as integer codes: ``{"seqs", "labels" (or None), "kind", "indices"}``.
+
+    FSDD: the standard split's test utterances through the model's normaliser
+    (``limit`` of them, evenly spaced over the 300). Regression tasks: the test
+    part of the series as one sequence.
+    """
+    from sw_model import regression, speech, workflow
+    from sw_model.datasets import list_recordings, standard_split
+    from sw_model.fixed import quantise_inputs
+    from sw_model.frontend import Normaliser, load_fsdd_features
+    from sw_model.tasks import InputScaler
+
+    cfg = model.config
+    bits = cfg.fixed.input_bits
+    if model.task == "fsdd":
+        root = workflow.fsdd_root(data_dir if data_dir is not None else model.task_params.get("data"))
+        _, test = standard_split(list_recordings(root))
+        idx = np.arange(len(test))
+        if limit is not None and limit < len(test):
+            idx = np.unique(np.linspace(0, len(test) - 1, max(limit, 1)).round().astype(int))
+        test = [test[i] for i in idx]
+        feats = load_fsdd_features(test, speech.frontend_config(cfg), progress=False)
+        norm = Normaliser.from_dict(model.preprocessing)
+        seqs = [quantise_inputs(norm.transform(f), bits).astype(np.int64) for f in feats]
+        return {"seqs": seqs, "labels": np.array([r.digit for r in test]), "kind": "fsdd test utterances",
+                "indices": idx.tolist()}
+    tp = model.task_params
+    data = regression.make_data(model.task, cfg, n_train=tp["n_train"], n_test=tp["n_test"], seed=tp["seed"],
+                                noise=tp["noise"])
+    u = InputScaler.from_dict(model.preprocessing).transform(data.series.u)
+    seq = quantise_inputs(u[data.test_rows], bits).astype(np.int64)
+    if limit is not None:
+        seq = seq[:max(1, limit)]
+    return {"seqs": [seq], "labels": None, "kind": f"{model.task} test series", "indices": [0]}
+
+
+def write_verilog(design: Design, path: str | Path) -> dict:
+    """Generate the core of ``design`` (readout baked, or zero when it is to be loaded); return timing figures."""
+    from hdl import ReservoirCore
+    from pygen.generate import to_verilog
+
+    p = design.params
+    core = ReservoirCore(p, design.w if design.baked else None, design.b if design.baked else None)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(to_verilog(core))
+    return {"cycles_per_frame": core.cycles_per_frame, "latency": core.latency}
+
+
+def _check_ports(design: Design, verilog: Path) -> bool:
+    """Check the Verilog's ports against the design; return whether it has the trace port."""
+    from amaranth.hdl import Shape
+    p = design.params
+    try:
+        ports = read_ports(verilog, TOP)
+    except ValueError as e:
+        raise VerifyError(f"{verilog}: {e}") from None
+    want = {"frames__payload": Shape.cast(p.frame_layout).width, "results__payload": Shape.cast(p.result_layout).width,
+            "load__payload": Shape.cast(p.load_layout).width}
+    for name in ("clk", "rst", "frames__valid", "frames__ready", "results__valid", "results__ready",
+                 "load__valid", "load__ready"):
+        want[name] = 1
+    has_trace = "trace__valid" in ports
+    if has_trace:
+        want["trace__valid"] = p.lanes
+        want["trace__entry"] = Shape.cast(p.trace_entry_layout).width * p.lanes
+    for name, width in want.items():
+        if name not in ports:
+            raise VerifyError(f"{verilog}: module {TOP} has no port {name}; is it a memres core?")
+        if ports[name][1] != width:
+            raise VerifyError(f"{verilog}: port {name} is {ports[name][1]} bits wide; the core of "
+                              f"{Path(design.source).name} with {p.lanes} lane(s) has {width}")
+    return has_trace
+
+
+def lanes_of_verilog(verilog: str | Path) -> int | None:
+    ports = read_ports(verilog, TOP)
+    return ports["trace__valid"][1] if "trace__valid" in ports else None
+
+
+# --- one simulation ----------------------------------------------------------------------
+
+def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *, seed: int = 1,
+                 sim: str = "verilator", run_dir: str | Path, waves: bool | str = False,
+                 timing: bool = True, p_valid: float = 0.7, p_ready: float = 0.7, label: str = "",
+                 reproduce: str = "", timeout: float | None = None, trace: bool | None = None) -> dict:
+    """Simulate ``verilog`` on ``seqs`` and compare every clock; return the run's report (see check.py).
+
+    ``waves``: False, True (always), or "on_failure" (re-run a failing run with waves; mismatches
+    beyond :data:`WAVE_CYCLE_LIMIT` clocks are replayed with the failing sequence alone).
+    """
+    from testbenches.runner import run_cocotb
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    verilog = Path(verilog).resolve()
+    has_trace = _check_ports(design, verilog) if trace is None else trace
+    # The schedule model must agree with the timing the hardware states.
+    lat, cpf = ScheduleModel.measure(design.params.rows, design.n_outputs)
+    p = design.params
+    if (lat, cpf) != (p.rows + 8 + p.n_outputs, max(p.rows, p.n_outputs)):
+        raise VerifyError(f"schedule model: latency {lat}, {cpf} clocks per frame; the hardware states "
+                          f"{p.rows + 8 + p.n_outputs} and {max(p.rows, p.n_outputs)}")
+    # Icarus starts the readout's bias registers (reset-less, initial values in their declarations) at X:
+    # Verilog-2005 leaves the order of declaration initialisers and `always @*` blocks open, and Icarus
+    # evaluates the blocks first. The biases are then written through the load port (same values).
+    load = True if not design.baked else ("biases" if sim == "icarus" else False)
+    job = Job(design, seqs, seed=seed, p_valid=p_valid, p_ready=p_ready, timing=timing, trace=has_trace,
+              load=load, report=str(run_dir / "report.json"), label=label, reproduce=reproduce)
+    report = _simulate(verilog, job, run_dir, sim, waves is True, timeout)
+    report["run_dir"] = str(run_dir)
+    report["sim"] = sim
+    if not report["passed"] and waves == "on_failure":
+        m = report["first_mismatch"]
+        wave_dir = run_dir / "waves"
+        rerun = job
+        if m["cycle"] > WAVE_CYCLE_LIMIT and m.get("where", "").startswith("sequence "):
+            s = int(m["where"].split()[1])
+            rerun = Job(**{**job.__dict__, "seqs": [seqs[s]]})
+            report["wave_note"] = (f"mismatch after {m['cycle']} clocks: the waveform replays sequence {s} "
+                                   f"alone with the same seed")
+        rerun.report = str(wave_dir / "report.json")
+        rep2 = _simulate(verilog, rerun, wave_dir, sim, True, timeout)
+        report["wave"] = rep2.get("wave")
+        report["wave_reproduced"] = not rep2["passed"]
+    if report.get("wave") and report.get("first_mismatch"):
+        report["first_mismatch"]["wave"] = report["wave"]
+    return report
+
+
+def _simulate(verilog: Path, job: Job, run_dir: Path, sim: str, waves: bool, timeout) -> dict:
+    from testbenches.runner import run_cocotb
+
+    job_path = save_job(run_dir, job)
+    env = {"MEMRES_VERIFY_JOB": str(job_path),
+           "PYTHONPATH": os.pathsep.join([str(REPO), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+                                                      if p]])}
+    Path(job.report).unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    res = run_cocotb([verilog], TOP, "cocotb_core", test_dir=TESTBENCH_DIR, sim=sim, env=env, waves=waves,
+                     run_dir=run_dir, timeout=timeout)
+    if not Path(job.report).is_file():
+        raise RuntimeError(f"the simulation wrote no report:\n{res.summary()}")
+    report = json.loads(Path(job.report).read_text())
+    report["build_seconds"] = res.build.seconds
+    report["build_cached"] = res.build.cached
+    report["wall_seconds"] = time.perf_counter() - t0
+    report["log"] = str(res.log_path)
+    if res.wave_path is not None:
+        report["wave"] = str(res.wave_path)
+    if report["passed"] and not res.passed:
+        raise RuntimeError(f"the checker passed but cocotb reports a failure:\n{res.summary()}")
+    return report
+
+
+# --- the command ------------------------------------------------------------------------------
+
+def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = "verilator", seeds: int = 1,
+           seed: int = 1, waves: bool | str = "on_failure", lanes: int | None = None,
+           out_dir: str | Path = "memres-verify", sequences: int | None = None, random_count: int = 4,
+           max_len: int = 10, n_inputs: int | None = None, n_outputs: int | None = None, data_dir=None,
+           p_valid: float = 0.7, p_ready: float = 0.7, timing: bool = True,
+           timeout: float | None = None, log=None) -> dict:
+    """Verify the core of a model or configuration file; return a summary dict.
+
+    Keys: ``passed``, ``cycles``, ``compared``, ``mismatches``, ``first_mismatch`` (or None),
+    ``runs`` (one report per seed), ``sequences``, ``frames``, ``seconds``, ``cycles_per_second``,
+    and for FSDD models ``accuracy`` (of the RTL's decisions) and ``matches_integer_model``.
+
+    ``seeds`` runs: seed ``seed + i``. For a model, run 0 drives its test data
+    (``sequences`` of them, default all) then ``random_count`` random sequences;
+    the other runs (and every run of a configuration) drive random sequences with a
+    random readout per run for configurations. ``verilog``: check this file
+    instead of generating one (its lanes are read from its trace port).
+    """
+    if seeds < 1:
+        raise VerifyError(f"seeds must be at least 1, not {seeds}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    say = log or (lambda msg: None)
+    if verilog is not None:
+        verilog = Path(verilog)
+        if not verilog.is_file():
+            raise VerifyError(f"Verilog file {verilog} does not exist")
+        found = lanes_of_verilog(verilog)
+        if lanes is None:
+            lanes = found or 1
+    lanes = 1 if lanes is None else int(lanes)
+    design0, model = load_design(source, lanes=lanes, n_inputs=n_inputs, n_outputs=n_outputs, seed=seed)
+    try:
+        design0.params
+    except ValueError as e:
+        raise VerifyError(str(e)) from None
+    if verilog is None:
+        verilog = out / "memres_top.v"
+        say(f"generating {verilog} ({lanes} lane(s))")
+        write_verilog(design0, verilog)
+    test = None
+    if model is not None:
+        try:
+            test = model_test_data(model, data_dir=data_dir, limit=sequences)
+        except (FileNotFoundError, KeyError) as e:
+            say(f"no test data ({e}); random stimulus only")
+    runs = []
+    t0 = time.perf_counter()
+    for i in range(seeds):
+        s = seed + i
+        rng = np.random.default_rng(s)
+        design = design0
+        if not design0.baked and i > 0:
+            w, b = random_readout(design0.params, rng)
+            design = Design(design0.config, design0.n_inputs, design0.n_outputs, lanes, w, b, False,
+                            design0.source)
+        seqs, n_test = [], 0
+        if i == 0 and test is not None:
+            seqs = list(test["seqs"])
+            n_test = len(seqs)
+        seqs += random_sequences(design, rng, random_count if test is not None or i > 0 else
+                                 max(random_count, 8), max_len)
+        repro = _reproduce(source, verilog if verilog != out / "memres_top.v" else None, sim, s, lanes,
+                           sequences, n_inputs, n_outputs)
+        say(f"run {i + 1}/{seeds}: seed {s}, {len(seqs)} sequences, {sum(map(len, seqs))} frames on {sim}")
+        rep = check_design(design, verilog, seqs, seed=s, sim=sim, run_dir=out / f"run{s}", waves=waves,
+                           timing=timing, p_valid=p_valid, p_ready=p_ready, label=f"seed {s}", reproduce=repro,
+                           timeout=timeout)
+        rep["test_sequences"] = n_test
+        runs.append(rep)
+        if not rep["passed"]:
+            break
+    result = {
+        "passed": all(r["passed"] for r in runs) and len(runs) == seeds,
+        "cycles": sum(r["cycles"] for r in runs),
+        "compared": sum(r["compared"] for r in runs),
+        "mismatches": sum(r["mismatches"] for r in runs),
+        "first_mismatch": next((r["first_mismatch"] for r in runs if r["first_mismatch"]), None),
+        "sequences": sum(r["sequences"] for r in runs),
+        "frames": sum(r["frames_accepted"] for r in runs),
+        "trace_writes": sum(r["trace_writes_checked"] for r in runs),
+        "results": sum(r["results_checked"] for r in runs),
+        "seconds": time.perf_counter() - t0,
+        "sim": sim, "lanes": lanes, "verilog": str(verilog), "source": str(source), "out_dir": str(out),
+        "stimulus": (test["kind"] + " + random") if test is not None else "random",
+        "design": design0.describe(), "runs": runs,
+    }
+    sim_seconds = sum(r["seconds"] for r in runs)
+    result["cycles_per_second"] = result["cycles"] / sim_seconds if sim_seconds else 0.0
+    if test is not None and test["labels"] is not None and runs[0]["passed"]:
+        result.update(_fsdd_figures(model, design0, test, runs[0]))
+    (out / "verify.json").write_text(json.dumps(result, indent=1, default=_json_default))
+    return result
+
+
+def _fsdd_figures(model, design: Design, test: dict, run: dict) -> dict:
+    """RTL decisions vs labels, and vs sw_model.classify's integer decisions (an independent path)."""
+    from sw_model import classify
+    from sw_model.fixed import FixedReservoir
+
+    n = len(test["seqs"])
+    rtl = np.array(run["decisions"][:n])
+    res = FixedReservoir(design.config.reservoir, design.config.fixed, design.n_inputs)
+    sums = classify.SequenceSums.empty(n, res.n_features, np.int64)
+    for i, feats in res.run(test["seqs"]):
+        sums.set(i, feats)
+    ref = classify.decisions_int(sums, model.readout_int)[:, -1]
+    labels = test["labels"]
+    out = {"test_utterances": n, "accuracy": float(np.mean(rtl == labels)),
+           "matches_integer_model": bool(np.array_equal(rtl, ref))}
+    if n == model.metrics.get("n_test"):
+        out["model_accuracy"] = model.metrics.get("fixed", {}).get("accuracy")
+    return out
+
+
+def _reproduce(source, verilog, sim, seed, lanes, sequences, n_inputs, n_outputs) -> str:
+    parts = ["memres verify", str(source), f"--seed {seed}", "--seeds 1", f"--lanes {lanes}", f"--sim {sim}"]
+    if verilog is not None:
+        parts.append(f"--verilog {verilog}")
+    if sequences is not None:
+        parts.append(f"--sequences {sequences}")
+    if n_inputs is not None:
+        parts.append(f"--inputs {n_inputs}")
+    if n_outputs is not None:
+        parts.append(f"--outputs {n_outputs}")
+    return " ".join(parts + ["--waves"])
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``memres verify MODEL_OR_CONFIG [--verilog FILE] [--sim ...] [--seeds N] ...``."""
+    parser.add_argument("source", metavar="MODEL_OR_CONFIG",
+                        help="trained model file (.npz) or configuration (.json/.toml): the golden reference")
+    parser.add_argument("--verilog", metavar="FILE",
+                        help="check this Verilog (hand-edited, or a synthesis netlist) instead of generating it")
+    parser.add_argument("--sim", choices=("verilator", "icarus"), default="verilator", help="simulator (default verilator)")
+    parser.add_argument("--seeds", type=int, default=1, help="runs with different random stimulus (default 1)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the first run (default 1)")
+    parser.add_argument("--waves", action="store_true",
+                        help="always write a waveform (default: only for a failing run, re-run with tracing)")
+    parser.add_argument("--no-waves", action="store_true", help="never write a waveform")
+    parser.add_argument("--lanes", type=int, help="lanes of the core (default: from --verilog's trace port, else 1)")
+    parser.add_argument("--sequences", type=int, metavar="N",
+                        help="model: check N of its test sequences (evenly spaced; default all)")
+    parser.add_argument("--random", type=int, default=4, metavar="N", help="random sequences per run (default 4)")
+    parser.add_argument("--inputs", type=int, metavar="C", help="input channels (configuration only)")
+    parser.add_argument("--outputs", type=int, metavar="K", help="readout outputs (configuration only)")
+    parser.add_argument("--data", help="FSDD folder (default: the model's)")
+    parser.add_argument("--p-valid", type=float, default=0.7, help="probability an input offers a beat per clock")
+    parser.add_argument("--p-ready", type=float, default=0.7, help="probability results.ready is high per clock")
+    parser.add_argument("--no-timing", action="store_true",
+                        help="compare values and order only, not the clock of every handshake")
+    parser.add_argument("-o", "--output", default="memres-verify", metavar="DIR",
+                        help="working folder: Verilog, jobs, reports, waveforms (default memres-verify)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    if not any(a.dest == "quiet" for a in parser._actions):
+        parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``memres verify``; exit status 0 when everything matched, 1 on a mismatch."""
+    waves = True if args.waves else (False if args.no_waves else "on_failure")
+    quiet = getattr(args, "quiet", False)
+    log = None if quiet else (lambda msg: print(f"memres verify: {msg}", file=sys.stderr))
+    result = verify(args.source, verilog=args.verilog, sim=args.sim, seeds=args.seeds, seed=args.seed, waves=waves,
+                    lanes=args.lanes, out_dir=args.output, sequences=args.sequences, random_count=args.random,
+                    n_inputs=args.inputs, n_outputs=args.outputs, data_dir=args.data, p_valid=args.p_valid,
+                    p_ready=args.p_ready, timing=not args.no_timing, log=log)
+    if args.json:
+        slim = {k: v for k, v in result.items() if k != "runs"}
+        slim["runs"] = [{k: v for k, v in r.items() if k != "decisions"} for r in result["runs"]]
+        print(json.dumps(slim, default=_json_default))
+    else:
+        print(summary(result), file=sys.stderr)
+    return 0 if result["passed"] else 1
+
+
+def summary(r: dict) -> str:
+    """A few lines for people."""
+    d = r["design"]
+    head = "PASS" if r["passed"] else "MISMATCH"
+    lines = [f"{head}: {r['cycles']:,} clocks simulated, {r['compared']:,} values compared, "
+             f"{r['mismatches']} mismatch(es)",
+             f"  {r['verilog']} on {r['sim']}: N={d['n_devices']} ML={d['n_virtual']} C={d['n_inputs']} "
+             f"K={d['n_outputs']}, {d['lanes']} lane(s), readout {d['readout']}",
+             f"  stimulus: {r['stimulus']}; {r['sequences']} sequences, {r['frames']:,} frames, "
+             f"{r['trace_writes']:,} cell writes and {r['results']:,} results checked; "
+             f"{r['cycles_per_second']:,.0f} clocks/s, {r['seconds']:.1f} s"]
+    if "accuracy" in r:
+        lines.append(f"  {r['test_utterances']} test utterances: RTL accuracy {r['accuracy']:.2%}, decisions "
+                     f"{'equal' if r['matches_integer_model'] else 'DIFFER FROM'} the integer model's")
+    if r["first_mismatch"]:
+        lines.append(format_mismatch(r["first_mismatch"]))
+        for run_ in r["runs"]:
+            if run_.get("wave_note"):
+                lines.append(f"  note: {run_['wave_note']}")
+    lines.append(f"  reports: {Path(r['out_dir']) / 'verify.json'}")
+    return "\n".join(lines)

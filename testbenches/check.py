@@ -1,0 +1,411 @@
+"""Drive the core under cocotb and compare every clock with the prediction of :mod:`testbenches.predict`.
+
+A *job* (one JSON file plus one ``.npz`` beside it, written by :func:`save_job`)
+holds the design (configuration, sizes, lanes, readout), the stimulus
+(sequences of input codes, load beats), the seed of the random valid gaps and
+back-pressure, and where to write the report. :func:`run_job` runs inside the
+simulator (``testbenches/cocotb_core.py``):
+
+* reset, then (for a core with a zero readout) every weight and bias through
+  ``load`` with random gaps, then the frames with random gaps on
+  ``frames.valid`` and random ``results.ready``;
+* every clock: inputs are written after the falling edge, outputs read in the
+  ReadOnly phase before the next rising edge (what the core samples), and
+  compared with :class:`~testbenches.predict.ScheduleModel` (``frames.ready``,
+  ``load.ready``, ``results.valid``, ``trace.valid``) and with the packed
+  expected words (every valid trace lane: ``n, m, frame, g, i``; the result
+  payload on every clock it is valid, taken or not);
+* the first difference stops the run with a :class:`Mismatch` naming the
+  clock, the signal or cell, expected and got, the stage contents of the
+  schedule model and the seed; the report (JSON) is written either way.
+
+With ``timing=False`` the handshakes are not predicted: values are compared in
+order (trace beats, result beats) and the stream rule (a result offered and not
+taken stays, unchanged) is checked; for designs whose pipeline legitimately
+differs from the documented one.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .predict import Design, Expectation, ScheduleModel, load_beats
+
+__all__ = ["Job", "Mismatch", "save_job", "load_job", "run_job"]
+
+
+class Mismatch(AssertionError):
+    """The design differs from the prediction; ``report`` holds the details (JSON-able)."""
+
+    def __init__(self, report: dict):
+        self.report = report
+        super().__init__(format_mismatch(report))
+
+
+def format_mismatch(r: dict) -> str:
+    lines = [f"MISMATCH at clock {r['cycle']}: {r['signal']}: expected {r['expected']}, got {r['got']}"]
+    for key in ("where", "schedule", "reproduce", "wave"):
+        if r.get(key):
+            lines.append(f"  {key}: {r[key]}")
+    return "\n".join(lines)
+
+
+@dataclass
+class Job:
+    design: Design
+    seqs: list[np.ndarray]
+    seed: int = 1
+    p_valid: float = 0.7          # probability per clock that an idle input stream offers its next beat
+    p_ready: float = 0.7          # probability per clock that results.ready is high
+    timing: bool = True
+    trace: bool = True            # the Verilog has the trace port
+    load: bool | str = False      # write the readout through the load port first (True), or "biases" only
+    max_cycles: int = 0           # 0: derived from the stimulus
+    report: str = "report.json"
+    label: str = ""
+    reproduce: str = ""
+    options: dict = field(default_factory=dict)
+
+
+def save_job(directory: str | Path, job: Job, name: str = "job") -> Path:
+    """Write ``name.json`` and ``name.npz`` into ``directory``; return the JSON path."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    lengths = np.array([len(s) for s in job.seqs], dtype=np.int64)
+    codes = np.concatenate([np.asarray(s, dtype=np.int64) for s in job.seqs]) if job.seqs else \
+        np.zeros((0, job.design.n_inputs), dtype=np.int64)
+    np.savez_compressed(d / f"{name}.npz", w=job.design.w, b=job.design.b, codes=codes, lengths=lengths)
+    meta = {"design": job.design.to_json(), "seed": job.seed, "p_valid": job.p_valid, "p_ready": job.p_ready,
+            "timing": job.timing, "trace": job.trace, "load": job.load, "max_cycles": job.max_cycles,
+            "report": str(job.report), "label": job.label, "reproduce": job.reproduce, "options": job.options,
+            "arrays": f"{name}.npz"}
+    path = d / f"{name}.json"
+    path.write_text(json.dumps(meta, indent=1))
+    return path
+
+
+def load_job(path: str | Path) -> Job:
+    path = Path(path)
+    meta = json.loads(path.read_text())
+    with np.load(path.parent / meta["arrays"]) as z:
+        w, b, codes, lengths = z["w"], z["b"], z["codes"], z["lengths"]
+    ends = np.cumsum(lengths)
+    seqs = [codes[e - n:e] for n, e in zip(lengths, ends)]
+    design = Design.from_json(meta["design"], w, b)
+    return Job(design, seqs, meta["seed"], meta["p_valid"], meta["p_ready"], meta["timing"], meta["trace"],
+               meta["load"], meta["max_cycles"], meta["report"], meta["label"], meta["reproduce"], meta["options"])
+
+
+# --- the run ----------------------------------------------------------------------------
+
+class _Run:
+    """State of one run: counters, the expectation and the report."""
+
+    def __init__(self, job: Job):
+        self.job = job
+        self.p = job.design.params
+        self.exp = Expectation(job.design, job.seqs)
+        self.cycle = 0
+        self.compared = 0
+        self.trace_writes = 0
+        self.results = 0
+        self.frames_in = 0
+        self.decisions: list[int] = []
+        self.t0 = time.perf_counter()
+
+    def report(self, mismatch: dict | None) -> dict:
+        seconds = time.perf_counter() - self.t0
+        p = self.p
+        return {
+            "passed": mismatch is None, "label": self.job.label, "seed": self.job.seed,
+            "cycles": self.cycle, "compared": self.compared, "mismatches": 0 if mismatch is None else 1,
+            "first_mismatch": mismatch, "sequences": len(self.job.seqs), "frames": self.exp.n_frames,
+            "frames_accepted": self.frames_in, "results_checked": self.results,
+            "trace_writes_checked": self.trace_writes, "decisions": self.decisions,
+            "timing_checked": self.job.timing, "trace_checked": self.job.trace,
+            "seconds": seconds, "cycles_per_second": self.cycle / seconds if seconds > 0 else 0.0,
+            "design": self.job.design.describe(), "cycles_per_frame": max(p.rows, p.n_outputs),
+            "latency": p.rows + 8 + p.n_outputs,
+        }
+
+    def where_beat(self, beat) -> str:
+        gf, row = beat
+        s, t = self.exp.locate(gf)
+        node, slot = divmod(row, self.p.slots)
+        return f"sequence {s} frame {t} (global frame {gf}), beat row {row} = pass {node} slot {slot}"
+
+    def mismatch(self, signal: str, expected, got, where: str = "", schedule: str = "") -> Mismatch:
+        r = {"cycle": self.cycle, "signal": signal, "expected": expected, "got": got, "where": where,
+             "schedule": schedule, "seed": self.job.seed, "label": self.job.label,
+             "reproduce": self.job.reproduce, "design": self.job.design.describe()}
+        return Mismatch(r)
+
+    def trace_diff(self, beat, got: int, want: int, valid_bits: int) -> Mismatch:
+        """The first lane and field where a trace word differs."""
+        if isinstance(got, str):
+            return self.mismatch("trace__entry", hex(want), got, self.where_beat(beat))
+        pk = self.exp.trace
+        _, row = beat
+        node, slot = divmod(row, self.p.slots)
+        for lane in range(self.p.lanes):
+            if not (valid_bits >> lane) & 1:
+                continue
+            g, w = pk.unpack(got, lane), pk.unpack(want, lane)
+            for name in ("n", "m", "frame", "g", "i"):
+                if g[name] != w[name]:
+                    n = slot * self.p.lanes + lane
+                    what = {"g": "new state g'", "i": "feature i", "n": "device n", "m": "pass m",
+                            "frame": "frame"}[name]
+                    return self.mismatch(f"trace lane {lane} {name} ({what}) of device {n}, pass {node}",
+                                         w[name], g[name], self.where_beat(beat))
+        return self.mismatch("trace__entry", hex(want), hex(got), self.where_beat(beat))
+
+    def result_diff(self, gf: int, got: int, want: int) -> Mismatch:
+        pk = self.exp.result
+        s, t = self.exp.locate(gf)
+        where = f"result of sequence {s} frame {t} (global frame {gf})"
+        if isinstance(got, str):
+            return self.mismatch("results__payload", hex(want), got, where)
+        g, w = pk.unpack(got), pk.unpack(want)
+        for k, (a, b) in enumerate(zip(w["y"], g["y"])):
+            if a != b:
+                return self.mismatch(f"results y[{k}]", a, b, where)
+        for name in ("decision", "last"):
+            if g[name] != w[name]:
+                return self.mismatch(f"results {name}", w[name], g[name], where)
+        return self.mismatch("results__payload", hex(want), hex(got), where)
+
+
+async def run_job(dut, job: Job) -> dict:
+    """Run ``job`` on ``dut`` (a cocotb handle of ``memres_top``); write and return the report.
+
+    Raises :class:`Mismatch` at the first difference (after writing the report).
+    """
+    import cocotb
+    from cocotb.clock import Clock
+    from cocotb.triggers import FallingEdge, ReadOnly
+
+    run = _Run(job)
+    mismatch = None
+    try:
+        Clock(dut.clk, 10, unit="ns").start()
+        dut.rst.value = 1
+        dut.frames__valid.value = 0
+        dut.load__valid.value = 0
+        dut.results__ready.value = 0
+        dut.frames__payload.value = 0
+        dut.load__payload.value = 0
+        fe = FallingEdge(dut.clk)
+        for _ in range(3):
+            await fe
+        dut.rst.value = 0
+        run.exp.get(0) if run.exp.n_frames else None
+        run.t0 = time.perf_counter()
+        await _loop(dut, run, fe, ReadOnly())
+    except Mismatch as e:
+        mismatch = e.report
+        raise
+    finally:
+        report = run.report(mismatch)
+        Path(job.report).parent.mkdir(parents=True, exist_ok=True)
+        Path(job.report).write_text(json.dumps(report, indent=1, default=int))
+        cocotb.log.info("memres verify: %d clocks, %d values compared, %s", report["cycles"], report["compared"],
+                        "PASS" if mismatch is None else "MISMATCH")
+    return report
+
+
+def _read(handle, mask: int = -1):
+    """Integer value of a port, or its bit string when it holds X or Z (which never equals a prediction)."""
+    v = handle.value
+    try:
+        return int(v) & mask
+    except ValueError:
+        return f"{v} (X/Z bits)"
+
+
+async def _loop(dut, run: _Run, fe, ro) -> None:
+    job, p, exp = run.job, run.p, run.exp
+    rng = random.Random(job.seed)
+    p_valid, p_ready = job.p_valid, job.p_ready
+    timing, has_trace = job.timing, job.trace
+    rows, n_frames = p.rows, exp.n_frames
+    row_valid, row_mask = exp.row_valid, exp.row_mask
+    model = ScheduleModel(rows, p.n_outputs)
+    n_loads = 0
+    load_words: list[int] = []
+    if job.load:
+        beats = load_beats(p, job.design.w, job.design.b)
+        if job.load == "biases":
+            beats = [b for b in beats if b["bias"]]
+        load_words = exp.load_words(beats)
+        n_loads = len(load_words)
+
+    h_fv, h_fp, h_fr = dut.frames__valid, dut.frames__payload, dut.frames__ready
+    h_lv, h_lp, h_lr = dut.load__valid, dut.load__payload, dut.load__ready
+    h_rv, h_rp, h_rr = dut.results__valid, dut.results__payload, dut.results__ready
+    h_tv = dut.trace__valid if has_trace else None
+    h_te = dut.trace__entry if has_trace else None
+
+    latency = rows + 8 + p.n_outputs
+    budget = job.max_cycles or int((n_loads / max(p_valid, 0.05) + (n_frames + 2) * max(rows, p.n_outputs)
+                                    / min(max(p_ready, 0.05), max(p_valid, 0.05)) + 4 * latency) * 3 + 1000)
+
+    loads_sent = 0
+    frames_sent = 0
+    l_offer = f_offer = False
+    wrote_lv = wrote_fv = False
+    wrote_rr = None
+    results_done = 0
+    tail = -1                     # clocks still to check after the last result
+    # in-order expectations (timing=False) and the frame -> words lookup
+    cur_frame = -1
+    cur_words = None
+    cur_base = 0
+    next_trace = (0, 0)           # (global frame, row) expected next on the trace, timing=False
+    held = None                   # result payload offered and not taken (timing=False)
+    seq_of_frame = np.repeat(np.arange(len(job.seqs)), [len(s) for s in job.seqs])
+
+    def words_of(gf: int):
+        s = int(seq_of_frame[gf])
+        e = exp.get(s)
+        return e, gf - int(exp.starts[s])
+
+    compared = 0
+    while True:
+        await fe
+        run.cycle += 1
+        cycle = run.cycle
+        if cycle > budget:
+            raise run.mismatch("progress", f"{n_frames} results within {budget} clocks",
+                               f"{results_done} results", schedule=model.describe())
+        # --- inputs of this clock
+        if loads_sent < n_loads:
+            if not l_offer and rng.random() < p_valid:
+                l_offer = True
+                h_lp.value = load_words[loads_sent]
+        elif frames_sent < n_frames and not f_offer and rng.random() < p_valid:
+            f_offer = True
+            e, t = words_of(frames_sent)
+            h_fp.value = e.frame_words[t]
+        if l_offer != wrote_lv:
+            h_lv.value = int(l_offer)
+            wrote_lv = l_offer
+        if f_offer != wrote_fv:
+            h_fv.value = int(f_offer)
+            wrote_fv = f_offer
+        rr = rng.random() < p_ready
+        if rr != wrote_rr:
+            h_rr.value = int(rr)
+            wrote_rr = rr
+        await ro
+        # --- outputs of this clock
+        fr = _read(h_fr)
+        lr = _read(h_lr)
+        rv = _read(h_rv)
+        tv = _read(h_tv) if has_trace else 0
+        if timing:
+            e_fr, e_lr, e_rv, e_beat, e_res = model.step(f_offer, rr, l_offer)
+            compared += 3
+            if fr != e_fr or lr != e_lr or rv != e_rv:
+                run.compared = compared
+                for name, a, b in (("frames__ready", e_fr, fr), ("load__ready", e_lr, lr),
+                                   ("results__valid", e_rv, rv)):
+                    if a != b:
+                        raise run.mismatch(name, int(a), b, schedule=model.describe())
+            e_tv = row_valid[e_beat[1]] if e_beat is not None else 0
+            if has_trace:
+                compared += 1
+                if tv != e_tv:
+                    run.compared = compared
+                    raise run.mismatch("trace__valid", e_tv, tv, run.where_beat(e_beat) if e_beat else
+                                       "no cell write expected this clock", model.describe())
+            if e_tv and has_trace:
+                gf, row = e_beat
+                if gf != cur_frame:
+                    cur_frame = gf
+                    e, t = words_of(gf)
+                    cur_words, cur_base = e.trace_words, t * rows
+                got = _read(h_te, row_mask[row])
+                want = cur_words[cur_base + row]
+                n_valid = bin(e_tv).count("1")
+                compared += 5 * n_valid
+                run.trace_writes += n_valid
+                if got != want:
+                    run.compared = compared
+                    raise run.trace_diff(e_beat, got, want, e_tv)
+            if rv:
+                e, t = words_of(e_res)
+                got = _read(h_rp)
+                want = e.result_words[t]
+                compared += p.n_outputs + 2
+                if got != want:
+                    run.compared = compared
+                    raise run.result_diff(e_res, got, want)
+                if rr:
+                    results_done += 1
+                    run.results = results_done
+                    if t == e.length - 1:
+                        run.decisions.append(e.decisions[-1])
+                        exp.drop(int(seq_of_frame[e_res]))
+        else:
+            # values in order, the stream rule for results
+            if tv:
+                gf, row = next_trace
+                while row_valid[row] == 0:
+                    gf, row = (gf, row + 1) if row + 1 < rows else (gf + 1, 0)
+                compared += 1
+                if gf >= n_frames:
+                    raise run.mismatch("trace__valid", 0, tv, "all cell writes of the stimulus already seen")
+                if tv != row_valid[row]:
+                    raise run.mismatch("trace__valid", row_valid[row], tv, run.where_beat((gf, row)))
+                e, t = words_of(gf)
+                got = _read(h_te, row_mask[row])
+                want = e.trace_words[t * rows + row]
+                n_valid = bin(tv).count("1")
+                compared += 5 * n_valid
+                run.trace_writes += n_valid
+                if got != want:
+                    run.compared = compared
+                    raise run.trace_diff((gf, row), got, want, tv)
+                next_trace = (gf, row + 1) if row + 1 < rows else (gf + 1, 0)
+            if held is not None and not rv:
+                raise run.mismatch("results__valid", 1, 0, "a result offered and not taken must stay valid")
+            if rv:
+                if results_done >= n_frames:
+                    raise run.mismatch("results__valid", 0, 1, "all results of the stimulus already taken")
+                e, t = words_of(results_done)
+                got = _read(h_rp)
+                want = e.result_words[t]
+                compared += p.n_outputs + 2
+                if got != want:
+                    run.compared = compared
+                    raise run.result_diff(results_done, got, want)
+                held = None if rr else got
+                if rr:
+                    if t == e.length - 1:
+                        run.decisions.append(e.decisions[-1])
+                    results_done += 1
+                    run.results = results_done
+        # --- handshakes done at the coming edge
+        if l_offer and lr:
+            l_offer = False
+            loads_sent += 1
+        if f_offer and fr:
+            f_offer = False
+            frames_sent += 1
+            run.frames_in = frames_sent
+        if results_done == n_frames and tail < 0:
+            tail = 2 * latency + 8        # nothing more may appear
+        if tail >= 0:
+            if tail == 0:
+                break
+            tail -= 1
+        if (cycle & 0xFFF) == 0:
+            run.compared = compared
+    run.compared = compared

@@ -1,0 +1,501 @@
+"""What the reservoir core must show, cycle by cycle: the golden side of ``memres verify``.
+
+Two halves, both pure Python/numpy (no simulator):
+
+* **Values** (:class:`Expectation`): for every frame of a stimulus, every cell
+  write the trace port must show (device ``n``, pass ``m``, frame, new state
+  ``g'``, feature ``i``) and every result beat (``y[K]``, decision, ``last``),
+  packed into the exact bit words of the Verilog ports. The numbers come from
+  the integer model itself (:class:`sw_model.fixed.FixedReservoir`,
+  :class:`sw_model.readout.IntReadout`, ``idle_update``); this module only
+  arranges them in the hardware's beat order (``docs/hardware.md``,
+  "Schedule") and adds the contract's saturating sequence sums and argmax.
+* **Timing** (:class:`ScheduleModel`): the handshakes of the four pipelines
+  of ``docs/hardware.md`` ("Pipelines and back-pressure"): given, for one
+  clock, ``frames.valid``, ``results.ready`` and ``load.valid``, it returns
+  ``frames.ready``, ``load.ready``, ``results.valid``, which beat leaves the
+  cell array (and so which cells the trace shows) and which frame's result
+  the output holds. With random gaps and back-pressure the schedule is still
+  a function of the stimulus, so every clock is predicted exactly. Its
+  unstalled latency and frame interval are checked against the figures the
+  hardware states (``CoreParams``/manifest: ``latency``, ``cycles_per_frame``)
+  before it is used (:meth:`ScheduleModel.measure`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from amaranth.hdl import Shape
+from amaranth.lib import data
+
+from hdl.params import TRACE_FRAME_BITS, CoreParams
+from sw_model.config import ModelConfig, config_from_dict
+from sw_model.fixed import FixedReservoir, build_constants, idle_update
+from sw_model.readout import IntReadout
+
+__all__ = ["Design", "Packer", "Expectation", "ScheduleModel", "random_readout", "load_beats",
+           "sequence_results", "PIPELINE_LATENCY"]
+
+#: Clocks per block as docs/hardware.md states them (projection, cell array, readout); the classifier takes K.
+PIPELINE_LATENCY = {"projection": 3, "cells": 3, "readout": 3}
+
+
+# --- the design under test ----------------------------------------------------------
+
+@dataclass
+class Design:
+    """What the golden model needs to know about a core: configuration, sizes, lanes and readout.
+
+    ``baked`` says whether the readout is in the Verilog (a core generated from a
+    model) or has to be written through the ``load`` port first (a core generated
+    from a configuration, whose memory holds zeros).
+    """
+
+    config: ModelConfig
+    n_inputs: int
+    n_outputs: int
+    lanes: int
+    w: np.ndarray
+    b: np.ndarray
+    baked: bool = True
+    source: str = "in-memory design"
+
+    @cached_property
+    def params(self) -> CoreParams:
+        k = build_constants(self.config.reservoir, self.config.fixed, self.n_inputs)
+        return CoreParams(k, self.n_outputs, self.lanes)
+
+    @property
+    def readout(self) -> IntReadout:
+        return IntReadout(w=np.asarray(self.w, dtype=np.int64), b=np.asarray(self.b, dtype=np.int64), scale=1.0)
+
+    def describe(self) -> dict:
+        p = self.params
+        return {"source": self.source, "config_hash": self.config.hash(), "n_devices": p.n_devices,
+                "n_virtual": p.n_virtual, "n_inputs": p.n_inputs, "n_outputs": p.n_outputs, "lanes": p.lanes,
+                "state_features": bool(p.k.state_features), "idle_gap": p.has_idle, "rows": p.rows,
+                "fixed": dict(p.k.fx.__dict__), "readout": "baked" if self.baked else "loaded"}
+
+    def to_json(self) -> dict:
+        return {"config": self.config.to_dict(), "n_inputs": self.n_inputs, "n_outputs": self.n_outputs,
+                "lanes": self.lanes, "baked": self.baked, "source": self.source}
+
+    @classmethod
+    def from_json(cls, d: dict, w: np.ndarray, b: np.ndarray) -> "Design":
+        return cls(config_from_dict(d["config"]), int(d["n_inputs"]), int(d["n_outputs"]), int(d["lanes"]),
+                   np.asarray(w, dtype=np.int64), np.asarray(b, dtype=np.int64), bool(d["baked"]), d["source"])
+
+    def with_lanes(self, lanes: int) -> "Design":
+        return dataclasses.replace(self, lanes=lanes)
+
+
+def random_readout(p: CoreParams, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Weights anywhere in ``±(2^(B_w-1)-1)``, biases in a tenth of ``±b_lim`` (so decisions vary)."""
+    w = rng.integers(-p.weight_max, p.weight_max + 1, size=(p.n_features, p.n_outputs))
+    lim = max(1, p.bias_max // 10)
+    b = rng.integers(-lim, lim + 1, size=p.n_outputs)
+    return w.astype(np.int64), b.astype(np.int64)
+
+
+def load_beats(p: CoreParams, w: np.ndarray, b: np.ndarray) -> list[dict]:
+    """The ``load`` port beats that write readout ``(w, b)``: every weight, then every bias."""
+    out = []
+    n = p.n_devices
+    for j in range(p.n_features):
+        node, device = divmod(j, n)
+        for k in range(p.n_outputs):
+            out.append({"value": int(w[j, k]), "k": k, "device": device, "node": node, "bias": 0})
+    out += [{"value": int(b[k]), "k": k, "device": 0, "node": 0, "bias": 1} for k in range(p.n_outputs)]
+    return out
+
+
+# --- bit packing ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    offset: int
+    width: int
+    signed: bool
+    count: int = 1       # array fields: count elements of width bits, stride apart
+    stride: int = 0
+
+
+class Packer:
+    """Packs field values into (and unpacks them from) the integer words of a port payload.
+
+    Built from an Amaranth ``StructLayout`` (the layouts of :class:`hdl.params.CoreParams`,
+    the same objects the generator turns into Verilog ports), optionally repeated
+    ``repeat`` times (one entry per lane).
+    """
+
+    def __init__(self, layout: data.StructLayout, repeat: int = 1):
+        self.fields: list[_Field] = []
+        for name, field in layout:
+            shape = field.shape
+            if isinstance(shape, data.ArrayLayout):
+                es = Shape.cast(shape.elem_shape)
+                self.fields.append(_Field(name, field.offset, es.width, es.signed, shape.length, es.width))
+            else:
+                s = Shape.cast(shape)
+                self.fields.append(_Field(name, field.offset, s.width, s.signed))
+        self.entry_bits = Shape.cast(layout).width
+        self.repeat = repeat
+        self.width = self.entry_bits * repeat
+        self.by_name = {f.name: f for f in self.fields}
+
+    def pack(self, values: dict[str, np.ndarray], rows: int) -> list[int]:
+        """``values[name]``: (rows,) or (rows, repeat) — arrays: (rows, [repeat,] count). Returns ``rows`` ints."""
+        bits = np.zeros((rows, self.width), dtype=np.uint8)
+        for f in self.fields:
+            v = np.asarray(values.get(f.name, 0), dtype=np.int64)
+            v = np.broadcast_to(v.reshape(v.shape + (1,) * 0), v.shape)
+            shape = (rows, self.repeat, f.count)
+            v = np.broadcast_to(v.reshape(_as_shape(v, rows, self.repeat, f.count)), shape)
+            u = v.astype(np.uint64)
+            if f.width < 64:
+                u = u & np.uint64((1 << f.width) - 1)
+            fb = ((u[..., None] >> np.arange(f.width, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
+            for r in range(self.repeat):
+                for c in range(f.count):
+                    lo = r * self.entry_bits + f.offset + c * f.stride
+                    bits[:, lo:lo + f.width] = fb[:, r, c]
+        packed = np.packbits(bits, axis=1, bitorder="little")
+        return [int.from_bytes(row.tobytes(), "little") for row in packed]
+
+    def unpack(self, word: int, entry: int = 0) -> dict[str, int | list[int]]:
+        """Field values of one word (of lane/entry ``entry``)."""
+        out = {}
+        base = entry * self.entry_bits
+        for f in self.fields:
+            vals = []
+            for c in range(f.count):
+                raw = (word >> (base + f.offset + c * f.stride)) & ((1 << f.width) - 1)
+                if f.signed and raw >> (f.width - 1):
+                    raw -= 1 << f.width
+                vals.append(raw)
+            out[f.name] = vals if f.count > 1 or f.stride else vals[0]
+        return out
+
+    def entry_mask(self, entries) -> int:
+        """Mask word covering the bits of the given entries (lanes)."""
+        one = (1 << self.entry_bits) - 1
+        m = 0
+        for e in entries:
+            m |= one << (e * self.entry_bits)
+        return m
+
+
+def _as_shape(v: np.ndarray, rows: int, repeat: int, count: int) -> tuple:
+    """Reshape target of a field array: scalars and (rows,) broadcast over lanes/elements."""
+    if v.ndim == 0:
+        return (1, 1, 1)
+    if v.ndim == 1:
+        return (v.shape[0], 1, 1)
+    if v.ndim == 2:
+        return (v.shape[0], v.shape[1], 1) if repeat > 1 and count == 1 else (v.shape[0], 1, v.shape[1])
+    return v.shape
+
+
+# --- values -------------------------------------------------------------------------
+
+def sequence_results(p: CoreParams, y: np.ndarray) -> tuple[list[list[int]], list[int]]:
+    """Saturating per-sequence sums ``Y`` after each frame and the running decision (ties: lowest k)."""
+    lim = p.seq_limit
+    acc = [0] * p.n_outputs
+    sums, dec = [], []
+    for row in y.tolist():
+        acc = [min(max(a + v, -lim), lim) for a, v in zip(acc, row)]
+        best = 0
+        for k in range(1, len(acc)):
+            if acc[k] > acc[best]:
+                best = k
+        sums.append(acc)
+        dec.append(best)
+    return sums, dec
+
+
+@dataclass
+class SequenceExpectation:
+    """Expected port words of one sequence (frames in order)."""
+
+    length: int
+    trace_words: list[int]     # T * rows words: cell writes of beat (t, row), invalid lanes zero
+    result_words: list[int]    # T words of results.payload
+    y: np.ndarray              # (T, K) per-frame readout
+    decisions: list[int]       # running decision after each frame
+    frame_words: list[int]     # T words of frames.payload
+
+
+class Expectation:
+    """Expected trace, result and input words for a list of sequences, computed in batches on demand.
+
+    ``seqs`` hold input codes (T, C). The golden numbers come from
+    :class:`sw_model.fixed.FixedReservoir` (states after every pulse, features),
+    :func:`sw_model.fixed.idle_update` (the idle-gap write of the end pass) and
+    :class:`sw_model.readout.IntReadout`.
+    """
+
+    def __init__(self, design: Design, seqs: list[np.ndarray], batch: int = 16):
+        self.design = design
+        self.p = p = design.params
+        self.seqs = seqs
+        self.batch = batch
+        self.reservoir = FixedReservoir(design.config.reservoir, design.config.fixed, design.n_inputs)
+        self.readout = design.readout
+        self.trace = Packer(p.trace_entry_layout, p.lanes)
+        self.result = Packer(p.result_layout)
+        self.frame = Packer(p.frame_layout)
+        self.load = Packer(p.load_layout)
+        self._cache: dict[int, SequenceExpectation] = {}
+        # Per row: which lanes write a cell (valid bits) and the mask of their entry bits.
+        self.row_node = np.arange(p.rows) // p.slots
+        self.row_slot = np.arange(p.rows) % p.slots
+        self.row_valid: list[int] = []
+        self.row_mask: list[int] = []
+        for row in range(p.rows):
+            node, slot = divmod(row, p.slots)
+            writes = node < p.n_virtual or p.has_idle
+            lanes = [l for l in range(p.lanes) if writes and p.device_of(slot, l) is not None]
+            self.row_valid.append(sum(1 << l for l in lanes))
+            self.row_mask.append(self.trace.entry_mask(lanes))
+        lengths = [len(s) for s in seqs]
+        self.starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        self.n_frames = int(self.starts[-1])
+
+    def locate(self, gf: int) -> tuple[int, int]:
+        """Global frame index -> (sequence, frame in sequence)."""
+        s = int(np.searchsorted(self.starts, gf, side="right") - 1)
+        return s, gf - int(self.starts[s])
+
+    def get(self, s: int) -> SequenceExpectation:
+        if s not in self._cache:
+            self._compute(range(s, min(s + self.batch, len(self.seqs))))
+        return self._cache[s]
+
+    def drop(self, s: int) -> None:
+        self._cache.pop(s, None)
+
+    def _compute(self, idx) -> None:
+        idx = [i for i in idx if i not in self._cache]
+        p, k = self.p, self.p.k
+        n, ml = p.n_devices, p.n_virtual
+        t_max = max(len(self.seqs[i]) for i in idx)
+        u = np.zeros((len(idx), t_max, p.n_inputs), dtype=np.int64)
+        for b, i in enumerate(idx):
+            u[b, :len(self.seqs[i])] = self.seqs[i]
+        feats, states = self.reservoir.run_batch(u, record_states=True)
+        for b, i in enumerate(idx):
+            t_len = len(self.seqs[i])
+            self._cache[i] = self._sequence(feats[b, :t_len], states[b, :t_len], np.asarray(self.seqs[i]))
+
+    def _sequence(self, feats: np.ndarray, states: np.ndarray, u: np.ndarray) -> SequenceExpectation:
+        p, k = self.p, self.p.k
+        n, ml, lanes = p.n_devices, p.n_virtual, p.lanes
+        t_len = len(feats)
+        # g and i per (frame, pass, device) including the end pass; devices padded to slots * lanes.
+        width = p.slots * lanes
+        g = np.zeros((t_len, p.passes, width), dtype=np.int64)
+        i = np.zeros((t_len, p.passes, width), dtype=np.int64)
+        g[:, :ml, :n] = states
+        i[:, :ml, :n] = feats[:, :ml * n].reshape(t_len, ml, n)
+        if p.has_end_pass:
+            if p.has_idle:
+                g[:, ml, :n] = idle_update(k, states[:, ml - 1])
+            if k.state_features:
+                i[:, ml, :n] = feats[:, ml * n:]
+        # Beat (t, row) holds pass row // slots, devices slot * lanes + lane.
+        rows = p.rows
+        g = g.reshape(t_len, p.passes, p.slots, lanes).reshape(t_len * rows, lanes)
+        i = i.reshape(t_len, p.passes, p.slots, lanes).reshape(t_len * rows, lanes)
+        node = np.tile(self.row_node, t_len)[:, None]
+        dev = (np.tile(self.row_slot, t_len)[:, None] * lanes + np.arange(lanes)[None, :])
+        frame = (np.repeat(np.arange(t_len), rows) % (1 << TRACE_FRAME_BITS))[:, None]
+        words = self.trace.pack({"n": dev, "m": np.broadcast_to(node, dev.shape),
+                                 "frame": np.broadcast_to(frame, dev.shape), "g": g, "i": i}, t_len * rows)
+        masks = self.row_mask * t_len
+        words = [w & m for w, m in zip(words, masks)]
+        y = self.readout(feats)
+        _, dec = sequence_results(p, y)
+        last = np.zeros(t_len, dtype=np.int64)
+        last[-1] = 1
+        results = self.result.pack({"y": y, "decision": np.array(dec), "last": last}, t_len)
+        first = np.zeros(t_len, dtype=np.int64)
+        first[0] = 1
+        frames = self.frame.pack({"u": u, "first": first, "last": last}, t_len)
+        return SequenceExpectation(t_len, words, results, y, dec, frames)
+
+    def load_words(self, beats: list[dict]) -> list[int]:
+        if not beats:
+            return []
+        cols = {name: np.array([b[name] for b in beats]) for name in ("value", "k", "device", "node", "bias")}
+        return self.load.pack(cols, len(beats))
+
+
+# --- timing -------------------------------------------------------------------------
+
+class ScheduleModel:
+    """Clock-by-clock handshakes of the core (docs/hardware.md, "Pipelines and back-pressure").
+
+    Blocks, each a pipeline whose stages all hold while its output register holds
+    a beat that is not taken:
+
+    * projection: an issue stage (frame register, row counter) and two more
+      stages; takes a frame when idle or when the last row issues;
+    * cell array: three stages; the trace shows a beat's writes when it leaves;
+    * readout: two stages and an output register that only a frame's last beat
+      fills; it stalls only when that beat meets a full, untaken output;
+      a waiting ``load`` beat holds off the first beat of a frame, and ``load``
+      is taken only between frames with the pipeline empty;
+    * classifier: K steps per frame, then an output register.
+
+    Beats are ``(frame, row)`` with ``frame`` the global frame index.
+    :meth:`step` advances one clock and returns, for that clock,
+    ``(frames.ready, load.ready, results.valid, trace beat or None, result frame or -1)``.
+    """
+
+    __slots__ = ("rows", "k", "busy", "row", "frame", "next_frame", "p1", "po", "c1", "c2", "c3",
+                 "r1", "r2", "ro", "in_frame", "step_k", "co")
+
+    def __init__(self, rows: int, n_outputs: int):
+        self.rows, self.k = rows, n_outputs
+        self.busy = False
+        self.row = 0
+        self.frame = -1
+        self.next_frame = 0
+        # Stage contents: None or (frame, row); ro / co: frame index or -1.
+        self.p1 = self.po = self.c1 = self.c2 = self.c3 = self.r1 = self.r2 = None
+        self.ro = -1
+        self.co = -1
+        self.in_frame = False
+        self.step_k = 0
+
+    def step(self, frames_valid: bool, results_ready: bool, load_valid: bool = False):
+        rows = self.rows
+        # --- combinational, from the output backwards
+        co = self.co
+        last_step = self.step_k == self.k - 1
+        can_finish = co < 0 or results_ready
+        ro_ready = last_step and can_finish                  # classifier takes the frame sums
+        ro = self.ro
+        r2 = self.r2
+        adv_r = not (r2 is not None and r2[1] == rows - 1 and ro >= 0 and not ro_ready)
+        r_in_ready = adv_r and (self.in_frame or not load_valid)
+        c3 = self.c3
+        adv_c = c3 is None or r_in_ready
+        po = self.po
+        adv_p = po is None or adv_c
+        last_row = self.row == rows - 1
+        frames_ready = adv_p and (not self.busy or last_row)
+        load_ready = not self.in_frame and self.r1 is None and r2 is None
+        trace_beat = c3 if (c3 is not None and r_in_ready) else None
+        results_valid = co >= 0
+        shown_result = co
+        # --- registers
+        # classifier
+        if co >= 0 and results_ready:
+            self.co = -1
+        if ro >= 0 and (not last_step or can_finish):
+            if last_step:
+                self.step_k = 0
+                self.co = ro
+            else:
+                self.step_k += 1
+        # readout
+        if ro >= 0 and ro_ready:
+            self.ro = -1
+        accept_r = c3 is not None and r_in_ready
+        if accept_r:
+            if c3[1] == rows - 1:
+                self.in_frame = False
+            elif c3[1] == 0:
+                self.in_frame = True
+        if adv_r:
+            if r2 is not None and r2[1] == rows - 1:
+                self.ro = r2[0]
+            self.r2 = self.r1
+            self.r1 = c3 if accept_r else None
+        # cell array
+        if adv_c:
+            self.c3 = self.c2
+            self.c2 = self.c1
+            self.c1 = po
+        # projection
+        if adv_p:
+            self.po = self.p1
+            self.p1 = (self.frame, self.row) if self.busy else None
+            if self.busy:
+                if last_row:
+                    self.busy = False
+                    self.row = 0
+                else:
+                    self.row += 1
+        if frames_valid and frames_ready:
+            self.busy = True
+            self.row = 0
+            self.frame = self.next_frame
+            self.next_frame += 1
+        return frames_ready, load_ready, results_valid, trace_beat, shown_result
+
+    def describe(self) -> str:
+        """The stage contents, for mismatch reports."""
+        def b(x):
+            return "-" if x is None else f"frame {x[0]} row {x[1]}"
+        return (f"projection issue {'frame %d row %d' % (self.frame, self.row) if self.busy else 'idle'}, "
+                f"stages [{b(self.p1)}, {b(self.po)}]; cells [{b(self.c1)}, {b(self.c2)}, {b(self.c3)}]; "
+                f"readout [{b(self.r1)}, {b(self.r2)}] out {self.ro}; classifier step {self.step_k} "
+                f"out {self.co}")
+
+    @classmethod
+    def measure(cls, rows: int, n_outputs: int, frames: int = 6) -> tuple[int, int]:
+        """(latency, cycles per frame) of the model with frames always valid and results always ready.
+
+        Latency: from the clock a frame is accepted to the clock its result is
+        valid; interval: between the last two accepted frames and results.
+        """
+        m = cls(rows, n_outputs)
+        accepted, results = [], []
+        for cycle in range(frames * (rows + n_outputs + 20) + 50):
+            fr, _, rv, _, shown = m.step(len(accepted) < frames, True)
+            if fr and len(accepted) < frames:
+                accepted.append(cycle)
+            if rv:
+                results.append(cycle)
+            if len(results) == frames:
+                break
+        return results[0] - accepted[0], results[-1] - results[-2]
+
+
+def verilog_ports(text: str, top: str) -> dict[str, tuple[str, int]]:
+    """Ports of module ``top`` in Verilog text: name -> (direction, width).
+
+    Enough for the Verilog Amaranth and synthesis tools write (``input [7:0] x;`` or
+    ANSI ``input wire [7:0] x``); used to check that a given file is the core the
+    model describes and to find its lane count.
+    """
+    import re
+    m = re.search(r"\bmodule\s+\\?" + re.escape(top) + r"\b(.*?)\bendmodule\b", text, re.S)
+    if not m:
+        raise ValueError(f"no module {top!r} in the Verilog")
+    body = m.group(1)
+    ports = {}
+    for d, rng, names in re.findall(r"\b(input|output|inout)\s+(?:wire\s+|reg\s+|signed\s+)*"
+                                    r"(\[\s*\d+\s*:\s*\d+\s*\])?\s*([\\\w$,\s]+?)\s*[;,)]", body):
+        width = 1
+        if rng:
+            hi, lo = (int(x) for x in re.findall(r"\d+", rng))
+            width = abs(hi - lo) + 1
+        for name in names.split(","):
+            name = name.strip().lstrip("\\")
+            if name:
+                ports[name] = (d, width)
+    return ports
+
+
+def read_ports(path: str | Path, top: str) -> dict[str, tuple[str, int]]:
+    return verilog_ports(Path(path).read_text(errors="replace"), top)
