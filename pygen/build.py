@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["BuildError", "build", "make_board", "parse_nextpnr_log", "parse_yosys_report", "prewarm",
+__all__ = ["BuildError", "build", "make_design", "parse_nextpnr_log", "parse_yosys_report", "prewarm",
            "add_arguments", "run", "DEFAULT_CLOCK_MHZ", "DEFAULT_BAUD"]
 
 DEFAULT_BAUD = 115200
@@ -61,10 +61,14 @@ class BuildError(ValueError):
 
 # --- the design ---------------------------------------------------------------------------------
 
-def make_board(source, board: str, *, lanes: int = 1, baud: float = DEFAULT_BAUD, clock_mhz: float | None = None,
-               n_inputs: int | None = None, n_outputs: int | None = None):
-    """(BoardTop, ReservoirBoard, source info, PllPlan or None) for a model or configuration file."""
-    from hdl.board import BOARDS, BoardTop, PllError, ReservoirBoard, plan_clock
+def make_design(source, board: str, *, lanes: int = 1, baud: float = DEFAULT_BAUD, clock_mhz: float | None = None,
+                n_inputs: int | None = None, n_outputs: int | None = None):
+    """(ReservoirBoard, source info, PllPlan or None, BoardSpec) for a model or configuration file.
+
+    The ReservoirBoard runs at the board's clock: the oscillator's, or the
+    PLL's output when ``clock_mhz`` differs from it.
+    """
+    from hdl.board import BOARDS, PllError, ReservoirBoard, plan_clock
     from hdl.uart import BaudError
     from pygen.generate import build_core
     from sw_model import __version__
@@ -85,7 +89,7 @@ def make_board(source, board: str, *, lanes: int = 1, baud: float = DEFAULT_BAUD
         design = ReservoirBoard(core, clk, baud, config_hash=info["config_hash"], version=__version__)
     except BaudError as e:
         raise BuildError(str(e)) from None
-    return BoardTop(spec, design, pll), design, info, pll
+    return design, info, pll, spec
 
 
 def _synth_overrides(family: str) -> dict:
@@ -271,10 +275,11 @@ def build(source, board: str = "icebreaker", out_dir=None, *, lanes: int = 1, ba
         that does not fit, or an Fmax below the clock (``err.report`` then holds
         the figures).
     """
+    from hdl.board import BoardTop
     t0 = time.perf_counter()
-    top, design, info, pll = make_board(source, board, lanes=lanes, baud=baud, clock_mhz=clock_mhz,
-                                        n_inputs=n_inputs, n_outputs=n_outputs)
-    spec = top.board
+    design, info, pll, spec = make_design(source, board, lanes=lanes, baud=baud, clock_mhz=clock_mhz,
+                                          n_inputs=n_inputs, n_outputs=n_outputs)
+    top = BoardTop(spec, design, pll)
     out = Path(out_dir if out_dir is not None else f"build-{board}")
     build_dir = out / "build"
     platform = spec.platform()

@@ -326,9 +326,9 @@ class SimBoard:
     def __init__(self, source, board: str = "icebreaker", *, lanes: int = 1, baud: int = 115200,
                  clock_mhz: float | None = None, n_inputs: int | None = None, n_outputs: int | None = None,
                  work_dir=None, start_timeout: float = 600.0):
-        from pygen.build import make_board
-        _, self.design, self.info, _ = make_board(source, board, lanes=lanes, baud=baud, clock_mhz=clock_mhz,
-                                                  n_inputs=n_inputs, n_outputs=n_outputs)
+        from pygen.build import make_design
+        self.design, self.info, _, _ = make_design(source, board, lanes=lanes, baud=baud, clock_mhz=clock_mhz,
+                                                   n_inputs=n_inputs, n_outputs=n_outputs)
         self.board, self.baud = board, baud
         self._tmp = None if work_dir is not None else tempfile.TemporaryDirectory(prefix="memres-sim-")
         self.work_dir = Path(work_dir if work_dir is not None else self._tmp.name)
