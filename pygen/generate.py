@@ -54,6 +54,9 @@ SYNTH_TARGETS = {
     },
     "ecp5": {
         "command": "synth_ecp5",
+        # Yosys 0.70's abc9 step fails an assertion on some small designs
+        # (ABC_OPS_REINTEGRATE); mapping with -dff avoids it.
+        "fallback": "synth_ecp5 -dff",
         "device": "LFE5U-85F",
         "capacity": {"luts": 83640, "ffs": 83640, "dsps": 156, "brams": 208},
     },
@@ -222,8 +225,16 @@ def synthesize(verilog_path: Path, family: str, out_dir: Path, top: str = TOP_NA
             if logic_mults:
                 (tmp / f"{family}_logic_mults.txt").write_text("\n".join(logic_mults) + "\n")
                 body += [f"select -read {family}_logic_mults.txt", "booth", "select -clear"]
-        script = head + body + [f"{target['command']} -top {top}", f"tee -q -o {stat_name} stat -json"]
-        _run_yosys(tmp, family, script, family)
+        command = target["command"]
+        script = head + body + [f"{command} -top {top}", f"tee -q -o {stat_name} stat -json"]
+        try:
+            _run_yosys(tmp, family, script, family)
+        except GenerateError:
+            if "fallback" not in target:
+                raise
+            command = target["fallback"]
+            script = head + body + [f"{command} -top {top}", f"tee -q -o {stat_name} stat -json"]
+            _run_yosys(tmp, family, script, family)
         stat = json.loads((tmp / stat_name).read_text())
         for name in (f"{family}.ys", f"{family}_list.ys", f"{family}_logic_mults.txt"):
             if (tmp / name).is_file():
@@ -232,7 +243,7 @@ def synthesize(verilog_path: Path, family: str, out_dir: Path, top: str = TOP_NA
     cells = stat.get("design", {}).get("num_cells_by_type") or \
         next(iter(stat["modules"].values()))["num_cells_by_type"]
     cells = {name.lstrip("\\$"): int(n) for name, n in cells.items() if name.lstrip("\\$") != "scopeinfo"}
-    summary = _summarise(family, target, cells)
+    summary = _summarise(family, {**target, "command": command}, cells)
     if "dsp_budget" in target:
         summary["readout_multipliers_in_logic"] = len(logic_mults)
     return summary

@@ -109,8 +109,8 @@ def build(core: ReservoirCore, *, source: dict, verilog_name: str, verilog_text:
                                 f"classifier K)"),
             "latency_definition": "clocks from the clock a frame is accepted to the clock its result is valid, "
                                   "empty pipeline, results always ready",
-            "interval_definition": "with frames always valid and results always ready a frame is accepted "
-                                   "every cycles_per_frame clocks",
+            "interval_definition": "with frames always valid and results always ready, a frame is accepted "
+                                   "and a result delivered every cycles_per_frame clocks (steady state)",
         },
         "formats": {
             "fixed": dict(fx.__dict__),
