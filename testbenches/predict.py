@@ -38,7 +38,7 @@ from sw_model.config import ModelConfig, config_from_dict
 from sw_model.fixed import FixedReservoir, build_constants, idle_update
 from sw_model.readout import IntReadout
 
-__all__ = ["Design", "Packer", "Expectation", "ScheduleModel", "random_readout", "load_beats",
+__all__ = ["Design", "Packer", "Expectation", "ScheduleModel", "random_readout", "random_design", "load_beats",
            "sequence_results", "PIPELINE_LATENCY"]
 
 #: Clocks per block as docs/hardware.md states them (projection, cell array, readout); the classifier takes K.
@@ -499,3 +499,46 @@ def verilog_ports(text: str, top: str) -> dict[str, tuple[str, int]]:
 
 def read_ports(path: str | Path, top: str) -> dict[str, tuple[str, int]]:
     return verilog_ports(Path(path).read_text(errors="replace"), top)
+
+
+def random_design(seed: int, *, max_devices: int = 24, max_virtual: int = 5, max_inputs: int = 12,
+                  max_outputs: int = 10) -> Design:
+    """A random, buildable configuration with a random baked readout (seeded).
+
+    Sizes N, ML, C, K, lanes; state features and idle gap on or off; every
+    fixed-point width; tau spread (uniform or log-spaced range, or a relative
+    spread); input scale, alpha and voltage range.
+    """
+    rng = np.random.default_rng(seed)
+    while True:
+        n = int(rng.integers(2, max_devices + 1))
+        state_bits = int(rng.integers(8, 21))
+        lut_bits = int(rng.integers(8, 19))
+        fixed = {"input_bits": int(rng.integers(4, 11)), "pulse_bits": int(rng.integers(4, 12)),
+                 "gain_bits": int(rng.integers(10, 20)), "state_bits": state_bits,
+                 "decay_bits": int(rng.integers(10, 21)), "lut_bits": lut_bits,
+                 "current_bits": int(rng.integers(6, min(16, state_bits + lut_bits) + 1)),
+                 "weight_bits": int(rng.integers(3, 11)), "max_frames": int(rng.choice([64, 1024, 4096]))}
+        tau_mode = str(rng.choice(["uniform", "log-spaced", "spread"]))
+        lo = float(rng.uniform(20.0, 500.0))
+        tau = ({"mode": tau_mode, "low_ns": lo, "high_ns": lo * float(rng.uniform(1.5, 50.0))}
+               if tau_mode != "spread" else {"mode": "uniform", "low_ns": lo, "high_ns": lo * 2})
+        v_min = float(rng.choice([0.0, -1.0, -3.0]))
+        reservoir = {"n_devices": n, "n_virtual": int(rng.integers(1, max_virtual + 1)),
+                     "state_features": bool(rng.integers(2)), "idle_ns": float(rng.choice([0.0, 0.0, 25.0, 80.0])),
+                     "seed": int(rng.integers(0, 1000)), "input_scale": float(rng.uniform(0.5, 4.0)),
+                     "alpha": float(np.exp(rng.uniform(np.log(0.01), np.log(50.0)))), "v_min": v_min,
+                     "kn": float(rng.choice([0.32, 3.0])), "tau": tau,
+                     "tau_spread": float(rng.uniform(0.05, 0.5)) if tau_mode == "spread" else 0.0}
+        lanes = int(rng.choice([l for l in (1, 2, 4, 8) if l <= n]))
+        c = int(rng.integers(1, max_inputs + 1))
+        k = int(rng.integers(1, max_outputs + 1))
+        try:
+            cfg = config_from_dict({"reservoir": reservoir, "fixed": fixed})
+            d = Design(cfg, c, k, lanes, np.zeros((0, k), dtype=np.int64), np.zeros(k, dtype=np.int64),
+                       source=f"random configuration {seed}")
+            w, b = random_readout(d.params, rng)
+        except ValueError:
+            continue
+        d.w, d.b = w, b
+        return d

@@ -1,0 +1,196 @@
+"""Deliberately broken cores: the checker must catch each of them.
+
+Every fault is made while the core is elaborated, without touching ``hdl/``:
+constants are changed in the :class:`~hdl.params.CoreParams` the core is built
+from, the readout in the weights it is given, operators and blocks are
+monkeypatched in the ``hdl`` modules for the duration of one elaboration
+(:func:`patched`). :func:`fault_verilog` writes the Verilog of ``design`` with
+one fault; the golden model (:mod:`testbenches.predict`) is always that of the
+intact ``design``.
+
+=====================  ==========================================================================
+fault                  what is wrong
+=====================  ==========================================================================
+cell_rounding          the cell array's ``rshr`` floors instead of rounding (decay, move, current)
+pulse_rounding         the projection's pulse-code ``rshr`` floors instead of rounding
+decay_lsb              one device's decay factor ``r[n]`` one LSB too large
+g0_lsb                 the resting state ``g0`` one LSB too large
+mask_sign              one input-mask sign flipped (input 0, virtual node 0, device 0)
+swapped_weight         two readout weights of output 0 swapped
+valid_not_held         results.valid drops after one clock when results.ready is low (beat lost)
+stall_ignored          the cell array keeps going while the readout stalls (beats lost)
+input_stall_ignored    frames.ready stays high while the projection is busy (frames lost)
+=====================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+
+import hdl.cell_array
+import hdl.projection
+import hdl.top
+from hdl import CoreParams, ReservoirCore
+from hdl.cell_array import CellArray
+from hdl.classifier import Classifier
+from hdl.projection import InputProjection
+
+from .predict import Design
+
+__all__ = ["FAULTS", "patched", "fault_verilog"]
+
+
+@contextlib.contextmanager
+def patched(*changes: tuple[object, str, object]) -> Iterator[None]:
+    """Set ``obj.name = value`` for each ``(obj, name, value)`` and restore the originals afterwards."""
+    saved = [(obj, name, getattr(obj, name)) for obj, name, _ in changes]
+    try:
+        for obj, name, value in changes:
+            setattr(obj, name, value)
+        yield
+    finally:
+        for obj, name, value in reversed(saved):
+            setattr(obj, name, value)
+
+
+def _floor_shift(x, s):
+    """``rshr`` without its rounding term: a plain arithmetic shift (floor)."""
+    return x >> s if s > 0 else x << -s
+
+
+# --- broken blocks: the intact block inside, its handshake miswired --------------------------
+
+class _ClassifierDropsResults(Classifier):
+    """The result register is emptied every clock: a beat offered while results.ready is low is lost."""
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = inner = Classifier(self._p)
+        wiring.connect(m, wiring.flipped(self.i), inner.i)
+        m.d.comb += [self.o.valid.eq(inner.o.valid), self.o.payload.eq(inner.o.payload), inner.o.ready.eq(1)]
+        return m
+
+
+class _CellArrayIgnoresStall(CellArray):
+    """The cell array advances even when the readout does not take its beat."""
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = inner = CellArray(self._p)
+        wiring.connect(m, wiring.flipped(self.i), inner.i)
+        wiring.connect(m, inner.trace, wiring.flipped(self.trace))
+        m.d.comb += [self.o.valid.eq(inner.o.valid), self.o.payload.eq(inner.o.payload), inner.o.ready.eq(1)]
+        return m
+
+
+class _ProjectionIgnoresBusy(InputProjection):
+    """frames.ready ignores that a frame is still being issued: frames offered meanwhile are lost."""
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = inner = InputProjection(self._p)
+        wiring.connect(m, inner.o, wiring.flipped(self.o))
+        m.d.comb += [inner.i.valid.eq(self.i.valid), inner.i.payload.eq(self.i.payload),
+                     self.i.ready.eq(~inner.o.valid | inner.o.ready)]
+        return m
+
+
+# --- the faults ---------------------------------------------------------------------------
+
+def _params_with(p: CoreParams, **changes) -> CoreParams:
+    return CoreParams(dataclasses.replace(p.k, **changes), p.n_outputs, p.lanes)
+
+
+def _core(design: Design, p: CoreParams | None = None, w=None) -> ReservoirCore:
+    p = p or design.params
+    w = design.w if w is None else w
+    return ReservoirCore(p, w if design.baked else None, design.b if design.baked else None)
+
+
+def _decay_lsb(design: Design) -> ReservoirCore:
+    k = design.params.k
+    r = k.r.copy()
+    n = k.n_devices // 2
+    r[n] = r[n] + 1 if r[n] < (1 << k.fx.decay_bits) - 1 else r[n] - 1
+    return _core(design, _params_with(design.params, r=r))
+
+
+def _g0_lsb(design: Design) -> ReservoirCore:
+    k = design.params.k
+    return _core(design, _params_with(design.params, g0=k.g0 + 1 if k.g0 < k.g_max else k.g0 - 1))
+
+
+def _mask_sign(design: Design) -> ReservoirCore:
+    mask = design.params.k.mask.copy()
+    mask[0, 0, 0] *= -1
+    return _core(design, _params_with(design.params, mask=mask))
+
+
+def _swapped_weight(design: Design) -> ReservoirCore:
+    if not design.baked:
+        raise ValueError("swapped_weight needs a design with a baked readout")
+    w = np.array(design.w, copy=True)
+    col = w[:, 0]
+    n = design.params.n_devices
+    # two current features of pass 0 with different weights
+    j1 = 0
+    j2 = next((j for j in range(1, min(n, len(col))) if col[j] != col[j1]), None)
+    if j2 is None:
+        j2 = next(j for j in range(len(col)) if col[j] != col[j1])
+    w[[j1, j2], 0] = w[[j2, j1], 0]
+    return _core(design, w=w)
+
+
+def _patching(*changes) -> Callable[[Design], tuple[ReservoirCore, tuple]]:
+    """A fault made by monkeypatches that must hold while the core is built and elaborated."""
+    def make(design: Design):
+        with patched(*changes):
+            return _core(design), changes
+    return make
+
+
+def _plain(build: Callable[[Design], ReservoirCore]) -> Callable[[Design], tuple[ReservoirCore, tuple]]:
+    return lambda design: (build(design), ())
+
+
+FAULTS: dict[str, tuple[str, Callable[[Design], tuple[ReservoirCore, tuple]]]] = {
+    "cell_rounding": ("cell array rshr floors instead of rounding",
+                      _patching((hdl.cell_array, "rshr", _floor_shift))),
+    "pulse_rounding": ("pulse-code rshr floors instead of rounding",
+                       _patching((hdl.projection, "rshr", _floor_shift))),
+    "decay_lsb": ("decay factor r[N/2] one LSB off", _plain(_decay_lsb)),
+    "g0_lsb": ("resting state g0 one LSB off", _plain(_g0_lsb)),
+    "mask_sign": ("mask[0, 0, 0] sign flipped", _plain(_mask_sign)),
+    "swapped_weight": ("W[0, 0] and W[j, 0] swapped", _plain(_swapped_weight)),
+    "valid_not_held": ("results.valid not held while results.ready is low",
+                       _patching((hdl.top, "Classifier", _ClassifierDropsResults))),
+    "stall_ignored": ("cell array ignores the readout's stall",
+                      _patching((hdl.top, "CellArray", _CellArrayIgnoresStall))),
+    "input_stall_ignored": ("frames.ready high while the projection is busy",
+                            _patching((hdl.top, "InputProjection", _ProjectionIgnoresBusy))),
+}
+
+
+def fault_verilog(design: Design, fault: str, path: str | Path) -> Path:
+    """Write the Verilog of ``design`` with ``fault`` (a key of :data:`FAULTS`) to ``path``.
+
+    Monkeypatches are in place while the core is built and converted (Amaranth
+    elaborates during conversion) and undone before return.
+    """
+    from pygen.generate import to_verilog
+    if fault not in FAULTS:
+        raise ValueError(f"unknown fault {fault!r}; choose one of {', '.join(FAULTS)}")
+    core, changes = FAULTS[fault][1](design)
+    with patched(*changes):
+        text = to_verilog(core)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path

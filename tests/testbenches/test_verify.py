@@ -1,0 +1,148 @@
+"""memres verify on random configurations: every clock of the RTL against the integer model and the schedule.
+
+The fast set runs in the default pytest run (Verilator builds are cached by
+content, so only the first run pays for them); the sweep is ``slow``.
+"""
+
+import numpy as np
+import pytest
+
+from hdl import ReservoirCore
+from pygen.verify import VerifyError, check_design, random_sequences, write_verilog
+from sw_model.config import config_from_dict
+from testbenches.check import format_mismatch
+from testbenches.predict import (Design, Expectation, Packer, ScheduleModel, random_design, random_readout,
+                                 verilog_ports)
+
+
+def _cell_writes(d: Design, seqs) -> int:
+    p = d.params
+    return sum(map(len, seqs)) * p.n_devices * (p.n_virtual + int(p.has_idle))
+
+
+def _check(d: Design, tmp_path, seqs, sim="verilator", **kw) -> dict:
+    v = tmp_path / "memres_top.v"
+    write_verilog(d, v)
+    rep = check_design(d, v, seqs, sim=sim, run_dir=tmp_path / "run", **kw)
+    assert rep["passed"], format_mismatch(rep["first_mismatch"])
+    frames = sum(map(len, seqs))
+    assert rep["results_checked"] == frames and rep["frames_accepted"] == frames
+    assert rep["trace_writes_checked"] == _cell_writes(d, seqs)
+    # every clock: frames.ready, load.ready, results.valid, trace.valid; plus every cell write and result
+    assert rep["compared"] >= 4 * rep["cycles"] + 5 * rep["trace_writes_checked"]
+    return rep
+
+
+# --- without a simulator ------------------------------------------------------------------
+
+@pytest.mark.parametrize("rows, k", [(2, 1), (4, 10), (12, 3), (8, 8), (275, 10), (2200, 10), (9, 9)])
+def test_schedule_model_has_the_stated_latency_and_interval(rows, k):
+    """The model's unstalled timing is the documented one: latency rows + 8 + K, max(rows, K) per frame."""
+    assert ScheduleModel.measure(rows, k) == (rows + 8 + k, max(rows, k))
+
+
+def test_schedule_model_agrees_with_the_core_properties():
+    for seed in range(6):
+        d = random_design(seed)
+        core = ReservoirCore(d.params, d.w, d.b)
+        assert ScheduleModel.measure(d.params.rows, d.n_outputs) == (core.latency, core.cycles_per_frame)
+
+
+def test_packer_round_trip():
+    d = random_design(3)
+    p = d.params
+    pk = Packer(p.result_layout)
+    rng = np.random.default_rng(0)
+    lim = 1 << (p.widths.frame_acc - 1)
+    y = rng.integers(-lim, lim, size=(5, p.n_outputs))
+    dec = rng.integers(0, p.n_outputs, size=5)
+    words = pk.pack({"y": y, "decision": dec, "last": np.array([0, 1, 0, 1, 1])}, 5)
+    for i, w in enumerate(words):
+        u = pk.unpack(w)
+        assert u["y"] == [int(v) for v in y[i]] and u["decision"] == dec[i]
+
+
+def test_expectation_uses_the_integer_model():
+    """Per-frame y is IntReadout on FixedReservoir features; the final decision is classify's argmax of sums."""
+    from sw_model import classify
+    from sw_model.fixed import FixedReservoir
+    d = random_design(4)
+    seqs = random_sequences(d, np.random.default_rng(1), 5, 8)
+    exp = Expectation(d, seqs)
+    res = FixedReservoir(d.config.reservoir, d.config.fixed, d.n_inputs)
+    sums = classify.SequenceSums.empty(len(seqs), res.n_features, np.int64)
+    for i, feats in res.run(seqs):
+        assert np.array_equal(exp.get(i).y, d.readout(feats))
+        sums.set(i, feats)
+    ref = classify.decisions_int(sums, d.readout)[:, -1]
+    assert [exp.get(i).decisions[-1] for i in range(len(seqs))] == ref.tolist()
+
+
+def test_ports_of_generated_verilog(tmp_path):
+    d = random_design(1)
+    write_verilog(d, tmp_path / "core.v")
+    ports = verilog_ports((tmp_path / "core.v").read_text(), "memres_top")
+    assert ports["trace__valid"] == ("output", d.lanes)
+    assert ports["frames__ready"] == ("output", 1)
+
+
+# --- simulated --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed, sim", [(0, "verilator"), (11, "verilator"), (1, "icarus"), (5, "icarus")])
+def test_random_configuration_matches_every_clock(seed, sim, tmp_path):
+    d = random_design(seed)
+    seqs = random_sequences(d, np.random.default_rng(seed), 6, 10)
+    _check(d, tmp_path, seqs, sim=sim, seed=seed)
+
+
+def test_readout_loaded_through_the_load_port(tmp_path):
+    """A core with a zero readout (as generated from a configuration): weights and biases are loaded first."""
+    d = random_design(7)
+    d.baked = False
+    seqs = random_sequences(d, np.random.default_rng(7), 4, 6)
+    rep = _check(d, tmp_path, seqs, sim="icarus", seed=7)
+    p = d.params
+    assert rep["cycles"] > p.n_features * p.n_outputs    # the load beats took clocks
+
+
+def test_heavy_back_pressure_and_no_gaps(tmp_path):
+    """rows close to K and results.ready mostly low: stalls reach the input; then full speed."""
+    cfg = config_from_dict({"reservoir": {"n_devices": 4, "n_virtual": 2, "state_features": True}})
+    d = Design(cfg, 3, 6, 2, np.zeros((0, 6)), np.zeros(6))
+    d.w, d.b = random_readout(d.params, np.random.default_rng(2))
+    seqs = random_sequences(d, np.random.default_rng(2), 5, 8)
+    _check(d, tmp_path / "a", seqs, sim="icarus", seed=2, p_valid=0.9, p_ready=0.15)
+    rep = _check(d, tmp_path / "b", seqs, sim="icarus", seed=2, p_valid=1.0, p_ready=1.0)
+    frames, latency = sum(map(len, seqs)), d.params.rows + 8 + 6
+    # frames back to back, the last result after `latency`, then the checked idle tail (2 latency + 8);
+    # on Icarus the K biases are loaded first
+    assert rep["cycles"] <= frames * max(d.params.rows, 6) + 3 * latency + 8 + 6 + 5
+
+
+def test_values_only_mode(tmp_path):
+    """timing=False: no schedule model, values in order and the stream rule."""
+    d = random_design(5)
+    seqs = random_sequences(d, np.random.default_rng(5), 4, 8)
+    rep = _check(d, tmp_path, seqs, sim="icarus", seed=5, timing=False)
+    assert not rep["timing_checked"]
+
+
+def test_verilog_of_another_core_is_refused(tmp_path):
+    d = random_design(0)
+    other = random_design(1)
+    write_verilog(other, tmp_path / "other.v")
+    with pytest.raises(VerifyError, match="port"):
+        check_design(d, tmp_path / "other.v", [], run_dir=tmp_path / "run", sim="icarus")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(100, 124))
+def test_random_configuration_sweep(seed, tmp_path):
+    """Larger random configurations (up to 64 devices, 8 virtual nodes, 32 inputs), longer stimulus."""
+    d = random_design(seed, max_devices=64, max_virtual=8, max_inputs=32)
+    if seed % 3 == 0:
+        d.baked = False
+    seqs = random_sequences(d, np.random.default_rng(seed), 10, 20)
+    rng = np.random.default_rng(seed)
+    _check(d, tmp_path, seqs, sim="verilator" if seed % 2 else "icarus", seed=seed,
+           p_valid=float(rng.uniform(0.3, 1.0)), p_ready=float(rng.uniform(0.2, 1.0)))
