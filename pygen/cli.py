@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -177,7 +178,16 @@ def _demo_hardware_steps() -> list:
     return steps
 
 
-# --- parser ----------------------------------------------------------------------
+# --- parser ---
+
+HARDWARE_COMMANDS = (
+    ("generate", "pygen.generate", "write Verilog and a manifest for a model or configuration"),
+    ("verify", "pygen.verify", "simulate the RTL and check it cycle by cycle against the integer model"),
+    ("build", "pygen.build", "build a bitstream for a dev board and report Fmax and utilisation"),
+    ("program", "pygen.program", "flash a bitstream onto a dev board"),
+    ("run", "pygen.runtime", "stream WAV files to a board (or its simulation) and print decisions"),
+)
+
 
 def build_parser() -> argparse.ArgumentParser:
     from sw_model.workflow import TASK_NAMES
@@ -232,14 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.set_defaults(func=cmd_data)
 
-    try:
-        from pygen import generate as gen
-    except ImportError:
-        gen = None
-    if gen is not None:
-        sp = sub.add_parser("generate", help="write Verilog and a manifest for a model or configuration")
-        gen.add_arguments(sp)
-        sp.set_defaults(func=gen.run)
+    # The hardware commands live in their own modules, each with add_arguments(parser) and run(args).
+    for name, module, help_text in HARDWARE_COMMANDS:
+        mod = importlib.import_module(module)
+        sp = sub.add_parser(name, help=help_text)
+        mod.add_arguments(sp)
+        sp.set_defaults(func=mod.run)
     return p
 
 
