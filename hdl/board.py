@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from amaranth.hdl import Cat, ClockDomain, ClockSignal, Elaboratable, Instance, Module, Mux, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, io, stream, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
 
@@ -295,11 +295,10 @@ def ecp5_pll(f_in: float, f_out: float) -> PllPlan:
             f = pfd * clkfb
             if not 3.125e6 <= f <= 400e6:
                 continue
-            for clkop in range(1, 129):
-                if 400e6 <= f * clkop <= 800e6:
-                    if best is None or abs(f - f_out) < abs(best[0] - f_out):
-                        best = (f, clki, clkfb, clkop)
-                    break
+            ops = [op for op in range(1, 129) if 400e6 <= f * op <= 800e6]
+            if ops and (best is None or abs(f - f_out) < abs(best[0] - f_out)):
+                # the VCO nearest the middle of its range
+                best = (f, clki, clkfb, min(ops, key=lambda op: abs(f * op - 600e6)))
     if best is None or abs(best[0] / f_out - 1) > 0.01:
         raise PllError(f"the ECP5 PLL cannot make {f_out / 1e6:g} MHz from {f_in / 1e6:g} MHz within 1 % "
                        f"(it makes 3.125 to 400 MHz)")
@@ -393,23 +392,26 @@ class BoardTop(Elaboratable):
         if self.pll is not None:
             self._clocking(m, platform)
         m.submodules.design = d = self.design
-        uart = platform.request("uart", 0)
-        m.d.comb += [d.rx.eq(uart.rx.i), uart.tx.o.eq(d.tx)]
-        bits = len(d.leds.decision)
-        for i, res in enumerate(b.decision_leds):
-            if i < bits:
-                m.d.comb += platform.request(*res).o.eq(d.leds.decision[i])
-        m.d.comb += [platform.request(*b.activity_led).o.eq(d.leds.activity),
-                     platform.request(*b.dropped_led).o.eq(d.leds.dropped)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [d.rx.eq(rx.i), tx.o.eq(d.tx)]
+        leds = [(res, d.leds.decision[i]) for i, res in enumerate(b.decision_leds) if i < len(d.leds.decision)]
+        leds += [(b.activity_led, d.leds.activity), (b.dropped_led, d.leds.dropped)]
         if b.heartbeat_led is not None:
-            m.d.comb += platform.request(*b.heartbeat_led).o.eq(d.leds.heartbeat)
+            leds.append((b.heartbeat_led, d.leds.heartbeat))
+        for (name, number), value in leds:
+            buf = io.Buffer("o", platform.request(name, number, dir="-"))
+            m.submodules[f"{name}_{number}"] = buf
+            m.d.comb += buf.o.eq(value)
         return m
 
     def _clocking(self, m, platform):
         b, pll = self.board, self.pll
         m.domains.sync = ClockDomain("sync")
         m.domains.por = ClockDomain("por", reset_less=True, local=True)
-        clk, lock = Signal(), Signal()
+        clk = Signal(name="pll_clk")
+        lock = Signal(name="pll_lock")
         pin = platform.request(b.clock, dir="-")
         if b.family == "ice40":
             m.submodules.pll = Instance(
@@ -420,7 +422,6 @@ class BoardTop(Elaboratable):
                 i_PACKAGEPIN=pin.io, i_RESETB=1, i_BYPASS=0,
                 o_PLLOUTGLOBAL=clk, o_LOCK=lock)
         else:
-            from amaranth.lib import io
             m.submodules.clk_buf = buf = io.Buffer("i", pin)
             mhz = lambda f: f"{f / 1e6:.6g}"   # noqa: E731
             m.submodules.pll = Instance(
@@ -436,7 +437,8 @@ class BoardTop(Elaboratable):
                 i_CLKI=buf.i, i_CLKFB=clk, i_RST=0, i_STDBY=0, i_PHASESEL0=0, i_PHASESEL1=0,
                 i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1, i_PLLWAKESYNC=0, i_ENCLKOP=0,
                 o_CLKOP=clk, o_LOCK=lock)
-        platform.add_clock_constraint(clk, pll.f_out)
+        # No constraint on the PLL output: nextpnr derives it from the oscillator pin's constraint
+        # through the PLL's dividers (and a constraint on a net Yosys renames would be ignored).
         delay = max(1, round(15e-6 * pll.f_out))
         timer = Signal(range(delay + 1))
         ready = Signal()

@@ -1,0 +1,181 @@
+"""``memres build``: bitstreams for both boards, and the report parsed from the real tool output.
+
+The default run builds a tiny configuration (N=8, ML=2, 8 inputs, 4 outputs)
+for the iCEBreaker at its 12 MHz oscillator and for the ULX3S through its PLL
+at 30 MHz (about a minute each once YoWASP is warm). The FSDD models and the
+"does not fit" / "misses the clock" builds take minutes: ``-m slow``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from pygen import build as build_mod
+from pygen.build import BuildError, build, make_design, parse_nextpnr_log, parse_yosys_report
+
+
+def _build_or_skip(*args, **kw) -> dict:
+    from testbenches.toolchain import ToolchainError
+    try:
+        return build(*args, **kw)
+    except ToolchainError as e:   # pragma: no cover - YoWASP missing
+        pytest.skip(f"YoWASP tools unavailable: {e}")
+
+
+@pytest.fixture(scope="module")
+def ice40(tiny_config, tmp_path_factory) -> dict:
+    return _build_or_skip(tiny_config, "icebreaker", tmp_path_factory.mktemp("ice40"), n_inputs=8, n_outputs=4)
+
+
+@pytest.fixture(scope="module")
+def ecp5(tiny_config, tmp_path_factory) -> dict:
+    return _build_or_skip(tiny_config, "ulx3s", tmp_path_factory.mktemp("ecp5"), n_inputs=8, n_outputs=4,
+                          clock_mhz=30)
+
+
+def _check_report(r: dict, ext: str) -> None:
+    bit = Path(r["bitstream"])
+    assert bit.suffix == ext and bit.stat().st_size > 50_000
+    for key in ("bitstream", "fmax_mhz", "utilisation", "frames_per_s", "realtime_factor"):
+        assert key in r
+    assert r["meets_clock"] and r["fmax_mhz"] >= r["clock_mhz"]
+    for clock in r["clocks"].values():    # nextpnr judged timing at the clock the board runs at
+        assert clock["target_mhz"] == pytest.approx(r["clock_mhz"], rel=1e-3)
+    p = r["parameters"]
+    assert r["frames_per_s"] == pytest.approx(r["clock_mhz"] * 1e6 / r["cycles_per_frame"])
+    assert r["realtime_factor"] == pytest.approx(r["frames_per_s"] * p["n_virtual"] * p["dt_ns"] * 1e-9)
+    assert json.loads((Path(r["out_dir"]) / "report.json").read_text())["bitstream"] == r["bitstream"]
+
+
+def test_icebreaker_bitstream_of_a_small_configuration(ice40):
+    _check_report(ice40, ".bin")
+    assert ice40["pll"] is None and ice40["clock_mhz"] == 12
+    lcs = ice40["utilisation"]["lcs"]
+    assert 0 < lcs["used"] <= lcs["available"] == 5280
+    assert ice40["utilisation"]["luts"]["used"] > 0 and ice40["utilisation"]["ffs"]["used"] > 0
+
+
+def test_ulx3s_bitstream_through_the_pll(ecp5):
+    _check_report(ecp5, ".bit")
+    assert ecp5["clock_mhz"] == pytest.approx(30) and ecp5["pll"]["CLKOP_DIV"] >= 1
+    assert ecp5["utilisation"]["plls"]["used"] == 1
+    assert ecp5["utilisation"]["luts"]["available"] == 83640
+
+
+@pytest.mark.parametrize("which", ["ice40", "ecp5"])
+def test_report_equals_what_the_tools_wrote(which, request):
+    """Fmax is the last 'Max frequency' line of nextpnr's log; utilisation rows are copied from it."""
+    r = request.getfixturevalue(which)
+    build_dir = Path(r["out_dir"]) / "build"
+    tim = (build_dir / "top.tim").read_text()
+    lines = [ln for ln in tim.splitlines() if "Max frequency for clock" in ln]
+    assert len(lines) >= 2                        # once after placement, once after routing
+    assert r["fmax_mhz"] == float(re.search(r": ([0-9.]+) MHz", lines[-1]).group(1))
+    for row in re.findall(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)", tim.split("Device utilisation:")[1].split("\n\n")[0]):
+        assert r["nextpnr_cells"][row[0]] == {"used": int(row[1]), "available": int(row[2])}
+    stat = (build_dir / "top.rpt").read_text()
+    lut = "SB_LUT4" if which == "ice40" else "LUT4"
+    counts = re.findall(rf"^\s+(\d+)\s+(?:cells\s+)?{lut}\s*$", stat, re.M)
+    assert r["yosys_cells"][lut] == int(counts[-1])
+
+
+def test_an_unchanged_build_is_not_run_again(ice40, tiny_config):
+    again = build(tiny_config, "icebreaker", ice40["out_dir"], n_inputs=8, n_outputs=4)
+    assert again["reused"] and again["fmax_mhz"] == ice40["fmax_mhz"] and again["seconds"] < 30
+
+
+def test_the_icebreaker_pll_is_instantiated_for_a_faster_clock(tiny_config):
+    """SB_PLL40_PAD on the clock pin with icepll's dividers, and the clock constraint for nextpnr."""
+    from hdl.board import BoardTop
+    design, _, pll, spec = make_design(tiny_config, "icebreaker", clock_mhz=24, n_inputs=8, n_outputs=4)
+    plan = spec.platform().prepare(BoardTop(spec, design, pll), name="top")
+    il, pcf = plan.files["top.il"], plan.files["top.pcf"]
+    assert "SB_PLL40_PAD" in il and re.search(r"parameter \\DIVF 63\b", il)
+    assert "set_frequency clk12_0__io 12.0" in pcf     # nextpnr derives the PLL output's 24 MHz from it
+    assert design.clk_freq == 24e6 and design.link.divisor == round(24e6 / 115200)
+
+
+# --- parsing, on excerpts of real nextpnr-ice40 output --------------------------------------
+
+NEXTPNR_EXCERPT = """\
+Info: Device utilisation:
+Info: \t         ICESTORM_LC:   8215/   5280   155%
+Info: \t        ICESTORM_RAM:     14/     30    46%
+Info: \t               SB_IO:      8/     39    20%
+Info: \t        ICESTORM_DSP:      8/      8   100%
+
+Info: Placed 11 cells based on constraints.
+Info: Max frequency for clock 'cd_sync.clk': 14.90 MHz (PASS at 12.00 MHz)
+Info: Routing..
+Warning: Max frequency for clock 'cd_sync.clk': 11.72 MHz (FAIL at 12.00 MHz)
+"""
+
+
+def test_the_last_max_frequency_line_is_the_final_one():
+    parsed = parse_nextpnr_log(NEXTPNR_EXCERPT)
+    assert parsed["clocks"] == {"cd_sync.clk": {"fmax_mhz": 11.72, "target_mhz": 12.0, "pass": False}}
+    assert parsed["cells"]["ICESTORM_LC"] == {"used": 8215, "available": 5280}
+    assert build_mod._over_capacity(parsed["cells"]) == ["ICESTORM_LC 8215/5280 (156 %)"]
+
+
+def test_yosys_statistics_of_the_top_module():
+    text = "=== top ===\n\n   Number of cells:   10\n     3   SB_CARRY\n     7   SB_LUT4\n\n=== other ===\n  5 SB_LUT4\n"
+    assert parse_yosys_report(text) == {"SB_CARRY": 3, "SB_LUT4": 7}
+
+
+def test_build_cli_says_plainly_when_the_design_does_not_fit(monkeypatch, capsys, tiny_config):
+    def fails(*a, **kw):
+        raise BuildError("the design does not fit the iCE40UP5K-SG48: needs ICESTORM_LC 8215/5280 (156 %)",
+                         {"board": "icebreaker"})
+    monkeypatch.setattr(build_mod, "build", fails)
+    parser = argparse.ArgumentParser()
+    build_mod.add_arguments(parser)
+    assert build_mod.run(parser.parse_args([str(tiny_config), "--board", "icebreaker", "--json"])) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out)["ok"] is False and "does not fit" in json.loads(out)["error"]
+    assert "does not fit the iCE40UP5K" in err
+
+
+def test_unknown_board_and_unreachable_clock_are_refused(tiny_config):
+    with pytest.raises(BuildError, match="unknown board"):
+        make_design(tiny_config, "de10")
+    with pytest.raises(BuildError, match="16 to 275 MHz"):
+        make_design(tiny_config, "icebreaker", clock_mhz=14)
+
+
+# --- slow: real failures and the FSDD models ---------------------------------------------------
+
+@pytest.mark.slow
+def test_a_design_too_large_for_the_up5k_fails_saying_so(small_model, tmp_path):
+    """The small FSDD model (32 inputs, 10 classes) needs more logic cells than the UP5K has."""
+    with pytest.raises(BuildError, match="does not fit the iCE40UP5K") as e:
+        build(small_model, "icebreaker", tmp_path)
+    assert e.value.report["board"] == "icebreaker"
+
+
+@pytest.mark.slow
+def test_a_clock_above_fmax_fails_saying_so(tiny_config, tmp_path):
+    with pytest.raises(BuildError, match="misses the board clock") as e:
+        build(tiny_config, "icebreaker", tmp_path, n_inputs=8, n_outputs=4, clock_mhz=48)
+    assert e.value.report["fmax_mhz"] < 48 and Path(e.value.report["bitstream"]).is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board", ["ulx3s", "icebreaker"])
+def test_fsdd_default_model_build(board, fsdd_root, tmp_path_factory):
+    """The default FSDD model: ULX3S builds; the iCEBreaker either builds or says it does not fit."""
+    from sw_model import workflow
+    path = tmp_path_factory.getbasetemp() / "fsdd-default.npz"
+    if not path.is_file():
+        workflow.train("fsdd", data_dir=fsdd_root).save(path)
+    try:
+        r = build(path, board, tmp_path_factory.mktemp(board))
+    except BuildError as e:
+        assert board == "icebreaker" and "does not fit" in str(e), str(e)
+        return
+    assert Path(r["bitstream"]).is_file() and r["frames_per_s"] > 0
