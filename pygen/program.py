@@ -34,7 +34,7 @@ INSTALL = {
 #: Lines by which each tool says that no board is connected.
 NO_BOARD = re.compile(r"can't find ice ftdi|device not found|unable to open ftdi|no cable|cable not found|"
                       r"no device found|jtag init failed|unable to open|usb_open|libusb.*(not found|error)", re.I)
-MISSING_LIBRARY = re.compile(r"error while loading shared libraries: (\S+)")
+MISSING_LIBRARY = re.compile(r"error while loading shared libraries: ([^\s:]+)")
 
 
 class ProgramError(ValueError):
