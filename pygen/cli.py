@@ -141,7 +141,7 @@ def cmd_data(args) -> int:
 # --- demo ------------------------------------------------------------------------
 
 def cmd_demo(args) -> int:
-    """Train, evaluate, and push the model through as much of the hardware flow as exists."""
+    """Train, evaluate, generate Verilog, verify it against the integer model, build a bitstream."""
     from sw_model import workflow
     out = Path(args.output)
     task = "fsdd" if args.data else "henon"
@@ -163,19 +163,34 @@ def cmd_demo(args) -> int:
 
 
 def _demo_hardware_steps() -> list:
-    """Hardware stages of the demo, present once their modules exist."""
-    steps = []
-    try:
-        from pygen import generate as gen
-    except ImportError:
-        return steps
+    """The hardware stages of the demo: generate, verify in RTL simulation, build a bitstream."""
 
     def generate(model_path, out, args):
-        manifest = gen.generate(model_path, out / "verilog", lanes=1)
-        err.print(f"  Verilog in {out / 'verilog'}: {manifest.get('cycles_per_frame')} cycles per frame")
-        return {"dir": str(out / "verilog"), "cycles_per_frame": manifest.get("cycles_per_frame")}
-    steps.append(("generate", generate))
-    return steps
+        from pygen.generate import generate as gen
+        manifest = gen(model_path, out / "verilog", lanes=1)
+        err.print(f"  Verilog in {out / 'verilog'}: {manifest['cycles_per_frame']} cycles per frame, "
+                  f"latency {manifest['latency']} cycles")
+        return {"dir": str(out / "verilog"), "cycles_per_frame": manifest["cycles_per_frame"],
+                "latency": manifest["latency"]}
+
+    def verify(model_path, out, args):
+        from pygen.verify import verify as check
+        # A sample of the test data keeps the demo short; `memres verify MODEL` checks it all.
+        r = check(model_path, out_dir=out / "verify", sequences=4, random_count=2, data_dir=args.data)
+        err.print(f"  RTL on Verilator: {r['cycles']} cycles, {r['compared']} values compared, "
+                  f"{r['mismatches']} mismatches")
+        if r["mismatches"]:
+            raise UserError(f"the RTL disagrees with the integer model: {r['first_mismatch']}")
+        return {k: r[k] for k in ("cycles", "compared", "mismatches", "passed")}
+
+    def build(model_path, out, args):
+        from pygen.build import build as make
+        r = make(model_path, "icebreaker", out / "build-icebreaker")
+        err.print(f"  iCEBreaker bitstream {r['bitstream']}: Fmax {r['fmax_mhz']:.1f} MHz, "
+                  f"{r['frames_per_s']:.0f} frames/s")
+        return {k: r[k] for k in ("bitstream", "fmax_mhz", "frames_per_s", "realtime_factor", "utilisation")}
+
+    return [("generate", generate), ("verify", verify), ("build", build)]
 
 
 # --- parser ---
