@@ -408,4 +408,8 @@ async def _loop(dut, run: _Run, fe, ro) -> None:
             tail -= 1
         if (cycle & 0xFFF) == 0:
             run.compared = compared
+            if (cycle & 0x3FFFF) == 0:
+                import cocotb
+                cocotb.log.info("memres verify: clock %d, %d of %d frames in, %d results checked, %d values compared",
+                                cycle, frames_sent, n_frames, results_done, compared)
     run.compared = compared
