@@ -143,7 +143,8 @@ def test_random_configuration_sweep(seed, tmp_path):
     d = random_design(seed, max_devices=64, max_virtual=8, max_inputs=32)
     if seed % 3 == 0:
         d.baked = False
-    seqs = random_sequences(d, np.random.default_rng(seed), 10, 20)
+    icarus = seed % 4 == 0          # Icarus is slow on active cores (docs/verification.md): short runs only
+    seqs = random_sequences(d, np.random.default_rng(seed), 3 if icarus else 10, 6 if icarus else 20)
     rng = np.random.default_rng(seed)
-    _check(d, tmp_path, seqs, sim="verilator" if seed % 2 else "icarus", seed=seed,
+    _check(d, tmp_path, seqs, sim="icarus" if icarus else "verilator", seed=seed,
            p_valid=float(rng.uniform(0.3, 1.0)), p_ready=float(rng.uniform(0.2, 1.0)))
