@@ -43,6 +43,9 @@ TOP = "memres_top"
 #: A mismatch later than this many clocks is replayed for the waveform with its sequence alone
 #: (a full-length waveform of a large core would be gigabytes).
 WAVE_CYCLE_LIMIT = 200_000
+#: Verilator flags for a given Verilog (``--verilog``): a flattened synthesis netlist has bit-level
+#: combinational paths through one vector, which Verilator reports as UNOPTFLAT (a speed remark).
+NETLIST_WAIVERS = ("-Wno-UNOPTFLAT",)
 
 
 class VerifyError(ValueError):
@@ -195,7 +198,8 @@ def lanes_of_verilog(verilog: str | Path) -> int | None:
 def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *, seed: int = 1,
                  sim: str = "verilator", run_dir: str | Path, waves: bool | str = False,
                  timing: bool = True, p_valid: float = 0.7, p_ready: float = 0.7, label: str = "",
-                 reproduce: str = "", timeout: float | None = None, trace: bool | None = None) -> dict:
+                 reproduce: str = "", timeout: float | None = None, trace: bool | None = None,
+                 build_args: tuple[str, ...] = ()) -> dict:
     """Simulate ``verilog`` on ``seqs`` and compare every clock; return the run's report (see check.py).
 
     ``waves``: False, True (always), or "on_failure" (re-run a failing run with waves; mismatches
@@ -219,7 +223,7 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
     load = True if not design.baked else ("biases" if sim == "icarus" else False)
     job = Job(design, seqs, seed=seed, p_valid=p_valid, p_ready=p_ready, timing=timing, trace=has_trace,
               load=load, report=str(run_dir / "report.json"), label=label, reproduce=reproduce)
-    report = _simulate(verilog, job, run_dir, sim, waves is True, timeout)
+    report = _simulate(verilog, job, run_dir, sim, waves is True, timeout, build_args)
     report["run_dir"] = str(run_dir)
     report["sim"] = sim
     if not report["passed"] and waves == "on_failure":
@@ -232,7 +236,7 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
             report["wave_note"] = (f"mismatch after {m['cycle']} clocks: the waveform replays sequence {s} "
                                    f"alone with the same seed")
         rerun.report = str(wave_dir / "report.json")
-        rep2 = _simulate(verilog, rerun, wave_dir, sim, True, timeout)
+        rep2 = _simulate(verilog, rerun, wave_dir, sim, True, timeout, build_args)
         report["wave"] = rep2.get("wave")
         report["wave_reproduced"] = not rep2["passed"]
     if report.get("wave") and report.get("first_mismatch"):
@@ -240,7 +244,8 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
     return report
 
 
-def _simulate(verilog: Path, job: Job, run_dir: Path, sim: str, waves: bool, timeout) -> dict:
+def _simulate(verilog: Path, job: Job, run_dir: Path, sim: str, waves: bool, timeout,
+              build_args: tuple[str, ...] = ()) -> dict:
     from testbenches.runner import run_cocotb
 
     job_path = save_job(run_dir, job)
@@ -250,7 +255,7 @@ def _simulate(verilog: Path, job: Job, run_dir: Path, sim: str, waves: bool, tim
     Path(job.report).unlink(missing_ok=True)
     t0 = time.perf_counter()
     res = run_cocotb([verilog], TOP, "cocotb_core", test_dir=TESTBENCH_DIR, sim=sim, env=env, waves=waves,
-                     run_dir=run_dir, timeout=timeout)
+                     run_dir=run_dir, timeout=timeout, build_args=build_args if sim == "verilator" else ())
     if not Path(job.report).is_file():
         raise RuntimeError(f"the simulation wrote no report:\n{res.summary()}")
     report = json.loads(Path(job.report).read_text())
@@ -290,6 +295,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     say = log or (lambda msg: None)
+    given = verilog is not None
     if verilog is not None:
         verilog = Path(verilog)
         if not verilog.is_file():
@@ -334,7 +340,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         say(f"run {i + 1}/{seeds}: seed {s}, {len(seqs)} sequences, {sum(map(len, seqs))} frames on {sim}")
         rep = check_design(design, verilog, seqs, seed=s, sim=sim, run_dir=out / f"run{s}", waves=waves,
                            timing=timing, p_valid=p_valid, p_ready=p_ready, label=f"seed {s}", reproduce=repro,
-                           timeout=timeout)
+                           timeout=timeout, build_args=NETLIST_WAIVERS if given else ())
         rep["test_sequences"] = n_test
         runs.append(rep)
         if not rep["passed"]:

