@@ -41,7 +41,8 @@ def clocks_per_second(name: str, d: Design, n_seqs: int, max_len: int, sim: str,
     rep = check_design(d, v, seqs, sim=sim, run_dir=work / f"{name}-{sim}", seed=1)
     out = {"bench": "clocks_per_second", "design": name, "sim": sim, "passed": rep["passed"],
            "cycles": rep["cycles"], "compared": rep["compared"], "sim_seconds": round(rep["seconds"], 2),
-           "cycles_per_second": round(rep["cycles_per_second"]), "lanes": d.lanes, "rows": d.params.rows,
+           "cycles_per_second": round(rep["cycles_per_second"]),
+           "cycles_per_cpu_second": round(rep["cycles_per_cpu_second"]), "lanes": d.lanes, "rows": d.params.rows,
            "build_seconds": round(rep["build_seconds"], 1), "build_cached": rep["build_cached"],
            "wall_seconds": round(time.perf_counter() - t0, 1)}
     print(json.dumps(out), flush=True)
@@ -93,6 +94,8 @@ def main() -> int:
                "cycles": r["cycles"], "compared": r["compared"], "frames": r["frames"],
                "trace_writes": r["trace_writes"], "sim_seconds": round(r["runs"][0]["seconds"], 1),
                "cycles_per_second": round(r["cycles_per_second"]),
+               "cpu_seconds": round(r["runs"][0]["cpu_seconds"], 1),
+               "cycles_per_cpu_second": round(r["runs"][0]["cycles_per_cpu_second"]),
                "build_seconds": round(r["runs"][0]["build_seconds"], 1),
                "wall_seconds": round(time.perf_counter() - t0, 1)}
         print(json.dumps(out), flush=True)

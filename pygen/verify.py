@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from testbenches.check import Job, format_mismatch, save_job
+from testbenches.check import HARNESS_TOP, Job, format_mismatch, harness_verilog, save_job
 from testbenches.predict import Design, ScheduleModel, random_readout, read_ports
 
 __all__ = ["VerifyError", "verify", "check_design", "load_design", "random_sequences", "model_test_data",
@@ -249,12 +249,14 @@ def _simulate(verilog: Path, job: Job, run_dir: Path, sim: str, waves: bool, tim
     from testbenches.runner import run_cocotb
 
     job_path = save_job(run_dir, job)
+    harness = run_dir / f"{HARNESS_TOP}.v"
+    harness.write_text(harness_verilog(job.design, job.trace))
     env = {"MEMRES_VERIFY_JOB": str(job_path),
            "PYTHONPATH": os.pathsep.join([str(REPO), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
                                                       if p]])}
     Path(job.report).unlink(missing_ok=True)
     t0 = time.perf_counter()
-    res = run_cocotb([verilog], TOP, "cocotb_core", test_dir=TESTBENCH_DIR, sim=sim, env=env, waves=waves,
+    res = run_cocotb([harness, verilog], HARNESS_TOP, "cocotb_core", test_dir=TESTBENCH_DIR, sim=sim, env=env, waves=waves,
                      run_dir=run_dir, timeout=timeout, build_args=build_args if sim == "verilator" else ())
     if not Path(job.report).is_file():
         raise RuntimeError(f"the simulation wrote no report:\n{res.summary()}")

@@ -1,5 +1,7 @@
 """The checker catches deliberately broken hardware, at the clock and signal where it first shows."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -58,7 +60,8 @@ def test_mismatch_writes_a_waveform(design, tmp_path):
                        reproduce="memres verify ... --seed 3")
     assert rep["wave_reproduced"]
     wave = rep["first_mismatch"]["wave"]
-    assert wave.endswith(".vcd") and (tmp_path / "run" / "waves" / "memres_top.vcd").stat().st_size > 1000
+    assert wave == str(tmp_path / "run" / "waves" / "memres_verify_tb.vcd")
+    assert Path(wave).stat().st_size > 1000
     assert rep["first_mismatch"]["reproduce"] == "memres verify ... --seed 3"
 
 
