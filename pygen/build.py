@@ -102,18 +102,19 @@ def _synth_overrides(family: str) -> dict:
 _PRE_SYNTH = ["proc", "opt_expr", "opt_clean", "wreduce"]
 
 
-def _assign_dsps(build_dir: Path, plan, env: dict, family: str) -> list[str]:
-    """With a DSP budget (UP5K: 8), keep the blocks for the cell array, give the readout what is left.
+def _assign_dsps(build_dir: Path, plan, env: dict, family: str, dsps: int) -> list[str]:
+    """Keep the DSP blocks for the cell array, give the readout what is left, the rest in logic.
 
-    The same policy as ``memres generate --synth``: a quick Yosys pass lists
-    the multipliers, the readout ones beyond the budget are built in logic
-    (``booth``), inserted into the build script after reading the design.
-    Returns the multipliers put in logic.
+    The same policy as ``memres generate --synth`` (which budgets the UP5K's
+    8 blocks), here with the board's own count (``dsps``) as the budget on
+    both families: without it Yosys maps every multiplier to a block, and a
+    readout with many lanes (lanes x K multipliers) no longer fits an
+    ECP5-85F's 156. A quick Yosys pass lists the multipliers; the readout
+    ones beyond the budget are built in logic (``booth``), inserted into the
+    build script after reading the design. Returns the multipliers put in logic.
     """
     from pygen import generate as gen
-    budget = gen.SYNTH_TARGETS[family].get("dsp_budget")
-    if budget is None:
-        return []
+    budget = gen.SYNTH_TARGETS[family].get("dsp_budget", dsps)
     core = f"{BUILD_NAME}.design.core"
     script = ["read_rtlil top.il", f"hierarchy -top {BUILD_NAME}", *_PRE_SYNTH,
               f"select -write cell_mults.txt {core}.cells/t:$mul",
@@ -295,7 +296,7 @@ def build(source, board: str = "icebreaker", out_dir=None, *, lanes: int = 1, ba
         (build_dir / bit_name).unlink(missing_ok=True)
         plan.extract(build_dir)
         env = _env(spec.family)
-        logic_mults = _assign_dsps(build_dir, plan, env, spec.family)
+        logic_mults = _assign_dsps(build_dir, plan, env, spec.family, spec.capacity["dsps"])
         (build_dir / "logic_mults.json").write_text(json.dumps(logic_mults))
         proc = _run_tools(build_dir, plan, env)
         if proc.returncode != 0 or not (build_dir / bit_name).is_file():
