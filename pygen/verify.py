@@ -276,7 +276,7 @@ def _simulate(verilog: Path, job: Job, run_dir: Path, sim: str, waves: bool, tim
 
 def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = "verilator", seeds: int = 1,
            seed: int = 1, waves: bool | str = "on_failure", lanes: int | None = None,
-           out_dir: str | Path = "memres-verify", sequences: int | None = None, random_count: int = 4,
+           out_dir: str | Path = "memres-verify", sequences: int | None = None, random_count: int = 8,
            max_len: int = 10, n_inputs: int | None = None, n_outputs: int | None = None, data_dir=None,
            p_valid: float = 0.7, p_ready: float = 0.7, timing: bool = True,
            timeout: float | None = None, log=None) -> dict:
@@ -286,10 +286,11 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
     ``runs`` (one report per seed), ``sequences``, ``frames``, ``seconds``, ``cycles_per_second``,
     and for FSDD models ``accuracy`` (of the RTL's decisions) and ``matches_integer_model``.
 
-    ``seeds`` runs: seed ``seed + i``. For a model, run 0 drives its test data
-    (``sequences`` of them, default all) then ``random_count`` random sequences;
-    the other runs (and every run of a configuration) drive random sequences with a
-    random readout per run for configurations. ``verilog``: check this file
+    ``seeds`` runs: seed ``seed + i``; every run drives ``random_count`` random
+    sequences, run 0 of a model first its test data (``sequences`` of them,
+    default all, 0 for none); a configuration gets a random readout per run
+    (loaded through ``load``). A run follows from its seed alone, so the
+    ``reproduce`` command of a report repeats it exactly. ``verilog``: check this file
     instead of generating one (its lanes are read from its trace port).
     """
     if seeds < 1:
@@ -316,7 +317,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         say(f"generating {verilog} ({lanes} lane(s))")
         write_verilog(design0, verilog)
     test = None
-    if model is not None:
+    if model is not None and sequences != 0:
         try:
             test = model_test_data(model, data_dir=data_dir, limit=sequences)
         except (FileNotFoundError, KeyError) as e:
@@ -324,21 +325,22 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
     runs = []
     t0 = time.perf_counter()
     for i in range(seeds):
+        # Everything of run s follows from s alone (so `--seed s --seeds 1` repeats it): the random readout
+        # of a configuration from default_rng(s), the random sequences from default_rng([s, 1]).
         s = seed + i
-        rng = np.random.default_rng(s)
         design = design0
         if not design0.baked and i > 0:
-            w, b = random_readout(design0.params, rng)
+            w, b = random_readout(design0.params, np.random.default_rng(s))
             design = Design(design0.config, design0.n_inputs, design0.n_outputs, lanes, w, b, False,
                             design0.source)
         seqs, n_test = [], 0
-        if i == 0 and test is not None:
+        with_test = i == 0 and test is not None
+        if with_test:
             seqs = list(test["seqs"])
             n_test = len(seqs)
-        seqs += random_sequences(design, rng, random_count if test is not None or i > 0 else
-                                 max(random_count, 8), max_len)
-        repro = _reproduce(source, verilog if verilog != out / "memres_top.v" else None, sim, s, lanes,
-                           sequences, n_inputs, n_outputs)
+        seqs += random_sequences(design, np.random.default_rng([s, 1]), random_count, max_len)
+        repro = _reproduce(source, verilog if given else None, sim, s, lanes,
+                           sequences if with_test or test is None else 0, n_inputs, n_outputs, random_count)
         say(f"run {i + 1}/{seeds}: seed {s}, {len(seqs)} sequences, {sum(map(len, seqs))} frames on {sim}")
         rep = check_design(design, verilog, seqs, seed=s, sim=sim, run_dir=out / f"run{s}", waves=waves,
                            timing=timing, p_valid=p_valid, p_ready=p_ready, label=f"seed {s}", reproduce=repro,
@@ -390,8 +392,9 @@ def _fsdd_figures(model, design: Design, test: dict, run: dict) -> dict:
     return out
 
 
-def _reproduce(source, verilog, sim, seed, lanes, sequences, n_inputs, n_outputs) -> str:
-    parts = ["memres verify", str(source), f"--seed {seed}", "--seeds 1", f"--lanes {lanes}", f"--sim {sim}"]
+def _reproduce(source, verilog, sim, seed, lanes, sequences, n_inputs, n_outputs, random_count) -> str:
+    parts = ["memres verify", str(source), f"--seed {seed}", "--seeds 1", f"--lanes {lanes}", f"--sim {sim}",
+             f"--random {random_count}"]
     if verilog is not None:
         parts.append(f"--verilog {verilog}")
     if sequences is not None:
@@ -427,8 +430,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-waves", action="store_true", help="never write a waveform")
     parser.add_argument("--lanes", type=int, help="lanes of the core (default: from --verilog's trace port, else 1)")
     parser.add_argument("--sequences", type=int, metavar="N",
-                        help="model: check N of its test sequences (evenly spaced; default all)")
-    parser.add_argument("--random", type=int, default=4, metavar="N", help="random sequences per run (default 4)")
+                        help="model: check N of its test sequences (evenly spaced; default all; 0: none)")
+    parser.add_argument("--random", type=int, default=8, metavar="N", help="random sequences per run (default 8)")
     parser.add_argument("--inputs", type=int, metavar="C", help="input channels (configuration only)")
     parser.add_argument("--outputs", type=int, metavar="K", help="readout outputs (configuration only)")
     parser.add_argument("--data", help="FSDD folder (default: the model's)")

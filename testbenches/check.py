@@ -128,6 +128,7 @@ class _Run:
         p = self.p
         return {
             "passed": mismatch is None, "label": self.job.label, "seed": self.job.seed,
+            "reproduce": self.job.reproduce,
             "cycles": self.cycle, "compared": self.compared, "mismatches": 0 if mismatch is None else 1,
             "first_mismatch": mismatch, "sequences": len(self.job.seqs), "frames": self.exp.n_frames,
             "frames_accepted": self.frames_in, "results_checked": self.results,

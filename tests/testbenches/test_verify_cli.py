@@ -75,3 +75,16 @@ def test_synthesis_netlist_is_checked(config, tmp_path, capsys):
                "--sim", "icarus", "--random", "3", "--json", "-q", "-o", str(tmp_path / "out")])
     out = json.loads(capsys.readouterr().out)
     assert rc == 0 and out["passed"] and out["lanes"] == 2 and out["trace_writes"] > 0
+
+
+def test_reproduce_command_repeats_a_run_exactly(config, tmp_path, capsys):
+    """The `reproduce` line of a later run (seed 2 of 2) repeats it clock for clock on its own."""
+    r = verify_mod.verify(config, n_inputs=3, n_outputs=3, lanes=2, sim="icarus", seeds=2, random_count=3,
+                          out_dir=tmp_path / "a", waves=False)
+    second = r["runs"][1]
+    argv = second["reproduce"].split()[2:]
+    assert argv[0] == str(config) and "--seed" in argv and argv[argv.index("--seed") + 1] == "2"
+    argv = [a for a in argv if a != "--waves"] + ["--no-waves", "--json", "-q", "-o", str(tmp_path / "b")]
+    assert _run(argv) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert (again["cycles"], again["compared"]) == (second["cycles"], second["compared"])
