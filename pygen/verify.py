@@ -199,11 +199,13 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
                  sim: str = "verilator", run_dir: str | Path, waves: bool | str = False,
                  timing: bool = True, p_valid: float = 0.7, p_ready: float = 0.7, label: str = "",
                  reproduce: str = "", timeout: float | None = None, trace: bool | None = None,
-                 build_args: tuple[str, ...] = ()) -> dict:
+                 build_args: tuple[str, ...] = (), stated: dict | None = None) -> dict:
     """Simulate ``verilog`` on ``seqs`` and compare every clock; return the run's report (see check.py).
 
     ``waves``: False, True (always), or "on_failure" (re-run a failing run with waves; mismatches
     beyond :data:`WAVE_CYCLE_LIMIT` clocks are replayed with the failing sequence alone).
+    ``stated``: ``{"latency", "cycles_per_frame"}`` the hardware states (manifest, core); the
+    schedule model must have the same, else :class:`VerifyError`.
     """
     from testbenches.runner import run_cocotb
 
@@ -211,12 +213,14 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
     run_dir.mkdir(parents=True, exist_ok=True)
     verilog = Path(verilog).resolve()
     has_trace = _check_ports(design, verilog) if trace is None else trace
-    # The schedule model must agree with the timing the hardware states.
+    # The schedule model must agree with the timing the hardware states (the manifest's or the core's
+    # figures when given, else the documented formula).
     lat, cpf = ScheduleModel.measure(design.params.rows, design.n_outputs)
     p = design.params
-    if (lat, cpf) != (p.rows + 8 + p.n_outputs, max(p.rows, p.n_outputs)):
+    stated = stated or {"latency": p.rows + 8 + p.n_outputs, "cycles_per_frame": max(p.rows, p.n_outputs)}
+    if (lat, cpf) != (stated["latency"], stated["cycles_per_frame"]):
         raise VerifyError(f"schedule model: latency {lat}, {cpf} clocks per frame; the hardware states "
-                          f"{p.rows + 8 + p.n_outputs} and {max(p.rows, p.n_outputs)}")
+                          f"{stated['latency']} and {stated['cycles_per_frame']}")
     # Icarus starts the readout's bias registers (reset-less, initial values in their declarations) at X:
     # Verilog-2005 leaves the order of declaration initialisers and `always @*` blocks open, and Icarus
     # evaluates the blocks first. The biases are then written through the load port (same values).
@@ -312,10 +316,17 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         design0.params
     except ValueError as e:
         raise VerifyError(str(e)) from None
+    stated = None
     if verilog is None:
         verilog = out / "memres_top.v"
         say(f"generating {verilog} ({lanes} lane(s))")
-        write_verilog(design0, verilog)
+        stated = write_verilog(design0, verilog)
+    elif (verilog.parent / "manifest.json").is_file():
+        m = json.loads((verilog.parent / "manifest.json").read_text())
+        if "latency" in m and "cycles_per_frame" in m:
+            stated = {"latency": m["latency"], "cycles_per_frame": m["cycles_per_frame"]}
+            say(f"timing stated by {verilog.parent / 'manifest.json'}: latency {m['latency']}, "
+                f"{m['cycles_per_frame']} clocks per frame")
     test = None
     if model is not None and sequences != 0:
         try:
@@ -344,7 +355,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         say(f"run {i + 1}/{seeds}: seed {s}, {len(seqs)} sequences, {sum(map(len, seqs))} frames on {sim}")
         rep = check_design(design, verilog, seqs, seed=s, sim=sim, run_dir=out / f"run{s}", waves=waves,
                            timing=timing, p_valid=p_valid, p_ready=p_ready, label=f"seed {s}", reproduce=repro,
-                           timeout=timeout, build_args=NETLIST_WAIVERS if given else ())
+                           timeout=timeout, build_args=NETLIST_WAIVERS if given else (), stated=stated)
         rep["test_sequences"] = n_test
         runs.append(rep)
         if not rep["passed"]:
@@ -362,7 +373,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         "seconds": time.perf_counter() - t0,
         "sim": sim, "lanes": lanes, "verilog": str(verilog), "source": str(source), "out_dir": str(out),
         "stimulus": (test["kind"] + " + random") if test is not None else "random",
-        "design": design0.describe(), "runs": runs,
+        "design": design0.describe(), "runs": runs, "timing_stated": stated,
     }
     sim_seconds = sum(r["seconds"] for r in runs)
     result["cycles_per_second"] = result["cycles"] / sim_seconds if sim_seconds else 0.0

@@ -88,3 +88,12 @@ def test_reproduce_command_repeats_a_run_exactly(config, tmp_path, capsys):
     assert _run(argv) == 0
     again = json.loads(capsys.readouterr().out)
     assert (again["cycles"], again["compared"]) == (second["cycles"], second["compared"])
+
+
+def test_generated_files_with_manifest(config, tmp_path):
+    """`memres generate` output (Verilog + manifest): the manifest's latency and clocks per frame are used."""
+    from pygen.generate import generate
+    m = generate(config, tmp_path / "gen", lanes=2, n_inputs=3, n_outputs=3)
+    r = verify_mod.verify(config, verilog=tmp_path / "gen" / "memres_top.v", n_inputs=3, n_outputs=3,
+                          sim="icarus", out_dir=tmp_path / "out", waves=False, random_count=3)
+    assert r["passed"] and r["timing_stated"] == {"latency": m["latency"], "cycles_per_frame": m["cycles_per_frame"]}
