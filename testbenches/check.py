@@ -39,7 +39,7 @@ import numpy as np
 
 from .predict import Design, Expectation, ScheduleModel, load_beats
 
-__all__ = ["Job", "Mismatch", "save_job", "load_job", "run_job"]
+__all__ = ["Job", "Mismatch", "format_mismatch", "save_job", "load_job", "run_job", "harness_verilog", "HARNESS_TOP"]
 
 
 class Mismatch(AssertionError):

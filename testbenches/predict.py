@@ -154,7 +154,6 @@ class Packer:
         bits = np.zeros((rows, self.width), dtype=np.uint8)
         for f in self.fields:
             v = np.asarray(values.get(f.name, 0), dtype=np.int64)
-            v = np.broadcast_to(v.reshape(v.shape + (1,) * 0), v.shape)
             shape = (rows, self.repeat, f.count)
             v = np.broadcast_to(v.reshape(_as_shape(v, rows, self.repeat, f.count)), shape)
             u = v.astype(np.uint64)
