@@ -36,8 +36,9 @@ def variants(task: str) -> dict[str, dict]:
         lo, hi = tau["low_ns"], tau["high_ns"]
         out[f"default spread {lo:g}-{hi:g} ns"] = tau
         out[f"one tau {math.sqrt(lo * hi):.0f} ns"] = math.sqrt(lo * hi)
-    out["ESO uniform 159-278 ns"] = ESO_SPREAD
-    out[f"ESO one tau {ESO_SINGLE:.0f} ns"] = ESO_SINGLE
+    if tau != ESO_SPREAD:
+        out["ESO uniform 159-278 ns"] = ESO_SPREAD
+        out[f"ESO one tau {ESO_SINGLE:.0f} ns"] = ESO_SINGLE
     return out
 
 
