@@ -199,13 +199,14 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
                  sim: str = "verilator", run_dir: str | Path, waves: bool | str = False,
                  timing: bool = True, p_valid: float = 0.7, p_ready: float = 0.7, label: str = "",
                  reproduce: str = "", timeout: float | None = None, trace: bool | None = None,
-                 build_args: tuple[str, ...] = (), stated: dict | None = None) -> dict:
+                 build_args: tuple[str, ...] = (), stated: dict | None = None, reloads=()) -> dict:
     """Simulate ``verilog`` on ``seqs`` and compare every clock; return the run's report (see check.py).
 
     ``waves``: False, True (always), or "on_failure" (re-run a failing run with waves; mismatches
     beyond :data:`WAVE_CYCLE_LIMIT` clocks are replayed with the failing sequence alone).
     ``stated``: ``{"latency", "cycles_per_frame"}`` the hardware states (manifest, core); the
     schedule model must have the same, else :class:`VerifyError`.
+    ``reloads``: ``(before_frame, w, b)`` readouts written through ``load`` while frames flow.
     """
     from testbenches.runner import run_cocotb
 
@@ -225,8 +226,11 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
     # Verilog-2005 leaves the order of declaration initialisers and `always @*` blocks open, and Icarus
     # evaluates the blocks first. The biases are then written through the load port (same values).
     load = True if not design.baked else ("biases" if sim == "icarus" else False)
+    if reloads and not (timing or has_trace):
+        raise VerifyError("readouts switched at run time need the schedule model or the trace port "
+                          "(to know which frames were summed with which readout)")
     job = Job(design, seqs, seed=seed, p_valid=p_valid, p_ready=p_ready, timing=timing, trace=has_trace,
-              load=load, report=str(run_dir / "report.json"), label=label, reproduce=reproduce)
+              load=load, reloads=list(reloads), report=str(run_dir / "report.json"), label=label, reproduce=reproduce)
     report = _simulate(verilog, job, run_dir, sim, waves is True, timeout, build_args)
     report["run_dir"] = str(run_dir)
     report["sim"] = sim
@@ -350,12 +354,19 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
             seqs = list(test["seqs"])
             n_test = len(seqs)
         seqs += random_sequences(design, np.random.default_rng([s, 1]), random_count, max_len)
+        reloads = []
+        n_frames = sum(map(len, seqs))
+        if not design0.baked and n_frames >= 2:
+            # a configuration's core: also switch to another random readout while frames flow
+            r_rng = np.random.default_rng([s, 2])
+            reloads = [(int(r_rng.integers(1, n_frames)), *random_readout(design0.params, r_rng))]
         repro = _reproduce(source, verilog if given else None, sim, s, lanes,
                            sequences if with_test or test is None else 0, n_inputs, n_outputs, random_count)
         say(f"run {i + 1}/{seeds}: seed {s}, {len(seqs)} sequences, {sum(map(len, seqs))} frames on {sim}")
         rep = check_design(design, verilog, seqs, seed=s, sim=sim, run_dir=out / f"run{s}", waves=waves,
                            timing=timing, p_valid=p_valid, p_ready=p_ready, label=f"seed {s}", reproduce=repro,
-                           timeout=timeout, build_args=NETLIST_WAIVERS if given else (), stated=stated)
+                           timeout=timeout, build_args=NETLIST_WAIVERS if given else (), stated=stated,
+                           reloads=reloads)
         rep["test_sequences"] = n_test
         runs.append(rep)
         if not rep["passed"]:

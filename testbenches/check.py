@@ -70,6 +70,9 @@ class Job:
     load: bool | str = False      # write the readout through the load port first (True), or "biases" only
     max_cycles: int = 0           # 0: derived from the stimulus
     report: str = "report.json"
+    #: Readouts written through ``load`` while frames flow: ``(before_frame, w, b)``: the driver holds
+    #: frame ``before_frame`` back until every beat of the new readout is taken.
+    reloads: list = field(default_factory=list)
     label: str = ""
     reproduce: str = ""
     options: dict = field(default_factory=dict)
@@ -82,7 +85,12 @@ def save_job(directory: str | Path, job: Job, name: str = "job") -> Path:
     lengths = np.array([len(s) for s in job.seqs], dtype=np.int64)
     codes = np.concatenate([np.asarray(s, dtype=np.int64) for s in job.seqs]) if job.seqs else \
         np.zeros((0, job.design.n_inputs), dtype=np.int64)
-    np.savez_compressed(d / f"{name}.npz", w=job.design.w, b=job.design.b, codes=codes, lengths=lengths)
+    k = job.design.n_outputs
+    f = np.asarray(job.design.w).shape[0]
+    np.savez_compressed(d / f"{name}.npz", w=job.design.w, b=job.design.b, codes=codes, lengths=lengths,
+                        reload_at=np.array([r[0] for r in job.reloads], dtype=np.int64),
+                        reload_w=np.array([r[1] for r in job.reloads], dtype=np.int64).reshape(-1, f, k),
+                        reload_b=np.array([r[2] for r in job.reloads], dtype=np.int64).reshape(-1, k))
     meta = {"design": job.design.to_json(), "seed": job.seed, "p_valid": job.p_valid, "p_ready": job.p_ready,
             "timing": job.timing, "trace": job.trace, "load": job.load, "max_cycles": job.max_cycles,
             "report": str(job.report), "label": job.label, "reproduce": job.reproduce, "options": job.options,
@@ -97,11 +105,13 @@ def load_job(path: str | Path) -> Job:
     meta = json.loads(path.read_text())
     with np.load(path.parent / meta["arrays"]) as z:
         w, b, codes, lengths = z["w"], z["b"], z["codes"], z["lengths"]
+        reloads = [(int(a), rw, rb) for a, rw, rb in zip(z["reload_at"], z["reload_w"], z["reload_b"])]
     ends = np.cumsum(lengths)
     seqs = [codes[e - n:e] for n, e in zip(lengths, ends)]
     design = Design.from_json(meta["design"], w, b)
     return Job(design, seqs, meta["seed"], meta["p_valid"], meta["p_ready"], meta["timing"], meta["trace"],
-               meta["load"], meta["max_cycles"], meta["report"], meta["label"], meta["reproduce"], meta["options"])
+               meta["load"], meta["max_cycles"], meta["report"], reloads, meta["label"], meta["reproduce"],
+               meta["options"])
 
 
 # --- the run ----------------------------------------------------------------------------
@@ -112,7 +122,7 @@ class _Run:
     def __init__(self, job: Job):
         self.job = job
         self.p = job.design.params
-        self.exp = Expectation(job.design, job.seqs)
+        self.exp = Expectation(job.design, job.seqs, keep_features=bool(job.reloads))
         self.cycle = 0
         self.compared = 0
         self.trace_writes = 0
@@ -296,14 +306,59 @@ async def _loop(dut, run: _Run, fe) -> None:
     rows, n_frames = p.rows, exp.n_frames
     row_valid, row_mask = exp.row_valid, exp.row_mask
     model = ScheduleModel(rows, p.n_outputs)
-    n_loads = 0
-    load_words: list[int] = []
+    # Load beats in the order they are offered, each with the frame it must precede.
+    all_beats: list[dict] = []
+    load_at: list[int] = []
     if job.load:
         beats = load_beats(p, job.design.w, job.design.b)
         if job.load == "biases":
             beats = [b for b in beats if b["bias"]]
-        load_words = exp.load_words(beats)
-        n_loads = len(load_words)
+        all_beats += beats
+        load_at += [0] * len(beats)
+    for at, rw, rb in job.reloads:
+        beats = load_beats(p, rw, rb)
+        all_beats += beats
+        load_at += [int(at)] * len(beats)
+    load_words = exp.load_words(all_beats)
+    n_loads = len(load_words)
+    # With readouts switched at run time, results are computed when they appear, from the features and
+    # the readout the hardware held when the frame's first beat entered the readout (loads are taken only
+    # between frames, so each frame sees one state; which one depends on the clock).
+    dynamic = bool(job.reloads)
+    d = job.design
+    cur_w = np.array(d.w, dtype=np.int64) if d.baked else np.zeros((p.n_features, p.n_outputs), dtype=np.int64)
+    cur_b = np.array(d.b, dtype=np.int64) if d.baked else np.zeros(p.n_outputs, dtype=np.int64)
+    versions: dict[int, tuple] = {}
+    frame_version: dict[int, int] = {}
+    dyn = {"frame": -1, "word": 0, "decision": 0, "Y": [0] * p.n_outputs}
+
+    def snapshot(gf: int) -> None:
+        if loads_sent not in versions:
+            versions[loads_sent] = (cur_w.copy(), cur_b.copy())
+        frame_version[gf] = loads_sent
+
+    def apply_load(beat: dict) -> None:
+        v = beat["value"]
+        if beat["bias"]:
+            cur_b[beat["k"]] = min(max(v, -p.bias_max), p.bias_max)
+        else:
+            cur_w[beat["node"] * p.n_devices + beat["device"], beat["k"]] = min(max(v, -p.weight_max), p.weight_max)
+
+    def dynamic_result(gf: int) -> tuple[int, int]:
+        """(results word, decision) of frame gf with the readout it was summed with."""
+        if dyn["frame"] != gf:
+            e, t = words_of(gf)
+            w_v, b_v = versions[frame_version[gf]]
+            y = e.feats[t] @ w_v + b_v
+            lim = p.seq_limit
+            acc = [0] * p.n_outputs if t == 0 else dyn["Y"]
+            acc = [min(max(a + int(v), -lim), lim) for a, v in zip(acc, y)]
+            best = 0
+            for k in range(1, len(acc)):
+                if acc[k] > acc[best]:
+                    best = k
+            dyn.update(frame=gf, Y=acc, decision=best, word=exp.result_word(y, best, t == e.length - 1))
+        return dyn["word"], dyn["decision"]
 
     h_ctl, h_fp, h_lp = dut.ctl, dut.frames_payload, dut.load_payload
     h_st, h_rp = dut.status_q, dut.results_q
@@ -356,6 +411,8 @@ async def _loop(dut, run: _Run, fe) -> None:
                             raise run.mismatch(name, int(a), b, schedule=model.describe())
                     raise run.mismatch("trace__valid", e_tv, tv, run.where_beat(e_beat) if e_beat else
                                        "no cell write expected this clock", model.describe())
+                if dynamic and e_beat is not None and e_beat[1] == 0:
+                    snapshot(e_beat[0])
                 if e_tv and has_trace:
                     gf, row = e_beat
                     if gf != cur_frame:
@@ -373,7 +430,7 @@ async def _loop(dut, run: _Run, fe) -> None:
                 if rv:
                     e, t = words_of(e_res)
                     got = _read(h_rp)
-                    want = e.result_words[t]
+                    want, decision = dynamic_result(e_res) if dynamic else (e.result_words[t], e.decisions[t])
                     compared += p.n_outputs + 2
                     if got != want:
                         run.compared = compared
@@ -382,7 +439,7 @@ async def _loop(dut, run: _Run, fe) -> None:
                         results_done += 1
                         run.results = results_done
                         if t == e.length - 1:
-                            run.decisions.append(e.decisions[-1])
+                            run.decisions.append(decision)
                             exp.drop(int(seq_of_frame[e_res]))
             else:
                 # values in order, the stream rule for results
@@ -395,6 +452,8 @@ async def _loop(dut, run: _Run, fe) -> None:
                         raise run.mismatch("trace__valid", 0, tv, "all cell writes of the stimulus already seen")
                     if tv != row_valid[row]:
                         raise run.mismatch("trace__valid", row_valid[row], tv, run.where_beat((gf, row)))
+                    if dynamic and row == 0:
+                        snapshot(gf)
                     e, t = words_of(gf)
                     got = _read(h_te, row_mask[row])
                     want = e.trace_words[t * rows + row]
@@ -412,7 +471,7 @@ async def _loop(dut, run: _Run, fe) -> None:
                         raise run.mismatch("results__valid", 0, 1, "all results of the stimulus already taken")
                     e, t = words_of(results_done)
                     got = _read(h_rp)
-                    want = e.result_words[t]
+                    want, decision = dynamic_result(results_done) if dynamic else (e.result_words[t], e.decisions[t])
                     compared += p.n_outputs + 2
                     if got != want:
                         run.compared = compared
@@ -420,12 +479,14 @@ async def _loop(dut, run: _Run, fe) -> None:
                     held = not rr
                     if rr:
                         if t == e.length - 1:
-                            run.decisions.append(e.decisions[-1])
+                            run.decisions.append(decision)
                         results_done += 1
                         run.results = results_done
             # --- handshakes of that clock's edge
             if l_offer and lr:
                 l_offer = False
+                if dynamic:
+                    apply_load(all_beats[loads_sent])
                 loads_sent += 1
             if f_offer and fr:
                 f_offer = False
@@ -445,11 +506,12 @@ async def _loop(dut, run: _Run, fe) -> None:
                                     "%d values compared", cycle, frames_sent, n_frames, results_done, compared)
         first = False
         # --- inputs of the next clock
-        if loads_sent < n_loads:
+        if loads_sent < n_loads and frames_sent >= load_at[loads_sent] and not f_offer:
             if not l_offer and rng.random() < p_valid:
                 l_offer = True
                 h_lp.value = load_words[loads_sent]
-        elif frames_sent < n_frames and not f_offer and rng.random() < p_valid:
+        elif frames_sent < n_frames and not f_offer and (loads_sent == n_loads or frames_sent < load_at[loads_sent]) \
+                and rng.random() < p_valid:
             f_offer = True
             e, t = words_of(frames_sent)
             h_fp.value = e.frame_words[t]

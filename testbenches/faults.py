@@ -20,6 +20,7 @@ swapped_weight         two readout weights of output 0 swapped
 valid_not_held         results.valid drops after one clock when results.ready is low (beat lost)
 stall_ignored          the cell array keeps going while the readout stalls (beats lost)
 input_stall_ignored    frames.ready stays high while the projection is busy (frames lost)
+load_dropped           load beats are acknowledged but not written (a run-time readout never arrives)
 =====================  ==========================================================================
 """
 
@@ -41,6 +42,7 @@ from hdl import CoreParams, ReservoirCore
 from hdl.cell_array import CellArray
 from hdl.classifier import Classifier
 from hdl.projection import InputProjection
+from hdl.readout import ReadoutCrossbar
 
 from .predict import Design
 
@@ -99,6 +101,23 @@ class _ProjectionIgnoresBusy(InputProjection):
         wiring.connect(m, inner.o, wiring.flipped(self.o))
         m.d.comb += [inner.i.valid.eq(self.i.valid), inner.i.payload.eq(self.i.payload),
                      self.i.ready.eq(~inner.o.valid | inner.o.ready)]
+        return m
+
+
+class _ReadoutDropsLoads(ReadoutCrossbar):
+    """Load beats are acknowledged but never written."""
+
+    def __init__(self, params, weights, biases):
+        super().__init__(params, weights, biases)
+        self._args = (params, weights, biases)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = inner = ReadoutCrossbar(*self._args)
+        wiring.connect(m, wiring.flipped(self.i), inner.i)
+        wiring.connect(m, inner.o, wiring.flipped(self.o))
+        m.d.comb += [inner.load.payload.eq(self.load.payload), inner.load.valid.eq(0),
+                     self.load.ready.eq(inner.load.ready)]
         return m
 
 
@@ -175,6 +194,8 @@ FAULTS: dict[str, tuple[str, Callable[[Design], tuple[ReservoirCore, tuple]]]] =
                       _patching((hdl.top, "CellArray", _CellArrayIgnoresStall))),
     "input_stall_ignored": ("frames.ready high while the projection is busy",
                             _patching((hdl.top, "InputProjection", _ProjectionIgnoresBusy))),
+    "load_dropped": ("load beats acknowledged but not written",
+                     _patching((hdl.top, "ReadoutCrossbar", _ReadoutDropsLoads))),
 }
 
 

@@ -229,6 +229,7 @@ class SequenceExpectation:
     y: np.ndarray              # (T, K) per-frame readout
     decisions: list[int]       # running decision after each frame
     frame_words: list[int]     # T words of frames.payload
+    feats: np.ndarray | None = None   # (T, F) features, kept for readouts switched at run time
 
 
 class Expectation:
@@ -240,8 +241,9 @@ class Expectation:
     :class:`sw_model.readout.IntReadout`.
     """
 
-    def __init__(self, design: Design, seqs: list[np.ndarray], batch: int = 16):
+    def __init__(self, design: Design, seqs: list[np.ndarray], batch: int = 16, keep_features: bool = False):
         self.design = design
+        self.keep_features = keep_features
         self.p = p = design.params
         self.seqs = seqs
         self.batch = batch
@@ -327,7 +329,13 @@ class Expectation:
         first = np.zeros(t_len, dtype=np.int64)
         first[0] = 1
         frames = self.frame.pack({"u": u, "first": first, "last": last}, t_len)
-        return SequenceExpectation(t_len, words, results, y, dec, frames)
+        return SequenceExpectation(t_len, words, results, y, dec, frames,
+                                   feats.copy() if self.keep_features else None)
+
+    def result_word(self, y: np.ndarray, decision: int, last: bool) -> int:
+        """``results.payload`` of one frame."""
+        return self.result.pack({"y": np.asarray(y, dtype=np.int64)[None], "decision": np.array([decision]),
+                                 "last": np.array([int(last)])}, 1)[0]
 
     def load_words(self, beats: list[dict]) -> list[int]:
         if not beats:
