@@ -111,7 +111,7 @@ def test_heavy_back_pressure_and_no_gaps(tmp_path):
     cfg = config_from_dict({"reservoir": {"n_devices": 4, "n_virtual": 2, "state_features": True}})
     d = Design(cfg, 3, 6, 2, np.zeros((0, 6)), np.zeros(6))
     d.w, d.b = random_readout(d.params, np.random.default_rng(2))
-    seqs = random_sequences(d, np.random.default_rng(2), 5, 8)
+    seqs = random_sequences(d, np.random.default_rng(2), 4, 6)
     _check(d, tmp_path / "a", seqs, sim="icarus", seed=2, p_valid=0.9, p_ready=0.15)
     rep = _check(d, tmp_path / "b", seqs, sim="icarus", seed=2, p_valid=1.0, p_ready=1.0)
     frames, latency = sum(map(len, seqs)), d.params.rows + 8 + 6
@@ -150,7 +150,7 @@ def test_random_configuration_sweep(seed, tmp_path):
            p_valid=float(rng.uniform(0.3, 1.0)), p_ready=float(rng.uniform(0.2, 1.0)))
 
 
-@pytest.mark.parametrize("seed, sim, p_ready", [(21, "icarus", 0.3), (22, "verilator", 0.7), (23, "icarus", 0.9)])
+@pytest.mark.parametrize("seed, sim, p_ready", [(21, "icarus", 0.3), (22, "verilator", 0.7)])
 def test_readout_switched_while_frames_flow(seed, sim, p_ready, tmp_path):
     """Two readouts written through `load` mid-stream (one inside a sequence): each frame's result uses the
     readout the core held when the frame entered the readout; a pending load holds frames off (schedule)."""

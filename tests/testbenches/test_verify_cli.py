@@ -79,7 +79,7 @@ def test_synthesis_netlist_is_checked(config, tmp_path, capsys):
 
 def test_reproduce_command_repeats_a_run_exactly(config, tmp_path, capsys):
     """The `reproduce` line of a later run (seed 2 of 2) repeats it clock for clock on its own."""
-    r = verify_mod.verify(config, n_inputs=3, n_outputs=3, lanes=2, sim="icarus", seeds=2, random_count=3,
+    r = verify_mod.verify(config, n_inputs=3, n_outputs=3, lanes=2, sim="icarus", seeds=2, random_count=2,
                           out_dir=tmp_path / "a", waves=False)
     second = r["runs"][1]
     argv = second["reproduce"].split()[2:]
