@@ -362,7 +362,11 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
             reloads = [(int(r_rng.integers(1, n_frames)), *random_readout(design0.params, r_rng))]
         repro = _reproduce(source, verilog if given else None, sim, s, lanes,
                            sequences if with_test or test is None else 0, n_inputs, n_outputs, random_count)
-        say(f"run {i + 1}/{seeds}: seed {s}, {len(seqs)} sequences, {sum(map(len, seqs))} frames on {sim}")
+        p0 = design0.params
+        clocks = n_frames * max(p0.rows, p0.n_outputs)
+        say(f"run {i + 1}/{seeds}: seed {s}, {len(seqs)} sequences, {n_frames} frames on {sim}, "
+            f"about {clocks:,} clocks" + (f" (long: use more --lanes or fewer --sequences for a quicker check)"
+                                          if clocks > 5_000_000 else ""))
         rep = check_design(design, verilog, seqs, seed=s, sim=sim, run_dir=out / f"run{s}", waves=waves,
                            timing=timing, p_valid=p_valid, p_ready=p_ready, label=f"seed {s}", reproduce=repro,
                            timeout=timeout, build_args=NETLIST_WAIVERS if given else (), stated=stated,
