@@ -184,11 +184,17 @@ def _demo_hardware_steps() -> list:
         return {k: r[k] for k in ("cycles", "compared", "mismatches", "passed")}
 
     def build(model_path, out, args):
-        from pygen.build import build as make
-        r = make(model_path, "icebreaker", out / "build-icebreaker")
+        from pygen.build import BuildError, build as make
+        try:
+            r = make(model_path, "icebreaker", out / "build-icebreaker")
+        except BuildError as e:
+            # A model too big for the board is a finding, not a crash: report it and finish.
+            err.print(f"  [yellow]no iCEBreaker bitstream:[/] {e}")
+            return {"ok": False, "error": str(e)}
         err.print(f"  iCEBreaker bitstream {r['bitstream']}: Fmax {r['fmax_mhz']:.1f} MHz, "
                   f"{r['frames_per_s']:.0f} frames/s")
-        return {k: r[k] for k in ("bitstream", "fmax_mhz", "frames_per_s", "realtime_factor", "utilisation")}
+        return {"ok": True, **{k: r[k] for k in ("bitstream", "fmax_mhz", "frames_per_s", "realtime_factor",
+                                                   "utilisation")}}
 
     return [("generate", generate), ("verify", verify), ("build", build)]
 
