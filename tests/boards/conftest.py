@@ -8,18 +8,6 @@ from boards_common import SMALL, WAVS
 
 
 @pytest.fixture(scope="session")
-def fsdd_subset(fsdd_root, tmp_path_factory) -> Path:
-    """Two speakers, takes 0-19: 400 recordings linked (not copied) into a temporary folder."""
-    d = tmp_path_factory.mktemp("fsdd-subset") / "recordings"
-    d.mkdir()
-    for wav in sorted((fsdd_root / "recordings").glob("*.wav")):
-        digit, speaker, take = wav.stem.split("_")
-        if speaker in ("george", "jackson") and int(take) < 20:
-            (d / wav.name).symlink_to(wav)
-    return d.parent
-
-
-@pytest.fixture(scope="session")
 def small_model(fsdd_subset, tmp_path_factory) -> Path:
     """A small FSDD model (N=8, ML=2, C=32, K=10) trained on the subset; its file."""
     from sw_model import workflow

@@ -7,30 +7,18 @@ from sw_model.config import config_from_dict
 from sw_model.model_file import load_model
 
 
-@pytest.fixture(scope="module")
-def subset(fsdd_root, tmp_path_factory):
-    """Two speakers, takes 0-19: 400 recordings linked into a temporary folder."""
-    d = tmp_path_factory.mktemp("fsdd") / "recordings"
-    d.mkdir()
-    for wav in sorted((fsdd_root / "recordings").glob("*.wav")):
-        digit, speaker, take = wav.stem.split("_")
-        if speaker in ("george", "jackson") and int(take) < 20:
-            (d / wav.name).symlink_to(wav)
-    return d.parent
-
-
 SMALL = config_from_dict({"reservoir": {"n_devices": 12, "n_virtual": 3, "alpha": 0.01, "tau": 20000.0,
                                         "state_features": True}})
 
 
-def test_subset_train_save_evaluate(subset, tmp_path):
-    model = workflow.train("fsdd", SMALL, data_dir=subset)
+def test_subset_train_save_evaluate(fsdd_subset, tmp_path):
+    model = workflow.train("fsdd", SMALL, data_dir=fsdd_subset)
     m = model.metrics
     assert m["n_test"] == 100
     assert m["float"]["accuracy"] > 0.6 and m["fixed"]["accuracy"] > 0.6
     assert [e["fraction"] for e in m["early"]] == [0.25, 0.5, 0.75, 1.0]
     path = model.save(tmp_path / "fsdd.npz")
-    e = workflow.evaluate(load_model(path), data_dir=subset, plots_dir=tmp_path / "plots")
+    e = workflow.evaluate(load_model(path), data_dir=fsdd_subset, plots_dir=tmp_path / "plots")
     assert e["float"]["accuracy"] == m["float"]["accuracy"]
     assert e["fixed"]["accuracy"] == m["fixed"]["accuracy"]
     assert sum(map(sum, e["confusion_fixed"])) == 100
@@ -38,8 +26,8 @@ def test_subset_train_save_evaluate(subset, tmp_path):
         assert (tmp_path / "plots" / name).stat().st_size > 1000
 
 
-def test_subset_loso_reports_every_speaker(subset):
-    model = workflow.train("fsdd", SMALL, data_dir=subset, split="loso")
+def test_subset_loso_reports_every_speaker(fsdd_subset):
+    model = workflow.train("fsdd", SMALL, data_dir=fsdd_subset, split="loso")
     loso = model.metrics["loso"]
     assert set(loso["per_speaker"]) == {"george", "jackson"}
     assert 0.0 <= loso["accuracy"] <= 1.0

@@ -16,24 +16,12 @@ SMALL = config_from_dict({"reservoir": {"n_devices": 12, "n_virtual": 3, "alpha"
 
 
 @pytest.fixture(scope="module")
-def subset(fsdd_root, tmp_path_factory):
-    """Two speakers, takes 0-19: 400 recordings linked into a temporary folder."""
-    d = tmp_path_factory.mktemp("fsdd") / "recordings"
-    d.mkdir()
-    for wav in sorted((fsdd_root / "recordings").glob("*.wav")):
-        digit, speaker, take = wav.stem.split("_")
-        if speaker in ("george", "jackson") and int(take) < 20:
-            (d / wav.name).symlink_to(wav)
-    return d.parent
+def small_model(fsdd_subset, tmp_path_factory):
+    return workflow.train("fsdd", SMALL, data_dir=fsdd_subset).save(tmp_path_factory.mktemp("model") / "small.npz")
 
 
-@pytest.fixture(scope="module")
-def small_model(subset, tmp_path_factory):
-    return workflow.train("fsdd", SMALL, data_dir=subset).save(tmp_path_factory.mktemp("model") / "small.npz")
-
-
-def test_subset_model_rtl_equals_integer_model(small_model, subset, tmp_path):
-    r = verify(small_model, lanes=4, sequences=25, data_dir=subset, sim="verilator", out_dir=tmp_path, waves=False)
+def test_subset_model_rtl_equals_integer_model(small_model, fsdd_subset, tmp_path):
+    r = verify(small_model, lanes=4, sequences=25, data_dir=fsdd_subset, sim="verilator", out_dir=tmp_path, waves=False)
     assert r["passed"], r["first_mismatch"]
     assert r["test_utterances"] == 25 and r["matches_integer_model"]
     assert r["runs"][0]["test_sequences"] == 25 and r["results"] == r["frames"]
