@@ -13,6 +13,7 @@ from sw_model.config import config_from_dict
 from testbenches.check import format_mismatch
 from testbenches.predict import (Design, Expectation, Packer, ScheduleModel, random_design, random_readout,
                                  verilog_ports)
+from testbenches.random_cases import random_case
 
 
 def _cell_writes(d: Design, seqs) -> int:
@@ -139,15 +140,11 @@ def test_verilog_of_another_core_is_refused(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(100, 124))
 def test_random_configuration_sweep(seed, tmp_path):
-    """Larger random configurations (up to 64 devices, 8 virtual nodes, 32 inputs), longer stimulus."""
-    d = random_design(seed, max_devices=64, max_virtual=8, max_inputs=32)
-    if seed % 3 == 0:
-        d.baked = False
-    icarus = seed % 4 == 0          # Icarus is slow on active cores (docs/verification.md): short runs only
-    seqs = random_sequences(d, np.random.default_rng(seed), 3 if icarus else 10, 6 if icarus else 20)
-    rng = np.random.default_rng(seed)
-    _check(d, tmp_path, seqs, sim="icarus" if icarus else "verilator", seed=seed,
-           p_valid=float(rng.uniform(0.3, 1.0)), p_ready=float(rng.uniform(0.2, 1.0)))
+    """Larger random configurations (up to 64 devices, 8 virtual nodes, 32 inputs), longer stimulus.
+
+    ``python benchmarks/verify_random_configs.py --count 50`` runs the same cases at a larger count."""
+    case = random_case(seed)
+    _check(case.design, tmp_path, case.seqs, sim=case.sim, seed=seed, p_valid=case.p_valid, p_ready=case.p_ready)
 
 
 @pytest.mark.parametrize("seed, sim, p_ready", [(21, "icarus", 0.3), (22, "verilator", 0.7)])
