@@ -338,10 +338,8 @@ def _base_report(design, spec, pll, info, source, lanes, baud, out) -> dict:
 
 def _config_of(source):
     """The ModelConfig of a model or configuration file (already checked by ``build_core``)."""
-    from sw_model.config import load_config
-    from sw_model.model_file import load_model
-    path = Path(source)
-    return load_config(path) if path.suffix.lower() in (".json", ".toml") else load_model(path).config
+    from pygen.source import load_source
+    return load_source(source).config
 
 
 def _measured(build_dir: Path, spec, design, report: dict) -> dict:

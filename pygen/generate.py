@@ -32,13 +32,11 @@ import numpy as np
 
 from hdl import CoreParams, HardwareParamError, ReservoirCore
 from pygen import manifest as manifest_mod
+from pygen.source import DEFAULT_INPUTS, DEFAULT_OUTPUTS, SourceError, load_source
 
 __all__ = ["GenerateError", "generate", "build_core", "to_verilog", "synthesize", "add_arguments", "run",
            "DEFAULT_INPUTS", "DEFAULT_OUTPUTS", "TOP_NAME", "VERILOG_FILE", "LINT_WAIVERS"]
 
-#: Inputs and outputs of a core generated from a configuration file (no trained readout).
-DEFAULT_INPUTS = 32
-DEFAULT_OUTPUTS = 10
 TOP_NAME = "memres_top"
 VERILOG_FILE = "memres_top.v"
 MANIFEST_FILE = "manifest.json"
@@ -87,42 +85,6 @@ class GenerateError(ValueError):
 
 # --- input ----------------------------------------------------------------------
 
-def _load_source(source: str | Path, n_inputs: int | None, n_outputs: int | None):
-    """(ModelConfig, C, K, weights or None, biases or None, source description)."""
-    from sw_model.config import ConfigError, load_config
-    from sw_model.model_file import ModelFileError, load_model
-
-    path = Path(source)
-    if not path.is_file():
-        raise GenerateError(f"{path} does not exist (expected a model file .npz or a configuration .json/.toml)")
-    if path.suffix.lower() in (".json", ".toml"):
-        try:
-            cfg = load_config(path)
-        except ConfigError as e:
-            raise GenerateError(str(e)) from None
-        c = DEFAULT_INPUTS if n_inputs is None else n_inputs
-        k = DEFAULT_OUTPUTS if n_outputs is None else n_outputs
-        info = {"kind": "config", "file": path.name, "config_hash": cfg.hash(), "readout": "zero",
-                "note": "configuration only: readout weights and biases are zero, load them at run time "
-                        "through the `load` port"}
-        return cfg, c, k, None, None, info
-    try:
-        model = load_model(path)
-    except ModelFileError as e:
-        raise GenerateError(str(e)) from None
-    for name, given, have in (("inputs", n_inputs, model.n_inputs), ("outputs", n_outputs, model.n_outputs)):
-        if given is not None and given != have:
-            raise GenerateError(f"{path.name} was trained with {have} {name}; --{name} {given} does not match "
-                                f"(omit it, or generate from the configuration for another size)")
-    if model.readout_int is None:
-        raise GenerateError(f"{path.name} has no integer readout (w_int/b_int): the hardware needs the "
-                            f"quantised readout; retrain with this memres, or generate from its configuration "
-                            f"and load weights at run time")
-    info = {"kind": "model", "file": path.name, "config_hash": model.config.hash(), "task": model.task,
-            "readout": "model", "int_scale": float(model.readout_int.scale)}
-    return model.config, model.n_inputs, model.n_outputs, model.readout_int.w, model.readout_int.b, info
-
-
 def _check_count(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise GenerateError(f"{name} must be a positive integer, not {value!r}")
@@ -139,7 +101,11 @@ def build_core(source: str | Path, *, lanes: int = 1, n_inputs: int | None = Non
         n_inputs = _check_count("the number of inputs", n_inputs)
     if n_outputs is not None:
         n_outputs = _check_count("the number of outputs", n_outputs)
-    cfg, c, k_out, w, b, info = _load_source(source, n_inputs, n_outputs)
+    try:
+        src = load_source(source, n_inputs, n_outputs)
+    except SourceError as e:
+        raise GenerateError(str(e)) from None
+    cfg, c, k_out, w, b, info = src.config, src.n_inputs, src.n_outputs, src.weights, src.biases, src.info
     try:
         k = build_constants(cfg.reservoir, cfg.fixed, c)
         params = CoreParams(k, k_out, lanes)

@@ -60,37 +60,21 @@ def load_design(source: str | Path, *, lanes: int = 1, n_inputs: int | None = No
 
     Returns ``(design, model or None)``.
     """
-    from pygen.generate import DEFAULT_INPUTS, DEFAULT_OUTPUTS
-    from sw_model.config import ConfigError, load_config
-    from sw_model.model_file import ModelFileError, load_model
+    from pygen.source import SourceError, load_source
 
-    path = Path(source)
-    if not path.is_file():
-        raise VerifyError(f"{path} does not exist (expected a model file .npz or a configuration .json/.toml)")
-    if path.suffix.lower() in (".json", ".toml"):
-        try:
-            cfg = load_config(path)
-        except ConfigError as e:
-            raise VerifyError(str(e)) from None
-        c = DEFAULT_INPUTS if n_inputs is None else n_inputs
-        k = DEFAULT_OUTPUTS if n_outputs is None else n_outputs
-        d = Design(cfg, c, k, lanes, np.zeros((0, k), dtype=np.int64), np.zeros(k, dtype=np.int64),
-                   baked=False, source=str(path))
-        w, b = random_readout(d.params, np.random.default_rng(seed))
-        d.w, d.b = w, b
-        return d, None
     try:
-        model = load_model(path)
-    except ModelFileError as e:
+        src = load_source(source, n_inputs, n_outputs)
+    except SourceError as e:
         raise VerifyError(str(e)) from None
-    if model.readout_int is None:
-        raise VerifyError(f"{path.name} has no integer readout: nothing to verify against")
-    for name, given, have in (("inputs", n_inputs, model.n_inputs), ("outputs", n_outputs, model.n_outputs)):
-        if given is not None and given != have:
-            raise VerifyError(f"{path.name} has {have} {name}, not {given}")
-    d = Design(model.config, model.n_inputs, model.n_outputs, lanes, model.readout_int.w, model.readout_int.b,
-               baked=True, source=str(path))
-    return d, model
+    if not src.is_model:
+        k = src.n_outputs
+        d = Design(src.config, src.n_inputs, k, lanes, np.zeros((0, k), dtype=np.int64), np.zeros(k, dtype=np.int64),
+                   baked=False, source=str(src.path))
+        d.w, d.b = random_readout(d.params, np.random.default_rng(seed))
+        return d, None
+    d = Design(src.config, src.n_inputs, src.n_outputs, lanes, src.weights, src.biases, baked=True,
+               source=str(src.path))
+    return d, src.model
 
 
 def random_sequences(design: Design, rng: np.random.Generator, count: int, max_len: int = 10) -> list[np.ndarray]:
