@@ -57,6 +57,8 @@ MODEL_CACHE = "cache/models.jsonl"
 SYNTH_CACHE = "cache/synth.jsonl"
 RUNS_FILE = "runs.jsonl"
 SUMMARY_FILE = "summary.md"
+#: How long to wait for a Dask scheduler to answer.
+CONNECT_TIMEOUT = "20s"
 
 SPEC_KEYS = ("task", "mode", "n_points", "seed", "synth", "synth_share", "base", "axes", "data", "train_seed")
 RANGE_KEYS = ("low", "high", "step", "num", "log", "integer")
@@ -485,8 +487,8 @@ def _executor(workers: int, cluster: str | None):
             raise SweepError("--cluster needs Dask distributed: pip install 'memres[cluster]' "
                              "(or pip install 'dask[distributed]')") from None
         try:
-            client = distributed.Client(cluster, timeout="20s")
-        except (OSError, TimeoutError) as e:
+            client = distributed.Client(cluster, timeout=CONNECT_TIMEOUT)
+        except Exception as e:  # noqa: BLE001 - OSError, TimeoutError, CommClosedError, bad address
             raise SweepError(f"cannot reach the Dask scheduler at {cluster}: {e}") from None
         n = sum(w.get("nthreads", 1) for w in client.scheduler_info().get("workers", {}).values())
         ex = client.get_executor(pure=False)
