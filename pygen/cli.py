@@ -207,6 +207,7 @@ HARDWARE_COMMANDS = (
     ("build", "pygen.build", "build a bitstream for a dev board and report Fmax and utilisation"),
     ("program", "pygen.program", "flash a bitstream onto a dev board"),
     ("run", "pygen.runtime", "stream WAV files to a board (or its simulation) and print decisions"),
+    ("bench", "pygen.bench", "measure accuracy, speed and hardware beside an echo state network; write a report"),
     ("sweep", "pygen.sweep", "design-space sweep: integer accuracy against synthesis cost, Pareto plots"),
 )
 
