@@ -536,6 +536,7 @@ def run_sweep(spec: Spec, out_dir: str | Path, *, workers: int | None = None, cl
     model_log = _Appender(out / MODEL_CACHE)
     synth_log = _Appender(out / SYNTH_CACHE)
     counts = {"points": len(points), "skipped": skipped, "to_run": len(todo), "new_ok": 0, "new_failed": 0,
+              "crashed": 0,
               "trainings_run": 0, "syntheses_run": {f: 0 for f in spec.synth}}
     tick = progress(f"sweep {len(todo)} points", len(todo)) if progress else (lambda n: None)
 
@@ -611,8 +612,11 @@ def run_sweep(spec: Spec, out_dir: str | Path, *, workers: int | None = None, cl
                 kind, key, family = futures[fut]
                 try:
                     result = fut.result()
-                except Exception as e:  # noqa: BLE001 - e.g. a worker that died
-                    result = {"ok": False, "error": f"{kind} job crashed: {type(e).__name__}: {e}"}
+                except Exception as e:  # noqa: BLE001 - e.g. a worker that died, a lost cluster
+                    # not a property of the point: left unfinished (not cached), run again on resume
+                    counts["crashed"] += len(waiting.pop((kind, key)))
+                    log(f"{kind} job crashed ({type(e).__name__}: {e}); its points are left for the next run")
+                    continue
                 if kind == "model":
                     models[key] = result
                     model_log.write({"key": key, "result": result})
@@ -839,10 +843,16 @@ def run(args: argparse.Namespace) -> int:
         raise SweepError("--workers and --cluster exclude each other (the cluster has its own workers)")
     counts = {}
     if not args.report_only:
-        with progress_bars(not args.quiet) as bars:
-            counts = run_sweep(spec, args.out, workers=args.workers, cluster=args.cluster, limit=args.limit,
-                               retry_failed=args.retry_failed, progress=bars,
-                               log=(lambda s: None) if args.quiet else (lambda s: err.print(s)))
+        try:
+            with progress_bars(not args.quiet) as bars:
+                counts = run_sweep(spec, args.out, workers=args.workers, cluster=args.cluster, limit=args.limit,
+                                   retry_failed=args.retry_failed, progress=bars,
+                                   log=(lambda s: None) if args.quiet else (lambda s: err.print(s)))
+        except KeyboardInterrupt:
+            done = len(load_results(args.out))
+            err.print(f"[yellow]interrupted[/]: {done} finished points are in {Path(args.out) / RESULTS_FILE}; "
+                      f"run the same command again to resume")
+            return 130
     rep = report(args.out, spec, img_dir=args.img_dir)
     result = {"run": counts, **rep}
     if args.json:
