@@ -565,17 +565,26 @@ def write_report(out: Path, results: dict) -> Path:
     if results["settings"].get("quick"):
         L += ["**Quick run** (`--quick`): tiny settings for a smoke test; these are not results.", ""]
     sec = results["sections"]
-    if "accuracy" in sec:
-        L += _accuracy_md(sec["accuracy"])
-    if "speed" in sec:
-        L += _speed_md(sec["speed"], sec.get("hardware"))
-    if "hardware" in sec:
-        L += _hardware_md(sec["hardware"])
+    for name, md in (("accuracy", lambda: _accuracy_md(sec["accuracy"])),
+                     ("speed", lambda: _speed_md(sec["speed"], sec.get("hardware"))),
+                     ("hardware", lambda: _hardware_md(sec["hardware"]))):
+        if name in sec:
+            body = md()
+            L += body[:2] + _measured_md(sec[name].get("measured"), results["command"]) + body[2:]
     if plots:
         L += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]
     path = out / "report.md"
     path.write_text("\n".join(L) + "\n")
     return path
+
+
+def _measured_md(m: dict | None, command: str) -> list[str]:
+    if not m:
+        return []
+    text = f"Measured {m['date']}, load average {m.get('load_average')} at the start, {m.get('load_average_end')} at the end"
+    if m.get("command") != command:
+        text += f", by an earlier run: `{m['command']}` (commit `{(m.get('commit') or '')[:10]}`)"
+    return [text + ".", ""]
 
 
 def _accuracy_md(a: dict) -> list[str]:
@@ -763,8 +772,13 @@ def _plots(out: Path, results: dict) -> list[Path]:
 # --- the run -------------------------------------------------------------------------------------------
 
 def run_bench(s: Settings, out: str | Path, sections=SECTIONS, *, command: str = "", log: Log | None = None,
-              bars=None) -> dict:
-    """Run ``sections`` (in the order speed, accuracy, hardware), writing the report after each."""
+              bars=None, keep: bool = True) -> dict:
+    """Run ``sections`` (in the order speed, accuracy, hardware), writing the report after each.
+
+    ``keep``: sections not run now are kept from ``out/results.json`` of an earlier
+    run (each section records its own command, date and load), so a slow section
+    can be measured once and a cheap one re-run beside it.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     log = log or (lambda msg: None)
@@ -773,17 +787,43 @@ def run_bench(s: Settings, out: str | Path, sections=SECTIONS, *, command: str =
         raise ValueError(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
     results = {"command": command, "machine": machine_info(), "git": git_info(), "settings": asdict(s),
                "sections": {}}
+    old = {}
+    if keep and (out / "results.json").is_file():
+        try:
+            old = json.loads((out / "results.json").read_text())
+        except ValueError:
+            old = {}
+    kept = {k: v for k, v in (old.get("sections") or {}).items()
+            if k in SECTIONS and k not in sections and isinstance(v, dict)}
+    for v in kept.values():
+        v.setdefault("measured", {"command": old.get("command"), "commit": (old.get("git") or {}).get("commit"),
+                                  "date": (old.get("machine") or {}).get("date"),
+                                  "load_average": (old.get("machine") or {}).get("load_average")})
     runners = {"speed": lambda: speed_section(s, out, log), "accuracy": lambda: accuracy_section(s, out, log, bars),
                "hardware": lambda: hardware_section(s, out, log)}
-    for name in SECTIONS:
-        if name in sections:
-            results["sections"][name] = runners[name]()
-            results["report"] = str(write_report(out, results))
-            (out / "results.json").write_text(json.dumps(results, indent=1, default=_json_default) + "\n")
-    if not sections:
+
+    def save() -> None:
+        results["sections"] = {k: results["sections"].get(k, kept.get(k)) for k in SECTIONS
+                               if k in results["sections"] or k in kept}
         results["report"] = str(write_report(out, results))
         (out / "results.json").write_text(json.dumps(results, indent=1, default=_json_default) + "\n")
+
+    for name in SECTIONS:
+        if name in sections:
+            started = {"command": command, "commit": results["git"].get("commit"),
+                       "date": machine_info()["date"], "load_average": _load(), "quick": s.quick}
+            results["sections"][name] = {**runners[name](), "measured": {**started, "load_average_end": _load()}}
+            save()
+    if not sections or not results["sections"]:
+        save()
     return results
+
+
+def _load():
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def _json_default(o):
@@ -824,6 +864,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rtl-steps", type=int, help="time-series test steps simulated in RTL (default 200)")
     parser.add_argument("--no-rtl", action="store_true", help="no RTL simulation")
     parser.add_argument("--no-esn", action="store_true", help="no echo state network baseline")
+    parser.add_argument("--fresh", action="store_true",
+                        help="drop the sections of an earlier run in --out (default: keep those not run now)")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the results on stdout")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
 
@@ -880,7 +922,7 @@ def run(args: argparse.Namespace) -> int:
     command = command_line(args)
     log = (lambda msg: None) if args.quiet else (lambda msg: err.print(f"[bold]bench[/] {msg}"))
     with progress_bars(not args.quiet) as bars:
-        results = run_bench(s, args.out, sections, command=command, log=log, bars=bars)
+        results = run_bench(s, args.out, sections, command=command, log=log, bars=bars, keep=not args.fresh)
     emit(args, results, lambda r: err.print(f"report: {r['report']}"))
     return 0
 

@@ -59,6 +59,16 @@ def test_section_selection(tmp_path, capsys):
     assert (out / "speed.png").is_file() and not (out / "accuracy.png").exists()
     report = (out / "report.md").read_text()
     assert "## Speed" in report and "## Accuracy" not in report and "## Hardware" not in report
+    assert r["sections"]["speed"]["measured"]["command"] == r["command"]
+
+    # Another section into the same folder keeps the speed section of the earlier run, and says so.
+    r2 = _run(capsys, "--quick", "--sections", "hardware", "--boards", "none", "-o", str(out))
+    assert set(r2["sections"]) == {"speed", "hardware"}
+    assert r2["sections"]["speed"] == json.loads(json.dumps(r["sections"]["speed"]))
+    report = (out / "report.md").read_text()
+    assert "## Speed" in report and "## Hardware" in report and "by an earlier run" in report
+    r3 = _run(capsys, "--quick", "--sections", "hardware", "--boards", "none", "--fresh", "-o", str(out))
+    assert set(r3["sections"]) == {"hardware"}
 
 
 def test_reservoirpy_missing(tmp_path, capsys, monkeypatch):
