@@ -532,6 +532,11 @@ def run_sweep(spec: Spec, out_dir: str | Path, *, workers: int | None = None, cl
     if retry_failed:
         models = {k: v for k, v in models.items() if v.get("ok")}
         synths = {k: v for k, v in synths.items() if v.get("ok")}
+    with (out / RUNS_FILE).open("a") as f:
+        f.write(json.dumps({"event": "start", "t": round(t0, 1),
+                            "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0)),
+                            "workers": None if cluster else workers, "cluster": cluster,
+                            "machine": machine()}) + "\n")
     results = _Appender(out / RESULTS_FILE)
     model_log = _Appender(out / MODEL_CACHE)
     synth_log = _Appender(out / SYNTH_CACHE)
@@ -569,6 +574,7 @@ def run_sweep(spec: Spec, out_dir: str | Path, *, workers: int | None = None, cl
                 else:
                     errors.append(s["error"])
         rec["status"] = "failed" if errors else "ok"
+        rec["t"] = round(time.time(), 1)
         if errors:
             rec["error"] = "; ".join(errors)
         results.write(rec)
@@ -635,10 +641,25 @@ def run_sweep(spec: Spec, out_dir: str | Path, *, workers: int | None = None, cl
     counts["wall_s"] = round(time.time() - t0, 1)
     counts["finished"] = sum(1 for p in points if finished(p))
     with (out / RUNS_FILE).open("a") as f:
-        f.write(json.dumps({"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0)),
-                            "workers": None if cluster else workers, "cluster": cluster,
-                            "machine": machine(), **counts}) + "\n")
+        f.write(json.dumps({"event": "end", "t": round(time.time(), 1), **counts}) + "\n")
     return counts
+
+
+def _wall_time(runs: list[dict], records: list[dict]) -> float:
+    """Seconds spent over all runs: each from its start to its end, or to its last finished point if it was
+    interrupted."""
+    total, start = 0.0, None
+    stamps = sorted(r["t"] for r in records if "t" in r)
+    for r in runs + [{"event": "start", "t": math.inf}]:
+        if r.get("event") == "start":
+            if start is not None:   # the previous run never ended: count it up to its last point
+                last = [t for t in stamps if start <= t < r["t"]]
+                total += (last[-1] - start) if last else 0.0
+            start = r["t"]
+        elif r.get("event") == "end" and start is not None:
+            total += r["t"] - start
+            start = None
+    return round(total, 1)
 
 
 def machine() -> str:
@@ -745,6 +766,7 @@ def report(out_dir: str | Path, spec: Spec, *, img_dir: str | Path | None = None
     records = [r for r in records if r["id"] in ids]
     ok = _ok(records)
     runs = _read_jsonl(out / RUNS_FILE)
+    starts = [r for r in runs if r.get("event") == "start"]
     synth_cache = _read_jsonl(out / SYNTH_CACHE)
     model_cache = _read_jsonl(out / MODEL_CACHE)
     result: dict = {"out": str(out), "points": len(ids), "finished": len(records), "ok": len(ok),
@@ -752,17 +774,18 @@ def report(out_dir: str | Path, spec: Spec, *, img_dir: str | Path | None = None
                     "distinct_syntheses": {f: len({r["synth"][f]["key"] for r in _ok(records, f)})
                                            for f in spec.synth},
                     "trainings_run": len(model_cache), "syntheses_run": len(synth_cache),
-                    "wall_s": round(sum(r.get("wall_s", 0) for r in runs), 1),
+                    "wall_s": _wall_time(runs, records),
                     "plots": [], "best": {}}
     lines = [f"# Sweep {out.name}", "",
              f"task {spec.task}, mode {spec.mode}, {len(ids)} points: {len(records)} finished "
              f"({len(ok)} ok, {len(records) - len(ok)} failed); "
              f"{result['distinct_trainings']} distinct trainings, distinct syntheses "
              + ", ".join(f"{f}: {n}" for f, n in result["distinct_syntheses"].items())
-             + f"; wall time {result['wall_s'] / 60:.1f} min over {len(runs)} run(s).", ""]
-    if runs:
-        lines += [f"machine: {runs[-1].get('machine', '?')}; workers: "
-                  f"{runs[-1].get('cluster') or runs[-1].get('workers')}", ""]
+             + f"; wall time {result['wall_s'] / 60:.1f} min over {len(starts)} run(s).", ""]
+    if starts:
+        lines += [f"machine: {starts[-1].get('machine', '?')}; "
+                  + (f"Dask cluster {starts[-1]['cluster']}" if starts[-1].get("cluster")
+                     else f"{starts[-1].get('workers')} worker process(es)"), ""]
     for family in spec.synth:
         rs = _ok(records, family)
         if not rs:

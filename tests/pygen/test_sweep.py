@@ -213,3 +213,11 @@ def test_cluster_address_that_does_not_answer(tmp_path, monkeypatch):
     monkeypatch.setattr(sweep, "CONNECT_TIMEOUT", "2s")
     with pytest.raises(sweep.SweepError, match="cannot reach the Dask scheduler"):
         sweep.run_sweep(_spec(), tmp_path, cluster="tcp://127.0.0.1:9")
+
+
+def test_wall_time_counts_interrupted_runs_up_to_their_last_point():
+    runs = [{"event": "start", "t": 0.0}, {"event": "end", "t": 100.0},
+            {"event": "start", "t": 200.0},                      # killed: its last point finished at 260
+            {"event": "start", "t": 300.0}, {"event": "end", "t": 310.0}]
+    records = [{"t": 50.0}, {"t": 230.0}, {"t": 260.0}, {"t": 305.0}]
+    assert sweep._wall_time(runs, records) == 100.0 + 60.0 + 10.0
