@@ -9,9 +9,11 @@ from .classifier import Classifier
 from .params import MIN_SLOTS, CoreParams, HardwareParamError
 from .projection import InputProjection
 from .readout import ReadoutCrossbar
+from .skid import SkidBuffer
 from .top import ReservoirCore
 
 __all__ = [
     "CoreParams", "HardwareParamError", "MIN_SLOTS",
     "InputProjection", "CellArray", "TraceSignature", "ReadoutCrossbar", "Classifier", "ReservoirCore",
+    "SkidBuffer",
 ]

@@ -21,13 +21,24 @@ class Classifier(wiring.Component):
 
     The outputs are handled one per clock: one adder, one clamp and one
     comparator instead of K of each (the sums are ``w_seq`` bits wide, about
-    40). Step ``k`` updates ``Y[k]`` and the running maximum, which ``Y[k]``
-    replaces only when strictly larger, so ties keep the lowest index. The
-    frame's sums are read from the input payload, which the stream rules keep
-    stable until the beat is taken; it is taken at the last step, when the
-    result register is free. So a frame takes ``K`` clocks here, which is
-    less than the clocks the cell array spends on it in all but tiny
-    configurations (see :attr:`interval`).
+    40), in a two-stage pipeline:
+
+    * step ``k`` (stage A): ``Y[k] + y[k]`` (or ``y[k]`` on a ``first``
+      frame) into a register;
+    * stage B, one clock later: the clamp, the write of ``Y[k]`` and the
+      running maximum, which ``Y[k]`` replaces only when strictly larger, so
+      ties keep the lowest index. The comparison is made on the unclamped sum
+      (``clamp(s) > best`` equals ``s > best and best < Y_lim``), in parallel
+      with the clamp.
+
+    The frame's sums are read from the input payload, which the stream rules
+    keep stable until the beat is taken; it is taken at the last step, when
+    the result register is free: the step writes ``y`` and ``last`` into it,
+    and stage B adds the decision and sets ``valid`` a clock later (the
+    register is empty meanwhile). So a frame takes ``K`` clocks here
+    (at least 2: with ``K = 1`` a frame waits for the previous one's stage
+    B), and its result is valid ``K + 1`` clocks after its sums (see
+    :attr:`latency`, :attr:`interval`).
 
     Parameters
     ----------
@@ -50,49 +61,63 @@ class Classifier(wiring.Component):
 
     @property
     def latency(self) -> int:
-        """Clocks from a frame's sums becoming valid at ``i`` to its result being valid at ``o`` (= K)."""
-        return self._p.n_outputs
+        """Clocks from a frame's sums becoming valid at ``i`` to its result being valid at ``o`` (= K + 1)."""
+        return self._p.n_outputs + 1
 
     @property
     def interval(self) -> int:
-        """Clocks per frame at most one frame per this many clocks (= K)."""
-        return self._p.n_outputs
+        """At most one frame per this many clocks (= max(K, 2))."""
+        return max(self._p.n_outputs, 2)
 
     def elaborate(self, platform):
         p = self._p
         n_out, lim = p.n_outputs, p.seq_limit
+        w_seq = p.widths.seq_acc
         m = Module()
 
-        seq = Array(Signal(signed(p.widths.seq_acc), name=f"seq_sum{k}") for k in range(n_out))
+        seq = Array(Signal(signed(w_seq), name=f"seq_sum{k}") for k in range(n_out))
         step = Signal(range(max(n_out, 2)))
         best_index = Signal(p.decision_bits)
-        best_value = Signal(signed(p.widths.seq_acc))
+        best_value = Signal(signed(w_seq))
 
-        total = Signal(signed(p.widths.seq_acc))
-        better = Signal()
+        # --- stage A: step `step`, the unclamped sum
+        b_valid = Signal()
+        b_last = Signal()
+        b_step = Signal.like(step)
+        b_sum = Signal(signed(w_seq + 1))
         last_step = Signal()
         can_finish = Signal()
         m.d.comb += [
-            total.eq(clamp(Mux(self.i.p.first, 0, seq[step]) + self.i.p.y[step], -lim, lim)),
-            better.eq((step == 0) | (total > best_value)),
             last_step.eq(step == n_out - 1),
-            can_finish.eq(~self.o.valid | self.o.ready),
+            # the result register is free this clock, and no result is waiting in stage B
+            can_finish.eq((~self.o.valid | self.o.ready) & ~(b_valid & b_last)),
             self.i.ready.eq(last_step & can_finish),
         ]
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += self.o.valid.eq(0)
+        m.d.sync += b_valid.eq(0)
         with m.If(self.i.valid & (~last_step | can_finish)):
             m.d.sync += [
-                seq[step].eq(total),
-                best_index.eq(Mux(better, step, best_index)),
-                best_value.eq(Mux(better, total, best_value)),
+                b_valid.eq(1), b_last.eq(last_step), b_step.eq(step),
+                b_sum.eq(Mux(self.i.p.first, 0, seq[step]) + self.i.p.y[step]),
                 step.eq(Mux(last_step, 0, step + 1)),
             ]
             with m.If(last_step):
-                m.d.sync += [
-                    self.o.valid.eq(1),
-                    self.o.p.y.eq(self.i.p.y),
-                    self.o.p.decision.eq(Mux(better, step, best_index)),
-                    self.o.p.last.eq(self.i.p.last),
-                ]
+                m.d.sync += [self.o.p.y.eq(self.i.p.y), self.o.p.last.eq(self.i.p.last)]
+
+        # --- stage B: clamp, write back, running maximum; the decision after the last step
+        total = Signal(signed(w_seq))
+        better = Signal()
+        m.d.comb += [
+            total.eq(clamp(b_sum, -lim, lim)),
+            better.eq((b_step == 0) | ((b_sum > best_value) & (best_value != lim))),
+        ]
+        with m.If(b_valid):
+            m.d.sync += [
+                seq[b_step].eq(total),
+                best_index.eq(Mux(better, b_step, best_index)),
+                best_value.eq(Mux(better, total, best_value)),
+            ]
+            with m.If(b_last):
+                m.d.sync += [self.o.valid.eq(1), self.o.p.decision.eq(Mux(better, b_step, best_index))]
         return m

@@ -60,8 +60,9 @@ class ReadoutCrossbar(wiring.Component):
     entered and none in the pipeline) and a pending load holds off the next
     frame, so every frame is summed with one consistent readout.
 
-    Weights live in memory (initialised with the baked readout, not changed
-    by reset); biases are registers without reset (also keep loaded values).
+    Weights and biases live in memories (initialised with the baked readout,
+    not changed by reset, so loaded values survive a reset); the biases are
+    one word of ``K`` values, read all at once.
 
     Pipeline (one global stall, held only by a finished frame that cannot
     leave): accept (weights read) | products | lane sum, accumulate | output.
@@ -114,8 +115,16 @@ class ReadoutCrossbar(wiring.Component):
             init=p.weight_rows(self._w))
         w_rd = weights.read_port()
         w_wr = weights.write_port(granularity=1)
-        bias = [Signal(signed(p.widths.bias), init=int(self._b[j]), reset_less=True, name=f"bias{j}")
-                for j in range(n_out)]
+        # The biases: one memory word (all K read at once, one written per load beat). As a memory its
+        # initial value is an `initial` block that every simulator applies (a reset-less register's
+        # declaration initialiser is not seen by Icarus' `always @*` blocks at time 0), and like the
+        # weights it keeps loaded values through reset. Depth 2 (word 1 unused, removed by synthesis)
+        # because a depth-1 memory has a zero-width address, which Verilator refuses ([-1:0]).
+        m.submodules.biases = biases = Memory(
+            shape=data.ArrayLayout(signed(p.widths.bias), n_out), depth=2, init=[[int(v) for v in self._b]])
+        bias_rd = biases.read_port(domain="comb")
+        bias_wr = biases.write_port(granularity=1)
+        bias = [bias_rd.data[kk] for kk in range(n_out)]
 
         # --- load port
         in_frame = Signal()
@@ -136,10 +145,11 @@ class ReadoutCrossbar(wiring.Component):
             for ln in range(lanes):
                 for kk in range(n_out):
                     m.d.comb += w_wr.en[ln * n_out + kk].eq((lane == ln) & (ld.k == kk))
-        with m.If(self.load.valid & self.load.ready & ld.bias):
-            for kk in range(n_out):
-                with m.If(ld.k == kk):
-                    m.d.sync += bias[kk].eq(clamp(ld.value, -p.bias_max, p.bias_max))
+        bias_value = clamp(ld.value, -p.bias_max, p.bias_max)
+        m.d.comb += [bias_rd.addr.eq(0), bias_wr.addr.eq(0)]
+        for kk in range(n_out):
+            m.d.comb += [bias_wr.data[kk].eq(bias_value),
+                         bias_wr.en[kk].eq(self.load.valid & self.load.ready & ld.bias & (ld.k == kk))]
 
         # --- accept: a frame may only start when no load is waiting
         advance = Signal()

@@ -12,6 +12,7 @@ from .classifier import Classifier
 from .params import CoreParams, HardwareParamError
 from .projection import InputProjection
 from .readout import ReadoutCrossbar, check_readout
+from .skid import SkidBuffer
 
 __all__ = ["ReservoirCore"]
 
@@ -69,6 +70,11 @@ class ReservoirCore(wiring.Component):
         self.cells = CellArray(params)
         self.readout = ReadoutCrossbar(params, self._weights, self._biases)
         self.classifier = Classifier(params)
+        # Register slices between the blocks: each block's stall depends only on its own output
+        # register and the next slice's "full" register, not on the blocks further down.
+        self.skid_cells = SkidBuffer(params.pulse_layout)
+        self.skid_readout = SkidBuffer(params.feature_layout)
+        self.skid_classifier = SkidBuffer(params.frame_sum_layout)
         members = {
             "frames": In(stream.Signature(params.frame_layout)),
             "results": Out(stream.Signature(params.result_layout)),
@@ -87,7 +93,7 @@ class ReservoirCore(wiring.Component):
         """Clocks between frames when the input is always valid and the output always ready.
 
         ``max(rows, K)``: the cell array spends ``rows = passes * slots`` clocks
-        on a frame, the classifier ``K``.
+        on a frame, the classifier ``max(K, 2)`` (and ``rows >= 2``).
         """
         return max(self._p.rows, self.classifier.interval)
 
@@ -95,10 +101,11 @@ class ReservoirCore(wiring.Component):
     def latency(self) -> int:
         """Clocks from accepting a frame to its result being valid (empty pipeline, output ready).
 
-        ``latency = rows + 8 + K``: the projection issues the first beat 3
+        ``latency = rows + 9 + K``: the projection issues the first beat 3
         clocks after the frame is accepted, the cell array and the readout add
         3 each, the readout sees the last of the ``rows`` beats ``rows - 1``
-        clocks after the first, and the classifier adds ``K``.
+        clocks after the first, and the classifier adds ``K + 1``. The skid
+        buffers between the blocks add nothing while they are empty.
         """
         return (self.projection.latency + self.cells.latency + self.readout.latency
                 + self.classifier.latency + self._p.rows - 1)
@@ -109,10 +116,16 @@ class ReservoirCore(wiring.Component):
         m.submodules.cells = self.cells
         m.submodules.readout = self.readout
         m.submodules.classifier = self.classifier
+        m.submodules.skid_cells = self.skid_cells
+        m.submodules.skid_readout = self.skid_readout
+        m.submodules.skid_classifier = self.skid_classifier
         wiring.connect(m, wiring.flipped(self.frames), self.projection.i)
-        wiring.connect(m, self.projection.o, self.cells.i)
-        wiring.connect(m, self.cells.o, self.readout.i)
-        wiring.connect(m, self.readout.o, self.classifier.i)
+        wiring.connect(m, self.projection.o, self.skid_cells.i)
+        wiring.connect(m, self.skid_cells.o, self.cells.i)
+        wiring.connect(m, self.cells.o, self.skid_readout.i)
+        wiring.connect(m, self.skid_readout.o, self.readout.i)
+        wiring.connect(m, self.readout.o, self.skid_classifier.i)
+        wiring.connect(m, self.skid_classifier.o, self.classifier.i)
         wiring.connect(m, self.classifier.o, wiring.flipped(self.results))
         wiring.connect(m, wiring.flipped(self.load), self.readout.load)
         if self._trace:

@@ -104,9 +104,9 @@ def build(core: ReservoirCore, *, source: dict, verilog_name: str, verilog_text:
             "latency": core.latency,
             "cycles_per_frame_formula": "max(passes * slots, K); passes = ML + (1 if state features or an idle "
                                         "gap), slots = max(ceil(N / lanes), 2)",
-            "latency_formula": (f"passes * slots + 8 + K (projection {InputProjection.LATENCY} + cell array "
+            "latency_formula": (f"passes * slots + 9 + K (projection {InputProjection.LATENCY} + cell array "
                                 f"{CellArray.LATENCY} + readout {ReadoutCrossbar.LATENCY} + beats - 1 + "
-                                f"classifier K)"),
+                                f"classifier K + 1)"),
             "latency_definition": "clocks from the clock a frame is accepted to the clock its result is valid, "
                                   "empty pipeline, results always ready",
             "interval_definition": "with frames always valid and results always ready, a frame is accepted "

@@ -202,16 +202,14 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
     # figures when given, else the documented formula).
     lat, cpf = ScheduleModel.measure(design.params.rows, design.n_outputs)
     p = design.params
-    stated = stated or {"latency": p.rows + 8 + p.n_outputs, "cycles_per_frame": max(p.rows, p.n_outputs)}
+    stated = stated or {"latency": p.rows + 9 + p.n_outputs, "cycles_per_frame": max(p.rows, p.n_outputs)}
     if (lat, cpf) != (stated["latency"], stated["cycles_per_frame"]):
         raise VerifyError(f"schedule model: latency {lat}, {cpf} clocks per frame; the hardware states "
                           f"{stated['latency']} and {stated['cycles_per_frame']}")
-    # Icarus starts the readout's bias registers (reset-less, initial values in their declarations) at X:
-    # Verilog-2005 leaves the order of declaration initialisers and `always @*` blocks open, and Icarus
-    # evaluates the blocks first. The biases are then written through the load port (same values).
-    load = True if not design.baked else ("biases" if sim == "icarus" else False)
-    if reloads and not (timing or has_trace):
-        raise VerifyError("readouts switched at run time need the schedule model or the trace port "
+    load = not design.baked
+    if reloads and not timing:
+        # a beat leaves the cell array (trace) into a skid buffer, and the readout may take a load first
+        raise VerifyError("readouts switched at run time need the schedule model "
                           "(to know which frames were summed with which readout)")
     job = Job(design, seqs, seed=seed, p_valid=p_valid, p_ready=p_ready, timing=timing, trace=has_trace,
               load=load, reloads=list(reloads), report=str(run_dir / "report.json"), label=label, reproduce=reproduce)
@@ -340,7 +338,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         seqs += random_sequences(design, np.random.default_rng([s, 1]), random_count, max_len)
         reloads = []
         n_frames = sum(map(len, seqs))
-        if not design0.baked and n_frames >= 2:
+        if not design0.baked and n_frames >= 2 and timing:
             # a configuration's core: also switch to another random readout while frames flow
             r_rng = np.random.default_rng([s, 2])
             reloads = [(int(r_rng.integers(1, n_frames)), *random_readout(design0.params, r_rng))]

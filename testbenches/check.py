@@ -67,7 +67,7 @@ class Job:
     p_ready: float = 0.7          # probability per clock that results.ready is high
     timing: bool = True
     trace: bool = True            # the Verilog has the trace port
-    load: bool | str = False      # write the readout through the load port first (True), or "biases" only
+    load: bool = False            # write the readout through the load port first
     max_cycles: int = 0           # 0: derived from the stimulus
     report: str = "report.json"
     #: Readouts written through ``load`` while frames flow: ``(before_frame, w, b)``: the driver holds
@@ -148,7 +148,7 @@ class _Run:
             # CPU time of the simulator process (simulator + Python): independent of other jobs' load
             "cpu_seconds": cpu, "cycles_per_cpu_second": self.cycle / cpu if cpu > 0 else 0.0,
             "design": self.job.design.describe(), "cycles_per_frame": max(p.rows, p.n_outputs),
-            "latency": p.rows + 8 + p.n_outputs,
+            "latency": p.rows + 9 + p.n_outputs,
         }
 
     def where_beat(self, beat) -> str:
@@ -311,8 +311,6 @@ async def _loop(dut, run: _Run, fe) -> None:
     load_at: list[int] = []
     if job.load:
         beats = load_beats(p, job.design.w, job.design.b)
-        if job.load == "biases":
-            beats = [b for b in beats if b["bias"]]
         all_beats += beats
         load_at += [0] * len(beats)
     for at, rw, rb in job.reloads:
@@ -364,7 +362,7 @@ async def _loop(dut, run: _Run, fe) -> None:
     h_st, h_rp = dut.status_q, dut.results_q
     h_te = dut.trace_q if has_trace else None
 
-    latency = rows + 8 + p.n_outputs
+    latency = rows + 9 + p.n_outputs
     budget = job.max_cycles or int((n_loads / max(p_valid, 0.05) + (n_frames + 2) * max(rows, p.n_outputs)
                                     / min(max(p_ready, 0.05), max(p_valid, 0.05)) + 4 * latency) * 3 + 1000)
 
@@ -411,8 +409,9 @@ async def _loop(dut, run: _Run, fe) -> None:
                             raise run.mismatch(name, int(a), b, schedule=model.describe())
                     raise run.mismatch("trace__valid", e_tv, tv, run.where_beat(e_beat) if e_beat else
                                        "no cell write expected this clock", model.describe())
-                if dynamic and e_beat is not None and e_beat[1] == 0:
-                    snapshot(e_beat[0])
+                took = model.readout_took
+                if dynamic and took is not None and took[1] == 0:
+                    snapshot(took[0])
                 if e_tv and has_trace:
                     gf, row = e_beat
                     if gf != cur_frame:
@@ -452,8 +451,6 @@ async def _loop(dut, run: _Run, fe) -> None:
                         raise run.mismatch("trace__valid", 0, tv, "all cell writes of the stimulus already seen")
                     if tv != row_valid[row]:
                         raise run.mismatch("trace__valid", row_valid[row], tv, run.where_beat((gf, row)))
-                    if dynamic and row == 0:
-                        snapshot(gf)
                     e, t = words_of(gf)
                     got = _read(h_te, row_mask[row])
                     want = e.trace_words[t * rows + row]

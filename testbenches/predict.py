@@ -359,7 +359,14 @@ class ScheduleModel:
       fills; it stalls only when that beat meets a full, untaken output;
       a waiting ``load`` beat holds off the first beat of a frame, and ``load``
       is taken only between frames with the pipeline empty;
-    * classifier: K steps per frame, then an output register.
+    * classifier: K steps per frame (stage A), the last step fills the output
+      register's ``y``, and stage B makes it valid one clock later; a frame's
+      last step waits for a free output register and an empty stage B.
+
+    Between the blocks (projection -> cells -> readout -> classifier) sit skid
+    buffers (``hdl/skid.py``): one register each, whose ``full`` is the upstream
+    block's ``ready``. Empty, a beat passes through in the same clock; a beat
+    the downstream block does not take goes into the buffer.
 
     Beats are ``(frame, row)`` with ``frame`` the global frame index.
     :meth:`step` advances one clock and returns, for that clock,
@@ -367,7 +374,7 @@ class ScheduleModel:
     """
 
     __slots__ = ("rows", "k", "busy", "row", "frame", "next_frame", "p1", "po", "c1", "c2", "c3",
-                 "r1", "r2", "ro", "in_frame", "step_k", "co")
+                 "r1", "r2", "ro", "in_frame", "step_k", "co", "cb", "b1", "b2", "b3", "readout_took")
 
     def __init__(self, rows: int, n_outputs: int):
         self.rows, self.k = rows, n_outputs
@@ -379,59 +386,96 @@ class ScheduleModel:
         self.p1 = self.po = self.c1 = self.c2 = self.c3 = self.r1 = self.r2 = None
         self.ro = -1
         self.co = -1
+        self.cb = -1                # the frame whose last step is in the classifier's stage B
         self.in_frame = False
         self.step_k = 0
+        # Skid buffers: b1 projection -> cells, b2 cells -> readout (beats or None), b3 readout ->
+        # classifier (frame index or -1).
+        self.b1 = self.b2 = None
+        self.b3 = -1
+        #: The beat the readout took in the last :meth:`step` (or None): a frame is summed with the
+        #: readout the core holds when its row 0 is taken (loads are taken only between frames).
+        self.readout_took = None
 
     def step(self, frames_valid: bool, results_ready: bool, load_valid: bool = False):
         rows = self.rows
-        # --- combinational, from the output backwards
+        # --- combinational: every ready is a function of registers (and results.ready, load.valid)
+        # classifier, fed by skid buffer 3
         co = self.co
         last_step = self.step_k == self.k - 1
-        can_finish = co < 0 or results_ready
-        ro_ready = last_step and can_finish                  # classifier takes the frame sums
-        ro = self.ro
+        can_finish = (co < 0 or results_ready) and self.cb < 0
+        cl_ready = last_step and can_finish                  # classifier takes the frame sums
+        b3, ro = self.b3, self.ro
+        cl_in = b3 if b3 >= 0 else ro                        # what the classifier sees
+        # readout, fed by skid buffer 2
         r2 = self.r2
-        adv_r = not (r2 is not None and r2[1] == rows - 1 and ro >= 0 and not ro_ready)
+        adv_r = not (r2 is not None and r2[1] == rows - 1 and ro >= 0 and b3 >= 0)
         r_in_ready = adv_r and (self.in_frame or not load_valid)
-        c3 = self.c3
-        adv_c = c3 is None or r_in_ready
-        po = self.po
-        adv_p = po is None or adv_c
+        b2, c3 = self.b2, self.c3
+        r_in = b2 if b2 is not None else c3
+        # cell array, fed by skid buffer 1
+        adv_c = c3 is None or b2 is None
+        b1, po = self.b1, self.po
+        c_in = b1 if b1 is not None else po
+        # projection
+        adv_p = po is None or b1 is None
         last_row = self.row == rows - 1
         frames_ready = adv_p and (not self.busy or last_row)
         load_ready = not self.in_frame and self.r1 is None and r2 is None
-        trace_beat = c3 if (c3 is not None and r_in_ready) else None
+        trace_beat = c3 if (c3 is not None and adv_c) else None
         results_valid = co >= 0
         shown_result = co
         # --- registers
         # classifier
         if co >= 0 and results_ready:
             self.co = -1
-        if ro >= 0 and (not last_step or can_finish):
+        if self.cb >= 0:
+            self.co = self.cb
+            self.cb = -1
+        if cl_in >= 0 and (not last_step or can_finish):
             if last_step:
                 self.step_k = 0
-                self.co = ro
+                self.cb = cl_in
             else:
                 self.step_k += 1
+        # skid buffer 3
+        if b3 >= 0:
+            if cl_ready:
+                self.b3 = -1
+        elif ro >= 0 and not cl_ready:
+            self.b3 = ro
         # readout
-        if ro >= 0 and ro_ready:
+        if ro >= 0 and b3 < 0:
             self.ro = -1
-        accept_r = c3 is not None and r_in_ready
+        accept_r = r_in is not None and r_in_ready
+        self.readout_took = r_in if accept_r else None
         if accept_r:
-            if c3[1] == rows - 1:
+            if r_in[1] == rows - 1:
                 self.in_frame = False
-            elif c3[1] == 0:
+            elif r_in[1] == 0:
                 self.in_frame = True
         if adv_r:
             if r2 is not None and r2[1] == rows - 1:
                 self.ro = r2[0]
             self.r2 = self.r1
-            self.r1 = c3 if accept_r else None
+            self.r1 = r_in if accept_r else None
+        # skid buffer 2
+        if b2 is not None:
+            if r_in_ready:
+                self.b2 = None
+        elif c3 is not None and not r_in_ready:
+            self.b2 = c3
         # cell array
         if adv_c:
             self.c3 = self.c2
             self.c2 = self.c1
-            self.c1 = po
+            self.c1 = c_in
+        # skid buffer 1
+        if b1 is not None:
+            if adv_c:
+                self.b1 = None
+        elif po is not None and not adv_c:
+            self.b1 = po
         # projection
         if adv_p:
             self.po = self.p1
@@ -456,7 +500,7 @@ class ScheduleModel:
         return (f"projection issue {'frame %d row %d' % (self.frame, self.row) if self.busy else 'idle'}, "
                 f"stages [{b(self.p1)}, {b(self.po)}]; cells [{b(self.c1)}, {b(self.c2)}, {b(self.c3)}]; "
                 f"readout [{b(self.r1)}, {b(self.r2)}] out {self.ro}; classifier step {self.step_k} "
-                f"out {self.co}")
+                f"stage B {self.cb} out {self.co}; skid buffers [{b(self.b1)}, {b(self.b2)}, {self.b3}]")
 
     @classmethod
     def measure(cls, rows: int, n_outputs: int, frames: int = 6) -> tuple[int, int]:
