@@ -132,8 +132,16 @@ class WriteAdapter(wiring.Component):
 
 
 def _saturate(value, lo: int, hi: int, width: int):
-    """``value`` saturated to lo..hi, truncated to ``width`` bits (which hold lo..hi)."""
-    return Mux(value < lo, lo, Mux(value > hi, hi, value))[:width]
+    """``value`` saturated to lo..hi = the signed ``width``-bit range, as ``width`` bits.
+
+    It fits when its bits from ``width - 1`` up are all equal (no comparators).
+    """
+    assert lo == -(1 << (width - 1)) and hi == (1 << (width - 1)) - 1
+    if len(value) <= width:   # value_bits is at least the load port's width
+        return value
+    top, sign = value[width - 1:], value[-1]
+    fits = (top == 0) | (top == (1 << len(top)) - 1)
+    return Mux(fits, value[:width], Cat(sign.replicate(width - 1) ^ ((1 << (width - 1)) - 1), sign))
 
 
 # --- the board without its clock ---------------------------------------------------------

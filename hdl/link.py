@@ -156,9 +156,8 @@ class Deframer(wiring.Component):
         crc = Signal(16)
         crc_next = crc16_update(crc, byte)
         kind = Signal(2)                  # 0 INPUT_FRAME, 1 WEIGHT_WRITE, 2 STATUS_REQUEST
-        len_lo = Signal(8)
-        remaining = Signal(range(nbytes + 3))     # payload + CRC bytes still to come
-        offset = Signal(range(nbytes + 2))
+        len_lo_ok = Signal()              # LEN's low byte was the type's
+        offset = Signal(range(nbytes + 2))  # payload and CRC bytes received
         skip = Signal()                   # no free slot: receive and check, then count overrun
         full = Signal(2)                  # slot holds a good frame not yet copied
         slot_write = Signal(2)            # slot holds a WEIGHT_WRITE (else an INPUT_FRAME)
@@ -221,17 +220,19 @@ class Deframer(wiring.Component):
                 abandon_on_error()
             with m.State("LEN0"):
                 with m.If(got):
-                    m.d.sync += [crc.eq(crc_next), len_lo.eq(byte)]
+                    m.d.sync += crc.eq(crc_next)
+                    for t, k in kinds.items():
+                        with m.If(kind == k):
+                            m.d.sync += len_lo_ok.eq(byte == (lengths[t] & 0xFF))
                     m.next = "LEN1"
                 abandon_on_error()
             with m.State("LEN1"):
                 with m.If(got):
-                    length = Cat(len_lo, byte)
                     ok = Signal()
                     for t, k in kinds.items():
                         with m.If(kind == k):
-                            m.d.comb += ok.eq(length == lengths[t])
-                    m.d.sync += [crc.eq(crc_next), offset.eq(0), remaining.eq(length + 2)]
+                            m.d.comb += ok.eq(len_lo_ok & (byte == (lengths[t] >> 8)))
+                    m.d.sync += [crc.eq(crc_next), offset.eq(0)]
                     with m.If(ok):
                         m.next = "BODY"
                     with m.Else():
@@ -239,11 +240,16 @@ class Deframer(wiring.Component):
                         drop()
                 abandon_on_error()
             with m.State("BODY"):
+                in_payload, at_crc_lo = Signal(), Signal()
+                for t, k in kinds.items():
+                    with m.If(kind == k):
+                        m.d.comb += [in_payload.eq(offset < lengths[t] if lengths[t] else 0),
+                                     at_crc_lo.eq(offset == lengths[t] + 1)]
                 with m.If(got):
-                    m.d.sync += [crc.eq(crc_next), remaining.eq(remaining - 1), offset.eq(offset + 1)]
+                    m.d.sync += [crc.eq(crc_next), offset.eq(offset + 1)]
                     # Only payload bytes are stored, never the CRC.
-                    m.d.comb += wr.en.eq(~skip & (remaining > 2))
-                    with m.If(remaining == 1):
+                    m.d.comb += wr.en.eq(~skip & in_payload)
+                    with m.If(at_crc_lo):
                         m.next = "HUNT"
                         with m.If(crc_next != 0):
                             m.d.comb += ev["bad_crc"].eq(1)
