@@ -83,6 +83,8 @@ class WriteAdapter(wiring.Component):
     takes on the UART (so no divider). ``j = F_tot`` is the bias; anything
     beyond the readout is taken and dropped. Values are saturated to the
     load port's width (the readout then saturates to the contract ranges).
+    A write is taken from ``i`` only when its beat is taken (or it is
+    dropped), so value and k come straight from ``i`` and are not copied.
     """
 
     def __init__(self, params: CoreParams, fmt: LinkFormat):
@@ -102,22 +104,22 @@ class WriteAdapter(wiring.Component):
         node = Signal(range(p.passes + 1))
         beat = Signal(p.load_layout)
         value = self.i.payload.value
+        # The write stays offered on ``i`` (the link holds it) until its beat is taken, so the
+        # value and k are not copied: only j is split into (node, device).
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += self.i.ready.eq(1)
                 with m.If(self.i.valid):
-                    m.d.sync += [
-                        j.eq(self.i.payload.addr >> kb), node.eq(0),
-                        beat.k.eq(self.i.payload.addr[:kb]),
-                        beat.value.eq(_saturate(value, lo, hi, value_shape.width)),
-                    ]
+                    m.d.sync += [j.eq(self.i.payload.addr >> kb), node.eq(0)]
                     with m.If(self.i.payload.addr[:kb] < p.n_outputs):
                         m.next = "DIVIDE"
+                    with m.Else():
+                        m.d.comb += self.i.ready.eq(1)
             with m.State("DIVIDE"):
                 with m.If(j == p.n_features):
                     m.d.sync += beat.bias.eq(1)
                     m.next = "SEND"
                 with m.Elif(j > p.n_features):
+                    m.d.comb += self.i.ready.eq(1)
                     m.next = "IDLE"
                 with m.Elif(j >= p.n_devices):
                     m.d.sync += [j.eq(j - p.n_devices), node.eq(node + 1)]
@@ -125,8 +127,11 @@ class WriteAdapter(wiring.Component):
                     m.d.sync += [beat.bias.eq(0), beat.node.eq(node), beat.device.eq(j)]
                     m.next = "SEND"
             with m.State("SEND"):
-                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(beat)]
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(beat),
+                             self.o.payload.k.eq(self.i.payload.addr[:kb]),
+                             self.o.payload.value.eq(_saturate(value, lo, hi, value_shape.width))]
                 with m.If(self.o.ready):
+                    m.d.comb += self.i.ready.eq(1)
                     m.next = "IDLE"
         return m
 
