@@ -83,6 +83,8 @@ class WriteAdapter(wiring.Component):
     takes on the UART (so no divider). ``j = F_tot`` is the bias; anything
     beyond the readout is taken and dropped. Values are saturated to the
     load port's width (the readout then saturates to the contract ranges).
+    A write is taken from ``i`` only when its beat is taken (or it is
+    dropped), so value and k come straight from ``i`` and are not copied.
     """
 
     def __init__(self, params: CoreParams, fmt: LinkFormat):
@@ -102,22 +104,22 @@ class WriteAdapter(wiring.Component):
         node = Signal(range(p.passes + 1))
         beat = Signal(p.load_layout)
         value = self.i.payload.value
+        # The write stays offered on ``i`` (the link holds it) until its beat is taken, so the
+        # value and k are not copied: only j is split into (node, device).
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += self.i.ready.eq(1)
                 with m.If(self.i.valid):
-                    m.d.sync += [
-                        j.eq(self.i.payload.addr >> kb), node.eq(0),
-                        beat.k.eq(self.i.payload.addr[:kb]),
-                        beat.value.eq(_saturate(value, lo, hi, value_shape.width)),
-                    ]
+                    m.d.sync += [j.eq(self.i.payload.addr >> kb), node.eq(0)]
                     with m.If(self.i.payload.addr[:kb] < p.n_outputs):
                         m.next = "DIVIDE"
+                    with m.Else():
+                        m.d.comb += self.i.ready.eq(1)
             with m.State("DIVIDE"):
                 with m.If(j == p.n_features):
                     m.d.sync += beat.bias.eq(1)
                     m.next = "SEND"
                 with m.Elif(j > p.n_features):
+                    m.d.comb += self.i.ready.eq(1)
                     m.next = "IDLE"
                 with m.Elif(j >= p.n_devices):
                     m.d.sync += [j.eq(j - p.n_devices), node.eq(node + 1)]
@@ -125,15 +127,26 @@ class WriteAdapter(wiring.Component):
                     m.d.sync += [beat.bias.eq(0), beat.node.eq(node), beat.device.eq(j)]
                     m.next = "SEND"
             with m.State("SEND"):
-                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(beat)]
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(beat),
+                             self.o.payload.k.eq(self.i.payload.addr[:kb]),
+                             self.o.payload.value.eq(_saturate(value, lo, hi, value_shape.width))]
                 with m.If(self.o.ready):
+                    m.d.comb += self.i.ready.eq(1)
                     m.next = "IDLE"
         return m
 
 
 def _saturate(value, lo: int, hi: int, width: int):
-    """``value`` saturated to lo..hi, truncated to ``width`` bits (which hold lo..hi)."""
-    return Mux(value < lo, lo, Mux(value > hi, hi, value))[:width]
+    """``value`` saturated to lo..hi = the signed ``width``-bit range, as ``width`` bits.
+
+    It fits when its bits from ``width - 1`` up are all equal (no comparators).
+    """
+    assert lo == -(1 << (width - 1)) and hi == (1 << (width - 1)) - 1
+    if len(value) <= width:   # value_bits is at least the load port's width
+        return value
+    top, sign = value[width - 1:], value[-1]
+    fits = (top == 0) | (top == (1 << len(top)) - 1)
+    return Mux(fits, value[:width], Cat(sign.replicate(width - 1) ^ ((1 << (width - 1)) - 1), sign))
 
 
 # --- the board without its clock ---------------------------------------------------------
@@ -164,9 +177,10 @@ class ReservoirBoard(wiring.Component):
         UART pins (FTDI TXD -> rx, tx -> FTDI RXD).
     leds : Out(led_layout(params))
         ``decision``: the decision of the last finished sequence; ``activity``:
-        a UART start bit in either direction, stretched to ~30 ms; ``dropped``:
-        a frame the link dropped (any drop counter moved), stretched to ~0.3 s;
-        ``heartbeat``: toggles about twice a second while the clock runs.
+        a UART start bit in either direction, stretched to 30-40 ms; ``dropped``:
+        a frame the link dropped (any drop counter counted), stretched to 0.3 s;
+        ``heartbeat``: toggles every 0.25 s while the clock runs. All timings
+        count 10 ms ticks of one prescaler.
     """
 
     def __init__(self, core: ReservoirCore, clk_freq: float, baud: float = 115200, *,
@@ -185,15 +199,23 @@ class ReservoirBoard(wiring.Component):
     def clk_freq(self) -> float:
         return self._clk_freq
 
+    #: The LED timings count ticks of this period (s) from one shared prescaler.
+    LED_TICK = 0.01
+
     def _clocks(self, seconds: float) -> int:
         return max(1, round(seconds * self._clk_freq))
 
-    def _stretch(self, m, name: str, trigger, seconds: float):
-        """High while ``trigger`` was high within the last ``seconds``."""
-        count = Signal(range(self._clocks(seconds) + 1), name=f"{name}_timer")
+    @classmethod
+    def _ticks(cls, seconds: float) -> int:
+        return max(1, round(seconds / cls.LED_TICK))
+
+    def _stretch(self, m, name: str, trigger, tick, seconds: float):
+        """High from ``trigger`` until ``seconds`` (to one tick more) later."""
+        n = self._ticks(seconds) + 1
+        count = Signal(range(n + 1), name=f"{name}_timer")
         with m.If(trigger):
-            m.d.sync += count.eq(self._clocks(seconds))
-        with m.Elif(count != 0):
+            m.d.sync += count.eq(n)
+        with m.Elif(tick & (count != 0)):
             m.d.sync += count.eq(count - 1)
         return count != 0
 
@@ -213,21 +235,23 @@ class ReservoirBoard(wiring.Component):
         res = core.results
         with m.If(res.valid & res.ready & res.payload.last):
             m.d.sync += decision.eq(res.payload.decision)
-        # Any counted drop flips the low bit of its counter.
-        lsbs = Signal(len(DROP_COUNTERS))
-        m.d.comb += lsbs.eq(Cat(*(getattr(link.counters, n)[0] for n in DROP_COUNTERS)))
-        seen = Signal(len(DROP_COUNTERS))
-        m.d.sync += seen.eq(lsbs)
-        beat = Signal(range(self._clocks(0.25)))
+        # One prescaler for every LED timing: a tick every LED_TICK seconds.
+        prescale = Signal(range(self._clocks(self.LED_TICK)))
+        tick = Signal()
+        m.d.comb += tick.eq(prescale == 0)
+        m.d.sync += prescale.eq(Mux(tick, self._clocks(self.LED_TICK) - 1, prescale - 1))
+        beat = Signal(range(self._ticks(0.25)))
         toggle = Signal()
-        with m.If(beat == 0):
-            m.d.sync += [beat.eq(self._clocks(0.25) - 1), toggle.eq(~toggle)]
-        with m.Else():
-            m.d.sync += beat.eq(beat - 1)
+        with m.If(tick):
+            with m.If(beat == 0):
+                m.d.sync += [beat.eq(self._ticks(0.25) - 1), toggle.eq(~toggle)]
+            with m.Else():
+                m.d.sync += beat.eq(beat - 1)
+        dropped = Cat(*(getattr(link.events, n) for n in DROP_COUNTERS)).any()
         m.d.comb += [
             self.leds.decision.eq(decision),
-            self.leds.activity.eq(self._stretch(m, "activity", ~self.rx | ~link.tx, 0.03)),
-            self.leds.dropped.eq(self._stretch(m, "dropped", lsbs != seen, 0.3)),
+            self.leds.activity.eq(self._stretch(m, "activity", ~self.rx | ~link.tx, tick, 0.03)),
+            self.leds.dropped.eq(self._stretch(m, "dropped", dropped, tick, 0.3)),
             self.leds.heartbeat.eq(toggle),
         ]
         return m

@@ -4,9 +4,10 @@
 
     rx pin ─► UartRx ─► Deframer ─┬─► o_frames  (INPUT_FRAME payloads, to the core)
                                   ├─► o_writes  (WEIGHT_WRITE payloads, run-time readout)
-                                  └─► status_request, counters
+                                  └─► status_request, events
                                              │
     tx pin ◄─ UartTx ◄─ Framer ◄─────────────┴── i_results (from the core)
+                          └─ counters and the STATUS message in one BRAM
 
 The wire format is ``pygen.protocol`` (``docs/link.md``); every size comes
 from one :class:`pygen.protocol.LinkFormat`.  Nothing is passed on from a
@@ -28,7 +29,7 @@ from .crc import CRC16_INIT, crc16_update
 from .uart import UartRx, UartTx, baud_divisor
 
 __all__ = ["Deframer", "Framer", "Link", "frame_layout", "result_layout", "write_layout",
-           "counters_layout", "RX_COUNTERS"]
+           "counters_layout", "events_layout", "RX_COUNTERS"]
 
 #: Counters kept by the deframer (all but ``results``, which the framer counts).
 RX_COUNTERS = tuple(c for c in COUNTERS if c != "results")
@@ -61,6 +62,11 @@ def write_layout(fmt: LinkFormat) -> data.StructLayout:
 
 def counters_layout(fmt: LinkFormat, names=COUNTERS) -> data.StructLayout:
     return data.StructLayout({name: unsigned(fmt.counter_bits) for name in names})
+
+
+def events_layout(names=COUNTERS) -> data.StructLayout:
+    """One bit per counter: pulses for one clock each time that counter counts."""
+    return data.StructLayout({name: 1 for name in names})
 
 
 def _check_format(fmt) -> LinkFormat:
@@ -108,8 +114,9 @@ class Deframer(wiring.Component):
     o_writes : Out(stream.Signature(write_layout(fmt)))
     status_request : Out(1)
         One-clock pulse per good STATUS_REQUEST.
-    counters : Out(counters_layout(fmt, RX_COUNTERS))
-        Wrapping counters, see ``pygen.protocol.COUNTERS``.
+    events : Out(events_layout(RX_COUNTERS))
+        One-clock pulses, one per count of each counter (``pygen.protocol.COUNTERS``);
+        the :class:`Framer` keeps the counters.
     """
 
     def __init__(self, fmt: LinkFormat, timeout_cycles: int):
@@ -123,7 +130,7 @@ class Deframer(wiring.Component):
             "o_frames": Out(stream.Signature(frame_layout(fmt))),
             "o_writes": Out(stream.Signature(write_layout(fmt))),
             "status_request": Out(1),
-            "counters": Out(counters_layout(fmt, RX_COUNTERS)),
+            "events": Out(events_layout(RX_COUNTERS)),
         })
 
     @property
@@ -149,9 +156,8 @@ class Deframer(wiring.Component):
         crc = Signal(16)
         crc_next = crc16_update(crc, byte)
         kind = Signal(2)                  # 0 INPUT_FRAME, 1 WEIGHT_WRITE, 2 STATUS_REQUEST
-        len_lo = Signal(8)
-        remaining = Signal(range(nbytes + 3))     # payload + CRC bytes still to come
-        offset = Signal(range(nbytes + 2))
+        len_lo_ok = Signal()              # LEN's low byte was the type's
+        offset = Signal(range(nbytes + 2))  # payload and CRC bytes received
         skip = Signal()                   # no free slot: receive and check, then count overrun
         full = Signal(2)                  # slot holds a good frame not yet copied
         slot_write = Signal(2)            # slot holds a WEIGHT_WRITE (else an INPUT_FRAME)
@@ -214,17 +220,19 @@ class Deframer(wiring.Component):
                 abandon_on_error()
             with m.State("LEN0"):
                 with m.If(got):
-                    m.d.sync += [crc.eq(crc_next), len_lo.eq(byte)]
+                    m.d.sync += crc.eq(crc_next)
+                    for t, k in kinds.items():
+                        with m.If(kind == k):
+                            m.d.sync += len_lo_ok.eq(byte == (lengths[t] & 0xFF))
                     m.next = "LEN1"
                 abandon_on_error()
             with m.State("LEN1"):
                 with m.If(got):
-                    length = Cat(len_lo, byte)
                     ok = Signal()
                     for t, k in kinds.items():
                         with m.If(kind == k):
-                            m.d.comb += ok.eq(length == lengths[t])
-                    m.d.sync += [crc.eq(crc_next), offset.eq(0), remaining.eq(length + 2)]
+                            m.d.comb += ok.eq(len_lo_ok & (byte == (lengths[t] >> 8)))
+                    m.d.sync += [crc.eq(crc_next), offset.eq(0)]
                     with m.If(ok):
                         m.next = "BODY"
                     with m.Else():
@@ -232,11 +240,16 @@ class Deframer(wiring.Component):
                         drop()
                 abandon_on_error()
             with m.State("BODY"):
+                in_payload, at_crc_lo = Signal(), Signal()
+                for t, k in kinds.items():
+                    with m.If(kind == k):
+                        m.d.comb += [in_payload.eq(offset < lengths[t] if lengths[t] else 0),
+                                     at_crc_lo.eq(offset == lengths[t] + 1)]
                 with m.If(got):
-                    m.d.sync += [crc.eq(crc_next), remaining.eq(remaining - 1), offset.eq(offset + 1)]
+                    m.d.sync += [crc.eq(crc_next), offset.eq(offset + 1)]
                     # Only payload bytes are stored, never the CRC.
-                    m.d.comb += wr.en.eq(~skip & (remaining > 2))
-                    with m.If(remaining == 1):
+                    m.d.comb += wr.en.eq(~skip & in_payload)
+                    with m.If(at_crc_lo):
                         m.next = "HUNT"
                         with m.If(crc_next != 0):
                             m.d.comb += ev["bad_crc"].eq(1)
@@ -250,10 +263,7 @@ class Deframer(wiring.Component):
                 abandon_on_error()
         m.d.comb += ev["line_errors"].eq(self.line_error)
 
-        for name in RX_COUNTERS:
-            counter = getattr(self.counters, name)
-            with m.If(ev[name]):
-                m.d.sync += counter.eq(counter + 1)
+        m.d.comb += [getattr(self.events, name).eq(ev[name]) for name in RX_COUNTERS]
 
         # --- copy a full slot into the output register ------------------------------------
         rslot = Signal()
@@ -308,13 +318,24 @@ class Deframer(wiring.Component):
 
 
 class Framer(wiring.Component):
-    """Sends a RESULT message per result beat, and a STATUS message per request.
+    """Sends a RESULT message per result beat, and a STATUS message per request; keeps the counters.
 
-    A RESULT is sent straight from the offered result beat, byte by byte
-    through a multiplexer, with its CRC computed on the way; the beat is taken
-    (``ready``) with the last CRC byte, so the core holds it meanwhile, which is
-    the back-pressure towards the core.  A STATUS sends a copy of the counters
-    made when it starts.  A pending STATUS goes before the next RESULT.
+    A RESULT is sent straight from the offered result beat, one byte at a time
+    picked by a multiplexer, with its CRC computed on the way; the beat is
+    taken (``ready``) with the last CRC byte, so the core holds it meanwhile,
+    which is the back-pressure towards the core.  A pending STATUS goes before
+    the next RESULT.
+
+    The counters live in one byte-wide BRAM, next to a copy of the whole
+    STATUS message (header, protocol version, counters, hash, version string)
+    that the STATUS is sent from.  Each ``events`` pulse (and each RESULT
+    sent) marks its counter pending; an updater adds 1 to one pending counter
+    at a time, a byte per two clocks (read, write), which is far faster than
+    any counter can count (every counter needs at least one UART byte time,
+    40 clocks or more, between two counts).  When a STATUS starts, the
+    updater first finishes every count pending so far, then copies the
+    counters into the message (so no multi-byte value tears), and the STATUS
+    is sent from that copy.  After reset the updater clears the counters.
 
     Parameters
     ----------
@@ -328,11 +349,12 @@ class Framer(wiring.Component):
     ----------
     i_results : In(stream.Signature(result_layout(fmt)))
     status_request : In(1)
-    counters : In(counters_layout(fmt, RX_COUNTERS))
+    events : In(events_layout(RX_COUNTERS))
+        The :class:`Deframer`'s count pulses.
     o : Out(stream.Signature(8))
         Bytes to the UART transmitter.
-    results : Out(unsigned(fmt.counter_bits))
-        RESULT messages sent (wrapping).
+    result_sent : Out(1)
+        Pulses once per RESULT message sent (the ``results`` counter counts these).
     """
 
     def __init__(self, fmt: LinkFormat, config_hash: bytes | str = bytes(8), version: str = ""):
@@ -354,18 +376,18 @@ class Framer(wiring.Component):
         super().__init__({
             "i_results": In(stream.Signature(result_layout(fmt))),
             "status_request": In(1),
-            "counters": In(counters_layout(fmt, RX_COUNTERS)),
+            "events": In(events_layout(RX_COUNTERS)),
             "o": Out(stream.Signature(8)),
-            "results": Out(unsigned(fmt.counter_bits)),
+            "result_sent": Out(1),
         })
 
-    def _header(self, msg_type: MsgType) -> Const:
+    def _header(self, msg_type: MsgType) -> bytes:
         length = self._fmt.payload_bytes(msg_type)
-        return _bytes_const(SYNC + bytes([msg_type]) + length.to_bytes(2, "little"))
+        return SYNC + bytes([msg_type]) + length.to_bytes(2, "little")
 
     def _result_image(self, r) -> Value:
         fmt = self._fmt
-        parts = [self._header(MsgType.RESULT), Cat(r.last, Const(0, 7)),
+        parts = [_bytes_const(self._header(MsgType.RESULT)), Cat(r.last, Const(0, 7)),
                  Cat(r.decision, Const(0, 8 * fmt.decision_bytes - fmt.decision_bits))]
         pad = 8 * fmt.result_bytes - fmt.result_width
         for k in range(fmt.n_outputs):
@@ -373,37 +395,99 @@ class Framer(wiring.Component):
             parts.append(Cat(y, y[-1].replicate(pad)) if pad else y)
         return Cat(*parts)
 
-    def _status_image(self, counters) -> Value:
+    #: Offset of the first counter byte in the STATUS message (header, protocol version).
+    COUNTERS_AT = 6
+
+    def status_image(self) -> bytes:
+        """The STATUS message without its CRC, all counters 0 (the memory's initial contents)."""
         fmt = self._fmt
-        pad = 8 * fmt.counter_bytes - fmt.counter_bits
-        parts = [self._header(MsgType.STATUS), Const(PROTOCOL_VERSION, 8)]
-        for name in COUNTERS:
-            value = getattr(counters, name)
-            parts.append(Cat(value, Const(0, pad)) if pad else value)
-        parts += [_bytes_const(self._hash), _bytes_const(self._version)]
-        return Cat(*parts)
+        payload = bytes([PROTOCOL_VERSION]) + bytes(len(COUNTERS) * fmt.counter_bytes) + self._hash + self._version
+        assert len(payload) == fmt.payload_bytes(MsgType.STATUS)
+        return self._header(MsgType.STATUS) + payload
 
     def elaborate(self, platform):
         m = Module()
         fmt = self._fmt
-        # The counters are copied when a STATUS starts, so that no multi-byte value tears.
-        snap = Signal(counters_layout(fmt))
+        nb = fmt.counter_bytes
+        n_counter_bytes = len(COUNTERS) * nb
+        image = self.status_image()
+        # Memory map: the STATUS message at 0; the live counters at `live`, so that the live
+        # counter byte at address a is copied to a - span (clear bit `span` of a).
+        span = 1 << (len(image) - 1).bit_length()
+        live = self.COUNTERS_AT + span
+        depth = 1 << (live + n_counter_bytes - 1).bit_length()
+        m.submodules.mem = mem = Memory(shape=8, depth=depth, init=list(image))
+        wr = mem.write_port()
+        rd = mem.read_port()
+
+        # --- counters: pending bits, one updater ----------------------------------------
+        fetch = Signal()                      # the sender uses the read port this clock
+        fetch_addr = Signal(range(depth))
+        snap_req = Signal()                   # the sender waits for a copy of the counters
+        snap_done = Signal()
+        ev = Cat(*(getattr(self.events, n) for n in RX_COUNTERS), self.result_sent)
+        pend = Signal(len(COUNTERS))
+        take = Signal(len(COUNTERS))
+        m.d.sync += pend.eq((pend & ~take) | ev)
+        addr = Signal(range(depth), init=live)
+        lo = Signal(range(nb))
+        top_mask = (1 << (fmt.counter_bits - 8 * (nb - 1))) - 1
+        counter_end = live + n_counter_bytes - 1
+        m.d.comb += rd.addr.eq(Mux(fetch, fetch_addr, addr))
+
+        with m.FSM(name="counters"):
+            with m.State("CLEAR"):            # after reset: every live counter byte to 0
+                m.d.comb += [wr.en.eq(1), wr.addr.eq(addr), wr.data.eq(0)]
+                m.d.sync += addr.eq(addr + 1)
+                with m.If(addr == counter_end):
+                    m.next = "IDLE"
+            with m.State("IDLE"):
+                with m.If(pend.any()):
+                    # The lowest pending counter; its bytes from the least significant one.
+                    for i in reversed(range(len(COUNTERS))):
+                        with m.If(pend[i]):
+                            m.d.comb += take.eq(1 << i)
+                            m.d.sync += addr.eq(live + i * nb)
+                    m.d.sync += lo.eq(0)
+                    m.next = "READ"
+                with m.Elif(snap_req):
+                    m.d.sync += addr.eq(live)
+                    m.next = "COPY_READ"
+            with m.State("READ"):
+                with m.If(~fetch):
+                    m.next = "ADD"
+            with m.State("ADD"):
+                top = lo == nb - 1
+                plus = Signal(8)
+                m.d.comb += [plus.eq(rd.data + 1), wr.en.eq(1), wr.addr.eq(addr),
+                             wr.data.eq(Mux(top, plus & top_mask, plus))]
+                m.d.sync += [addr.eq(addr + 1), lo.eq(lo + 1)]
+                with m.If(top | (rd.data != 0xFF)):
+                    m.next = "IDLE"
+                with m.Else():
+                    m.next = "READ"
+            with m.State("COPY_READ"):
+                with m.If(~fetch):
+                    m.next = "COPY_WRITE"
+            with m.State("COPY_WRITE"):
+                m.d.comb += [wr.en.eq(1), wr.addr.eq(addr - span), wr.data.eq(rd.data)]
+                m.d.sync += addr.eq(addr + 1)
+                with m.If(addr == counter_end):
+                    m.d.comb += snap_done.eq(1)
+                    m.next = "IDLE"
+                with m.Else():
+                    m.next = "COPY_READ"
+
+        # --- sender ---------------------------------------------------------------------
         result_image = self._result_image(self.i_results.payload)
-        status_image = self._status_image(snap)
-        n_result, n_status = len(result_image) // 8, len(status_image) // 8
+        n_result, n_status = len(result_image) // 8, len(image)
         index = Signal(range(max(n_result, n_status)))
         is_status = Signal()
         crc = Signal(16)
         pending = Signal()
         byte = Signal(8)
         last = Signal()
-        # Parallel to serial costs about one LUT4 per variable payload bit whichever way it is
-        # built (iCE40, K=10, W=20: ~450 LUTs here vs ~390 LUTs + 380 FFs for a shift register
-        # loaded with the whole message, and more for a case statement).
-        m.d.comb += [
-            byte.eq(Mux(is_status, status_image.word_select(index, 8), result_image.word_select(index, 8))),
-            last.eq(index == Mux(is_status, n_status - 1, n_result - 1)),
-        ]
+        m.d.comb += [fetch_addr.eq(index), last.eq(index == Mux(is_status, n_status - 1, n_result - 1))]
 
         with m.If(self.status_request):
             m.d.sync += pending.eq(1)
@@ -412,20 +496,31 @@ class Framer(wiring.Component):
             with m.State("IDLE"):
                 m.d.sync += [index.eq(0), crc.eq(CRC16_INIT)]
                 with m.If(pending):
-                    m.d.sync += [is_status.eq(1), snap.results.eq(self.results)]
-                    m.d.sync += [getattr(snap, n).eq(getattr(self.counters, n)) for n in RX_COUNTERS]
+                    m.d.sync += is_status.eq(1)
                     with m.If(~self.status_request):
                         m.d.sync += pending.eq(0)
-                    m.next = "SEND"
+                    m.next = "SNAP"
                 with m.Elif(self.i_results.valid):
                     m.d.sync += is_status.eq(0)
-                    m.next = "SEND"
+                    m.next = "FETCH"
+            with m.State("SNAP"):            # wait for the counters' copy
+                m.d.comb += snap_req.eq(1)
+                with m.If(snap_done):
+                    m.next = "FETCH"
+            with m.State("FETCH"):           # the STATUS byte is read from the memory
+                m.d.comb += fetch.eq(is_status)
+                m.next = "LOAD"
+            with m.State("LOAD"):
+                m.d.sync += byte.eq(Mux(is_status, rd.data, result_image.word_select(index, 8)))
+                m.next = "SEND"
             with m.State("SEND"):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(byte)]
                 with m.If(self.o.ready):
                     m.d.sync += [crc.eq(crc16_update(crc, byte)), index.eq(index + 1)]
                     with m.If(last):
                         m.next = "CRC_HI"
+                    with m.Else():
+                        m.next = "FETCH"
             with m.State("CRC_HI"):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(crc[8:])]
                 with m.If(self.o.ready):
@@ -434,9 +529,7 @@ class Framer(wiring.Component):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(crc[:8])]
                 with m.If(self.o.ready):
                     # The result beat was held by the core while its message went out.
-                    m.d.comb += self.i_results.ready.eq(~is_status)
-                    with m.If(~is_status):
-                        m.d.sync += self.results.eq(self.results + 1)
+                    m.d.comb += [self.i_results.ready.eq(~is_status), self.result_sent.eq(~is_status)]
                     m.next = "IDLE"
         return m
 
@@ -467,8 +560,8 @@ class Link(wiring.Component):
     o_writes : Out(stream.Signature(write_layout(fmt)))
         WEIGHT_WRITE requests (flat address, value); leave unconnected (ready
         low) and the link stalls at the first one, so tie ``ready`` high if unused.
-    counters : Out(counters_layout(fmt))
-        All STATUS counters, e.g. for LEDs.
+    events : Out(events_layout())
+        One-clock pulse per count of each STATUS counter, e.g. for LEDs.
 
     Raises
     ------
@@ -498,7 +591,7 @@ class Link(wiring.Component):
             "o_frames": Out(stream.Signature(frame_layout(fmt))),
             "i_results": In(stream.Signature(result_layout(fmt))),
             "o_writes": Out(stream.Signature(write_layout(fmt))),
-            "counters": Out(counters_layout(fmt)),
+            "events": Out(events_layout()),
         })
 
     @property
@@ -524,11 +617,11 @@ class Link(wiring.Component):
         wiring.connect(m, rx.o, deframer.i)
         wiring.connect(m, framer.o, tx.i)
         m.d.comb += [framer.status_request.eq(deframer.status_request),
-                     framer.counters.eq(deframer.counters)]
+                     framer.events.eq(deframer.events)]
         wiring.connect(m, wiring.flipped(self.o_frames), deframer.o_frames)
         wiring.connect(m, wiring.flipped(self.o_writes), deframer.o_writes)
         wiring.connect(m, wiring.flipped(self.i_results), framer.i_results)
         for name in RX_COUNTERS:
-            m.d.comb += getattr(self.counters, name).eq(getattr(deframer.counters, name))
-        m.d.comb += self.counters.results.eq(framer.results)
+            m.d.comb += getattr(self.events, name).eq(getattr(deframer.events, name))
+        m.d.comb += self.events.results.eq(framer.result_sent)
         return m
