@@ -1,6 +1,7 @@
 """memres sweep: spec parsing, point generation, caching keys, resume, failures, Pareto, report, Dask path."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -221,3 +222,11 @@ def test_wall_time_counts_interrupted_runs_up_to_their_last_point():
             {"event": "start", "t": 300.0}, {"event": "end", "t": 310.0}]
     records = [{"t": 50.0}, {"t": 230.0}, {"t": 260.0}, {"t": 305.0}]
     assert sweep._wall_time(runs, records) == 100.0 + 60.0 + 10.0
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "examples" / "sweeps").glob("*.toml")),
+                         ids=lambda p: p.name)
+def test_example_sweep_specs_load(path):
+    spec = sweep.load_spec(path)
+    points = sweep.make_points(spec)
+    assert points and not any(p.error for p in points)
