@@ -194,7 +194,7 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
     """
     from testbenches.runner import run_cocotb
 
-    run_dir = Path(run_dir)
+    run_dir = Path(run_dir).resolve()    # the simulator runs in another working directory
     run_dir.mkdir(parents=True, exist_ok=True)
     verilog = Path(verilog).resolve()
     has_trace = _check_ports(design, verilog) if trace is None else trace
@@ -285,7 +285,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
     """
     if seeds < 1:
         raise VerifyError(f"seeds must be at least 1, not {seeds}")
-    out = Path(out_dir)
+    out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     say = log or (lambda msg: None)
     given = verilog is not None

@@ -34,6 +34,14 @@ def test_config_passes_with_json_summary(config, tmp_path, capsys):
     assert (tmp_path / "out" / "memres_top.v").is_file() and (tmp_path / "out" / "verify.json").is_file()
 
 
+def test_relative_output_folder(config, tmp_path, capsys, monkeypatch):
+    """-o as a relative path: the simulator runs elsewhere, so the run folder must be made absolute."""
+    monkeypatch.chdir(tmp_path)
+    rc = _run([str(config), "--inputs", "3", "--outputs", "3", "--sim", "icarus", "--json", "-q", "-o", "rel"])
+    assert rc == 0 and json.loads(capsys.readouterr().out)["passed"]
+    assert (tmp_path / "rel" / "verify.json").is_file()
+
+
 def test_hand_edited_verilog_fails_with_exit_status_1(config, tmp_path, capsys):
     """--verilog: a broken design (one decay factor off) is reported: clock, cell, expected, got, reproduction."""
     d, _ = verify_mod.load_design(config, lanes=2, n_inputs=3, n_outputs=3, seed=1)
