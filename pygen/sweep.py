@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import dataclasses
+import functools
 import hashlib
 import itertools
 import json
@@ -383,7 +384,8 @@ def hardware_key(config: dict, io: tuple[int, int], lanes: int, family: str, sha
     interval, seed of mask and draws) are left out, and the idle gap counts only as present or not:
     they change the numbers stored in the decay-factor memory and the mask ROM, not the width or depth
     of any memory, register or multiplier. The readout and front-end sections (C is part of the key)
-    do not reach the hardware at all. With ``share = "none"`` the key is the whole configuration.
+    do not reach the hardware at all. With ``share = "none"`` the key is the whole configuration. Either
+    way it includes :func:`hardware_version`.
     """
     cfg = json.loads(json.dumps(config))
     if share == "structure":
@@ -393,7 +395,21 @@ def hardware_key(config: dict, io: tuple[int, int], lanes: int, family: str, sha
         res["idle_ns"] = bool(res.get("idle_ns"))
         cfg.pop("readout", None)
         cfg.pop("frontend", None)
-    return _digest({"config": cfg, "io": list(io), "lanes": lanes, "family": family}, 16)
+    return _digest({"config": cfg, "io": list(io), "lanes": lanes, "family": family, "hw": hardware_version()}, 16)
+
+
+@functools.lru_cache(maxsize=1)
+def hardware_version() -> str:
+    """Digest of the sources that make the circuit (hdl/*.py and the generator): part of every synthesis
+    key, so syntheses of an older core are never reused for a changed one."""
+    root = Path(__file__).resolve().parents[1]
+    files = sorted((root / "hdl").glob("*.py")) + [root / "pygen" / n for n in ("generate.py", "source.py",
+                                                                                  "manifest.py")]
+    h = hashlib.sha256()
+    for f in files:
+        if f.is_file():
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:12]
 
 
 # --- the jobs (run in worker processes or on cluster workers) ---------------------------
@@ -573,6 +589,7 @@ def run_sweep(spec: Spec, out_dir: str | Path, *, workers: int | None = None, cl
                     rec["synth"][f] = {k: v for k, v in s.items() if k != "ok"} | {"key": key}
                 else:
                     errors.append(s["error"])
+        rec["hardware_version"] = hardware_version()
         rec["status"] = "failed" if errors else "ok"
         rec["t"] = round(time.time(), 1)
         if errors:

@@ -230,3 +230,10 @@ def test_example_sweep_specs_load(path):
     spec = sweep.load_spec(path)
     points = sweep.make_points(spec)
     assert points and not any(p.error for p in points)
+
+
+def test_synthesis_key_follows_the_hardware_sources(monkeypatch):
+    p = sweep.make_points(_spec())[0]
+    key = p.hw_key("ice40", "structure")
+    monkeypatch.setattr(sweep, "hardware_version", lambda: "another-core")
+    assert p.hw_key("ice40", "structure") != key
