@@ -43,7 +43,6 @@ import platform
 import sys
 import tempfile
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -267,16 +266,10 @@ def _flatten_axes(raw: dict, prefix: str = "") -> Iterable[tuple[str, Any]]:
 
 def load_spec(path: str | Path) -> Spec:
     """Read a sweep specification (.toml or .json)."""
+    from sw_model.config import read_toml_or_json
+
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise SweepError(f"cannot read sweep spec {path}: {e.strerror}") from None
-    try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
-        raise SweepError(f"sweep spec {path} is not valid {'TOML' if path.suffix == '.toml' else 'JSON'}: {e}") \
-            from None
+    data = read_toml_or_json(path, "sweep spec", SweepError)
     spec = parse_spec(data, f"sweep spec {path.name}")
     if spec.data is not None and not Path(spec.data).is_absolute():
         spec = dataclasses.replace(spec, data=str((path.parent / spec.data).resolve()))

@@ -292,15 +292,20 @@ def config_from_dict(data: dict) -> ModelConfig:
     return ModelConfig(frontend=dict(frontend), **kw).validate()
 
 
-def load_config(path: str | Path) -> ModelConfig:
-    """Read a configuration file (.json or .toml)."""
+def read_toml_or_json(path: str | Path, what: str = "config file", error: type[Exception] = None) -> dict:
+    """The data of a .toml file (by its suffix) or a JSON file; ``error`` (default ConfigError) names ``what``."""
+    error = error or ConfigError
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as e:
-        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+        raise error(f"cannot read {what} {path}: {e.strerror}") from None
     try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        return tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
-        raise ConfigError(f"config file {path} is not valid {'TOML' if path.suffix == '.toml' else 'JSON'}: {e}") from None
-    return config_from_dict(data)
+        raise error(f"{what} {path} is not valid {'TOML' if path.suffix == '.toml' else 'JSON'}: {e}") from None
+
+
+def load_config(path: str | Path) -> ModelConfig:
+    """Read a configuration file (.json or .toml)."""
+    return config_from_dict(read_toml_or_json(path))
