@@ -436,7 +436,7 @@ def synth_job(config: dict, io: tuple[int, int], lanes: int, family: str) -> dic
             return {"ok": False, "error": f"{family} generation/synthesis failed: {type(e).__name__}: {e}",
                     "seconds": round(time.perf_counter() - t0, 3)}
     s = m["synthesis"]
-    keep = ("luts", "ffs", "dsps", "brams", "carries", "spram", "lutram", "device", "fits_device", "capacity",
+    keep = ("luts", "lcs", "ffs", "dsps", "brams", "carries", "spram", "lutram", "device", "fits_device", "capacity",
             "readout_multipliers_in_logic")
     return {"ok": True, **{k: s[k] for k in keep if k in s}, "cycles_per_frame": m["cycles_per_frame"],
             "latency": m["latency"], "seconds": round(time.perf_counter() - t0, 3)}

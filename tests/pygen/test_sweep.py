@@ -189,6 +189,7 @@ def test_cli_sweep_with_synthesis_shares_one_yosys_run(tmp_path, capsys):
     recs = [r for r in sweep.load_results(tmp_path / "o").values() if r["status"] == "ok"]
     assert recs[0]["synth"]["ice40"] == recs[1]["synth"]["ice40"]
     assert recs[0]["synth"]["ice40"]["luts"] > 0 and recs[0]["synth"]["ice40"]["fits_device"]
+    assert recs[0]["synth"]["ice40"]["lcs"] >= recs[0]["synth"]["ice40"]["luts"]    # packed logic cells kept
     assert recs[0]["score"] != recs[1]["score"]
     assert "exceeds the 2 devices" in next(r for r in sweep.load_results(tmp_path / "o").values()
                                            if r["status"] == "failed")["error"]
