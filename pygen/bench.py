@@ -185,25 +185,12 @@ def esn_classify(train, test, cochleagrams: dict, lambdas, params: dict = ESN_FS
     chosen by the same 5-fold cross-validation by take. Returns accuracy and early figures.
     """
     from sw_model import classify, speech
-    from sw_model.frontend import Normaliser
-    from sw_model.readout import Gram, ridge
 
-    recs = list(train) + list(test)
-    n_train = len(train)
-    labels = np.array([r.digit for r in recs])
-    norm = Normaliser.fit([cochleagrams[str(r.path)] for r in train])
-    u = [norm.transform(cochleagrams[str(r.path)]) for r in recs]
-    fold_of = [f"fold{r.take % speech.N_FOLDS}" for r in train]
-    folds = {name: np.flatnonzero(np.array(fold_of) == name) for name in sorted(set(fold_of))}
-    test_idx = np.arange(n_train, len(recs))
-    esn = _esn(params, u[0].shape[1])
-    runs = ((i, _esn_states(esn, x)) for i, x in enumerate(u))
-    streamed = classify.stream_features(runs, len(recs), params["units"], labels, speech.N_CLASSES,
-                                        lambda i: fold_of[i] if i < n_train else None, progress=progress)
-    choice = classify.cross_validate(streamed, folds, labels, lambdas, classify.float_readouts,
-                                     classify.decide_float)
-    w, b = ridge(sum(streamed.grams.values(), Gram(params["units"], speech.N_CLASSES)), choice.lam)
-    acc = classify.accuracy(classify.decisions_float(streamed.sums.take(test_idx), w, b), labels[test_idx])
+    data = speech.prepare_split(train, test, cochleagrams)
+    esn = _esn(params, data.u[0].shape[1])
+    runs = ((i, _esn_states(esn, x)) for i, x in enumerate(data.u))
+    choice, _, _, dec = speech.float_decisions(data, runs, params["units"], lambdas, progress)
+    acc = classify.accuracy(dec, data.labels[data.test_idx])
     return {"accuracy": float(acc[-1]), "early": [float(a) for a in acc], "lambda": choice.lam, "params": params}
 
 
@@ -686,6 +673,13 @@ def _plots(out: Path, results: dict) -> list[Path]:
     import matplotlib.pyplot as plt
 
     made = []
+
+    def save(fig, name: str) -> None:
+        fig.tight_layout()
+        made.append(out / name)
+        fig.savefig(made[-1], dpi=110)
+        plt.close(fig)
+
     sec = results["sections"]
     colours = {"float": "tab:blue", "integer": "tab:orange", "ESN": "tab:green"}
 
@@ -718,10 +712,7 @@ def _plots(out: Path, results: dict) -> list[Path]:
                 ax.set_ylim(0, 100)
             ax.legend(fontsize=8)
         fig.suptitle("Accuracy: memristive reservoir (float, integer = RTL) vs ESN")
-        fig.tight_layout()
-        made.append(out / "accuracy.png")
-        fig.savefig(made[-1], dpi=110)
-        plt.close(fig)
+        save(fig, "accuracy.png")
     if acc and acc.get("early"):
         fig, ax = plt.subplots(figsize=(5, 3.5))
         fr = [100 * e["fraction"] for e in acc["early"]]
@@ -731,10 +722,7 @@ def _plots(out: Path, results: dict) -> list[Path]:
         ax.set_ylabel("accuracy (%)")
         ax.set_title("FSDD early recognition (standard split)")
         ax.legend()
-        fig.tight_layout()
-        made.append(out / "early.png")
-        fig.savefig(made[-1], dpi=110)
-        plt.close(fig)
+        save(fig, "early.png")
     sp = sec.get("speed")
     if sp:
         g = sp["golden"]
@@ -744,10 +732,7 @@ def _plots(out: Path, results: dict) -> list[Path]:
         ax.bar(names, vals, color=[colours["float"], colours["integer"], colours["ESN"]])
         ax.set_ylabel("frames per second")
         ax.set_title(f"Golden model speed (N={g['devices']}, ML={g['virtual_nodes']})")
-        fig.tight_layout()
-        made.append(out / "speed.png")
-        fig.savefig(made[-1], dpi=110)
-        plt.close(fig)
+        save(fig, "speed.png")
     hw = sec.get("hardware")
     if hw and any("fmax_mhz" in r for r in hw["rows"]):
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
@@ -762,10 +747,7 @@ def _plots(out: Path, results: dict) -> list[Path]:
         a2.set_ylabel("frames/s at Fmax")
         a2.set_yscale("log")
         a1.legend()
-        fig.tight_layout()
-        made.append(out / "hardware.png")
-        fig.savefig(made[-1], dpi=110)
-        plt.close(fig)
+        save(fig, "hardware.png")
     return made
 
 
@@ -866,8 +848,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-esn", action="store_true", help="no echo state network baseline")
     parser.add_argument("--fresh", action="store_true",
                         help="drop the sections of an earlier run in --out (default: keep those not run now)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object with the results on stdout")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    from pygen.cli import add_output_flags
+    add_output_flags(parser, "print one JSON object with the results on stdout", "no progress messages")
 
 
 def settings_from_args(args: argparse.Namespace) -> tuple[Settings, tuple[str, ...]]:

@@ -64,6 +64,52 @@ class SplitResult:
         }
 
 
+@dataclass
+class SplitData:
+    """The inputs of one split: normalised front-end output of train + test, labels and CV folds."""
+
+    normaliser: Normaliser
+    u: list                        # normalised input sequences, training recordings first
+    labels: np.ndarray
+    n_train: int
+    fold_of: list                  # fold name of each training recording
+    folds: dict                    # fold name -> training indices
+
+    @property
+    def test_idx(self) -> np.ndarray:
+        return np.arange(self.n_train, len(self.u))
+
+    def part_of(self, i: int) -> str | None:
+        return self.fold_of[i] if i < self.n_train else None
+
+
+def prepare_split(train: Sequence[Recording], test: Sequence[Recording],
+                  cochleagrams: dict[str, np.ndarray]) -> SplitData:
+    """Normalise (fitted on ``train`` only), label and fold one split."""
+    recs = list(train) + list(test)
+    normaliser = Normaliser.fit([cochleagrams[str(r.path)] for r in train])
+    u = [normaliser.transform(cochleagrams[str(r.path)]) for r in recs]
+    # Lambda is chosen by cross-validation over the training recordings, in
+    # N_FOLDS folds by take number (every fold holds every digit and speaker).
+    fold_of = [f"fold{r.take % N_FOLDS}" for r in train]
+    folds = {name: np.flatnonzero(np.array(fold_of) == name) for name in sorted(set(fold_of))}
+    return SplitData(normaliser, u, np.array([r.digit for r in recs]), len(train), fold_of, folds)
+
+
+def float_decisions(data: SplitData, runs, n_features: int, lambdas,
+                    progress: Callable[[int], None] | None = None):
+    """Float readout on the feature ``runs`` of ``data.u`` (any reservoir): ``(choice, w, b, test decisions)``.
+
+    Frame scores summed per sequence, ridge readout, lambda by cross-validation over ``data.folds``.
+    """
+    streamed = classify.stream_features(runs, len(data.u), n_features, data.labels, N_CLASSES, data.part_of,
+                                        progress=progress)
+    choice = classify.cross_validate(streamed, data.folds, data.labels, lambdas, classify.float_readouts,
+                                     classify.decide_float)
+    w, b = ridge(sum(streamed.grams.values(), Gram(n_features, N_CLASSES)), choice.lam)
+    return choice, w, b, classify.decisions_float(streamed.sums.take(data.test_idx), w, b)
+
+
 def train_split(cfg: ModelConfig, train: Sequence[Recording], test: Sequence[Recording],
                 cochleagrams: dict[str, np.ndarray], progress: Callable[[int], None] | None = None,
                 with_fixed: bool = True) -> SplitResult:
@@ -73,41 +119,24 @@ def train_split(cfg: ModelConfig, train: Sequence[Recording], test: Sequence[Rec
     front-end output. ``progress`` is called with the number of sequences
     each reservoir pass finishes.
     """
-    recs = list(train) + list(test)
-    n_train = len(train)
-    labels = np.array([r.digit for r in recs])
-    normaliser = Normaliser.fit([cochleagrams[str(r.path)] for r in train])
-    u = [normaliser.transform(cochleagrams[str(r.path)]) for r in recs]
-    # Lambda is chosen by cross-validation over the training recordings, in
-    # N_FOLDS folds by take number (every fold holds every digit and speaker).
-    fold_of = [f"fold{r.take % N_FOLDS}" for r in train]
-    folds = {name: np.flatnonzero(np.array(fold_of) == name) for name in sorted(set(fold_of))}
-    test_idx = np.arange(n_train, len(recs))
-
-    def part_of(i: int) -> str | None:
-        return fold_of[i] if i < n_train else None
-
+    data = prepare_split(train, test, cochleagrams)
+    u, labels, test_idx = data.u, data.labels, data.test_idx
     lambdas = cfg.readout.lambdas
     n_inputs = u[0].shape[1]
     res = FloatReservoir(cfg.reservoir, n_inputs)
-    streamed = classify.stream_features(res.run(u), len(recs), res.n_features, labels, N_CLASSES,
-                                        part_of, progress=progress)
-    choice_f = classify.cross_validate(streamed, folds, labels, lambdas, classify.float_readouts,
-                                       classify.decide_float)
-    w, b = ridge(sum(streamed.grams.values(), Gram(res.n_features, N_CLASSES)), choice_f.lam)
-    dec_f = classify.decisions_float(streamed.sums.take(test_idx), w, b)
+    choice_f, w, b, dec_f = float_decisions(data, res.run(u), res.n_features, lambdas, progress)
 
     if with_fixed:
         fres = FixedReservoir(cfg.reservoir, cfg.fixed, n_inputs)
         u_int = [quantise_inputs(x, cfg.fixed.input_bits) for x in u]
-        streamed_i = classify.stream_features(fres.run(u_int), len(recs), fres.n_features, labels,
-                                              N_CLASSES, part_of, dtype=np.int64, progress=progress)
+        streamed_i = classify.stream_features(fres.run(u_int), len(u), fres.n_features, labels,
+                                              N_CLASSES, data.part_of, dtype=np.int64, progress=progress)
         make = classify.int_readouts(cfg.fixed.weight_bits, bias_limit(fres.k))
-        choice_x = classify.cross_validate(streamed_i, folds, labels, lambdas, make, classify.decisions_int)
+        choice_x = classify.cross_validate(streamed_i, data.folds, labels, lambdas, make, classify.decisions_int)
         ro = make(sum(streamed_i.grams.values(), Gram(fres.n_features, N_CLASSES)))(choice_x.lam)
         dec_x = classify.decisions_int(streamed_i.sums.take(test_idx), ro)
     else:
         choice_x, ro, dec_x = classify.Choice(float("nan"), {}), None, np.full_like(dec_f, -1)
 
-    return SplitResult(normaliser, choice_f.lam, choice_x.lam, w, b, ro, labels[test_idx],
+    return SplitResult(data.normaliser, choice_f.lam, choice_x.lam, w, b, ro, labels[test_idx],
                        dec_f, dec_x, choice_f.val_accuracy, choice_x.val_accuracy)
