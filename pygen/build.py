@@ -382,10 +382,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--outputs", type=int, metavar="K", help="readout outputs (configuration only)")
     parser.add_argument("-o", "--output", metavar="DIR", help="output folder (default build-BOARD)")
     parser.add_argument("--rebuild", action="store_true", help="run the tools even if the inputs are unchanged")
-    if not any(a.dest == "json" for a in parser._actions):
-        parser.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
-    if not any(a.dest == "quiet" for a in parser._actions):
-        parser.add_argument("-q", "--quiet", action="store_true", help="no summary")
+    from pygen.cli import add_output_flags
+    add_output_flags(parser, "print the report as one JSON object on stdout", "no summary")
 
 
 def run(args: argparse.Namespace) -> int:

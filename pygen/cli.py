@@ -42,6 +42,15 @@ def progress_bars(enabled: bool = True) -> Iterator[Callable[[str, int], Callabl
         yield factory
 
 
+def add_output_flags(parser: argparse.ArgumentParser, json_help: str, quiet_help: str) -> None:
+    """``--json`` and ``-q/--quiet`` for a command, unless the parser already has them."""
+    dests = {a.dest for a in parser._actions}
+    if "json" not in dests:
+        parser.add_argument("--json", action="store_true", help=json_help)
+    if "quiet" not in dests:
+        parser.add_argument("-q", "--quiet", action="store_true", help=quiet_help)
+
+
 def emit(args: argparse.Namespace, result: dict, human: Callable[[dict], None]) -> None:
     if getattr(args, "json", False):
         print(json.dumps(result, indent=None, sort_keys=False, default=float))

@@ -325,9 +325,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"input channels (configuration only; default {DEFAULT_INPUTS})")
     parser.add_argument("--outputs", type=int, metavar="K",
                         help=f"readout outputs (configuration only; default {DEFAULT_OUTPUTS})")
-    parser.add_argument("--json", action="store_true", help="print the manifest as one JSON object on stdout")
-    if not any(a.dest == "quiet" for a in parser._actions):
-        parser.add_argument("-q", "--quiet", action="store_true", help="no summary")
+    from pygen.cli import add_output_flags
+    add_output_flags(parser, "print the manifest as one JSON object on stdout", "no summary")
 
 
 def run(args: argparse.Namespace) -> int:

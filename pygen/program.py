@@ -134,10 +134,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flash", action="store_true", help="write the configuration flash (kept over power "
                         "cycles) instead of the FPGA's SRAM")
     parser.add_argument("--dry-run", action="store_true", help="print the command without running it")
-    if not any(a.dest == "json" for a in parser._actions):
-        parser.add_argument("--json", action="store_true", help="print one JSON object with the result")
-    if not any(a.dest == "quiet" for a in parser._actions):
-        parser.add_argument("-q", "--quiet", action="store_true", help="no messages")
+    from pygen.cli import add_output_flags
+    add_output_flags(parser, "print one JSON object with the result", "no messages")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -502,10 +502,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--write-weights", action="store_true",
                         help="load the model's readout over the link first (for a bitstream built from its "
                              "configuration)")
-    if not any(a.dest == "json" for a in parser._actions):
-        parser.add_argument("--json", action="store_true", help="print one JSON object with the decisions")
-    if not any(a.dest == "quiet" for a in parser._actions):
-        parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    from pygen.cli import add_output_flags
+    add_output_flags(parser, "print one JSON object with the decisions", "no progress messages")
 
 
 def run(args: argparse.Namespace) -> int:

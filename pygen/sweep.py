@@ -861,8 +861,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retry-failed", action="store_true", help="run failed points again")
     parser.add_argument("--report-only", action="store_true", help="only redraw plots and summary from the results")
     parser.add_argument("--img-dir", metavar="DIR", help="write the Pareto PNGs here instead of into the output folder")
-    parser.add_argument("--json", action="store_true", help="print one JSON object with the results on stdout")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    from pygen.cli import add_output_flags
+    add_output_flags(parser, "print one JSON object with the results on stdout", "no progress bar or summary")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -449,9 +449,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="compare values and order only, not the clock of every handshake")
     parser.add_argument("-o", "--output", default="memres-verify", metavar="DIR",
                         help="working folder: Verilog, jobs, reports, waveforms (default memres-verify)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    if not any(a.dest == "quiet" for a in parser._actions):
-        parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    from pygen.cli import add_output_flags
+    add_output_flags(parser, "print one JSON object on stdout", "no progress messages")
 
 
 def run(args: argparse.Namespace) -> int:
