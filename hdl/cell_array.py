@@ -54,7 +54,7 @@ class CellArray(wiring.Component):
     already sees the value written by the previous pass.
 
     Pipeline (one global stall): accept (state, decay factors and tables
-    read) | products | sum, clamp, write back, current product | output.
+    read) | products | sum, clamp, write back | current product | output.
 
     Parameters
     ----------
@@ -71,7 +71,7 @@ class CellArray(wiring.Component):
     """
 
     #: Clocks from accepting a beat to its features being valid at ``o``.
-    LATENCY = 3
+    LATENCY = 4
 
     def __init__(self, params: CoreParams):
         if not isinstance(params, CoreParams):
@@ -172,7 +172,7 @@ class CellArray(wiring.Component):
                     s2_f[lane].eq(entry.f),
                 ]
 
-        # --- stage 2: new state, write back, current product
+        # --- stage 2: new state, write back
         s2_end = Signal()
         m.d.comb += s2_end.eq(s2.node >= p.n_virtual)
         s2_new = Signal(state_layout)
@@ -187,44 +187,60 @@ class CellArray(wiring.Component):
             state_wr.en.eq(advance & s2_valid & writes),
         ]
 
+        # --- stage 3: the current product g' F, in a clock of its own (the sum and clamp of stage 2
+        # feed the state write; a multiplier after them would make stage 2 the slowest path)
         s3_valid = Signal()
         s3_writes = Signal()
         s3 = Signal(p.pulse_layout)
         s3_g = Signal(state_layout)
-        s3_cur = Signal(data.ArrayLayout(signed(fx.state_bits + p.f_shape.width + 1), lanes))
-        s3_state_feat = Signal(data.ArrayLayout(unsigned(max(fx.state_bits, fx.current_bits)), lanes))
+        s3_f = Signal(data.ArrayLayout(p.f_shape, lanes))
+        feat_layout = data.ArrayLayout(unsigned(max(fx.state_bits, fx.current_bits)), lanes)
+        s3_state_feat = Signal(feat_layout)
         with m.If(advance):
-            m.d.sync += [s3_valid.eq(s2_valid), s3_writes.eq(writes), *pass_beat(s3, s2), s3_g.eq(s2_new)]
+            m.d.sync += [s3_valid.eq(s2_valid), s3_writes.eq(writes), *pass_beat(s3, s2),
+                         s3_g.eq(s2_new), s3_f.eq(s2_f)]
             for lane in range(lanes):
                 if fx.state_bits >= fx.current_bits:
                     feat = s2_g[lane] >> (fx.state_bits - fx.current_bits)
                 else:
                     feat = s2_g[lane] << (fx.current_bits - fx.state_bits)
-                m.d.sync += [s3_cur[lane].eq(s2_new[lane] * s2_f[lane]), s3_state_feat[lane].eq(feat)]
+                m.d.sync += s3_state_feat[lane].eq(feat)
 
-        # --- stage 3 (output): read current / state feature
-        s3_end = Signal()
-        m.d.comb += s3_end.eq(s3.node >= p.n_virtual)
-        m.d.comb += [self.o.valid.eq(s3_valid), *pass_beat(self.o.p, s3)]
+        s4_valid = Signal()
+        s4_writes = Signal()
+        s4 = Signal(p.pulse_layout)
+        s4_g = Signal(state_layout)
+        s4_cur = Signal(data.ArrayLayout(signed(fx.state_bits + p.f_shape.width + 1), lanes))
+        s4_state_feat = Signal(feat_layout)
+        with m.If(advance):
+            m.d.sync += [s4_valid.eq(s3_valid), s4_writes.eq(s3_writes), *pass_beat(s4, s3),
+                         s4_g.eq(s3_g), s4_state_feat.eq(s3_state_feat)]
+            for lane in range(lanes):
+                m.d.sync += s4_cur[lane].eq(s3_g[lane] * s3_f[lane])
+
+        # --- stage 4 (output): read current / state feature
+        s4_end = Signal()
+        m.d.comb += s4_end.eq(s4.node >= p.n_virtual)
+        m.d.comb += [self.o.valid.eq(s4_valid), *pass_beat(self.o.p, s4)]
         for lane in range(lanes):
             active = Signal(name=f"active{lane}")
-            n_of_lane = s3.slot * lanes + lane
+            n_of_lane = s4.slot * lanes + lane
             m.d.comb += active.eq(n_of_lane < p.n_devices)
-            end_feature = s3_state_feat[lane] if k.state_features else Const(0)
+            end_feature = s4_state_feat[lane] if k.state_features else Const(0)
             m.d.comb += self.o.p.x[lane].eq(
-                Mux(active, Mux(s3_end, end_feature, rshr(s3_cur[lane], k.current_shift)), 0))
+                Mux(active, Mux(s4_end, end_feature, rshr(s4_cur[lane], k.current_shift)), 0))
 
             # Trace: once per cell written, when its beat leaves.
             entry = self.trace.entry[lane]
             m.d.comb += [
-                self.trace.valid[lane].eq(s3_valid & advance & s3_writes & active),
-                entry.n.eq(n_of_lane), entry.m.eq(s3.node), entry.g.eq(s3_g[lane]), entry.i.eq(self.o.p.x[lane]),
+                self.trace.valid[lane].eq(s4_valid & advance & s4_writes & active),
+                entry.n.eq(n_of_lane), entry.m.eq(s4.node), entry.g.eq(s4_g[lane]), entry.i.eq(self.o.p.x[lane]),
             ]
 
         # Frame index within the sequence, for the trace only.
         frame_count = Signal(len(self.trace.entry[0].frame))
-        frame_now = Mux(s3.seq_first, 0, frame_count)
-        with m.If(s3_valid & advance & s3.frame_end):
+        frame_now = Mux(s4.seq_first, 0, frame_count)
+        with m.If(s4_valid & advance & s4.frame_end):
             m.d.sync += frame_count.eq(frame_now + 1)
         m.d.comb += [self.trace.entry[lane].frame.eq(frame_now) for lane in range(lanes)]
         return m

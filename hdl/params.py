@@ -162,6 +162,20 @@ class CoreParams:
         """Beats per frame."""
         return self.passes * self.slots
 
+    @property
+    def latency(self) -> int:
+        """The documented core latency ``rows + 10 + K`` (docs/hardware.md): clocks from accepting a
+        frame to its result being valid, empty pipeline, results always ready.
+
+        ``ReservoirCore.latency`` sums the blocks' own latencies; a test keeps the two equal.
+        """
+        return self.rows + 10 + self.n_outputs
+
+    @property
+    def cycles_per_frame(self) -> int:
+        """The documented frame interval ``max(rows, K)`` (frames always valid, results always ready)."""
+        return max(self.rows, self.n_outputs)
+
     def device_of(self, slot: int, lane: int) -> int | None:
         """Device at (slot, lane), or None for a padding lane."""
         n = slot * self.lanes + lane

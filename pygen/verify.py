@@ -202,7 +202,7 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
     # figures when given, else the documented formula).
     lat, cpf = ScheduleModel.measure(design.params.rows, design.n_outputs)
     p = design.params
-    stated = stated or {"latency": p.rows + 9 + p.n_outputs, "cycles_per_frame": max(p.rows, p.n_outputs)}
+    stated = stated or {"latency": p.latency, "cycles_per_frame": p.cycles_per_frame}
     if (lat, cpf) != (stated["latency"], stated["cycles_per_frame"]):
         raise VerifyError(f"schedule model: latency {lat}, {cpf} clocks per frame; the hardware states "
                           f"{stated['latency']} and {stated['cycles_per_frame']}")

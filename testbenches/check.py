@@ -147,8 +147,8 @@ class _Run:
             "seconds": seconds, "cycles_per_second": self.cycle / seconds if seconds > 0 else 0.0,
             # CPU time of the simulator process (simulator + Python): independent of other jobs' load
             "cpu_seconds": cpu, "cycles_per_cpu_second": self.cycle / cpu if cpu > 0 else 0.0,
-            "design": self.job.design.describe(), "cycles_per_frame": max(p.rows, p.n_outputs),
-            "latency": p.rows + 9 + p.n_outputs,
+            "design": self.job.design.describe(), "cycles_per_frame": p.cycles_per_frame,
+            "latency": p.latency,
         }
 
     def where_beat(self, beat) -> str:
@@ -362,7 +362,7 @@ async def _loop(dut, run: _Run, fe) -> None:
     h_st, h_rp = dut.status_q, dut.results_q
     h_te = dut.trace_q if has_trace else None
 
-    latency = rows + 9 + p.n_outputs
+    latency = p.latency
     budget = job.max_cycles or int((n_loads / max(p_valid, 0.05) + (n_frames + 2) * max(rows, p.n_outputs)
                                     / min(max(p_ready, 0.05), max(p_valid, 0.05)) + 4 * latency) * 3 + 1000)
 
