@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .arith import clamp
@@ -40,13 +41,17 @@ class Classifier(wiring.Component):
     B), and its result is valid ``K + 1`` clocks after its sums (see
     :attr:`latency`, :attr:`interval`).
 
+    With the serial readout (``params.readout == "serial"``) the input is one
+    ``y[k]`` per beat, ``k = 0 .. K-1`` in order, and the sums ``Y`` are a
+    memory (:meth:`_elaborate_serial`).
+
     Parameters
     ----------
     params : CoreParams
 
     Attributes
     ----------
-    i : In(stream.Signature(params.frame_sum_layout))
+    i : In(stream.Signature(params.readout_output_layout))
     o : Out(stream.Signature(params.result_layout))
     """
 
@@ -55,21 +60,27 @@ class Classifier(wiring.Component):
             raise TypeError(f"params must be a CoreParams, not {params!r}")
         self._p = params
         super().__init__({
-            "i": In(stream.Signature(params.frame_sum_layout)),
+            "i": In(stream.Signature(params.readout_output_layout)),
             "o": Out(stream.Signature(params.result_layout)),
         })
 
     @property
     def latency(self) -> int:
-        """Clocks from a frame's sums becoming valid at ``i`` to its result being valid at ``o`` (= K + 1)."""
-        return self._p.n_outputs + 1
+        """Clocks from a frame's sums becoming valid at ``i`` to its result being valid at ``o``.
+
+        ``K + 1``; serial: 3, counted from its last output ``y[K-1]``.
+        """
+        return 3 if self._p.serial else self._p.n_outputs + 1
 
     @property
     def interval(self) -> int:
-        """At most one frame per this many clocks (= max(K, 2))."""
-        return max(self._p.n_outputs, 2)
+        """At most one frame per this many clocks (= max(K, 2); serial: K + 2)."""
+        return self._p.n_outputs + 2 if self._p.serial else max(self._p.n_outputs, 2)
 
     def elaborate(self, platform):
+        return self._elaborate_serial() if self._p.serial else self._elaborate_parallel()
+
+    def _elaborate_parallel(self):
         p = self._p
         n_out, lim = p.n_outputs, p.seq_limit
         w_seq = p.widths.seq_acc
@@ -119,5 +130,82 @@ class Classifier(wiring.Component):
                 best_value.eq(Mux(better, total, best_value)),
             ]
             with m.If(b_last):
+                m.d.sync += [self.o.valid.eq(1), self.o.p.decision.eq(Mux(better, b_step, best_index))]
+        return m
+
+    def _elaborate_serial(self):
+        """One ``y[k]`` per input beat; the K sums ``Y`` in a memory, read one clock ahead.
+
+        * accept (step ``k``): ``y[k]`` into the result register's ``y[k]``,
+          ``Y[k]`` read (synchronous read port);
+        * stage A: ``Y[k] + y[k]`` (or ``y[k]`` on a ``first`` frame) into a
+          register;
+        * stage B: clamp, write ``Y[k]``, running maximum as in the parallel
+          classifier; after step ``K - 1`` the result is valid.
+
+        Every step writes into the result register, so a beat is accepted only
+        while that register is free (empty, or being taken this clock) and no
+        frame's last step is still in stage A or B. So the next frame's step
+        ``k`` reads ``Y[k]`` at least one clock after this frame wrote it, and
+        a frame takes at least ``K + 2`` clocks here.
+        """
+        p = self._p
+        n_out, lim = p.n_outputs, p.seq_limit
+        w_seq = p.widths.seq_acc
+        m = Module()
+
+        m.submodules.sums = sums = Memory(shape=signed(w_seq), depth=n_out, init=[])
+        sums_rd = sums.read_port()
+        sums_wr = sums.write_port()
+        step = Signal(range(max(n_out, 2)))
+        last_step = Signal()
+        best_index = Signal(p.decision_bits)
+        best_value = Signal(signed(w_seq))
+
+        a_valid, a_end, a_first = Signal(), Signal(), Signal()
+        a_step = Signal.like(step)
+        a_y = Signal(signed(p.widths.frame_acc))
+        b_valid, b_end = Signal(), Signal()
+        b_step = Signal.like(step)
+        b_sum = Signal(signed(w_seq + 1))
+        accept = Signal()
+        m.d.comb += [
+            last_step.eq(step == n_out - 1),
+            self.i.ready.eq((~self.o.valid | self.o.ready) & ~(a_valid & a_end) & ~(b_valid & b_end)),
+            accept.eq(self.i.valid & self.i.ready),
+            sums_rd.addr.eq(step),
+        ]
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+
+        # --- accept: y[k] into the result register, Y[k] read
+        m.d.sync += a_valid.eq(accept)
+        with m.If(accept):
+            m.d.sync += [
+                a_end.eq(last_step), a_step.eq(step), a_first.eq(self.i.p.first), a_y.eq(self.i.p.y),
+                self.o.p.y[step].eq(self.i.p.y),
+                step.eq(Mux(last_step, 0, step + 1)),
+            ]
+            with m.If(last_step):
+                m.d.sync += self.o.p.last.eq(self.i.p.last)
+
+        # --- stage A: the unclamped sum
+        m.d.sync += [b_valid.eq(a_valid), b_end.eq(a_end), b_step.eq(a_step),
+                     b_sum.eq(Mux(a_first, 0, sums_rd.data) + a_y)]
+
+        # --- stage B: clamp, write back, running maximum; the decision after the last step
+        total = Signal(signed(w_seq))
+        better = Signal()
+        m.d.comb += [
+            total.eq(clamp(b_sum, -lim, lim)),
+            better.eq((b_step == 0) | ((b_sum > best_value) & (best_value != lim))),
+            sums_wr.addr.eq(b_step), sums_wr.data.eq(total), sums_wr.en.eq(b_valid),
+        ]
+        with m.If(b_valid):
+            m.d.sync += [
+                best_index.eq(Mux(better, b_step, best_index)),
+                best_value.eq(Mux(better, total, best_value)),
+            ]
+            with m.If(b_end):
                 m.d.sync += [self.o.valid.eq(1), self.o.p.decision.eq(Mux(better, b_step, best_index))]
         return m

@@ -33,7 +33,7 @@ from amaranth.lib import data
 
 from sw_model.fixed import FixedConstants, Widths, bias_limit, bits_signed, bits_unsigned, derive_widths
 
-__all__ = ["CoreParams", "HardwareParamError", "MIN_SLOTS", "TRACE_FRAME_BITS", "MAX_INPUTS"]
+__all__ = ["CoreParams", "HardwareParamError", "MIN_SLOTS", "TRACE_FRAME_BITS", "MAX_INPUTS", "READOUT_MODES"]
 
 #: Beats between reading a device state and reading it again (the cell array's
 #: read-to-write distance; its state memory read port is transparent).
@@ -45,6 +45,11 @@ MAX_INPUTS = 256
 #: Widest datapath signal accepted: the integer reference model (numpy int64) must hold every
 #: value exactly for the bit-exact comparison, so no signal may be wider than 64 bits.
 MAX_WIDTH = 64
+#: Readout crossbars: ``parallel`` (``lanes x K`` multipliers, a beat per clock, K accumulator registers)
+#: or ``serial`` (``lanes`` multipliers, one output ``k`` per clock: a beat takes K clocks, the
+#: accumulators, biases and the classifier's sequence sums are memories, ``y[k]`` goes to the
+#: classifier one per clock). Same results, bit for bit; see docs/hardware.md.
+READOUT_MODES = ("parallel", "serial")
 
 
 class HardwareParamError(ValueError):
@@ -73,17 +78,21 @@ class CoreParams:
         Readout outputs ``K``.
     lanes : int
         Cells updated per clock: a power of two, at most the number of devices.
+    readout : "parallel" | "serial"
+        The readout crossbar and classifier variant (:data:`READOUT_MODES`).
 
     Raises
     ------
     HardwareParamError
         If ``lanes`` is not a power of two or exceeds the devices, if there are
-        more than :data:`MAX_INPUTS` inputs, or a width exceeds :data:`MAX_WIDTH`.
+        more than :data:`MAX_INPUTS` inputs, a width exceeds :data:`MAX_WIDTH`,
+        or ``readout`` is not one of :data:`READOUT_MODES`.
     """
 
     k: FixedConstants
     n_outputs: int
     lanes: int = 1
+    readout: str = "parallel"
 
     def __post_init__(self):
         lanes = operator.index(self.lanes)
@@ -93,6 +102,8 @@ class CoreParams:
         if lanes > n:
             raise HardwareParamError(f"lanes={lanes} exceeds the {n} devices: at most one lane per device "
                                      f"(use lanes <= {1 << (n.bit_length() - 1)})")
+        if self.readout not in READOUT_MODES:
+            raise HardwareParamError(f"readout must be one of {', '.join(READOUT_MODES)}, not {self.readout!r}")
         if operator.index(self.n_outputs) < 1:
             raise HardwareParamError(f"the readout needs at least one output, not {self.n_outputs!r}")
         if not 1 <= self.k.n_inputs <= MAX_INPUTS:
@@ -163,17 +174,31 @@ class CoreParams:
         return self.passes * self.slots
 
     @property
-    def latency(self) -> int:
-        """The documented core latency ``rows + 10 + K`` (docs/hardware.md): clocks from accepting a
-        frame to its result being valid, empty pipeline, results always ready.
+    def serial(self) -> bool:
+        """Whether the readout is the serial one (one output ``k`` per clock)."""
+        return self.readout == "serial"
 
+    @property
+    def latency(self) -> int:
+        """The documented core latency (docs/hardware.md): clocks from accepting a frame to its result
+        being valid, empty pipeline, results always ready.
+
+        Parallel readout ``rows + 10 + K``; serial readout ``rows * K + 12``.
         ``ReservoirCore.latency`` sums the blocks' own latencies; a test keeps the two equal.
         """
+        if self.serial:
+            return self.rows * self.n_outputs + 12
         return self.rows + 10 + self.n_outputs
 
     @property
     def cycles_per_frame(self) -> int:
-        """The documented frame interval ``max(rows, K)`` (frames always valid, results always ready)."""
+        """The documented frame interval (frames always valid, results always ready).
+
+        Parallel readout ``max(rows, K)``; serial readout ``max(rows * K, K + 2)`` (the ``K + 2``
+        of the serial classifier only shows with ``K = 1``).
+        """
+        if self.serial:
+            return max(self.rows * self.n_outputs, self.n_outputs + 2)
         return max(self.rows, self.n_outputs)
 
     def device_of(self, slot: int, lane: int) -> int | None:
@@ -264,6 +289,16 @@ class CoreParams:
         })
 
     @cached_property
+    def output_sum_layout(self) -> data.StructLayout:
+        """Serial readout -> classifier: ``y[k]`` of one frame, one beat per output, ``k = 0 .. K-1`` in order."""
+        return data.StructLayout({"y": signed(self.widths.frame_acc), "first": 1, "last": 1})
+
+    @property
+    def readout_output_layout(self) -> data.StructLayout:
+        """What the readout hands the classifier: one frame per beat (parallel) or one output per beat (serial)."""
+        return self.output_sum_layout if self.serial else self.frame_sum_layout
+
+    @cached_property
     def result_layout(self) -> data.StructLayout:
         """Output of the core: y[k] of the frame, the running decision, end of sequence."""
         return data.StructLayout({
@@ -326,3 +361,9 @@ class CoreParams:
                 word.extend([0] * self.n_outputs if j is None else [int(v) for v in w[j]])
             rows.append(word)
         return rows
+
+    def weight_words(self, w: np.ndarray) -> list[list[int]]:
+        """Serial readout memory: word ``row * K + k`` holds ``W[j, k]`` of the row's lanes, 0 where no feature."""
+        k_out = self.n_outputs
+        return [[word[lane * k_out + k] for lane in range(self.lanes)]
+                for word in self.weight_rows(w) for k in range(k_out)]

@@ -8,7 +8,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .arith import clamp, tree_sum
+from .arith import clamp, const_mul, tree_sum
 from .params import CoreParams, HardwareParamError
 
 __all__ = ["ReadoutCrossbar", "check_readout"]
@@ -67,6 +67,12 @@ class ReadoutCrossbar(wiring.Component):
     Pipeline (one global stall, held only by a finished frame that cannot
     leave): accept (weights read) | products | lane sum, accumulate | output.
 
+    With ``params.readout == "serial"`` the crossbar computes one output per
+    clock instead (:meth:`_elaborate_serial`): ``lanes`` multipliers and one
+    adder, the weights in a ``rows x K`` deep memory, the K accumulators and
+    biases in a small memory, a beat taking K clocks and ``o`` carrying one
+    ``y[k]`` per beat (``params.output_sum_layout``, K beats per frame).
+
     Parameters
     ----------
     params : CoreParams
@@ -76,8 +82,8 @@ class ReadoutCrossbar(wiring.Component):
     Attributes
     ----------
     i : In(stream.Signature(params.feature_layout))
-    o : Out(stream.Signature(params.frame_sum_layout))
-        One beat per frame.
+    o : Out(stream.Signature(params.readout_output_layout))
+        One beat per frame (parallel) or per output of a frame (serial).
     load : In(stream.Signature(params.load_layout))
     """
 
@@ -97,15 +103,24 @@ class ReadoutCrossbar(wiring.Component):
         self._b = b
         super().__init__({
             "i": In(stream.Signature(params.feature_layout)),
-            "o": Out(stream.Signature(params.frame_sum_layout)),
+            "o": Out(stream.Signature(params.readout_output_layout)),
             "load": In(stream.Signature(params.load_layout)),
         })
 
     @property
     def latency(self) -> int:
+        """Clocks from taking (serial: issuing the last step of) a frame's last beat to ``o`` being valid."""
         return self.LATENCY
 
+    @property
+    def beat_clocks(self) -> int:
+        """Clocks the crossbar spends on one beat: 1, serial K (one output per clock)."""
+        return self._p.n_outputs if self._p.serial else 1
+
     def elaborate(self, platform):
+        return self._elaborate_serial() if self._p.serial else self._elaborate_parallel()
+
+    def _elaborate_parallel(self):
         p = self._p
         lanes, n_out = p.lanes, p.n_outputs
         m = Module()
@@ -193,4 +208,109 @@ class ReadoutCrossbar(wiring.Component):
                     m.d.sync += acc[kk].eq(total)
             with m.If(s2.frame_end):
                 m.d.sync += [self.o.valid.eq(1), self.o.p.first.eq(s2.seq_first), self.o.p.last.eq(s2.seq_last)]
+        return m
+
+    def _elaborate_serial(self):
+        """One output per clock: a beat's features times ``W[row, k]`` for ``k = 0 .. K-1`` over K clocks.
+
+        * issue (step ``k`` of the beat at ``i``): weight word ``row * K + k``
+          read; the beat is taken at its last step (``i.ready`` only then), so
+          its payload is read from the stream, which keeps it stable meanwhile;
+        * stage 1: ``lanes`` products; accumulator ``k`` read (the bias ``b[k]``,
+          word ``K + k`` of the same memory, on the first beat of a frame);
+        * stage 2: ``acc + lane sum``: written back to accumulator ``k``, or on
+          the frame's last beat put into the output register as ``y[k]``.
+
+        Accumulator ``k`` is written two clocks after its read and read again K
+        clocks later (the next beat's step ``k``); with ``K = 1`` that is the
+        same clock, so then the read port is transparent to the write port.
+        One global stall as in the parallel crossbar (a ``y[k]`` that meets a
+        full, untaken output register). Loads: as in the parallel crossbar;
+        the accumulator memory's write port writes the bias (``K + k``).
+        """
+        p = self._p
+        lanes, n_out = p.lanes, p.n_outputs
+        m = Module()
+
+        m.submodules.weights = weights = Memory(
+            shape=data.ArrayLayout(signed(p.k.fx.weight_bits), lanes), depth=p.rows * n_out,
+            init=p.weight_words(self._w))
+        w_rd = weights.read_port()
+        w_wr = weights.write_port(granularity=1)
+        # Words 0 .. K-1: the frame accumulators; K .. 2K-1: the biases (kept through reset, as memory).
+        m.submodules.acc = acc = Memory(
+            shape=signed(p.widths.frame_acc), depth=2 * n_out, init=[0] * n_out + [int(v) for v in self._b])
+        acc_wr = acc.write_port()
+        acc_rd = acc.read_port(transparent_for=(acc_wr,) if n_out < 2 else ())
+
+        step = Signal(range(max(n_out, 2)))
+        last_step = Signal()
+        in_frame = Signal()
+        advance = Signal()
+        issue = Signal()
+        s1 = Signal(p.feature_layout)
+        s1_valid = Signal()
+        s1_k = Signal.like(step)
+        s2 = Signal(p.feature_layout)
+        s2_valid = Signal()
+        s2_k = Signal.like(step)
+
+        # --- load port: only between frames, with the pipeline empty and no beat started
+        ld = self.load.p
+        slot = ld.device >> p.lane_bits
+        lane = ld.device & (p.lanes - 1)
+        weight_ok = (ld.node < p.passes) & (ld.device < p.n_devices) & (ld.k < n_out)
+        load_now = Signal()
+        m.d.comb += [
+            self.load.ready.eq(~in_frame & (step == 0) & ~s1_valid & ~s2_valid),
+            load_now.eq(self.load.valid & self.load.ready),
+            w_wr.addr.eq(const_mul(const_mul(ld.node, p.slots) + slot, n_out) + ld.k),
+        ]
+        weight_value = clamp(ld.value, -p.weight_max, p.weight_max)
+        for ln in range(lanes):
+            m.d.comb += [w_wr.data[ln].eq(weight_value),
+                         w_wr.en[ln].eq(load_now & ~ld.bias & weight_ok & (lane == ln))]
+
+        # --- issue: step `step` of the beat at `i`; a frame's first step waits while a load is offered
+        m.d.comb += [
+            last_step.eq(step == n_out - 1),
+            advance.eq(~(s2_valid & s2.frame_end & self.o.valid & ~self.o.ready)),
+            issue.eq(self.i.valid & advance & (in_frame | (step != 0) | ~self.load.valid)),
+            self.i.ready.eq(advance & last_step & (in_frame | (step != 0) | ~self.load.valid)),
+            w_rd.en.eq(advance), w_rd.addr.eq(const_mul(self.i.p.row, n_out) + step),
+        ]
+        with m.If(issue):
+            m.d.sync += step.eq(Mux(last_step, 0, step + 1))
+        with m.If(self.i.valid & self.i.ready):
+            with m.If(self.i.p.frame_end):
+                m.d.sync += in_frame.eq(0)
+            with m.Elif(self.i.p.frame_start):
+                m.d.sync += in_frame.eq(1)
+
+        # --- stage 1: products; accumulator (or bias) read
+        with m.If(advance):
+            m.d.sync += [s1_valid.eq(issue), s1.eq(self.i.p), s1_k.eq(step)]
+        m.d.comb += [acc_rd.en.eq(advance), acc_rd.addr.eq(Mux(s1.frame_start, n_out + s1_k, s1_k))]
+        prod_w = p.k.fx.weight_bits + p.widths.feature
+        s2_prod = Signal(data.ArrayLayout(signed(prod_w), lanes))
+        with m.If(advance):
+            m.d.sync += [s2_valid.eq(s1_valid), s2.eq(s1), s2_k.eq(s1_k)]
+            for ln in range(lanes):
+                m.d.sync += s2_prod[ln].eq(s1.x[ln] * w_rd.data[ln])
+
+        # --- stage 2: accumulate; on the frame's last beat y[k] goes to the output register
+        total = Signal(signed(p.widths.frame_acc))
+        m.d.comb += total.eq(acc_rd.data + tree_sum([s2_prod[ln] for ln in range(lanes)]))
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        bias_value = clamp(ld.value, -p.bias_max, p.bias_max)
+        with m.If(load_now):
+            m.d.comb += [acc_wr.addr.eq(n_out + ld.k), acc_wr.data.eq(bias_value),
+                         acc_wr.en.eq(ld.bias & (ld.k < n_out))]
+        with m.Else():
+            m.d.comb += [acc_wr.addr.eq(s2_k), acc_wr.data.eq(total),
+                         acc_wr.en.eq(advance & s2_valid & ~s2.frame_end)]
+        with m.If(advance & s2_valid & s2.frame_end):
+            m.d.sync += [self.o.valid.eq(1), self.o.p.y.eq(total),
+                         self.o.p.first.eq(s2.seq_first), self.o.p.last.eq(s2.seq_last)]
         return m

@@ -74,7 +74,7 @@ class ReservoirCore(wiring.Component):
         # register and the next slice's "full" register, not on the blocks further down.
         self.skid_cells = SkidBuffer(params.pulse_layout)
         self.skid_readout = SkidBuffer(params.feature_layout)
-        self.skid_classifier = SkidBuffer(params.frame_sum_layout)
+        self.skid_classifier = SkidBuffer(params.readout_output_layout)
         members = {
             "frames": In(stream.Signature(params.frame_layout)),
             "results": Out(stream.Signature(params.result_layout)),
@@ -93,9 +93,11 @@ class ReservoirCore(wiring.Component):
         """Clocks between frames when the input is always valid and the output always ready.
 
         ``max(rows, K)``: the cell array spends ``rows = passes * slots`` clocks
-        on a frame, the classifier ``max(K, 2)`` (and ``rows >= 2``).
+        on a frame, the classifier ``max(K, 2)`` (and ``rows >= 2``). Serial
+        readout: ``max(rows * K, K + 2)``: the readout spends K clocks per beat,
+        the classifier ``K + 2`` per frame.
         """
-        return max(self._p.rows, self.classifier.interval)
+        return max(self._p.rows * self.readout.beat_clocks, self.classifier.interval)
 
     @property
     def latency(self) -> int:
@@ -106,9 +108,13 @@ class ReservoirCore(wiring.Component):
         readout 3, the readout sees the last of the ``rows`` beats ``rows - 1``
         clocks after the first, and the classifier adds ``K + 1``. The skid
         buffers between the blocks add nothing while they are empty.
+
+        Serial readout: ``latency = rows * K + 12``: the readout issues the last
+        step of the last beat ``rows * K - 1`` clocks after the first, its
+        ``y[K-1]`` is valid 3 clocks later and the classifier adds 3.
         """
         return (self.projection.latency + self.cells.latency + self.readout.latency
-                + self.classifier.latency + self._p.rows - 1)
+                + self.classifier.latency + self._p.rows * self.readout.beat_clocks - 1)
 
     def elaborate(self, platform):
         m = Module()
