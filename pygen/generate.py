@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from hdl import CoreParams, HardwareParamError, ReservoirCore
+from hdl.params import READOUT_MODES
 from pygen import manifest as manifest_mod
 from pygen.source import DEFAULT_INPUTS, DEFAULT_OUTPUTS, SourceError, load_source
 
@@ -96,8 +97,12 @@ def _check_count(name: str, value) -> int:
 
 
 def build_core(source: str | Path, *, lanes: int = 1, n_inputs: int | None = None,
-               n_outputs: int | None = None, trace: bool = True) -> tuple[ReservoirCore, dict]:
-    """The :class:`hdl.ReservoirCore` of a model or configuration file, and the source description."""
+               n_outputs: int | None = None, trace: bool = True,
+               readout: str = "parallel") -> tuple[ReservoirCore, dict]:
+    """The :class:`hdl.ReservoirCore` of a model or configuration file, and the source description.
+
+    ``readout``: the crossbar variant, ``"parallel"`` or ``"serial"`` (:data:`hdl.params.READOUT_MODES`).
+    """
     from sw_model.fixed import build_constants
 
     lanes = _check_count("lanes", lanes)
@@ -112,7 +117,7 @@ def build_core(source: str | Path, *, lanes: int = 1, n_inputs: int | None = Non
     cfg, c, k_out, w, b, info = src.config, src.n_inputs, src.n_outputs, src.weights, src.biases, src.info
     try:
         k = build_constants(cfg.reservoir, cfg.fixed, c)
-        params = CoreParams(k, k_out, lanes)
+        params = CoreParams(k, k_out, lanes, readout)
         return ReservoirCore(params, w, b, trace=trace), info
     except HardwareParamError as e:
         raise GenerateError(str(e)) from None
@@ -267,7 +272,7 @@ def _summarise(family: str, target: dict, cells: dict, lcs: int | None = None) -
 # --- the generator ------------------------------------------------------------------
 
 def generate(source: str | Path, out_dir: str | Path, *, lanes: int = 1, synth: str | None = None,
-             n_inputs: int | None = None, n_outputs: int | None = None) -> dict:
+             n_inputs: int | None = None, n_outputs: int | None = None, readout: str = "parallel") -> dict:
     """Write the Verilog core and ``manifest.json`` for a model or configuration file into ``out_dir``.
 
     Parameters
@@ -282,6 +287,10 @@ def generate(source: str | Path, out_dir: str | Path, *, lanes: int = 1, synth: 
         Cells updated per clock (power of two, at most the number of devices).
     synth : "ice40" | "ecp5" | None
         Also synthesise with Yosys and add ``manifest["synthesis"]``.
+    readout : "parallel" | "serial"
+        The readout crossbar: ``lanes x K`` multipliers (a beat per clock), or
+        ``lanes`` multipliers and one output per clock (K clocks per beat, far
+        fewer logic cells); see docs/hardware.md.
 
     Returns
     -------
@@ -298,7 +307,7 @@ def generate(source: str | Path, out_dir: str | Path, *, lanes: int = 1, synth: 
     """
     if synth is not None and synth not in SYNTH_TARGETS:
         raise GenerateError(f"unknown synthesis target {synth!r}: choose one of {', '.join(SYNTH_TARGETS)}")
-    core, info = build_core(source, lanes=lanes, n_inputs=n_inputs, n_outputs=n_outputs)
+    core, info = build_core(source, lanes=lanes, n_inputs=n_inputs, n_outputs=n_outputs, readout=readout)
     text = to_verilog(core)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -321,6 +330,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--lanes", type=int, default=1, help="cells updated per clock: 1, 2, 4, 8, ... (default 1)")
     parser.add_argument("--synth", choices=sorted(SYNTH_TARGETS), help="also synthesise with Yosys and report cells")
+    parser.add_argument("--readout", choices=READOUT_MODES, default="parallel",
+                        help="readout crossbar: parallel (lanes x K multipliers, default) or serial (one output "
+                             "per clock: K clocks per beat, far fewer logic cells)")
     parser.add_argument("--inputs", type=int, metavar="C",
                         help=f"input channels (configuration only; default {DEFAULT_INPUTS})")
     parser.add_argument("--outputs", type=int, metavar="K",
@@ -332,7 +344,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``memres generate``; errors are raised as :class:`GenerateError` (a ValueError)."""
     result = generate(args.source, args.output, lanes=args.lanes, synth=args.synth,
-                      n_inputs=args.inputs, n_outputs=args.outputs)
+                      n_inputs=args.inputs, n_outputs=args.outputs, readout=args.readout)
     if args.json:
         print(json.dumps(result, sort_keys=True))
     elif not getattr(args, "quiet", False):
@@ -346,7 +358,7 @@ def summary(m: dict, out_dir) -> str:
     lines = [
         f"{Path(out_dir) / m['files']['verilog']}: {m['top']}, N={p['n_devices']} devices x "
         f"ML={p['n_virtual']} virtual nodes, C={p['n_inputs']} inputs, K={p['n_outputs']} outputs, "
-        f"{p['lanes']} lane(s)",
+        f"{p['lanes']} lane(s), {p.get('readout', 'parallel')} readout",
         f"  {m['cycles_per_frame']} clocks per frame, latency {m['latency']} clocks; "
         f"readout: {m['readout']['baked']} (loadable at run time)",
     ]

@@ -95,18 +95,14 @@ def build(core: ReservoirCore, *, source: dict, verilog_name: str, verilog_text:
             "n_virtual": p.n_virtual, "n_features": p.n_features,
             "state_features": bool(k.state_features), "idle_gap": p.has_idle,
             "lanes": p.lanes, "slots": p.slots, "used_slots": p.used_slots, "idle_lane_slots": p.idle_lanes,
-            "passes": p.passes, "beats_per_frame": p.rows,
+            "passes": p.passes, "beats_per_frame": p.rows, "readout": p.readout,
         },
         "cycles_per_frame": core.cycles_per_frame,
         "latency": core.latency,
         "timing": {
             "cycles_per_frame": core.cycles_per_frame,
             "latency": core.latency,
-            "cycles_per_frame_formula": "max(passes * slots, K); passes = ML + (1 if state features or an idle "
-                                        "gap), slots = max(ceil(N / lanes), 2)",
-            "latency_formula": (f"passes * slots + 10 + K (projection {InputProjection.LATENCY} + cell array "
-                                f"{CellArray.LATENCY} + readout {ReadoutCrossbar.LATENCY} + beats - 1 + "
-                                f"classifier K + 1)"),
+            **_timing_formulas(p.serial),
             "latency_definition": "clocks from the clock a frame is accepted to the clock its result is valid, "
                                   "empty pipeline, results always ready",
             "interval_definition": "with frames always valid and results always ready, a frame is accepted "
@@ -137,6 +133,7 @@ def build(core: ReservoirCore, *, source: dict, verilog_name: str, verilog_text:
             "baked": source.get("readout", "zero"),
             "weights_sha256": sha256_of(core._weights, core._biases),
             "loadable": True,
+            "mode": p.readout,
             "load_port": ("stream `load`: one beat writes W[j, k] with j = node * n_devices + device "
                           "(node = n_virtual for the state features) or, with bias = 1, b[k]; values saturate "
                           "to +-weight_max / +-bias_limit; accepted only between frames, and a pending "
@@ -148,6 +145,19 @@ def build(core: ReservoirCore, *, source: dict, verilog_name: str, verilog_text:
                   "removed by synthesis when unconnected"),
         "ports": port_list(core),
     }
+
+
+def _timing_formulas(serial: bool) -> dict:
+    """The documented cycles-per-frame and latency formulas of the readout variant (docs/hardware.md)."""
+    geometry = "passes = ML + (1 if state features or an idle gap), slots = max(ceil(N / lanes), 2)"
+    blocks = (f"projection {InputProjection.LATENCY} + cell array {CellArray.LATENCY} + readout "
+              f"{ReadoutCrossbar.LATENCY}")
+    if serial:
+        return {"cycles_per_frame_formula": f"max(passes * slots * K, K + 2); {geometry}; serial readout: "
+                                            f"K clocks per beat",
+                "latency_formula": f"passes * slots * K + 12 ({blocks} + beats * K - 1 + classifier 3)"}
+    return {"cycles_per_frame_formula": f"max(passes * slots, K); {geometry}",
+            "latency_formula": f"passes * slots + 10 + K ({blocks} + beats - 1 + classifier K + 1)"}
 
 
 def dumps(manifest: dict) -> str:

@@ -200,7 +200,7 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
     has_trace = _check_ports(design, verilog) if trace is None else trace
     # The schedule model must agree with the timing the hardware states (the manifest's or the core's
     # figures when given, else the documented formula).
-    lat, cpf = ScheduleModel.measure(design.params.rows, design.n_outputs)
+    lat, cpf = ScheduleModel.measure(design.params.rows, design.n_outputs, readout=design.params.readout)
     p = design.params
     stated = stated or {"latency": p.latency, "cycles_per_frame": p.cycles_per_frame}
     if (lat, cpf) != (stated["latency"], stated["cycles_per_frame"]):

@@ -305,7 +305,7 @@ async def _loop(dut, run: _Run, fe) -> None:
     timing, has_trace = job.timing, job.trace
     rows, n_frames = p.rows, exp.n_frames
     row_valid, row_mask = exp.row_valid, exp.row_mask
-    model = ScheduleModel(rows, p.n_outputs)
+    model = ScheduleModel(rows, p.n_outputs, p.readout)
     # Load beats in the order they are offered, each with the frame it must precede.
     all_beats: list[dict] = []
     load_at: list[int] = []
@@ -363,7 +363,7 @@ async def _loop(dut, run: _Run, fe) -> None:
     h_te = dut.trace_q if has_trace else None
 
     latency = p.latency
-    budget = job.max_cycles or int((n_loads / max(p_valid, 0.05) + (n_frames + 2) * max(rows, p.n_outputs)
+    budget = job.max_cycles or int((n_loads / max(p_valid, 0.05) + (n_frames + 2) * p.cycles_per_frame
                                     / min(max(p_ready, 0.05), max(p_valid, 0.05)) + 4 * latency) * 3 + 1000)
 
     loads_sent = frames_sent = results_done = 0

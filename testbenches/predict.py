@@ -53,7 +53,8 @@ class Design:
 
     ``baked`` says whether the readout is in the Verilog (a core generated from a
     model) or has to be written through the ``load`` port first (a core generated
-    from a configuration, whose memory holds zeros).
+    from a configuration, whose memory holds zeros). ``readout_mode`` is the
+    crossbar variant, ``"parallel"`` or ``"serial"`` (``CoreParams.readout``).
     """
 
     config: ModelConfig
@@ -64,11 +65,12 @@ class Design:
     b: np.ndarray
     baked: bool = True
     source: str = "in-memory design"
+    readout_mode: str = "parallel"
 
     @cached_property
     def params(self) -> CoreParams:
         k = build_constants(self.config.reservoir, self.config.fixed, self.n_inputs)
-        return CoreParams(k, self.n_outputs, self.lanes)
+        return CoreParams(k, self.n_outputs, self.lanes, self.readout_mode)
 
     @property
     def readout(self) -> IntReadout:
@@ -79,19 +81,24 @@ class Design:
         return {"source": self.source, "config_hash": self.config.hash(), "n_devices": p.n_devices,
                 "n_virtual": p.n_virtual, "n_inputs": p.n_inputs, "n_outputs": p.n_outputs, "lanes": p.lanes,
                 "state_features": bool(p.k.state_features), "idle_gap": p.has_idle, "rows": p.rows,
-                "fixed": dict(p.k.fx.__dict__), "readout": "baked" if self.baked else "loaded"}
+                "fixed": dict(p.k.fx.__dict__), "readout": "baked" if self.baked else "loaded",
+                "readout_mode": p.readout}
 
     def to_json(self) -> dict:
         return {"config": self.config.to_dict(), "n_inputs": self.n_inputs, "n_outputs": self.n_outputs,
-                "lanes": self.lanes, "baked": self.baked, "source": self.source}
+                "lanes": self.lanes, "baked": self.baked, "source": self.source, "readout_mode": self.readout_mode}
 
     @classmethod
     def from_json(cls, d: dict, w: np.ndarray, b: np.ndarray) -> "Design":
         return cls(config_from_dict(d["config"]), int(d["n_inputs"]), int(d["n_outputs"]), int(d["lanes"]),
-                   np.asarray(w, dtype=np.int64), np.asarray(b, dtype=np.int64), bool(d["baked"]), d["source"])
+                   np.asarray(w, dtype=np.int64), np.asarray(b, dtype=np.int64), bool(d["baked"]), d["source"],
+                   d.get("readout_mode", "parallel"))
 
     def with_lanes(self, lanes: int) -> "Design":
         return dataclasses.replace(self, lanes=lanes)
+
+    def with_readout_mode(self, readout_mode: str) -> "Design":
+        return dataclasses.replace(self, readout_mode=readout_mode)
 
 
 def random_readout(p: CoreParams, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -363,43 +370,121 @@ class ScheduleModel:
       register's ``y``, and stage B makes it valid one clock later; a frame's
       last step waits for a free output register and an empty stage B.
 
+    With ``readout="serial"``:
+
+    * readout: an issue stage that spends K clocks (steps ``k``) on each beat
+      and takes it at its last step, then the same two stages; every step of
+      a frame's last beat puts its ``y[k]`` into the output register (so it
+      stalls when one meets a full, untaken output). A waiting ``load`` beat
+      holds off step 0 of a frame's first beat; ``load`` is taken only between
+      frames, at step 0, with the pipeline empty;
+    * classifier: takes one ``y[k]`` per clock into stage A, then stage B; the
+      result is valid after the last step's stage B. A ``y[k]`` is taken only
+      while the output register is free (empty or taken this clock) and no
+      frame's last step is in stage A or B.
+
     Between the blocks (projection -> cells -> readout -> classifier) sit skid
     buffers (``hdl/skid.py``): one register each, whose ``full`` is the upstream
     block's ``ready``. Empty, a beat passes through in the same clock; a beat
     the downstream block does not take goes into the buffer.
 
-    Beats are ``(frame, row)`` with ``frame`` the global frame index.
+    Beats are ``(frame, row)`` with ``frame`` the global frame index (serial
+    readout stages: ``(frame, row, k)``; serial sums: ``(frame, k)``).
     :meth:`step` advances one clock and returns, for that clock,
     ``(frames.ready, load.ready, results.valid, trace beat or None, result frame or -1)``.
     """
 
-    __slots__ = ("rows", "k", "busy", "row", "frame", "next_frame", "p1", "po", "c1", "c2", "c3", "c4",
-                 "r1", "r2", "ro", "in_frame", "step_k", "co", "cb", "b1", "b2", "b3", "readout_took")
+    __slots__ = ("rows", "k", "serial", "busy", "row", "frame", "next_frame", "p1", "po", "c1", "c2", "c3", "c4",
+                 "r1", "r2", "ro", "in_frame", "step_k", "co", "ca", "cb", "b1", "b2", "b3", "rk", "readout_took")
 
-    def __init__(self, rows: int, n_outputs: int):
+    def __init__(self, rows: int, n_outputs: int, readout: str = "parallel"):
+        if readout not in ("parallel", "serial"):
+            raise ValueError(f"readout must be parallel or serial, not {readout!r}")
         self.rows, self.k = rows, n_outputs
+        self.serial = readout == "serial"
         self.busy = False
         self.row = 0
         self.frame = -1
         self.next_frame = 0
-        # Stage contents: None or (frame, row); ro / co: frame index or -1.
+        # Stage contents: None or (frame, row); ro / co: frame index or -1 (serial ro: (frame, k) or None).
         self.p1 = self.po = self.c1 = self.c2 = self.c3 = self.c4 = self.r1 = self.r2 = None
-        self.ro = -1
+        self.ro = None if self.serial else -1
         self.co = -1
-        self.cb = -1                # the frame whose last step is in the classifier's stage B
+        self.ca = None              # serial classifier stage A: (frame, k) or None
+        self.cb = None if self.serial else -1   # the frame whose last step is in stage B (serial: (frame, k))
         self.in_frame = False
-        self.step_k = 0
+        self.step_k = 0             # classifier step (parallel)
+        self.rk = 0                 # readout step (serial)
         # Skid buffers: b1 projection -> cells, b2 cells -> readout (beats or None), b3 readout ->
-        # classifier (frame index or -1).
+        # classifier (frame index or -1; serial: (frame, k) or None).
         self.b1 = self.b2 = None
-        self.b3 = -1
+        self.b3 = None if self.serial else -1
         #: The beat the readout took in the last :meth:`step` (or None): a frame is summed with the
         #: readout the core holds when its row 0 is taken (loads are taken only between frames).
         self.readout_took = None
 
     def step(self, frames_valid: bool, results_ready: bool, load_valid: bool = False):
+        # Every ready is a function of registers (and results.ready, load.valid), so the back end
+        # (readout, classifier) can be stepped first: the front end only needs its input ready.
+        b2, c4 = self.b2, self.c4
+        r_in = b2 if b2 is not None else c4                  # what the readout sees (skid buffer 2)
+        back = self._back_serial if self.serial else self._back_parallel
+        r_in_ready, load_ready, results_valid, shown_result = back(r_in, results_ready, load_valid)
+        frames_ready, trace_beat = self._front(frames_valid, r_in_ready)
+        return frames_ready, load_ready, results_valid, trace_beat, shown_result
+
+    def _front(self, frames_valid: bool, r_in_ready: bool):
+        """Projection, cell array and skid buffers 1 and 2; returns (frames.ready, trace beat)."""
         rows = self.rows
-        # --- combinational: every ready is a function of registers (and results.ready, load.valid)
+        b2, c4 = self.b2, self.c4
+        # cell array, fed by skid buffer 1
+        adv_c = c4 is None or b2 is None
+        b1, po = self.b1, self.po
+        c_in = b1 if b1 is not None else po
+        # projection
+        adv_p = po is None or b1 is None
+        last_row = self.row == rows - 1
+        frames_ready = adv_p and (not self.busy or last_row)
+        trace_beat = c4 if (c4 is not None and adv_c) else None
+        # --- registers
+        # skid buffer 2
+        if b2 is not None:
+            if r_in_ready:
+                self.b2 = None
+        elif c4 is not None and not r_in_ready:
+            self.b2 = c4
+        # cell array
+        if adv_c:
+            self.c4 = self.c3
+            self.c3 = self.c2
+            self.c2 = self.c1
+            self.c1 = c_in
+        # skid buffer 1
+        if b1 is not None:
+            if adv_c:
+                self.b1 = None
+        elif po is not None and not adv_c:
+            self.b1 = po
+        # projection
+        if adv_p:
+            self.po = self.p1
+            self.p1 = (self.frame, self.row) if self.busy else None
+            if self.busy:
+                if last_row:
+                    self.busy = False
+                    self.row = 0
+                else:
+                    self.row += 1
+        if frames_valid and frames_ready:
+            self.busy = True
+            self.row = 0
+            self.frame = self.next_frame
+            self.next_frame += 1
+        return frames_ready, trace_beat
+
+    def _back_parallel(self, r_in, results_ready: bool, load_valid: bool):
+        """Readout (a beat per clock), skid buffer 3, classifier (K steps per frame)."""
+        rows = self.rows
         # classifier, fed by skid buffer 3
         co = self.co
         last_step = self.step_k == self.k - 1
@@ -411,18 +496,7 @@ class ScheduleModel:
         r2 = self.r2
         adv_r = not (r2 is not None and r2[1] == rows - 1 and ro >= 0 and b3 >= 0)
         r_in_ready = adv_r and (self.in_frame or not load_valid)
-        b2, c4 = self.b2, self.c4
-        r_in = b2 if b2 is not None else c4
-        # cell array, fed by skid buffer 1
-        adv_c = c4 is None or b2 is None
-        b1, po = self.b1, self.po
-        c_in = b1 if b1 is not None else po
-        # projection
-        adv_p = po is None or b1 is None
-        last_row = self.row == rows - 1
-        frames_ready = adv_p and (not self.busy or last_row)
         load_ready = not self.in_frame and self.r1 is None and r2 is None
-        trace_beat = c4 if (c4 is not None and adv_c) else None
         results_valid = co >= 0
         shown_result = co
         # --- registers
@@ -459,60 +533,88 @@ class ScheduleModel:
                 self.ro = r2[0]
             self.r2 = self.r1
             self.r1 = r_in if accept_r else None
-        # skid buffer 2
-        if b2 is not None:
-            if r_in_ready:
-                self.b2 = None
-        elif c4 is not None and not r_in_ready:
-            self.b2 = c4
-        # cell array
-        if adv_c:
-            self.c4 = self.c3
-            self.c3 = self.c2
-            self.c2 = self.c1
-            self.c1 = c_in
-        # skid buffer 1
-        if b1 is not None:
-            if adv_c:
-                self.b1 = None
-        elif po is not None and not adv_c:
-            self.b1 = po
-        # projection
-        if adv_p:
-            self.po = self.p1
-            self.p1 = (self.frame, self.row) if self.busy else None
-            if self.busy:
-                if last_row:
-                    self.busy = False
-                    self.row = 0
-                else:
-                    self.row += 1
-        if frames_valid and frames_ready:
-            self.busy = True
-            self.row = 0
-            self.frame = self.next_frame
-            self.next_frame += 1
-        return frames_ready, load_ready, results_valid, trace_beat, shown_result
+        return r_in_ready, load_ready, results_valid, shown_result
+
+    def _back_serial(self, r_in, results_ready: bool, load_valid: bool):
+        """Serial readout (K steps per beat), skid buffer 3 (one y[k]), classifier (one y[k] per clock)."""
+        rows, n_out = self.rows, self.k
+        # classifier, fed by skid buffer 3
+        co, ca, cb = self.co, self.ca, self.cb
+        cl_ready = ((co < 0 or results_ready) and not (ca is not None and ca[1] == n_out - 1)
+                    and not (cb is not None and cb[1] == n_out - 1))
+        b3, ro = self.b3, self.ro
+        cl_in = b3 if b3 is not None else ro
+        # readout, fed by skid buffer 2
+        r2 = self.r2
+        adv_r = not (r2 is not None and r2[1] == rows - 1 and ro is not None and b3 is not None)
+        may_start = self.in_frame or self.rk != 0 or not load_valid
+        issue = r_in is not None and adv_r and may_start
+        r_in_ready = adv_r and self.rk == n_out - 1 and may_start
+        load_ready = not self.in_frame and self.rk == 0 and self.r1 is None and r2 is None
+        results_valid = co >= 0
+        shown_result = co
+        # --- registers
+        # classifier
+        if co >= 0 and results_ready:
+            self.co = -1
+        if cb is not None and cb[1] == n_out - 1:
+            self.co = cb[0]
+        self.cb = ca
+        self.ca = cl_in if (cl_in is not None and cl_ready) else None
+        # skid buffer 3
+        if b3 is not None:
+            if cl_ready:
+                self.b3 = None
+        elif ro is not None and not cl_ready:
+            self.b3 = ro
+        # readout
+        if ro is not None and b3 is None:
+            self.ro = None
+        took = r_in is not None and r_in_ready
+        self.readout_took = r_in if took else None
+        if took:
+            if r_in[1] == rows - 1:
+                self.in_frame = False
+            elif r_in[1] == 0:
+                self.in_frame = True
+        if adv_r:
+            if r2 is not None and r2[1] == rows - 1:
+                self.ro = (r2[0], r2[2])
+            self.r2 = self.r1
+            self.r1 = (*r_in, self.rk) if issue else None
+        if issue:
+            self.rk = 0 if self.rk == n_out - 1 else self.rk + 1
+        return r_in_ready, load_ready, results_valid, shown_result
 
     def describe(self) -> str:
         """The stage contents, for mismatch reports."""
         def b(x):
-            return "-" if x is None else f"frame {x[0]} row {x[1]}"
+            return "-" if x is None else f"frame {x[0]} row {x[1]}" + (f" k {x[2]}" if len(x) > 2 else "")
+
+        def y(x):
+            return "-" if x is None else f"frame {x[0]} y[{x[1]}]"
+        if self.serial:
+            back = (f"readout step {self.rk} [{b(self.r1)}, {b(self.r2)}] out {y(self.ro)}; classifier "
+                    f"[{y(self.ca)}, {y(self.cb)}] out {self.co}; skid buffers [{b(self.b1)}, {b(self.b2)}, "
+                    f"{y(self.b3)}]")
+        else:
+            back = (f"readout [{b(self.r1)}, {b(self.r2)}] out {self.ro}; classifier step {self.step_k} "
+                    f"stage B {self.cb} out {self.co}; skid buffers [{b(self.b1)}, {b(self.b2)}, {self.b3}]")
         return (f"projection issue {'frame %d row %d' % (self.frame, self.row) if self.busy else 'idle'}, "
-                f"stages [{b(self.p1)}, {b(self.po)}]; cells [{b(self.c1)}, {b(self.c2)}, {b(self.c3)}, {b(self.c4)}]; "
-                f"readout [{b(self.r1)}, {b(self.r2)}] out {self.ro}; classifier step {self.step_k} "
-                f"stage B {self.cb} out {self.co}; skid buffers [{b(self.b1)}, {b(self.b2)}, {self.b3}]")
+                f"stages [{b(self.p1)}, {b(self.po)}]; cells [{b(self.c1)}, {b(self.c2)}, {b(self.c3)}, "
+                f"{b(self.c4)}]; {back}")
 
     @classmethod
-    def measure(cls, rows: int, n_outputs: int, frames: int = 6) -> tuple[int, int]:
+    def measure(cls, rows: int, n_outputs: int, frames: int = 6, readout: str = "parallel") -> tuple[int, int]:
         """(latency, cycles per frame) of the model with frames always valid and results always ready.
 
         Latency: from the clock a frame is accepted to the clock its result is
         valid; interval: between the last two accepted frames and results.
         """
-        m = cls(rows, n_outputs)
+        m = cls(rows, n_outputs, readout)
+        beat = n_outputs if m.serial else 1
         accepted, results = [], []
-        for cycle in range(frames * (rows + n_outputs + 20) + 50):
+        for cycle in range(frames * (rows * beat + n_outputs + 20) + 50):
             fr, _, rv, _, shown = m.step(len(accepted) < frames, True)
             if fr and len(accepted) < frames:
                 accepted.append(cycle)
@@ -554,7 +656,7 @@ def read_ports(path: str | Path, top: str) -> dict[str, tuple[str, int]]:
 
 
 def random_design(seed: int, *, max_devices: int = 24, max_virtual: int = 5, max_inputs: int = 12,
-                  max_outputs: int = 10) -> Design:
+                  max_outputs: int = 10, readout_mode: str = "parallel") -> Design:
     """A random, buildable configuration with a random baked readout (seeded).
 
     Sizes N, ML, C, K, lanes; state features and idle gap on or off; every
@@ -588,7 +690,7 @@ def random_design(seed: int, *, max_devices: int = 24, max_virtual: int = 5, max
         try:
             cfg = config_from_dict({"reservoir": reservoir, "fixed": fixed})
             d = Design(cfg, c, k, lanes, np.zeros((0, k), dtype=np.int64), np.zeros(k, dtype=np.int64),
-                       source=f"random configuration {seed}")
+                       source=f"random configuration {seed}", readout_mode=readout_mode)
             w, b = random_readout(d.params, rng)
         except ValueError:
             continue
