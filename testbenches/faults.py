@@ -21,7 +21,12 @@ valid_not_held         results.valid drops after one clock when results.ready is
 stall_ignored          the cell array keeps going while the readout stalls (beats lost)
 input_stall_ignored    frames.ready stays high while the projection is busy (frames lost)
 load_dropped           load beats are acknowledged but not written (a run-time readout never arrives)
+serial_weight_layout   serial readout: weight memory laid out k-major (``k * rows + row``), not ``row * K + k``
+serial_stall_ignored   serial readout: ``y[k]`` offered to the classifier is dropped when not taken
 =====================  ==========================================================================
+
+The ``serial_*`` faults need a design with the serial readout (``Design.readout_mode``);
+the others apply to both readouts.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 
 import hdl.cell_array
+import hdl.params
 import hdl.projection
 import hdl.top
 from hdl import CoreParams, ReservoirCore
@@ -121,10 +127,35 @@ class _ReadoutDropsLoads(ReadoutCrossbar):
         return m
 
 
+class _ReadoutIgnoresStall(ReadoutCrossbar):
+    """The readout never sees the classifier's ``ready``: an output not taken at once is overwritten."""
+
+    def __init__(self, params, weights, biases):
+        super().__init__(params, weights, biases)
+        self._args = (params, weights, biases)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = inner = ReadoutCrossbar(*self._args)
+        wiring.connect(m, wiring.flipped(self.i), inner.i)
+        wiring.connect(m, wiring.flipped(self.load), inner.load)
+        m.d.comb += [self.o.valid.eq(inner.o.valid), self.o.payload.eq(inner.o.payload), inner.o.ready.eq(1)]
+        return m
+
+
+def _k_major_weight_words(self, w):
+    """The serial weight memory in the wrong order: word ``k * rows + row`` instead of ``row * K + k``."""
+    words = _WEIGHT_WORDS(self, w)
+    return [words[row * self.n_outputs + k] for k in range(self.n_outputs) for row in range(self.rows)]
+
+
+_WEIGHT_WORDS = CoreParams.weight_words
+
+
 # --- the faults ---------------------------------------------------------------------------
 
 def _params_with(p: CoreParams, **changes) -> CoreParams:
-    return CoreParams(dataclasses.replace(p.k, **changes), p.n_outputs, p.lanes)
+    return CoreParams(dataclasses.replace(p.k, **changes), p.n_outputs, p.lanes, p.readout)
 
 
 def _core(design: Design, p: CoreParams | None = None, w=None) -> ReservoirCore:
@@ -167,9 +198,14 @@ def _swapped_weight(design: Design) -> ReservoirCore:
     return _core(design, w=w)
 
 
-def _patching(*changes) -> Callable[[Design], tuple[ReservoirCore, tuple]]:
-    """A fault made by monkeypatches that must hold while the core is built and elaborated."""
+def _patching(*changes, serial: bool = False) -> Callable[[Design], tuple[ReservoirCore, tuple]]:
+    """A fault made by monkeypatches that must hold while the core is built and elaborated.
+
+    ``serial``: the fault is in the serial readout; refuse a design without it.
+    """
     def make(design: Design):
+        if serial and not design.params.serial:
+            raise ValueError("this fault is in the serial readout: it needs a design with readout_mode='serial'")
         with patched(*changes):
             return _core(design), changes
     return make
@@ -196,6 +232,10 @@ FAULTS: dict[str, tuple[str, Callable[[Design], tuple[ReservoirCore, tuple]]]] =
                             _patching((hdl.top, "InputProjection", _ProjectionIgnoresBusy))),
     "load_dropped": ("load beats acknowledged but not written",
                      _patching((hdl.top, "ReadoutCrossbar", _ReadoutDropsLoads))),
+    "serial_weight_layout": ("serial weight memory k-major instead of row * K + k",
+                             _patching((hdl.params.CoreParams, "weight_words", _k_major_weight_words), serial=True)),
+    "serial_stall_ignored": ("serial readout drops a y[k] the classifier does not take",
+                             _patching((hdl.top, "ReadoutCrossbar", _ReadoutIgnoresStall), serial=True)),
 }
 
 

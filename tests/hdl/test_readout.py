@@ -1,5 +1,7 @@
 """ReadoutCrossbar against IntReadout (y = x W + b per frame), with back-pressure and run-time loads."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,8 @@ from hdl_sim import StreamChecker, StreamDriver, simulate
 
 
 def check_readout(p, ro, seqs, rng, gap=0.3, stall=0.3, dut=None, loads=()):
+    """Drive feature beats (and load beats), compare every output beat: a frame's y[K] (parallel) or
+    its y[k] one per beat, k = 0 .. K-1 (serial)."""
     dut = dut or ReadoutCrossbar(p, ro.w, ro.b)
     expected = np.concatenate(frame_sums(p, ro, seqs))
     firsts = [t == 0 for s in seqs for t in range(len(s))]
@@ -16,35 +20,53 @@ def check_readout(p, ro, seqs, rng, gap=0.3, stall=0.3, dut=None, loads=()):
     drivers = [StreamDriver(dut.i, feature_beats(p, seqs), rng, gap)]
     if loads:
         drivers.append(StreamDriver(dut.load, loads, rng, gap))
-    chk = StreamChecker(dut.o, len(expected), rng, stall)
+    per_frame = p.n_outputs if p.serial else 1
+    chk = StreamChecker(dut.o, len(expected) * per_frame, rng, stall)
     simulate(dut, drivers, [chk])
-    for t, (exp, got) in enumerate(zip(expected, chk.beats)):
-        assert [got.y[k] for k in range(p.n_outputs)] == [int(v) for v in exp], f"frame {t}"
-        assert (got.first, got.last) == (firsts[t], lasts[t]), f"frame {t} flags"
+    for t, exp in enumerate(expected):
+        beats = chk.beats[t * per_frame:(t + 1) * per_frame]
+        got = [b.y for b in beats] if p.serial else [beats[0].y[k] for k in range(p.n_outputs)]
+        assert got == [int(v) for v in exp], f"frame {t}"
+        for b in beats:
+            assert (b.first, b.last) == (firsts[t], lasts[t]), f"frame {t} flags"
     return dut
 
 
+def _variant(p, readout):
+    return dataclasses.replace(p, readout=readout)
+
+
+@pytest.mark.parametrize("readout", ["parallel", "serial"])
 @pytest.mark.parametrize("lanes, n, ml, c, sf", [(1, 5, 2, 3, True), (2, 6, 3, 4, False), (4, 6, 2, 5, True)])
-def test_readout_matches_model_random(lanes, n, ml, c, sf):
+def test_readout_matches_model_random(lanes, n, ml, c, sf, readout):
     rng = np.random.default_rng(lanes * 7 + n)
-    p = make_params(n, ml, c, lanes=lanes, state_features=sf)
+    p = _variant(make_params(n, ml, c, lanes=lanes, state_features=sf), readout)
     check_readout(p, random_readout(p, rng), random_sequences(p, rng, 3, 4), rng)
 
 
-def test_readout_extreme_weights_and_features():
+def test_serial_readout_single_output():
+    """K = 1: accumulator 0 is read in the clock it is written (transparent read port)."""
+    rng = np.random.default_rng(3)
+    p = _variant(make_params(4, 2, 3, 1, lanes=2, state_features=False), "serial")
+    check_readout(p, random_readout(p, rng), random_sequences(p, rng, 3, 4), rng, gap=0.0, stall=0.5)
+
+
+@pytest.mark.parametrize("readout", ["parallel", "serial"])
+def test_readout_extreme_weights_and_features(readout):
     """Weights and biases at their limits (all +max, all -max, random signs) on saturating inputs."""
     rng = np.random.default_rng(5)
-    p = make_params(4, 2, 3, lanes=2, reservoir={"input_scale": 4.0, "alpha": 50.0})
+    p = _variant(make_params(4, 2, 3, lanes=2, reservoir={"input_scale": 4.0, "alpha": 50.0}), readout)
     ro = random_readout(p, rng, extreme=True)
     ro.w[:, 0], ro.b[0] = p.weight_max, p.bias_max
     ro.w[:, 1], ro.b[1] = -p.weight_max, -p.bias_max
     check_readout(p, ro, random_sequences(p, rng, 2, 3, "full"), rng)
 
 
-def test_readout_load_port_replaces_the_readout():
+@pytest.mark.parametrize("readout", ["parallel", "serial"])
+def test_readout_load_port_replaces_the_readout(readout):
     """Weights baked at zero, then every W[j, k] and b[k] written through the load port."""
     rng = np.random.default_rng(9)
-    p = make_params(6, 2, 3, lanes=2, state_features=True)
+    p = _variant(make_params(6, 2, 3, lanes=2, state_features=True), readout)
     ro = random_readout(p, rng)
     dut = ReadoutCrossbar(p, np.zeros_like(ro.w), np.zeros_like(ro.b))
     loads = []
@@ -55,6 +77,10 @@ def test_readout_load_port_replaces_the_readout():
     loads += [{"value": int(ro.b[k]), "k": k, "device": 0, "node": 0, "bias": 1} for k in range(p.n_outputs)]
     # Out-of-range values saturate; out-of-range addresses are ignored (written first, then overwritten).
     loads = [{"value": 10 ** 6, "k": 0, "device": 0, "node": 0, "bias": 0}] + loads
+    if p.passes < 1 << len(dut.load.p.node):      # a pass beyond the readout
+        loads += [{"value": 5, "k": k, "device": 0, "node": p.passes, "bias": 0} for k in range(p.n_outputs)]
+    if p.n_outputs < 1 << len(dut.load.p.k):      # k beyond the outputs (the next row's word when serial)
+        loads += [{"value": 7, "k": p.n_outputs, "device": 0, "node": 0, "bias": b} for b in (0, 1)]
     seqs = random_sequences(p, rng, 2, 3)
     # The loads win against frames that have not started, so every frame sees the loaded readout.
     check_readout(p, ro, seqs, rng, gap=0.0, dut=dut, loads=loads)

@@ -41,6 +41,11 @@ def run_core(p, ro, seqs, rng, gap=0.3, stall=0.3, dut=None, model_p=None):
     return drv, chk, mon
 
 
+def serial(p):
+    """The same core with the serial readout (one output per clock)."""
+    return dataclasses.replace(p, readout="serial")
+
+
 def _order(entry):
     """Sort key of a trace entry that does not depend on its value: (frame, pass, device)."""
     n, m, frame, _, _ = entry
@@ -56,6 +61,17 @@ def test_core_matches_model(lanes, n, ml, c, k, sf, idle):
     run_core(p, random_readout(p, rng), random_sequences(p, rng, 3, 5), rng)
 
 
+@pytest.mark.parametrize("lanes, n, ml, c, k, sf, idle", [
+    (1, 4, 2, 3, 3, True, 0.0), (2, 6, 3, 5, 1, False, 20.0), (4, 8, 2, 8, 4, True, 20.0),
+    (1, 3, 1, 3, 2, False, 0.0)])
+def test_serial_core_matches_model(lanes, n, ml, c, k, sf, idle):
+    """The serial readout (one output per clock, sums in memories): the same results, bit for bit,
+    under random gaps and back-pressure; K = 1 (accumulator read and write in the same clock) included."""
+    rng = np.random.default_rng(2000 + lanes * n * ml)
+    p = serial(make_params(n, ml, c, k, lanes, state_features=sf, idle_ns=idle, seed=n))
+    run_core(p, random_readout(p, rng), random_sequences(p, rng, 3, 5), rng, stall=0.6)
+
+
 @pytest.mark.parametrize("kind", ["full", "zero", "extremes"])
 def test_core_extreme_inputs_and_weights(kind):
     rng = np.random.default_rng(42)
@@ -64,10 +80,12 @@ def test_core_extreme_inputs_and_weights(kind):
     run_core(p, ro, random_sequences(p, rng, 2, 12, kind), rng)
 
 
-def test_core_sequence_sums_saturate():
+@pytest.mark.parametrize("readout", ["parallel", "serial"])
+def test_core_sequence_sums_saturate(readout):
     """max_frames = 1: the sequence sums saturate within a few frames; decisions follow the saturated sums."""
     rng = np.random.default_rng(4)
     p = make_params(4, 2, 3, 3, 1, fixed={"max_frames": 1}, reservoir={"input_scale": 4.0})
+    p = serial(p) if readout == "serial" else p
     ro = random_readout(p, rng, extreme=True)
     seqs = random_sequences(p, rng, 1, 1, "full")
     seqs = [np.repeat(seqs[0], 8, axis=0)]
@@ -100,10 +118,35 @@ def test_core_cycle_counts(lanes, n, ml, k, sf, idle):
         assert np.all(np.diff(drv.cycles)[-3:] == dut.cycles_per_frame)
 
 
-def test_core_load_port_switches_readouts():
+@pytest.mark.parametrize("lanes, n, ml, k, sf", [(1, 5, 2, 3, True), (2, 4, 1, 1, False), (4, 8, 2, 10, True)])
+def test_serial_core_cycle_counts(lanes, n, ml, k, sf):
+    """Serial readout, no gaps or back-pressure: `cycles_per_frame = max(rows * K, K + 2)` (the second only
+    with K = 1, here rows = 2), `latency = rows * K + 12`, as the core, its parameters and the schedule model
+    state them."""
+    from testbenches.predict import ScheduleModel
+    rng = np.random.default_rng(5)
+    p = serial(make_params(n, ml, 3, k, lanes, state_features=sf))
+    rows = (ml + (1 if sf else 0)) * max(-(-n // lanes), 2)
+    ro = random_readout(p, rng)
+    dut = ReservoirCore(p, ro.w, ro.b)
+    assert dut.cycles_per_frame == max(rows * k, k + 2) == p.cycles_per_frame
+    assert dut.latency == rows * k + 12 == p.latency
+    assert ScheduleModel.measure(rows, k, readout="serial") == (dut.latency, dut.cycles_per_frame)
+    seqs = random_sequences(p, rng, 2, 3) + [np.concatenate(random_sequences(p, rng, 3, 4))] * 2
+    drv, chk, _ = run_core(p, ro, seqs, rng, gap=0, stall=0, dut=dut)
+    assert chk.cycles[0] - drv.cycles[0] == dut.latency
+    assert np.all(np.diff(chk.cycles) == dut.cycles_per_frame)
+    # the first frames enter early (their beats wait in the pipeline and skid buffers), then one frame
+    # per cycles_per_frame
+    assert np.all(np.diff(drv.cycles)[-3:] == dut.cycles_per_frame)
+
+
+@pytest.mark.parametrize("readout", ["parallel", "serial"])
+def test_core_load_port_switches_readouts(readout):
     """A core baked with a zero readout gives the model's results after a run-time load."""
     rng = np.random.default_rng(8)
     p = make_params(6, 2, 3, 3, 2)
+    p = serial(p) if readout == "serial" else p
     ro = random_readout(p, rng)
     dut = ReservoirCore(p)
     loads = [{"value": int(ro.w[j, k]), "k": k, "device": j % p.n_devices, "node": j // p.n_devices, "bias": 0}
@@ -163,12 +206,14 @@ def test_comparison_catches_rounding_by_truncation(monkeypatch):
         run_core(p, random_readout(p, rng), random_sequences(p, rng, 2, 4), rng)
 
 
-def test_reset_restarts_cleanly():
+@pytest.mark.parametrize("readout", ["parallel", "serial"])
+def test_reset_restarts_cleanly(readout):
     """Reset in the middle of a sequence: the next frame starts a new sequence even without `first`."""
     from amaranth.hdl import ClockDomain, Module
     from amaranth.sim import Simulator
     rng = np.random.default_rng(12)
     p = make_params(4, 2, 3, 3, 2)
+    p = serial(p) if readout == "serial" else p
     ro = random_readout(p, rng)
     dut = ReservoirCore(p, ro.w, ro.b)
     a, b = random_sequences(p, rng, 2, 3)

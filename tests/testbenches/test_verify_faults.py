@@ -16,8 +16,14 @@ FIRST_SIGNAL = {
     "g0_lsb": "trace lane", "mask_sign": "trace lane", "swapped_weight": "results y[0]",
     "valid_not_held": "results__valid", "stall_ignored": "trace__valid", "input_stall_ignored": "frames__ready",
     # the hardware no longer holds a frame back for a waiting load beat: the schedule shows it first
-    "load_dropped": ("frames__ready", "trace__valid", "results y"),
+    "load_dropped": ("frames__ready", "trace__valid", "results y", "load__ready"),
+    "serial_weight_layout": "results y[",
+    # the readout goes on where it should stall: the schedule of the cell array shows it first (trace),
+    # else the lost y[k] shows in the results
+    "serial_stall_ignored": ("trace__valid", "results__valid", "results y"),
 }
+#: Faults checked on the serial readout too (the serial_* ones only there).
+SERIAL_CHECKED = ("swapped_weight", "load_dropped")
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +41,12 @@ def test_every_fault_has_an_expected_signal():
     assert set(FAULTS) == set(FIRST_SIGNAL)
 
 
-@pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_fault_is_caught(design, fault, tmp_path):
+def _caught(design, fault, tmp_path, p_ready=0.3):
     seqs = random_sequences(design, np.random.default_rng(2), 6, 8)
     v = fault_verilog(design, fault, tmp_path / f"{fault}.v")
     # a readout switched at run time (after frame 5) shows whether loads arrive
     reloads = [(5, *random_readout(design.params, np.random.default_rng(9)))] if fault == "load_dropped" else []
-    rep = check_design(design, v, seqs, seed=3, sim="icarus", run_dir=tmp_path / "run", p_ready=0.3,
+    rep = check_design(design, v, seqs, seed=3, sim="icarus", run_dir=tmp_path / "run", p_ready=p_ready,
                        reloads=reloads)
     assert not rep["passed"] and rep["mismatches"] == 1
     m = rep["first_mismatch"]
@@ -50,11 +55,33 @@ def test_fault_is_caught(design, fault, tmp_path):
     assert m["cycle"] == rep["cycles"] and m["expected"] != m["got"] and m["seed"] == 3
 
 
-def test_intact_design_passes_the_same_run(design, tmp_path):
+@pytest.mark.parametrize("fault", sorted(f for f in FAULTS if not f.startswith("serial_")))
+def test_fault_is_caught(design, fault, tmp_path):
+    _caught(design, fault, tmp_path)
+
+
+@pytest.mark.parametrize("fault", [f for f in sorted(FAULTS) if f.startswith("serial_")] + list(SERIAL_CHECKED))
+def test_fault_is_caught_with_the_serial_readout(design, fault, tmp_path):
+    """The serial readout's own faults, and some of the others on it. A y[k] is only ever not taken
+    when the result register is still full when a frame's sums arrive (every rows * K clocks): so
+    results.ready is rarely high for serial_stall_ignored."""
+    _caught(design.with_readout_mode("serial"), fault, tmp_path,
+            p_ready=0.03 if fault == "serial_stall_ignored" else 0.3)
+
+
+def test_serial_faults_need_the_serial_readout(design, tmp_path):
+    with pytest.raises(ValueError, match="serial"):
+        fault_verilog(design, "serial_weight_layout", tmp_path / "bad.v")
+
+
+@pytest.mark.parametrize("readout, p_ready", [("parallel", 0.3), ("serial", 0.03)])
+def test_intact_design_passes_the_same_run(design, readout, p_ready, tmp_path):
     from pygen.verify import write_verilog
+    design = design.with_readout_mode(readout)
     seqs = random_sequences(design, np.random.default_rng(2), 6, 8)
     write_verilog(design, tmp_path / "ok.v")
-    rep = check_design(design, tmp_path / "ok.v", seqs, seed=3, sim="icarus", run_dir=tmp_path / "run", p_ready=0.3)
+    rep = check_design(design, tmp_path / "ok.v", seqs, seed=3, sim="icarus", run_dir=tmp_path / "run",
+                       p_ready=p_ready)
     assert rep["passed"]
 
 
