@@ -3,7 +3,7 @@
 ::
 
     memres verify MODEL_OR_CONFIG [--verilog FILE] [--sim verilator|icarus] [--seeds N] [--waves]
-                  [--lanes N] [--json]
+                  [--lanes N] [--readout parallel|serial] [--json]
 
     verify("model.npz", lanes=8)          # -> {"cycles": ..., "compared": ..., "mismatches": 0, ...}
 
@@ -55,9 +55,10 @@ class VerifyError(ValueError):
 # --- design and stimulus ---------------------------------------------------------------
 
 def load_design(source: str | Path, *, lanes: int = 1, n_inputs: int | None = None,
-                n_outputs: int | None = None, seed: int = 1) -> tuple[Design, object]:
+                n_outputs: int | None = None, seed: int = 1, readout: str = "parallel") -> tuple[Design, object]:
     """The :class:`Design` of a model (its readout, baked) or configuration (random readout, loaded).
 
+    ``readout``: the crossbar variant of the core (``"parallel"`` or ``"serial"``).
     Returns ``(design, model or None)``.
     """
     from pygen.source import SourceError, load_source
@@ -69,11 +70,11 @@ def load_design(source: str | Path, *, lanes: int = 1, n_inputs: int | None = No
     if not src.is_model:
         k = src.n_outputs
         d = Design(src.config, src.n_inputs, k, lanes, np.zeros((0, k), dtype=np.int64), np.zeros(k, dtype=np.int64),
-                   baked=False, source=str(src.path))
+                   baked=False, source=str(src.path), readout_mode=readout)
         d.w, d.b = random_readout(d.params, np.random.default_rng(seed))
         return d, None
     d = Design(src.config, src.n_inputs, src.n_outputs, lanes, src.weights, src.biases, baked=True,
-               source=str(src.path))
+               source=str(src.path), readout_mode=readout)
     return d, src.model
 
 
@@ -269,7 +270,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
            out_dir: str | Path = "memres-verify", sequences: int | None = None, random_count: int = 8,
            max_len: int = 10, n_inputs: int | None = None, n_outputs: int | None = None, data_dir=None,
            p_valid: float = 0.7, p_ready: float = 0.7, timing: bool = True,
-           timeout: float | None = None, log=None) -> dict:
+           timeout: float | None = None, log=None, readout: str | None = None) -> dict:
     """Verify the core of a model or configuration file; return a summary dict.
 
     Keys: ``passed``, ``cycles``, ``compared``, ``mismatches``, ``first_mismatch`` (or None),
@@ -281,7 +282,9 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
     default all, 0 for none); a configuration gets a random readout per run
     (loaded through ``load``). A run follows from its seed alone, so the
     ``reproduce`` command of a report repeats it exactly. ``verilog``: check this file
-    instead of generating one (its lanes are read from its trace port).
+    instead of generating one (its lanes are read from its trace port). ``readout``:
+    ``"parallel"`` or ``"serial"``; default the ``manifest.json`` beside ``verilog``
+    (``parameters.readout``), else parallel.
     """
     if seeds < 1:
         raise VerifyError(f"seeds must be at least 1, not {seeds}")
@@ -297,7 +300,12 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         if lanes is None:
             lanes = found or 1
     lanes = 1 if lanes is None else int(lanes)
-    design0, model = load_design(source, lanes=lanes, n_inputs=n_inputs, n_outputs=n_outputs, seed=seed)
+    manifest_path = verilog.parent / "manifest.json" if verilog is not None else None
+    if readout is None and manifest_path is not None and manifest_path.is_file():
+        readout = json.loads(manifest_path.read_text()).get("parameters", {}).get("readout")
+    readout = readout or "parallel"
+    design0, model = load_design(source, lanes=lanes, n_inputs=n_inputs, n_outputs=n_outputs, seed=seed,
+                                 readout=readout)
     try:
         design0.params
     except ValueError as e:
@@ -305,7 +313,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
     stated = None
     if verilog is None:
         verilog = out / "memres_top.v"
-        say(f"generating {verilog} ({lanes} lane(s))")
+        say(f"generating {verilog} ({lanes} lane(s), {readout} readout)")
         stated = write_verilog(design0, verilog)
     elif (verilog.parent / "manifest.json").is_file():
         m = json.loads((verilog.parent / "manifest.json").read_text())
@@ -329,7 +337,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         if not design0.baked and i > 0:
             w, b = random_readout(design0.params, np.random.default_rng(s))
             design = Design(design0.config, design0.n_inputs, design0.n_outputs, lanes, w, b, False,
-                            design0.source)
+                            design0.source, readout)
         seqs, n_test = [], 0
         with_test = i == 0 and test is not None
         if with_test:
@@ -343,9 +351,10 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
             r_rng = np.random.default_rng([s, 2])
             reloads = [(int(r_rng.integers(1, n_frames)), *random_readout(design0.params, r_rng))]
         repro = _reproduce(source, verilog if given else None, sim, s, lanes,
-                           sequences if with_test or test is None else 0, n_inputs, n_outputs, random_count)
+                           sequences if with_test or test is None else 0, n_inputs, n_outputs, random_count,
+                           readout)
         p0 = design0.params
-        clocks = n_frames * max(p0.rows, p0.n_outputs)
+        clocks = n_frames * p0.cycles_per_frame
         say(f"run {i + 1}/{seeds}: seed {s}, {len(seqs)} sequences, {n_frames} frames on {sim}, "
             f"about {clocks:,} clocks" + (f" (long: use more --lanes or fewer --sequences for a quicker check)"
                                           if clocks > 5_000_000 else ""))
@@ -368,7 +377,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         "trace_writes": sum(r["trace_writes_checked"] for r in runs),
         "results": sum(r["results_checked"] for r in runs),
         "seconds": time.perf_counter() - t0,
-        "sim": sim, "lanes": lanes, "verilog": str(verilog), "source": str(source), "out_dir": str(out),
+        "sim": sim, "lanes": lanes, "readout": readout, "verilog": str(verilog), "source": str(source), "out_dir": str(out),
         "stimulus": (test["kind"] + " + random") if test is not None else "random",
         "design": design0.describe(), "runs": runs, "timing_stated": stated,
     }
@@ -400,9 +409,12 @@ def _fsdd_figures(model, design: Design, test: dict, run: dict) -> dict:
     return out
 
 
-def _reproduce(source, verilog, sim, seed, lanes, sequences, n_inputs, n_outputs, random_count) -> str:
+def _reproduce(source, verilog, sim, seed, lanes, sequences, n_inputs, n_outputs, random_count,
+               readout="parallel") -> str:
     parts = ["memres verify", str(source), f"--seed {seed}", "--seeds 1", f"--lanes {lanes}", f"--sim {sim}",
              f"--random {random_count}"]
+    if readout != "parallel":
+        parts.append(f"--readout {readout}")
     if verilog is not None:
         parts.append(f"--verilog {verilog}")
     if sequences is not None:
@@ -437,6 +449,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="always write a waveform (default: only for a failing run, re-run with tracing)")
     parser.add_argument("--no-waves", action="store_true", help="never write a waveform")
     parser.add_argument("--lanes", type=int, help="lanes of the core (default: from --verilog's trace port, else 1)")
+    parser.add_argument("--readout", choices=("parallel", "serial"),
+                        help="readout crossbar of the core (default: the manifest beside --verilog, else parallel)")
     parser.add_argument("--sequences", type=int, metavar="N",
                         help="model: check N of its test sequences (evenly spaced; default all; 0: none)")
     parser.add_argument("--random", type=int, default=8, metavar="N", help="random sequences per run (default 8)")
@@ -461,7 +475,7 @@ def run(args: argparse.Namespace) -> int:
     result = verify(args.source, verilog=args.verilog, sim=args.sim, seeds=args.seeds, seed=args.seed, waves=waves,
                     lanes=args.lanes, out_dir=args.output, sequences=args.sequences, random_count=args.random,
                     n_inputs=args.inputs, n_outputs=args.outputs, data_dir=args.data, p_valid=args.p_valid,
-                    p_ready=args.p_ready, timing=not args.no_timing, log=log)
+                    p_ready=args.p_ready, timing=not args.no_timing, log=log, readout=args.readout)
     if args.json:
         slim = {k: v for k, v in result.items() if k != "runs"}
         slim["runs"] = [{k: v for k, v in r.items() if k != "decisions"} for r in result["runs"]]
@@ -478,7 +492,8 @@ def summary(r: dict) -> str:
     lines = [f"{head}: {r['cycles']:,} clocks simulated, {r['compared']:,} values compared, "
              f"{r['mismatches']} mismatch(es)",
              f"  {r['verilog']} on {r['sim']}: N={d['n_devices']} ML={d['n_virtual']} C={d['n_inputs']} "
-             f"K={d['n_outputs']}, {d['lanes']} lane(s), readout {d['readout']}",
+             f"K={d['n_outputs']}, {d['lanes']} lane(s), {d.get('readout_mode', 'parallel')} readout "
+             f"({d['readout']})",
              f"  stimulus: {r['stimulus']}; {r['sequences']} sequences, {r['frames']:,} frames, "
              f"{r['trace_writes']:,} cell writes and {r['results']:,} results checked; "
              f"{r['cycles_per_second']:,.0f} clocks/s, {r['seconds']:.1f} s"]

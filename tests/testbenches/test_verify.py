@@ -43,11 +43,19 @@ def test_schedule_model_has_the_stated_latency_and_interval(rows, k):
     assert ScheduleModel.measure(rows, k) == (rows + 10 + k, max(rows, k))
 
 
-def test_schedule_model_agrees_with_the_core_properties():
+@pytest.mark.parametrize("rows, k", [(2, 1), (4, 10), (12, 3), (9, 9), (400, 10)])
+def test_serial_schedule_model_has_the_stated_latency_and_interval(rows, k):
+    """Serial readout: latency rows K + 12, max(rows K, K + 2) clocks per frame."""
+    assert ScheduleModel.measure(rows, k, readout="serial") == (rows * k + 12, max(rows * k, k + 2))
+
+
+@pytest.mark.parametrize("readout", ["parallel", "serial"])
+def test_schedule_model_agrees_with_the_core_properties(readout):
     for seed in range(6):
-        d = random_design(seed)
+        d = random_design(seed, readout_mode=readout)
         core = ReservoirCore(d.params, d.w, d.b)
-        assert ScheduleModel.measure(d.params.rows, d.n_outputs) == (core.latency, core.cycles_per_frame)
+        assert ScheduleModel.measure(d.params.rows, d.n_outputs, readout=readout) == \
+            (core.latency, core.cycles_per_frame) == (d.params.latency, d.params.cycles_per_frame)
         for block in (core, core.projection, core.cells, core.readout, core.classifier,
                       core.skid_cells, core.skid_readout, core.skid_classifier):
             block._MustUse__silence = True     # only its timing properties were wanted: not elaborated
@@ -98,6 +106,19 @@ def test_random_configuration_matches_every_clock(seed, sim, tmp_path):
     d = random_design(seed)
     seqs = random_sequences(d, np.random.default_rng(seed), 6, 10)
     _check(d, tmp_path, seqs, sim=sim, seed=seed)
+
+
+@pytest.mark.parametrize("seed, sim, p_ready", [(2, "verilator", 0.5), (3, "icarus", 0.1)])
+def test_serial_readout_matches_every_clock(seed, sim, p_ready, tmp_path):
+    """The serial readout on a random configuration: every third with its readout loaded first, every one
+    with a readout switched while frames flow; results.ready low most of the time in the second."""
+    d = random_design(seed, max_devices=12, max_virtual=3, readout_mode="serial")
+    d.baked = seed % 3 != 0
+    rng = np.random.default_rng(seed)
+    seqs = random_sequences(d, rng, 4, 6)
+    reloads = [(int(rng.integers(1, sum(map(len, seqs)))), *random_readout(d.params, rng))]
+    rep = _check(d, tmp_path, seqs, sim=sim, seed=seed, p_ready=p_ready, reloads=reloads)
+    assert rep["design"]["readout_mode"] == "serial"
 
 
 def test_readout_loaded_through_the_load_port(tmp_path):

@@ -105,3 +105,27 @@ def test_generated_files_with_manifest(config, tmp_path):
     r = verify_mod.verify(config, verilog=tmp_path / "gen" / "memres_top.v", n_inputs=3, n_outputs=3,
                           sim="icarus", out_dir=tmp_path / "out", waves=False, random_count=3)
     assert r["passed"] and r["timing_stated"] == {"latency": m["latency"], "cycles_per_frame": m["cycles_per_frame"]}
+
+
+def test_serial_readout_passes_with_loads_and_reloads(config, tmp_path, capsys):
+    """--readout serial: a configuration's core, its random readout loaded and switched mid-stream."""
+    rc = _run([str(config), "--inputs", "3", "--outputs", "3", "--readout", "serial", "--sim", "verilator",
+               "--json", "-q", "-o", str(tmp_path / "out")])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["passed"] and out["readout"] == "serial"
+    assert out["design"]["readout_mode"] == "serial" and out["design"]["readout"] == "loaded"
+
+
+def test_readout_variant_read_from_the_manifest(config, tmp_path, capsys):
+    """--verilog of `memres generate --readout serial`: the manifest beside it says serial; checked as
+    parallel (--readout parallel), the timing the manifest states refutes the parallel schedule model."""
+    from pygen.generate import generate
+    generate(config, tmp_path / "gen", n_inputs=3, n_outputs=3, readout="serial")
+    v = str(tmp_path / "gen" / "memres_top.v")
+    common = [str(config), "--inputs", "3", "--outputs", "3", "--verilog", v, "--sim", "verilator", "--no-waves",
+              "--random", "3", "--json", "-q"]
+    assert _run(common + ["-o", str(tmp_path / "a")]) == 0
+    assert json.loads(capsys.readouterr().out)["readout"] == "serial"
+    with pytest.raises(verify_mod.VerifyError, match="schedule model: latency 28, 15 clocks per frame; the "
+                                                     "hardware states 57 and 45"):
+        _run(common + ["--readout", "parallel", "-o", str(tmp_path / "b")])
