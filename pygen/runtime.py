@@ -325,10 +325,10 @@ class SimBoard:
 
     def __init__(self, source, board: str = "icebreaker", *, lanes: int = 1, baud: int = 115200,
                  clock_mhz: float | None = None, n_inputs: int | None = None, n_outputs: int | None = None,
-                 work_dir=None, start_timeout: float = 600.0):
+                 work_dir=None, start_timeout: float = 600.0, readout: str | None = None):
         from pygen.build import make_design
         self.design, self.info, _, _ = make_design(source, board, lanes=lanes, baud=baud, clock_mhz=clock_mhz,
-                                                   n_inputs=n_inputs, n_outputs=n_outputs)
+                                                   n_inputs=n_inputs, n_outputs=n_outputs, readout=readout)
         self.board, self.baud = board, baud
         self._tmp = None if work_dir is not None else tempfile.TemporaryDirectory(prefix="memres-sim-")
         self.work_dir = Path(work_dir if work_dir is not None else self._tmp.name)
@@ -495,6 +495,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--board", choices=sorted(BOARDS), default="icebreaker",
                         help="--sim: which board top to simulate (its clock and UART divisor)")
     parser.add_argument("--lanes", type=int, default=1, help="--sim: lanes of the simulated core")
+    parser.add_argument("--readout", choices=("parallel", "serial"),
+                        help="--sim: readout crossbar of the simulated core (default: the board's, as memres build)")
     parser.add_argument("--clock-mhz", type=float, help="--sim: core clock (default: the board's)")
     parser.add_argument("--timeout", type=float, help="seconds without a RESULT before a frame counts as lost "
                         "(default 1, with --sim 30)")
@@ -540,7 +542,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.sim:
         say(f"memres run --sim: simulating the {args.board} board top on Verilator (first build ~1 min) ...")
-        with SimBoard(args.model, args.board, lanes=args.lanes, baud=args.baud, clock_mhz=args.clock_mhz) as sim:
+        with SimBoard(args.model, args.board, lanes=args.lanes, baud=args.baud, clock_mhz=args.clock_mhz,
+                      readout=args.readout) as sim:
             result = {**session(sim.port, sim.fmt, sim.params), "sim": True, "board": args.board, "baud": args.baud}
     else:
         from hdl.board import link_format
