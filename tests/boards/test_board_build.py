@@ -89,6 +89,22 @@ def test_an_unchanged_build_is_not_run_again(ice40, tiny_config):
     assert again["reused"] and again["fmax_mhz"] == ice40["fmax_mhz"] and again["seconds"] < 30
 
 
+def test_readout_default_per_board(tiny_config):
+    """Serial on the iCEBreaker (the UP5K's logic cells), parallel on the ULX3S; --readout overrides both."""
+    from pygen.build import DEFAULT_READOUT
+    assert DEFAULT_READOUT == {"icebreaker": "serial", "ulx3s": "parallel"}
+    for board, readout, want in (("icebreaker", None, "serial"), ("ulx3s", None, "parallel"),
+                                 ("icebreaker", "parallel", "parallel"), ("ulx3s", "serial", "serial")):
+        design, *_ = make_design(tiny_config, board, n_inputs=8, n_outputs=4, readout=readout)
+        p = design.core.params
+        assert p.readout == want, (board, readout)
+        assert design.core.cycles_per_frame == (p.rows * 4 if want == "serial" else max(p.rows, 4))
+        for block in (design.core, design.core.projection, design.core.cells, design.core.readout,
+                      design.core.classifier, design.core.skid_cells, design.core.skid_readout,
+                      design.core.skid_classifier, design):
+            block._MustUse__silence = True     # built for its parameters only, not elaborated
+
+
 def test_the_icebreaker_pll_is_instantiated_for_a_faster_clock(tiny_config):
     """SB_PLL40_PAD on the clock pin with icepll's dividers, and the clock constraint for nextpnr."""
     from hdl.board import BoardTop

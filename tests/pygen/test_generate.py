@@ -114,11 +114,13 @@ def verilator():
     return exe
 
 
-@pytest.mark.parametrize("lanes, inputs, outputs", [(1, 4, 3), (2, 1, 1), (4, 8, 10)])
-def test_generated_verilog_passes_verilator_lint(config_file, tmp_path, lanes, inputs, outputs):
+@pytest.mark.parametrize("lanes, inputs, outputs, readout", [
+    (1, 4, 3, "parallel"), (2, 1, 1, "parallel"), (4, 8, 10, "parallel"), (1, 4, 3, "serial"), (2, 1, 1, "serial")])
+def test_generated_verilog_passes_verilator_lint(config_file, tmp_path, lanes, inputs, outputs, readout):
     """-Wall is clean apart from the documented waivers (LINT_WAIVERS, docs/hardware.md)."""
     exe = verilator()
-    m = gen.generate(config_file, tmp_path, lanes=lanes, n_inputs=inputs, n_outputs=outputs)
+    m = gen.generate(config_file, tmp_path, lanes=lanes, n_inputs=inputs, n_outputs=outputs, readout=readout)
+    assert m["parameters"]["readout"] == readout
     waive = [f"-Wno-{w}" for w in gen.LINT_WAIVERS]
     proc = subprocess.run([exe, "--lint-only", "-Wall", *waive, "memres_top.v"], cwd=tmp_path,
                           capture_output=True, text=True)
@@ -200,6 +202,22 @@ def test_cli_summary_for_people(config_file, tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "clocks per frame" in captured.err and "C=3 inputs, K=2 outputs" in captured.err
+
+
+def test_cli_serial_readout(model_file, tmp_path, capsys):
+    """--readout serial: recorded in the manifest, which states the serial timing (rows K + 12, rows K)
+    and a different Verilog; the default stays parallel."""
+    assert gen.run(parse(str(model_file), "-o", str(tmp_path / "s"), "--readout", "serial", "--json")) == 0
+    m = json.loads(capsys.readouterr().out)
+    assert gen.run(parse(str(model_file), "-o", str(tmp_path / "p"), "--json")) == 0
+    par = json.loads(capsys.readouterr().out)
+    assert m["parameters"]["readout"] == m["readout"]["mode"] == "serial"
+    assert par["parameters"]["readout"] == "parallel"
+    rows, k = m["parameters"]["beats_per_frame"], m["parameters"]["n_outputs"]
+    assert m["cycles_per_frame"] == m["timing"]["cycles_per_frame"] == max(rows * k, k + 2)
+    assert m["latency"] == rows * k + 12 and "serial" in m["timing"]["cycles_per_frame_formula"]
+    assert m["files"]["verilog_sha256"] != par["files"]["verilog_sha256"]
+    assert m["readout"]["weights_sha256"] == par["readout"]["weights_sha256"]
 
 
 def test_memres_cli_registers_generate(config_file, tmp_path):
