@@ -29,6 +29,11 @@ class ReservoirCore(wiring.Component):
                                           │                       └── load (run-time readout)
                                           └─► trace (valid-only, per lane)
 
+    With ``params.readout == "serial"`` the readout has ``lanes`` multipliers
+    and spends K clocks per beat (one output each), its accumulators and the
+    classifier's sums are memories, and ``y[k]`` passes to the classifier one
+    per beat (docs/hardware.md, "The serial readout").
+
     Every block is a pipeline with one stall condition (its output holds a
     beat that is not taken), joined by ``amaranth.lib.stream`` handshakes, so
     back-pressure on ``results`` stops everything upstream and nothing is lost
