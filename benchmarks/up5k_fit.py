@@ -3,6 +3,7 @@
 
     python benchmarks/up5k_fit.py                          # ML = 5, 10, 20; FSDD default widths, 32 in, 10 out
     python benchmarks/up5k_fit.py --ml 10 --base examples/published_alpha.toml --out fit.jsonl
+    python benchmarks/up5k_fit.py --ml 10 --readout serial     # the serial readout (docs/hardware.md)
 
 For each ML, a binary search over N for the largest core (lanes 1, C inputs,
 K outputs, the base configuration's widths, tau and state features) that
@@ -38,8 +39,14 @@ from pygen.generate import generate  # noqa: E402
 from sw_model.config import load_config  # noqa: E402
 
 
-def synth_point(base: dict, n: int, ml: int, inputs: int, outputs: int, cache: dict, out: Path | None) -> dict:
-    key = f"{n}x{ml}"
+def _key(n: int, ml: int, readout: str) -> str:
+    """Cache key of a point (parallel points keep the key of the files written before the serial readout)."""
+    return f"{n}x{ml}" if readout == "parallel" else f"{n}x{ml}/{readout}"
+
+
+def synth_point(base: dict, n: int, ml: int, inputs: int, outputs: int, cache: dict, out: Path | None,
+                readout: str = "parallel") -> dict:
+    key = _key(n, ml, readout)
     if key in cache:
         return cache[key]
     cfg = json.loads(json.dumps(base))
@@ -48,10 +55,10 @@ def synth_point(base: dict, n: int, ml: int, inputs: int, outputs: int, cache: d
         path = Path(tmp) / "cfg.json"
         path.write_text(json.dumps(cfg))
         t0 = time.perf_counter()
-        m = generate(path, Path(tmp) / "gen", synth="ice40", n_inputs=inputs, n_outputs=outputs)
+        m = generate(path, Path(tmp) / "gen", synth="ice40", n_inputs=inputs, n_outputs=outputs, readout=readout)
     s = m["synthesis"]
     cap = s["capacity"]
-    row = {"n_devices": n, "n_virtual": ml, "features": m["parameters"]["n_features"],
+    row = {"n_devices": n, "n_virtual": ml, "readout": readout, "features": m["parameters"]["n_features"],
            "luts": s["luts"], "lcs": s.get("lcs"), "ffs": s["ffs"], "dsps": s["dsps"], "brams": s["brams"],
            "fits_luts": all(s[k] <= cap[k] for k in ("luts", "ffs", "dsps", "brams")), "fits": s["fits_device"],
            "seconds": round(time.perf_counter() - t0, 1)}
@@ -64,21 +71,21 @@ def synth_point(base: dict, n: int, ml: int, inputs: int, outputs: int, cache: d
 
 
 def largest_fit(base: dict, ml: int, inputs: int, outputs: int, cache: dict, out: Path | None, n_max: int,
-                n_min: int = 0, criterion: str = "lcs") -> dict | None:
+                n_min: int = 0, criterion: str = "lcs", readout: str = "parallel") -> dict | None:
     """Binary search for the largest N in [n_min, n_max] that fits (None if none does).
 
     ``n_min`` (default 0: nothing assumed) is taken to fit without a synthesis of its own."""
     key = "fits" if criterion == "lcs" else "fits_luts"
-    if n_min < 1 and not synth_point(base, 1, ml, inputs, outputs, cache, out)[key]:
+    if n_min < 1 and not synth_point(base, 1, ml, inputs, outputs, cache, out, readout)[key]:
         return None
     lo, hi = max(n_min, 1), n_max + 1      # fits(lo), not fits(hi)
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if synth_point(base, mid, ml, inputs, outputs, cache, out)[key]:
+        if synth_point(base, mid, ml, inputs, outputs, cache, out, readout)[key]:
             lo = mid
         else:
             hi = mid
-    return cache.get(f"{lo}x{ml}") if lo else None
+    return cache.get(_key(lo, ml, readout)) if lo else None
 
 
 def main() -> int:
@@ -93,6 +100,8 @@ def main() -> int:
                     help="a size known to fit, to start the search from (default: none)")
     ap.add_argument("--criterion", choices=["lcs", "luts"], default="lcs",
                     help="fit by packed logic cells (default) or by Yosys' LUT4 count alone")
+    ap.add_argument("--readout", choices=["parallel", "serial"], default="parallel",
+                    help="readout crossbar of the cores (default parallel)")
     ap.add_argument("--out", type=Path, help="JSON lines of every synthesis; reused on a re-run")
     args = ap.parse_args()
 
@@ -104,12 +113,13 @@ def main() -> int:
             if line.strip():
                 row = json.loads(line)
                 row.setdefault("fits_luts", row["fits"])     # rows written before packed LCs were counted
-                cache[f"{row['n_devices']}x{row['n_virtual']}"] = row
+                cache[_key(row["n_devices"], row["n_virtual"], row.get("readout", "parallel"))] = row
     best = []
     for ml in args.ml:
-        row = largest_fit(base, ml, args.inputs, args.outputs, cache, args.out, args.n_max, args.n_min, args.criterion)
+        row = largest_fit(base, ml, args.inputs, args.outputs, cache, args.out, args.n_max, args.n_min, args.criterion,
+                          args.readout)
         best.append({"n_virtual": ml, "largest": row,
-                     "next_size": cache.get(f"{row['n_devices'] + 1}x{ml}") if row else None})
+                     "next_size": cache.get(_key(row["n_devices"] + 1, ml, args.readout)) if row else None})
     print(json.dumps({"largest_fit": best}), flush=True)
     return 0
 
