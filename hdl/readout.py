@@ -221,9 +221,10 @@ class ReadoutCrossbar(wiring.Component):
         * stage 2: ``acc + lane sum``: written back to accumulator ``k``, or on
           the frame's last beat put into the output register as ``y[k]``.
 
-        Accumulator ``k`` is written two clocks after its read and read again K
-        clocks later (the next beat's step ``k``); with ``K = 1`` that is the
-        same clock, so then the read port is transparent to the write port.
+        Accumulator ``k`` is read in stage 1 and written in stage 2, one clock
+        later; the next beat's step ``k`` reads it K clocks after this read,
+        ``K - 1`` after the write: with ``K = 1`` in the clock of the write,
+        so then the read port is transparent to the write port.
         One global stall as in the parallel crossbar (a ``y[k]`` that meets a
         full, untaken output register). Loads: as in the parallel crossbar;
         the accumulator memory's write port writes the bias (``K + k``).
