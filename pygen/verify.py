@@ -377,7 +377,8 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         "trace_writes": sum(r["trace_writes_checked"] for r in runs),
         "results": sum(r["results_checked"] for r in runs),
         "seconds": time.perf_counter() - t0,
-        "sim": sim, "lanes": lanes, "readout": readout, "verilog": str(verilog), "source": str(source), "out_dir": str(out),
+        "sim": sim, "lanes": lanes, "readout": readout, "verilog": str(verilog), "source": str(source),
+        "out_dir": str(out),
         "stimulus": (test["kind"] + " + random") if test is not None else "random",
         "design": design0.describe(), "runs": runs, "timing_stated": stated,
     }
