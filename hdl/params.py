@@ -37,7 +37,7 @@ __all__ = ["CoreParams", "HardwareParamError", "MIN_SLOTS", "TRACE_FRAME_BITS", 
 
 #: Beats between reading a device state and reading it again (the cell array's
 #: read-to-write distance; its state memory read port is transparent).
-MIN_SLOTS = 2
+MIN_SLOTS = 3
 #: Width of the frame-in-sequence counter on the trace port (wraps beyond).
 TRACE_FRAME_BITS = 16
 #: Largest number of input channels: the projection adds all of them in one clock.
@@ -164,12 +164,12 @@ class CoreParams:
 
     @property
     def latency(self) -> int:
-        """The documented core latency ``rows + 10 + K`` (docs/hardware.md): clocks from accepting a
+        """The documented core latency ``rows + 11 + K`` (docs/hardware.md): clocks from accepting a
         frame to its result being valid, empty pipeline, results always ready.
 
         ``ReservoirCore.latency`` sums the blocks' own latencies; a test keeps the two equal.
         """
-        return self.rows + 10 + self.n_outputs
+        return self.rows + 11 + self.n_outputs
 
     @property
     def cycles_per_frame(self) -> int:

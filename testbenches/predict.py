@@ -42,7 +42,7 @@ __all__ = ["Design", "Packer", "Expectation", "ScheduleModel", "random_readout",
            "sequence_results", "PIPELINE_LATENCY"]
 
 #: Clocks per block as docs/hardware.md states them (projection, cell array, readout); the classifier takes K.
-PIPELINE_LATENCY = {"projection": 3, "cells": 4, "readout": 3}
+PIPELINE_LATENCY = {"projection": 3, "cells": 5, "readout": 3}
 
 
 # --- the design under test ----------------------------------------------------------
@@ -354,7 +354,7 @@ class ScheduleModel:
 
     * projection: an issue stage (frame register, row counter) and two more
       stages; takes a frame when idle or when the last row issues;
-    * cell array: four stages; the trace shows a beat's writes when it leaves;
+    * cell array: five stages; the trace shows a beat's writes when it leaves;
     * readout: two stages and an output register that only a frame's last beat
       fills; it stalls only when that beat meets a full, untaken output;
       a waiting ``load`` beat holds off the first beat of a frame, and ``load``
@@ -373,7 +373,7 @@ class ScheduleModel:
     ``(frames.ready, load.ready, results.valid, trace beat or None, result frame or -1)``.
     """
 
-    __slots__ = ("rows", "k", "busy", "row", "frame", "next_frame", "p1", "po", "c1", "c2", "c3", "c4",
+    __slots__ = ("rows", "k", "busy", "row", "frame", "next_frame", "p1", "po", "cells",
                  "r1", "r2", "ro", "in_frame", "step_k", "co", "cb", "b1", "b2", "b3", "readout_took")
 
     def __init__(self, rows: int, n_outputs: int):
@@ -383,7 +383,9 @@ class ScheduleModel:
         self.frame = -1
         self.next_frame = 0
         # Stage contents: None or (frame, row); ro / co: frame index or -1.
-        self.p1 = self.po = self.c1 = self.c2 = self.c3 = self.c4 = self.r1 = self.r2 = None
+        self.p1 = self.po = self.r1 = self.r2 = None
+        #: The cell array's stages, first to last (the last is its output register).
+        self.cells = [None] * PIPELINE_LATENCY["cells"]
         self.ro = -1
         self.co = -1
         self.cb = -1                # the frame whose last step is in the classifier's stage B
@@ -411,10 +413,10 @@ class ScheduleModel:
         r2 = self.r2
         adv_r = not (r2 is not None and r2[1] == rows - 1 and ro >= 0 and b3 >= 0)
         r_in_ready = adv_r and (self.in_frame or not load_valid)
-        b2, c4 = self.b2, self.c4
-        r_in = b2 if b2 is not None else c4
+        b2, c_out = self.b2, self.cells[-1]
+        r_in = b2 if b2 is not None else c_out
         # cell array, fed by skid buffer 1
-        adv_c = c4 is None or b2 is None
+        adv_c = c_out is None or b2 is None
         b1, po = self.b1, self.po
         c_in = b1 if b1 is not None else po
         # projection
@@ -422,7 +424,7 @@ class ScheduleModel:
         last_row = self.row == rows - 1
         frames_ready = adv_p and (not self.busy or last_row)
         load_ready = not self.in_frame and self.r1 is None and r2 is None
-        trace_beat = c4 if (c4 is not None and adv_c) else None
+        trace_beat = c_out if (c_out is not None and adv_c) else None
         results_valid = co >= 0
         shown_result = co
         # --- registers
@@ -463,14 +465,11 @@ class ScheduleModel:
         if b2 is not None:
             if r_in_ready:
                 self.b2 = None
-        elif c4 is not None and not r_in_ready:
-            self.b2 = c4
+        elif c_out is not None and not r_in_ready:
+            self.b2 = c_out
         # cell array
         if adv_c:
-            self.c4 = self.c3
-            self.c3 = self.c2
-            self.c2 = self.c1
-            self.c1 = c_in
+            self.cells = [c_in] + self.cells[:-1]
         # skid buffer 1
         if b1 is not None:
             if adv_c:
@@ -499,7 +498,7 @@ class ScheduleModel:
         def b(x):
             return "-" if x is None else f"frame {x[0]} row {x[1]}"
         return (f"projection issue {'frame %d row %d' % (self.frame, self.row) if self.busy else 'idle'}, "
-                f"stages [{b(self.p1)}, {b(self.po)}]; cells [{b(self.c1)}, {b(self.c2)}, {b(self.c3)}, {b(self.c4)}]; "
+                f"stages [{b(self.p1)}, {b(self.po)}]; cells [{', '.join(map(b, self.cells))}]; "
                 f"readout [{b(self.r1)}, {b(self.r2)}] out {self.ro}; classifier step {self.step_k} "
                 f"stage B {self.cb} out {self.co}; skid buffers [{b(self.b1)}, {b(self.b2)}, {self.b3}]")
 

@@ -59,7 +59,7 @@ def test_generate_from_config_writes_verilog_and_manifest(config_file, tmp_path)
     core, _ = gen.build_core(config_file, lanes=2, n_inputs=4, n_outputs=3)
     Fragment.get(core, None)   # elaborated (and so "used"): the numbers below are those of a built design
     assert m["cycles_per_frame"] == core.cycles_per_frame == 12
-    assert m["latency"] == core.latency == 12 + 10 + 3
+    assert m["latency"] == core.latency == 12 + 11 + 3
     assert m["formats"]["widths"] == core.params.widths.to_dict()
     ports = {port["name"]: port for port in m["ports"]}
     assert set(ports) == {"clk", "rst", "frames__payload", "frames__valid", "frames__ready",
@@ -149,7 +149,8 @@ def test_refuses_unbuildable_lanes(config_file, tmp_path, lanes, message):
 
 def test_pads_lanes_that_do_not_divide_the_devices(config_file, tmp_path):
     m = gen.generate(config_file, tmp_path / "out", lanes=4, n_inputs=3, n_outputs=2)
-    assert (m["parameters"]["slots"], m["parameters"]["idle_lane_slots"]) == (2, 2)
+    # 6 devices in 4 lanes: ceil(6 / 4) = 2 slots, raised to MIN_SLOTS = 3; 12 lane-slots, 6 idle
+    assert (m["parameters"]["slots"], m["parameters"]["idle_lane_slots"]) == (3, 6)
 
 
 def test_refuses_too_many_inputs(config_file, tmp_path):
