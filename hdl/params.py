@@ -164,12 +164,12 @@ class CoreParams:
 
     @property
     def latency(self) -> int:
-        """The documented core latency ``rows + 11 + K`` (docs/hardware.md): clocks from accepting a
+        """The documented core latency ``rows + 13 + K`` (docs/hardware.md): clocks from accepting a
         frame to its result being valid, empty pipeline, results always ready.
 
         ``ReservoirCore.latency`` sums the blocks' own latencies; a test keeps the two equal.
         """
-        return self.rows + 11 + self.n_outputs
+        return self.rows + 13 + self.n_outputs
 
     @property
     def cycles_per_frame(self) -> int:

@@ -101,7 +101,7 @@ class ReservoirCore(wiring.Component):
     def latency(self) -> int:
         """Clocks from accepting a frame to its result being valid (empty pipeline, output ready).
 
-        ``latency = rows + 11 + K``: the projection issues the first beat 3
+        ``latency = rows + 13 + K``: the projection issues the first beat 5
         clocks after the frame is accepted, the cell array adds 5 and the
         readout 3, the readout sees the last of the ``rows`` beats ``rows - 1``
         clocks after the first, and the classifier adds ``K + 1``. The skid

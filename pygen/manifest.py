@@ -104,7 +104,7 @@ def build(core: ReservoirCore, *, source: dict, verilog_name: str, verilog_text:
             "latency": core.latency,
             "cycles_per_frame_formula": "max(passes * slots, K); passes = ML + (1 if state features or an idle "
                                         "gap), slots = max(ceil(N / lanes), 3)",
-            "latency_formula": (f"passes * slots + 11 + K (projection {InputProjection.LATENCY} + cell array "
+            "latency_formula": (f"passes * slots + 13 + K (projection {InputProjection.LATENCY} + cell array "
                                 f"{CellArray.LATENCY} + readout {ReadoutCrossbar.LATENCY} + beats - 1 + "
                                 f"classifier K + 1)"),
             "latency_definition": "clocks from the clock a frame is accepted to the clock its result is valid, "

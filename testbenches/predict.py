@@ -42,7 +42,7 @@ __all__ = ["Design", "Packer", "Expectation", "ScheduleModel", "random_readout",
            "sequence_results", "PIPELINE_LATENCY"]
 
 #: Clocks per block as docs/hardware.md states them (projection, cell array, readout); the classifier takes K.
-PIPELINE_LATENCY = {"projection": 3, "cells": 5, "readout": 3}
+PIPELINE_LATENCY = {"projection": 5, "cells": 5, "readout": 3}
 
 
 # --- the design under test ----------------------------------------------------------
@@ -352,7 +352,7 @@ class ScheduleModel:
     Blocks, each a pipeline whose stages all hold while its output register holds
     a beat that is not taken:
 
-    * projection: an issue stage (frame register, row counter) and two more
+    * projection: an issue stage (frame register, row counter) and four more
       stages; takes a frame when idle or when the last row issues;
     * cell array: five stages; the trace shows a beat's writes when it leaves;
     * readout: two stages and an output register that only a frame's last beat
@@ -373,7 +373,7 @@ class ScheduleModel:
     ``(frames.ready, load.ready, results.valid, trace beat or None, result frame or -1)``.
     """
 
-    __slots__ = ("rows", "k", "busy", "row", "frame", "next_frame", "p1", "po", "cells",
+    __slots__ = ("rows", "k", "busy", "row", "frame", "next_frame", "proj", "cells",
                  "r1", "r2", "ro", "in_frame", "step_k", "co", "cb", "b1", "b2", "b3", "readout_took")
 
     def __init__(self, rows: int, n_outputs: int):
@@ -383,7 +383,9 @@ class ScheduleModel:
         self.frame = -1
         self.next_frame = 0
         # Stage contents: None or (frame, row); ro / co: frame index or -1.
-        self.p1 = self.po = self.r1 = self.r2 = None
+        self.r1 = self.r2 = None
+        #: The projection's stages after the issue stage, first to last (the last is its output register).
+        self.proj = [None] * (PIPELINE_LATENCY["projection"] - 1)
         #: The cell array's stages, first to last (the last is its output register).
         self.cells = [None] * PIPELINE_LATENCY["cells"]
         self.ro = -1
@@ -417,7 +419,7 @@ class ScheduleModel:
         r_in = b2 if b2 is not None else c_out
         # cell array, fed by skid buffer 1
         adv_c = c_out is None or b2 is None
-        b1, po = self.b1, self.po
+        b1, po = self.b1, self.proj[-1]
         c_in = b1 if b1 is not None else po
         # projection
         adv_p = po is None or b1 is None
@@ -478,8 +480,7 @@ class ScheduleModel:
             self.b1 = po
         # projection
         if adv_p:
-            self.po = self.p1
-            self.p1 = (self.frame, self.row) if self.busy else None
+            self.proj = [(self.frame, self.row) if self.busy else None] + self.proj[:-1]
             if self.busy:
                 if last_row:
                     self.busy = False
@@ -498,7 +499,7 @@ class ScheduleModel:
         def b(x):
             return "-" if x is None else f"frame {x[0]} row {x[1]}"
         return (f"projection issue {'frame %d row %d' % (self.frame, self.row) if self.busy else 'idle'}, "
-                f"stages [{b(self.p1)}, {b(self.po)}]; cells [{', '.join(map(b, self.cells))}]; "
+                f"stages [{', '.join(map(b, self.proj))}]; cells [{', '.join(map(b, self.cells))}]; "
                 f"readout [{b(self.r1)}, {b(self.r2)}] out {self.ro}; classifier step {self.step_k} "
                 f"stage B {self.cb} out {self.co}; skid buffers [{b(self.b1)}, {b(self.b2)}, {self.b3}]")
 
