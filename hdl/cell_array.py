@@ -194,7 +194,8 @@ class CellArray(wiring.Component):
         m.d.comb += s2_end.eq(s2.node >= p.n_virtual)
         s2_new = Signal(state_layout)
         for lane in range(lanes):
-            total = g0 + rshr(s2_decay[lane], fx.decay_bits) + rshr(s2_move[lane], fx.lut_bits)
+            # g0 + rshr(x, B_r) == rshr(x + g0 2^B_r, B_r): g0 rides on the rounding constant, one adder less
+            total = rshr(s2_decay[lane], fx.decay_bits, offset=g0 << fx.decay_bits) + rshr(s2_move[lane], fx.lut_bits)
             m.d.comb += s2_new[lane].eq(clamp(total, 0, g_max))
         writes = Signal()
         m.d.comb += [

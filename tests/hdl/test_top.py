@@ -156,7 +156,7 @@ def test_comparison_catches_rounding_by_truncation(monkeypatch):
     """rshr without its rounding constant (a plain floor shift) is detected."""
     import hdl.arith
     import hdl.cell_array
-    monkeypatch.setattr(hdl.cell_array, "rshr", lambda x, s: x >> s)
+    monkeypatch.setattr(hdl.cell_array, "rshr", lambda x, s, offset=0: (x + offset) >> s)
     rng = np.random.default_rng(6)
     p = make_params(4, 2, 3, 3, 1)
     with pytest.raises(AssertionError, match="trace|frame"):
