@@ -150,23 +150,32 @@ class CellArray(wiring.Component):
         s1_restart = Signal()
         m.d.comb += [s1_end.eq(s1.node >= p.n_virtual), s1_restart.eq(s1.seq_first & (s1.node == 0))]
 
+        # The multipliers' operands are made here too (g - g0 and H g_max - g need one adder and a
+        # multiplexer), so that the next stage is the multipliers alone.
         sm_valid = Signal()
         sm = Signal(p.pulse_layout)
         sm_g = Signal(state_layout)
         sm_r = Signal(data.ArrayLayout(unsigned(fx.decay_bits), lanes))
-        sm_entry = Signal(data.ArrayLayout(lut_layout, lanes))
+        sm_d = Signal(data.ArrayLayout(signed(fx.state_bits + 1), lanes))          # g - g0
+        sm_target = Signal(data.ArrayLayout(signed(fx.state_bits + 1), lanes))     # H g_max - g
+        sm_a = Signal(data.ArrayLayout(p.a_shape, lanes))
+        sm_f = Signal(data.ArrayLayout(p.f_shape, lanes))
         with m.If(advance):
             m.d.sync += [sm_valid.eq(s1_valid), *pass_beat(sm, s1)]
             for lane in range(lanes):
+                g = Signal(unsigned(fx.state_bits), name=f"g_old{lane}")
+                entry = lut_rd[lane].data
+                m.d.comb += g.eq(Mux(s1_restart, g0, state_rd.data[lane]))
                 m.d.sync += [
-                    sm_g[lane].eq(Mux(s1_restart, g0, state_rd.data[lane])),
+                    sm_g[lane].eq(g),
+                    sm_d[lane].eq(g - g0),
+                    sm_target[lane].eq(Mux(entry.h, g_max - g, -g)),
                     sm_r[lane].eq(Mux(s1_end, decay_rd.data[lane].r_idle, decay_rd.data[lane].r)),
-                    sm_entry[lane].eq(lut_rd[lane].data),
+                    sm_a[lane].eq(Mux(s1_end, 0, entry.a)),      # no move on the end pass
+                    sm_f[lane].eq(entry.f),
                 ]
 
         # --- stage 2: products
-        sm_end = Signal()
-        m.d.comb += sm_end.eq(sm.node >= p.n_virtual)
         prod_r_w = fx.decay_bits + fx.state_bits + 2
         prod_a_w = p.a_shape.width + fx.state_bits + 2
         s2_valid = Signal()
@@ -178,15 +187,12 @@ class CellArray(wiring.Component):
         with m.If(advance):
             m.d.sync += [s2_valid.eq(sm_valid), *pass_beat(s2, sm)]
         for lane in range(lanes):
-            g = sm_g[lane]
-            entry = sm_entry[lane]
-            target = Mux(entry.h, g_max - g, -g)    # H g_max - g
             with m.If(advance):
                 m.d.sync += [
-                    s2_g[lane].eq(g),
-                    s2_decay[lane].eq(sm_r[lane] * (g - g0)),
-                    s2_move[lane].eq(Mux(sm_end, 0, entry.a * target)),
-                    s2_f[lane].eq(entry.f),
+                    s2_g[lane].eq(sm_g[lane]),
+                    s2_decay[lane].eq(sm_r[lane] * sm_d[lane]),
+                    s2_move[lane].eq(sm_a[lane] * sm_target[lane]),
+                    s2_f[lane].eq(sm_f[lane]),
                 ]
 
         # --- stage 3: new state, write back
