@@ -11,11 +11,14 @@ from __future__ import annotations
 from amaranth.hdl import Const, Mux, Value
 
 
-def rshr(x: Value, s: int) -> Value:
-    """Shift right, rounding halves towards +infinity: ``(x + 2^(s-1)) >> s`` (arithmetic)."""
+def rshr(x: Value, s: int, offset: int = 0) -> Value:
+    """Shift right, rounding halves towards +infinity: ``(x + 2^(s-1)) >> s`` (arithmetic).
+
+    With ``offset``, ``rshr(x + offset, s)`` with one adder: the constant is folded into the rounding one.
+    """
     if s <= 0:
-        return x << -s
-    return (x + Const(1 << (s - 1))) >> s
+        return (x + Const(offset)) << -s if offset else x << -s
+    return (x + Const(int(offset) + (1 << (s - 1)))) >> s
 
 
 def clamp(x: Value, lo: int, hi: int) -> Value:

@@ -209,6 +209,24 @@ class ReservoirBoard(wiring.Component):
     def _ticks(cls, seconds: float) -> int:
         return max(1, round(seconds / cls.LED_TICK))
 
+    @staticmethod
+    def _prescaler(m, period: int):
+        """A registered ``tick``, high one clock in every ``lo * hi ~= period`` clocks (``lo <= 256``, a power of 2)."""
+        lo_n = 1 << min(8, period.bit_length() - 1)
+        hi_n = max(1, round(period / lo_n))
+        lo_tick = Signal()
+        if lo_n == 1:
+            m.d.comb += lo_tick.eq(1)
+        else:
+            lo = Signal(range(lo_n), name="prescale_lo")      # wraps
+            m.d.sync += [lo.eq(lo + 1), lo_tick.eq(lo == lo_n - 1)]
+        hi = Signal(range(hi_n), name="prescale_hi")
+        tick = Signal(name="prescale_tick")
+        with m.If(lo_tick):
+            m.d.sync += hi.eq(Mux(hi == 0, hi_n - 1, hi - 1))
+        m.d.sync += tick.eq(lo_tick & (hi == 0))
+        return tick
+
     def _stretch(self, m, name: str, trigger, tick, seconds: float):
         """High from ``trigger`` until ``seconds`` (to one tick more) later."""
         n = self._ticks(seconds) + 1
@@ -235,11 +253,11 @@ class ReservoirBoard(wiring.Component):
         res = core.results
         with m.If(res.valid & res.ready & res.payload.last):
             m.d.sync += decision.eq(res.payload.decision)
-        # One prescaler for every LED timing: a tick every LED_TICK seconds.
-        prescale = Signal(range(self._clocks(self.LED_TICK)))
-        tick = Signal()
-        m.d.comb += tick.eq(prescale == 0)
-        m.d.sync += prescale.eq(Mux(tick, self._clocks(self.LED_TICK) - 1, prescale - 1))
+        # One prescaler for every LED timing: a tick every LED_TICK seconds (rounded to a multiple of
+        # up to 256 clocks: 120 064 for 120 000 at 12 MHz), made of
+        # two short counters with registered carries. One 17-bit counter with its reload compare was
+        # the slowest path of the whole iCE40 design (nextpnr splits long carry chains into pieces).
+        tick = self._prescaler(m, self._clocks(self.LED_TICK))
         beat = Signal(range(self._ticks(0.25)))
         toggle = Signal()
         with m.If(tick):

@@ -49,12 +49,13 @@ class CellArray(wiring.Component):
     act there). Padding lanes give feature 0.
 
     The states of one slot of all lanes are one row of a ``slots``-deep
-    memory. A state is read when its beat is accepted and written two beats
-    later; the read port is transparent, so a pass of ``MIN_SLOTS = 2`` slots
+    memory. A state is read when its beat is accepted and written three beats
+    later; the read port is transparent, so a pass of ``MIN_SLOTS = 3`` slots
     already sees the value written by the previous pass.
 
     Pipeline (one global stall): accept (state, decay factors and tables
-    read) | products | sum, clamp, write back | current product | output.
+    read) | memory outputs registered | products | sum, clamp, write back |
+    current product | output.
 
     Parameters
     ----------
@@ -71,7 +72,7 @@ class CellArray(wiring.Component):
     """
 
     #: Clocks from accepting a beat to its features being valid at ``o``.
-    LATENCY = 4
+    LATENCY = 5
 
     def __init__(self, params: CoreParams):
         if not isinstance(params, CoreParams):
@@ -138,7 +139,8 @@ class CellArray(wiring.Component):
         def pass_beat(dst, src):
             return [getattr(dst, f).eq(getattr(src, f)) for f in beat_fields]
 
-        # --- stage 1: products (state, decay factors and table entries arrive)
+        # --- stage 1: the memory outputs (state, decay factor, table entry) into registers. A block
+        # RAM's clock-to-output is half a 100 MHz clock on ECP5, so nothing else is done after it.
         s1_valid = Signal()
         s1 = Signal(p.pulse_layout)
         with m.If(advance):
@@ -148,6 +150,32 @@ class CellArray(wiring.Component):
         s1_restart = Signal()
         m.d.comb += [s1_end.eq(s1.node >= p.n_virtual), s1_restart.eq(s1.seq_first & (s1.node == 0))]
 
+        # The multipliers' operands are made here too (g - g0 and H g_max - g need one adder and a
+        # multiplexer), so that the next stage is the multipliers alone.
+        sm_valid = Signal()
+        sm = Signal(p.pulse_layout)
+        sm_g = Signal(state_layout)
+        sm_r = Signal(data.ArrayLayout(unsigned(fx.decay_bits), lanes))
+        sm_d = Signal(data.ArrayLayout(signed(fx.state_bits + 1), lanes))          # g - g0
+        sm_target = Signal(data.ArrayLayout(signed(fx.state_bits + 1), lanes))     # H g_max - g
+        sm_a = Signal(data.ArrayLayout(p.a_shape, lanes))
+        sm_f = Signal(data.ArrayLayout(p.f_shape, lanes))
+        with m.If(advance):
+            m.d.sync += [sm_valid.eq(s1_valid), *pass_beat(sm, s1)]
+            for lane in range(lanes):
+                g = Signal(unsigned(fx.state_bits), name=f"g_old{lane}")
+                entry = lut_rd[lane].data
+                m.d.comb += g.eq(Mux(s1_restart, g0, state_rd.data[lane]))
+                m.d.sync += [
+                    sm_g[lane].eq(g),
+                    sm_d[lane].eq(g - g0),
+                    sm_target[lane].eq(Mux(entry.h, g_max - g, -g)),
+                    sm_r[lane].eq(Mux(s1_end, decay_rd.data[lane].r_idle, decay_rd.data[lane].r)),
+                    sm_a[lane].eq(Mux(s1_end, 0, entry.a)),      # no move on the end pass
+                    sm_f[lane].eq(entry.f),
+                ]
+
+        # --- stage 2: products
         prod_r_w = fx.decay_bits + fx.state_bits + 2
         prod_a_w = p.a_shape.width + fx.state_bits + 2
         s2_valid = Signal()
@@ -157,27 +185,23 @@ class CellArray(wiring.Component):
         s2_move = Signal(data.ArrayLayout(signed(prod_a_w), lanes))
         s2_f = Signal(data.ArrayLayout(p.f_shape, lanes))
         with m.If(advance):
-            m.d.sync += [s2_valid.eq(s1_valid), *pass_beat(s2, s1)]
+            m.d.sync += [s2_valid.eq(sm_valid), *pass_beat(s2, sm)]
         for lane in range(lanes):
-            g = Signal(unsigned(fx.state_bits), name=f"g_old{lane}")
-            entry = lut_rd[lane].data
-            r_sel = Mux(s1_end, decay_rd.data[lane].r_idle, decay_rd.data[lane].r)
-            target = Mux(entry.h, g_max - g, -g)    # H g_max - g
-            m.d.comb += g.eq(Mux(s1_restart, g0, state_rd.data[lane]))
             with m.If(advance):
                 m.d.sync += [
-                    s2_g[lane].eq(g),
-                    s2_decay[lane].eq(r_sel * (g - g0)),
-                    s2_move[lane].eq(Mux(s1_end, 0, entry.a * target)),
-                    s2_f[lane].eq(entry.f),
+                    s2_g[lane].eq(sm_g[lane]),
+                    s2_decay[lane].eq(sm_r[lane] * sm_d[lane]),
+                    s2_move[lane].eq(sm_a[lane] * sm_target[lane]),
+                    s2_f[lane].eq(sm_f[lane]),
                 ]
 
-        # --- stage 2: new state, write back
+        # --- stage 3: new state, write back
         s2_end = Signal()
         m.d.comb += s2_end.eq(s2.node >= p.n_virtual)
         s2_new = Signal(state_layout)
         for lane in range(lanes):
-            total = g0 + rshr(s2_decay[lane], fx.decay_bits) + rshr(s2_move[lane], fx.lut_bits)
+            # g0 + rshr(x, B_r) == rshr(x + g0 2^B_r, B_r): g0 rides on the rounding constant, one adder less
+            total = rshr(s2_decay[lane], fx.decay_bits, offset=g0 << fx.decay_bits) + rshr(s2_move[lane], fx.lut_bits)
             m.d.comb += s2_new[lane].eq(clamp(total, 0, g_max))
         writes = Signal()
         m.d.comb += [
@@ -187,8 +211,8 @@ class CellArray(wiring.Component):
             state_wr.en.eq(advance & s2_valid & writes),
         ]
 
-        # --- stage 3: the current product g' F, in a clock of its own (the sum and clamp of stage 2
-        # feed the state write; a multiplier after them would make stage 2 the slowest path)
+        # --- stage 4: the current product g' F, in a clock of its own (the sum and clamp of stage 3
+        # feed the state write; a multiplier after them would make stage 3 the slowest path)
         s3_valid = Signal()
         s3_writes = Signal()
         s3 = Signal(p.pulse_layout)
@@ -218,7 +242,7 @@ class CellArray(wiring.Component):
             for lane in range(lanes):
                 m.d.sync += s4_cur[lane].eq(s3_g[lane] * s3_f[lane])
 
-        # --- stage 4 (output): read current / state feature
+        # --- stage 5 (output): read current / state feature
         s4_end = Signal()
         m.d.comb += s4_end.eq(s4.node >= p.n_virtual)
         m.d.comb += [self.o.valid.eq(s4_valid), *pass_beat(self.o.p, s4)]

@@ -37,7 +37,7 @@ __all__ = ["CoreParams", "HardwareParamError", "MIN_SLOTS", "TRACE_FRAME_BITS", 
 
 #: Beats between reading a device state and reading it again (the cell array's
 #: read-to-write distance; its state memory read port is transparent).
-MIN_SLOTS = 2
+MIN_SLOTS = 3
 #: Width of the frame-in-sequence counter on the trace port (wraps beyond).
 TRACE_FRAME_BITS = 16
 #: Largest number of input channels: the projection adds all of them in one clock.
@@ -183,12 +183,12 @@ class CoreParams:
         """The documented core latency (docs/hardware.md): clocks from accepting a frame to its result
         being valid, empty pipeline, results always ready.
 
-        Parallel readout ``rows + 10 + K``; serial readout ``rows * K + 12``.
+        Parallel readout ``rows + 13 + K``; serial readout ``rows * K + 15``.
         ``ReservoirCore.latency`` sums the blocks' own latencies; a test keeps the two equal.
         """
         if self.serial:
-            return self.rows * self.n_outputs + 12
-        return self.rows + 10 + self.n_outputs
+            return self.rows * self.n_outputs + 15
+        return self.rows + 13 + self.n_outputs
 
     @property
     def cycles_per_frame(self) -> int:

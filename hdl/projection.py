@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -28,7 +28,8 @@ class InputProjection(wiring.Component):
     last beat of the current one is issued: frames follow back to back.
 
     Pipeline (one global stall, ``o.valid & ~o.ready``): issue (row counter,
-    mask row, frame register -> ``p``) | gain, round, clamp -> ``q`` | output.
+    mask row, frame register -> sums of groups of :attr:`GROUP` inputs) | ``p``
+    | ``p`` gain | round, clamp -> ``q`` output.
 
     Parameters
     ----------
@@ -44,7 +45,10 @@ class InputProjection(wiring.Component):
     """
 
     #: Clocks from accepting a frame to its first beat being valid at ``o``.
-    LATENCY = 3
+    LATENCY = 5
+
+    #: Inputs summed together in the issue stage (the rest of the masked sum follows a clock later).
+    GROUP = 4
 
     def __init__(self, params: CoreParams):
         if not isinstance(params, CoreParams):
@@ -107,18 +111,23 @@ class InputProjection(wiring.Component):
         # The ROM row read now is the row the issue stage holds in the next clock.
         m.d.comb += mask_rd.addr.eq(row_next)
 
+        # The masked sums are split over two clocks: groups of GROUP inputs summed in the issue
+        # stage (after the mask ROM's read), the groups summed in stage 1. One adder tree over all
+        # C inputs was the iCE40 design's slowest path.
         bits = mask_rd.data
-        total = tree_sum(list(frame.u))
-        proj = []
-        for lane in range(lanes):
-            plus = tree_sum([Mux(bits[lane * n_in + c], frame.u[c], 0) for c in range(n_in)])
-            proj.append((plus << 1) - total)
+        groups = [range(c, min(c + self.GROUP, n_in)) for c in range(0, n_in, self.GROUP)]
+        part_shape = unsigned(p.k.fx.input_bits + (self.GROUP - 1).bit_length())
+        # lane l's plus-sums, then (index lanes) the sum of all inputs shared by the lanes
+        parts = Signal(data.ArrayLayout(data.ArrayLayout(part_shape, len(groups)), lanes + 1))
 
-        # --- stage 1: projection p
+        beat_fields = ("row", "node", "slot", "frame_start", "frame_end", "seq_first", "seq_last")
+
+        def pass_beat(dst, src):
+            return [getattr(dst, f).eq(getattr(src, f)) for f in beat_fields]
+
+        # --- stage 1: group sums -> projection p
         s1_valid = Signal()
-        s1_p = Signal(data.ArrayLayout(signed(p.widths.projection), lanes))
         s1_beat = Signal(p.pulse_layout)
-        # --- stage 2 (output): pulse codes q
         with m.If(advance):
             m.d.sync += [
                 s1_valid.eq(busy),
@@ -126,12 +135,35 @@ class InputProjection(wiring.Component):
                 s1_beat.frame_start.eq(row == 0), s1_beat.frame_end.eq(last_row),
                 s1_beat.seq_first.eq(frame.first), s1_beat.seq_last.eq(frame.last),
             ]
-            m.d.sync += [s1_p[lane].eq(proj[lane]) for lane in range(lanes)]
-            m.d.sync += self.o.valid.eq(s1_valid)
-            m.d.sync += [getattr(self.o.p, name).eq(getattr(s1_beat, name))
-                         for name in ("row", "node", "slot", "frame_start", "frame_end", "seq_first", "seq_last")]
-            end_pass = s1_beat.node >= p.n_virtual
+            for gi, grp in enumerate(groups):
+                m.d.sync += parts[lanes][gi].eq(tree_sum([frame.u[c] for c in grp]))
+                for lane in range(lanes):
+                    m.d.sync += parts[lane][gi].eq(
+                        tree_sum([Mux(bits[lane * n_in + c], frame.u[c], 0) for c in grp]))
+
+        # --- stage 2: projection p -> p gain (a constant: shifts and adds)
+        total = tree_sum(list(parts[lanes]))
+        s2_valid = Signal()
+        s2_beat = Signal(p.pulse_layout)
+        s2_p = Signal(data.ArrayLayout(signed(p.widths.projection), lanes))
+        with m.If(advance):
+            m.d.sync += [s2_valid.eq(s1_valid), *pass_beat(s2_beat, s1_beat)]
+            m.d.sync += [s2_p[lane].eq((tree_sum(list(parts[lane])) << 1) - total) for lane in range(lanes)]
+
+        gained = [const_mul(s2_p[lane], k.gain) for lane in range(lanes)]
+        s3_valid = Signal()
+        s3_beat = Signal(p.pulse_layout)
+        s3_pg = Signal(data.ArrayLayout(signed(max(len(g) for g in gained) + 1), lanes))
+        with m.If(advance):
+            m.d.sync += [s3_valid.eq(s2_valid), *pass_beat(s3_beat, s2_beat)]
+            m.d.sync += [s3_pg[lane].eq(gained[lane]) for lane in range(lanes)]
+
+        # --- stage 3 (output): pulse codes q = clamp(rshr(p gain + center, B_k), 0, q_max); one adder,
+        # the center and rshr's rounding half being one constant
+        with m.If(advance):
+            m.d.sync += [self.o.valid.eq(s3_valid), *pass_beat(self.o.p, s3_beat)]
+            end_pass = s3_beat.node >= p.n_virtual
             for lane in range(lanes):
-                code = clamp(rshr(const_mul(s1_p[lane], k.gain) + k.center, k.fx.gain_bits), 0, k.q_max)
+                code = clamp(rshr(s3_pg[lane], k.fx.gain_bits, offset=int(k.center)), 0, k.q_max)
                 m.d.sync += self.o.p.q[lane].eq(Mux(end_pass, 0, code))
         return m

@@ -108,13 +108,13 @@ class ReservoirCore(wiring.Component):
     def latency(self) -> int:
         """Clocks from accepting a frame to its result being valid (empty pipeline, output ready).
 
-        ``latency = rows + 10 + K``: the projection issues the first beat 3
-        clocks after the frame is accepted, the cell array adds 4 and the
+        ``latency = rows + 13 + K``: the projection issues the first beat 5
+        clocks after the frame is accepted, the cell array adds 5 and the
         readout 3, the readout sees the last of the ``rows`` beats ``rows - 1``
         clocks after the first, and the classifier adds ``K + 1``. The skid
         buffers between the blocks add nothing while they are empty.
 
-        Serial readout: ``latency = rows * K + 12``: the readout issues the last
+        Serial readout: ``latency = rows * K + 15``: the readout issues the last
         step of the last beat ``rows * K - 1`` clocks after the first, its
         ``y[K-1]`` is valid 3 clocks later and the classifier adds 3.
         """

@@ -68,8 +68,10 @@ def patched(*changes: tuple[object, str, object]) -> Iterator[None]:
             setattr(obj, name, value)
 
 
-def _floor_shift(x, s):
+def _floor_shift(x, s, offset=0):
     """``rshr`` without its rounding term: a plain arithmetic shift (floor)."""
+    if offset:
+        x = x + offset
     return x >> s if s > 0 else x << -s
 
 

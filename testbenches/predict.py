@@ -42,7 +42,7 @@ __all__ = ["Design", "Packer", "Expectation", "ScheduleModel", "random_readout",
            "sequence_results", "PIPELINE_LATENCY"]
 
 #: Clocks per block as docs/hardware.md states them (projection, cell array, readout); the classifier takes K.
-PIPELINE_LATENCY = {"projection": 3, "cells": 4, "readout": 3}
+PIPELINE_LATENCY = {"projection": 5, "cells": 5, "readout": 3}
 
 
 # --- the design under test ----------------------------------------------------------
@@ -359,9 +359,9 @@ class ScheduleModel:
     Blocks, each a pipeline whose stages all hold while its output register holds
     a beat that is not taken:
 
-    * projection: an issue stage (frame register, row counter) and two more
+    * projection: an issue stage (frame register, row counter) and four more
       stages; takes a frame when idle or when the last row issues;
-    * cell array: four stages; the trace shows a beat's writes when it leaves;
+    * cell array: five stages; the trace shows a beat's writes when it leaves;
     * readout: two stages and an output register that only a frame's last beat
       fills; it stalls only when that beat meets a full, untaken output;
       a waiting ``load`` beat holds off the first beat of a frame, and ``load``
@@ -394,7 +394,7 @@ class ScheduleModel:
     ``(frames.ready, load.ready, results.valid, trace beat or None, result frame or -1)``.
     """
 
-    __slots__ = ("rows", "k", "serial", "busy", "row", "frame", "next_frame", "p1", "po", "c1", "c2", "c3", "c4",
+    __slots__ = ("rows", "k", "serial", "busy", "row", "frame", "next_frame", "proj", "cells",
                  "r1", "r2", "ro", "in_frame", "step_k", "co", "ca", "cb", "b1", "b2", "b3", "rk", "readout_took")
 
     def __init__(self, rows: int, n_outputs: int, readout: str = "parallel"):
@@ -407,7 +407,11 @@ class ScheduleModel:
         self.frame = -1
         self.next_frame = 0
         # Stage contents: None or (frame, row); ro / co: frame index or -1 (serial ro: (frame, k) or None).
-        self.p1 = self.po = self.c1 = self.c2 = self.c3 = self.c4 = self.r1 = self.r2 = None
+        self.r1 = self.r2 = None
+        #: The projection's stages after the issue stage, first to last (the last is its output register).
+        self.proj = [None] * (PIPELINE_LATENCY["projection"] - 1)
+        #: The cell array's stages, first to last (the last is its output register).
+        self.cells = [None] * PIPELINE_LATENCY["cells"]
         self.ro = None if self.serial else -1
         self.co = -1
         self.ca = None              # serial classifier stage A: (frame, k) or None
@@ -426,8 +430,8 @@ class ScheduleModel:
     def step(self, frames_valid: bool, results_ready: bool, load_valid: bool = False):
         # Every ready is a function of registers (and results.ready, load.valid), so the back end
         # (readout, classifier) can be stepped first: the front end only needs its input ready.
-        b2, c4 = self.b2, self.c4
-        r_in = b2 if b2 is not None else c4                  # what the readout sees (skid buffer 2)
+        b2, c_out = self.b2, self.cells[-1]
+        r_in = b2 if b2 is not None else c_out               # what the readout sees (skid buffer 2)
         back = self._back_serial if self.serial else self._back_parallel
         r_in_ready, load_ready, results_valid, shown_result = back(r_in, results_ready, load_valid)
         frames_ready, trace_beat = self._front(frames_valid, r_in_ready)
@@ -436,29 +440,26 @@ class ScheduleModel:
     def _front(self, frames_valid: bool, r_in_ready: bool):
         """Projection, cell array and skid buffers 1 and 2; returns (frames.ready, trace beat)."""
         rows = self.rows
-        b2, c4 = self.b2, self.c4
+        b2, c_out = self.b2, self.cells[-1]
         # cell array, fed by skid buffer 1
-        adv_c = c4 is None or b2 is None
-        b1, po = self.b1, self.po
+        adv_c = c_out is None or b2 is None
+        b1, po = self.b1, self.proj[-1]
         c_in = b1 if b1 is not None else po
         # projection
         adv_p = po is None or b1 is None
         last_row = self.row == rows - 1
         frames_ready = adv_p and (not self.busy or last_row)
-        trace_beat = c4 if (c4 is not None and adv_c) else None
+        trace_beat = c_out if (c_out is not None and adv_c) else None
         # --- registers
         # skid buffer 2
         if b2 is not None:
             if r_in_ready:
                 self.b2 = None
-        elif c4 is not None and not r_in_ready:
-            self.b2 = c4
+        elif c_out is not None and not r_in_ready:
+            self.b2 = c_out
         # cell array
         if adv_c:
-            self.c4 = self.c3
-            self.c3 = self.c2
-            self.c2 = self.c1
-            self.c1 = c_in
+            self.cells = [c_in] + self.cells[:-1]
         # skid buffer 1
         if b1 is not None:
             if adv_c:
@@ -467,8 +468,7 @@ class ScheduleModel:
             self.b1 = po
         # projection
         if adv_p:
-            self.po = self.p1
-            self.p1 = (self.frame, self.row) if self.busy else None
+            self.proj = [(self.frame, self.row) if self.busy else None] + self.proj[:-1]
             if self.busy:
                 if last_row:
                     self.busy = False
@@ -601,8 +601,7 @@ class ScheduleModel:
             back = (f"readout [{b(self.r1)}, {b(self.r2)}] out {self.ro}; classifier step {self.step_k} "
                     f"stage B {self.cb} out {self.co}; skid buffers [{b(self.b1)}, {b(self.b2)}, {self.b3}]")
         return (f"projection issue {'frame %d row %d' % (self.frame, self.row) if self.busy else 'idle'}, "
-                f"stages [{b(self.p1)}, {b(self.po)}]; cells [{b(self.c1)}, {b(self.c2)}, {b(self.c3)}, "
-                f"{b(self.c4)}]; {back}")
+                f"stages [{', '.join(map(b, self.proj))}]; cells [{', '.join(map(b, self.cells))}]; {back}")
 
     @classmethod
     def measure(cls, rows: int, n_outputs: int, frames: int = 6, readout: str = "parallel") -> tuple[int, int]:

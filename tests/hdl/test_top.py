@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from hdl import CoreParams, ReservoirCore
+from hdl import MIN_SLOTS, CoreParams, ReservoirCore
 from hdl_reference import (frame_sums, frames_of, make_params, random_readout, random_sequences,
                            sequence_decisions)
 from hdl_sim import StreamChecker, StreamDriver, simulate
@@ -99,14 +99,14 @@ def test_core_sequence_sums_saturate(readout):
     (4, 4, 2, 10, False, 0.0)])   # the last: 4 beats per frame < K = 10, the classifier sets the pace
 def test_core_cycle_counts(lanes, n, ml, k, sf, idle):
     """Without gaps or back-pressure: first result `latency` clocks after the first frame, then one per
-    `cycles_per_frame` clocks, with `cycles_per_frame = max(passes * slots, K)`, `latency = rows + 10 + K`."""
+    `cycles_per_frame` clocks, with `cycles_per_frame = max(passes * slots, K)`, `latency = rows + 13 + K`."""
     rng = np.random.default_rng(3)
     p = make_params(n, ml, 3, k, lanes, state_features=sf, idle_ns=idle)
-    rows = (ml + (1 if sf or idle else 0)) * max(-(-n // lanes), 2)
+    rows = (ml + (1 if sf or idle else 0)) * max(-(-n // lanes), MIN_SLOTS)
     ro = random_readout(p, rng)
     dut = ReservoirCore(p, ro.w, ro.b)
     assert dut.cycles_per_frame == max(rows, k)
-    assert dut.latency == rows + 10 + k == p.latency
+    assert dut.latency == rows + 13 + k == p.latency
     # rows < K: frames queue in the pipeline and its skid buffers before the input settles at K clocks
     seqs = random_sequences(p, rng, 3, 4) if rows >= k else [np.concatenate(random_sequences(p, rng, 3, 4))] * 2
     drv, chk, _ = run_core(p, ro, seqs, rng, gap=0, stall=0, dut=dut)
@@ -120,17 +120,16 @@ def test_core_cycle_counts(lanes, n, ml, k, sf, idle):
 
 @pytest.mark.parametrize("lanes, n, ml, k, sf", [(1, 5, 2, 3, True), (2, 4, 1, 1, False), (4, 8, 2, 10, True)])
 def test_serial_core_cycle_counts(lanes, n, ml, k, sf):
-    """Serial readout, no gaps or back-pressure: `cycles_per_frame = max(rows * K, K + 2)` (the second only
-    with K = 1, here rows = 2), `latency = rows * K + 12`, as the core, its parameters and the schedule model
-    state them."""
+    """Serial readout, no gaps or back-pressure: `cycles_per_frame = max(rows * K, K + 2)` (= rows * K, as
+    rows >= 3), `latency = rows * K + 15`, as the core, its parameters and the schedule model state them."""
     from testbenches.predict import ScheduleModel
     rng = np.random.default_rng(5)
     p = serial(make_params(n, ml, 3, k, lanes, state_features=sf))
-    rows = (ml + (1 if sf else 0)) * max(-(-n // lanes), 2)
+    rows = (ml + (1 if sf else 0)) * max(-(-n // lanes), MIN_SLOTS)
     ro = random_readout(p, rng)
     dut = ReservoirCore(p, ro.w, ro.b)
     assert dut.cycles_per_frame == max(rows * k, k + 2) == p.cycles_per_frame
-    assert dut.latency == rows * k + 12 == p.latency
+    assert dut.latency == rows * k + 15 == p.latency
     assert ScheduleModel.measure(rows, k, readout="serial") == (dut.latency, dut.cycles_per_frame)
     seqs = random_sequences(p, rng, 2, 3) + [np.concatenate(random_sequences(p, rng, 3, 4))] * 2
     drv, chk, _ = run_core(p, ro, seqs, rng, gap=0, stall=0, dut=dut)
@@ -199,7 +198,7 @@ def test_comparison_catches_rounding_by_truncation(monkeypatch):
     """rshr without its rounding constant (a plain floor shift) is detected."""
     import hdl.arith
     import hdl.cell_array
-    monkeypatch.setattr(hdl.cell_array, "rshr", lambda x, s: x >> s)
+    monkeypatch.setattr(hdl.cell_array, "rshr", lambda x, s, offset=0: (x + offset) >> s)
     rng = np.random.default_rng(6)
     p = make_params(4, 2, 3, 3, 1)
     with pytest.raises(AssertionError, match="trace|frame"):

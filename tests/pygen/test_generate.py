@@ -59,7 +59,7 @@ def test_generate_from_config_writes_verilog_and_manifest(config_file, tmp_path)
     core, _ = gen.build_core(config_file, lanes=2, n_inputs=4, n_outputs=3)
     Fragment.get(core, None)   # elaborated (and so "used"): the numbers below are those of a built design
     assert m["cycles_per_frame"] == core.cycles_per_frame == 12
-    assert m["latency"] == core.latency == 12 + 10 + 3
+    assert m["latency"] == core.latency == 12 + 13 + 3
     assert m["formats"]["widths"] == core.params.widths.to_dict()
     ports = {port["name"]: port for port in m["ports"]}
     assert set(ports) == {"clk", "rst", "frames__payload", "frames__valid", "frames__ready",
@@ -151,7 +151,8 @@ def test_refuses_unbuildable_lanes(config_file, tmp_path, lanes, message):
 
 def test_pads_lanes_that_do_not_divide_the_devices(config_file, tmp_path):
     m = gen.generate(config_file, tmp_path / "out", lanes=4, n_inputs=3, n_outputs=2)
-    assert (m["parameters"]["slots"], m["parameters"]["idle_lane_slots"]) == (2, 2)
+    # 6 devices in 4 lanes: ceil(6 / 4) = 2 slots, raised to MIN_SLOTS = 3; 12 lane-slots, 6 idle
+    assert (m["parameters"]["slots"], m["parameters"]["idle_lane_slots"]) == (3, 6)
 
 
 def test_refuses_too_many_inputs(config_file, tmp_path):
@@ -205,7 +206,7 @@ def test_cli_summary_for_people(config_file, tmp_path, capsys):
 
 
 def test_cli_serial_readout(model_file, tmp_path, capsys):
-    """--readout serial: recorded in the manifest, which states the serial timing (rows K + 12, rows K)
+    """--readout serial: recorded in the manifest, which states the serial timing (rows K + 15, rows K)
     and a different Verilog; the default stays parallel."""
     assert gen.run(parse(str(model_file), "-o", str(tmp_path / "s"), "--readout", "serial", "--json")) == 0
     m = json.loads(capsys.readouterr().out)
@@ -215,7 +216,7 @@ def test_cli_serial_readout(model_file, tmp_path, capsys):
     assert par["parameters"]["readout"] == "parallel"
     rows, k = m["parameters"]["beats_per_frame"], m["parameters"]["n_outputs"]
     assert m["cycles_per_frame"] == m["timing"]["cycles_per_frame"] == max(rows * k, k + 2)
-    assert m["latency"] == rows * k + 12 and "serial" in m["timing"]["cycles_per_frame_formula"]
+    assert m["latency"] == rows * k + 15 and "serial" in m["timing"]["cycles_per_frame_formula"]
     assert m["files"]["verilog_sha256"] != par["files"]["verilog_sha256"]
     assert m["readout"]["weights_sha256"] == par["readout"]["weights_sha256"]
 
