@@ -183,12 +183,12 @@ class CoreParams:
         """The documented core latency (docs/hardware.md): clocks from accepting a frame to its result
         being valid, empty pipeline, results always ready.
 
-        Parallel readout ``rows + 13 + K``; serial readout ``rows * K + 15``.
+        Parallel readout ``rows + 14 + K``; serial readout ``rows * K + 15``.
         ``ReservoirCore.latency`` sums the blocks' own latencies; a test keeps the two equal.
         """
         if self.serial:
             return self.rows * self.n_outputs + 15
-        return self.rows + 13 + self.n_outputs
+        return self.rows + 14 + self.n_outputs
 
     @property
     def cycles_per_frame(self) -> int:

@@ -65,7 +65,8 @@ class ReadoutCrossbar(wiring.Component):
     one word of ``K`` values, read all at once.
 
     Pipeline (one global stall, held only by a finished frame that cannot
-    leave): accept (weights read) | products | lane sum, accumulate | output.
+    leave): accept (weights read) | weight row registered | products | lane
+    sum, accumulate | output.
 
     With ``params.readout == "serial"`` the crossbar computes one output per
     clock instead (:meth:`_elaborate_serial`): ``lanes`` multipliers and one
@@ -87,8 +88,10 @@ class ReadoutCrossbar(wiring.Component):
     load : In(stream.Signature(params.load_layout))
     """
 
-    #: Clocks from accepting the last beat of a frame to its sums being valid at ``o``.
+    #: Clocks from accepting the last beat of a frame to its sums being valid at ``o`` (serial readout).
     LATENCY = 3
+    #: The same for the parallel readout (its weight row is registered before the products).
+    LATENCY_PARALLEL = 4
 
     def __init__(self, params: CoreParams, weights, biases):
         if not isinstance(params, CoreParams):
@@ -110,7 +113,7 @@ class ReadoutCrossbar(wiring.Component):
     @property
     def latency(self) -> int:
         """Clocks from taking (serial: issuing the last step of) a frame's last beat to ``o`` being valid."""
-        return self.LATENCY
+        return self.LATENCY if self._p.serial else self.LATENCY_PARALLEL
 
     @property
     def beat_clocks(self) -> int:
@@ -149,8 +152,9 @@ class ReadoutCrossbar(wiring.Component):
         slot = ld.device >> p.lane_bits
         lane = ld.device & (p.lanes - 1)
         weight_ok = (ld.node < p.passes) & (ld.device < p.n_devices)
+        sw_valid = Signal()
         m.d.comb += [
-            self.load.ready.eq(~in_frame & ~s1_valid & ~s2_valid),
+            self.load.ready.eq(~in_frame & ~s1_valid & ~sw_valid & ~s2_valid),
             w_wr.addr.eq(ld.node * p.slots + slot),
         ]
         weight_value = clamp(ld.value, -p.weight_max, p.weight_max)
@@ -180,21 +184,28 @@ class ReadoutCrossbar(wiring.Component):
             with m.Elif(self.i.p.frame_start):
                 m.d.sync += in_frame.eq(1)
 
-        # --- stage 1: products
+        # --- stage 1: the weight row into a register (a block RAM's output is slow; the
+        # multipliers follow in a clock of their own)
         s1 = Signal(p.feature_layout)
         with m.If(advance):
             m.d.sync += [s1_valid.eq(self.i.valid & self.i.ready), s1.eq(self.i.p)]
+        sw = Signal(p.feature_layout)
+        sw_w = Signal.like(w_rd.data)
+        with m.If(advance):
+            m.d.sync += [sw_valid.eq(s1_valid), sw.eq(s1), sw_w.eq(w_rd.data)]
+
+        # --- stage 2: products
         prod_w = p.k.fx.weight_bits + p.widths.feature
         s2_prod = Signal(data.ArrayLayout(signed(prod_w), lanes * n_out))
         with m.If(advance):
-            m.d.sync += s2_valid.eq(s1_valid)
-            m.d.sync += [s2.eq(s1)]
+            m.d.sync += s2_valid.eq(sw_valid)
+            m.d.sync += [s2.eq(sw)]
             for ln in range(lanes):
                 for kk in range(n_out):
                     j = ln * n_out + kk
-                    m.d.sync += s2_prod[j].eq(s1.x[ln] * w_rd.data[j])
+                    m.d.sync += s2_prod[j].eq(sw.x[ln] * sw_w[j])
 
-        # --- stage 2: accumulate; the sum of the frame's last beat goes to the output
+        # --- stage 3: accumulate; the sum of the frame's last beat goes to the output
         acc = [Signal(signed(p.widths.frame_acc), name=f"acc{kk}") for kk in range(n_out)]
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += self.o.valid.eq(0)

@@ -108,9 +108,9 @@ class ReservoirCore(wiring.Component):
     def latency(self) -> int:
         """Clocks from accepting a frame to its result being valid (empty pipeline, output ready).
 
-        ``latency = rows + 13 + K``: the projection issues the first beat 5
+        ``latency = rows + 14 + K`` (parallel readout): the projection issues the first beat 5
         clocks after the frame is accepted, the cell array adds 5 and the
-        readout 3, the readout sees the last of the ``rows`` beats ``rows - 1``
+        readout 4, the readout sees the last of the ``rows`` beats ``rows - 1``
         clocks after the first, and the classifier adds ``K + 1``. The skid
         buffers between the blocks add nothing while they are empty.
 

@@ -150,14 +150,14 @@ def build(core: ReservoirCore, *, source: dict, verilog_name: str, verilog_text:
 def _timing_formulas(serial: bool) -> dict:
     """The documented cycles-per-frame and latency formulas of the readout variant (docs/hardware.md)."""
     geometry = "passes = ML + (1 if state features or an idle gap), slots = max(ceil(N / lanes), 3)"
-    blocks = (f"projection {InputProjection.LATENCY} + cell array {CellArray.LATENCY} + readout "
-              f"{ReadoutCrossbar.LATENCY}")
+    readout = ReadoutCrossbar.LATENCY if serial else ReadoutCrossbar.LATENCY_PARALLEL
+    blocks = f"projection {InputProjection.LATENCY} + cell array {CellArray.LATENCY} + readout {readout}"
     if serial:
         return {"cycles_per_frame_formula": f"max(passes * slots * K, K + 2); {geometry}; serial readout: "
                                             f"K clocks per beat",
                 "latency_formula": f"passes * slots * K + 15 ({blocks} + beats * K - 1 + classifier 3)"}
     return {"cycles_per_frame_formula": f"max(passes * slots, K); {geometry}",
-            "latency_formula": f"passes * slots + 13 + K ({blocks} + beats - 1 + classifier K + 1)"}
+            "latency_formula": f"passes * slots + 14 + K ({blocks} + beats - 1 + classifier K + 1)"}
 
 
 def dumps(manifest: dict) -> str:

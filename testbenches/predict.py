@@ -41,8 +41,9 @@ from sw_model.readout import IntReadout
 __all__ = ["Design", "Packer", "Expectation", "ScheduleModel", "random_readout", "random_design", "load_beats",
            "sequence_results", "PIPELINE_LATENCY"]
 
-#: Clocks per block as docs/hardware.md states them (projection, cell array, readout); the classifier takes K.
-PIPELINE_LATENCY = {"projection": 5, "cells": 5, "readout": 3}
+#: Clocks per block as docs/hardware.md states them (projection, cell array, parallel readout); the classifier
+#: takes K.
+PIPELINE_LATENCY = {"projection": 5, "cells": 5, "readout": 4}
 
 
 # --- the design under test ----------------------------------------------------------
@@ -362,7 +363,7 @@ class ScheduleModel:
     * projection: an issue stage (frame register, row counter) and four more
       stages; takes a frame when idle or when the last row issues;
     * cell array: five stages; the trace shows a beat's writes when it leaves;
-    * readout: two stages and an output register that only a frame's last beat
+    * readout: three stages and an output register that only a frame's last beat
       fills; it stalls only when that beat meets a full, untaken output;
       a waiting ``load`` beat holds off the first beat of a frame, and ``load``
       is taken only between frames with the pipeline empty;
@@ -395,7 +396,7 @@ class ScheduleModel:
     """
 
     __slots__ = ("rows", "k", "serial", "busy", "row", "frame", "next_frame", "proj", "cells",
-                 "r1", "r2", "ro", "in_frame", "step_k", "co", "ca", "cb", "b1", "b2", "b3", "rk", "readout_took")
+                 "r1", "r2", "rp", "ro", "in_frame", "step_k", "co", "ca", "cb", "b1", "b2", "b3", "rk", "readout_took")
 
     def __init__(self, rows: int, n_outputs: int, readout: str = "parallel"):
         if readout not in ("parallel", "serial"):
@@ -408,6 +409,8 @@ class ScheduleModel:
         self.next_frame = 0
         # Stage contents: None or (frame, row); ro / co: frame index or -1 (serial ro: (frame, k) or None).
         self.r1 = self.r2 = None
+        #: The parallel readout's stages before its output register (accept, weight row, products).
+        self.rp = [None] * (PIPELINE_LATENCY["readout"] - 1)
         #: The projection's stages after the issue stage, first to last (the last is its output register).
         self.proj = [None] * (PIPELINE_LATENCY["projection"] - 1)
         #: The cell array's stages, first to last (the last is its output register).
@@ -493,10 +496,11 @@ class ScheduleModel:
         b3, ro = self.b3, self.ro
         cl_in = b3 if b3 >= 0 else ro                        # what the classifier sees
         # readout, fed by skid buffer 2
-        r2 = self.r2
-        adv_r = not (r2 is not None and r2[1] == rows - 1 and ro >= 0 and b3 >= 0)
+        stages = self.rp
+        r_last = stages[-1]
+        adv_r = not (r_last is not None and r_last[1] == rows - 1 and ro >= 0 and b3 >= 0)
         r_in_ready = adv_r and (self.in_frame or not load_valid)
-        load_ready = not self.in_frame and self.r1 is None and r2 is None
+        load_ready = not self.in_frame and all(b is None for b in stages)
         results_valid = co >= 0
         shown_result = co
         # --- registers
@@ -529,10 +533,9 @@ class ScheduleModel:
             elif r_in[1] == 0:
                 self.in_frame = True
         if adv_r:
-            if r2 is not None and r2[1] == rows - 1:
-                self.ro = r2[0]
-            self.r2 = self.r1
-            self.r1 = r_in if accept_r else None
+            if r_last is not None and r_last[1] == rows - 1:
+                self.ro = r_last[0]
+            self.rp = [r_in if accept_r else None] + stages[:-1]
         return r_in_ready, load_ready, results_valid, shown_result
 
     def _back_serial(self, r_in, results_ready: bool, load_valid: bool):
@@ -598,7 +601,7 @@ class ScheduleModel:
                     f"[{y(self.ca)}, {y(self.cb)}] out {self.co}; skid buffers [{b(self.b1)}, {b(self.b2)}, "
                     f"{y(self.b3)}]")
         else:
-            back = (f"readout [{b(self.r1)}, {b(self.r2)}] out {self.ro}; classifier step {self.step_k} "
+            back = (f"readout [{', '.join(map(b, self.rp))}] out {self.ro}; classifier step {self.step_k} "
                     f"stage B {self.cb} out {self.co}; skid buffers [{b(self.b1)}, {b(self.b2)}, {self.b3}]")
         return (f"projection issue {'frame %d row %d' % (self.frame, self.row) if self.busy else 'idle'}, "
                 f"stages [{', '.join(map(b, self.proj))}]; cells [{', '.join(map(b, self.cells))}]; {back}")

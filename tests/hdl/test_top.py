@@ -99,14 +99,14 @@ def test_core_sequence_sums_saturate(readout):
     (4, 4, 2, 10, False, 0.0)])   # the last: 4 beats per frame < K = 10, the classifier sets the pace
 def test_core_cycle_counts(lanes, n, ml, k, sf, idle):
     """Without gaps or back-pressure: first result `latency` clocks after the first frame, then one per
-    `cycles_per_frame` clocks, with `cycles_per_frame = max(passes * slots, K)`, `latency = rows + 13 + K`."""
+    `cycles_per_frame` clocks, with `cycles_per_frame = max(passes * slots, K)`, `latency = rows + 14 + K`."""
     rng = np.random.default_rng(3)
     p = make_params(n, ml, 3, k, lanes, state_features=sf, idle_ns=idle)
     rows = (ml + (1 if sf or idle else 0)) * max(-(-n // lanes), MIN_SLOTS)
     ro = random_readout(p, rng)
     dut = ReservoirCore(p, ro.w, ro.b)
     assert dut.cycles_per_frame == max(rows, k)
-    assert dut.latency == rows + 13 + k == p.latency
+    assert dut.latency == rows + 14 + k == p.latency
     # rows < K: frames queue in the pipeline and its skid buffers before the input settles at K clocks
     seqs = random_sequences(p, rng, 3, 4) if rows >= k else [np.concatenate(random_sequences(p, rng, 3, 4))] * 2
     drv, chk, _ = run_core(p, ro, seqs, rng, gap=0, stall=0, dut=dut)

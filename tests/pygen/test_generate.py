@@ -59,7 +59,7 @@ def test_generate_from_config_writes_verilog_and_manifest(config_file, tmp_path)
     core, _ = gen.build_core(config_file, lanes=2, n_inputs=4, n_outputs=3)
     Fragment.get(core, None)   # elaborated (and so "used"): the numbers below are those of a built design
     assert m["cycles_per_frame"] == core.cycles_per_frame == 12
-    assert m["latency"] == core.latency == 12 + 13 + 3
+    assert m["latency"] == core.latency == 12 + 14 + 3
     assert m["formats"]["widths"] == core.params.widths.to_dict()
     ports = {port["name"]: port for port in m["ports"]}
     assert set(ports) == {"clk", "rst", "frames__payload", "frames__valid", "frames__ready",

@@ -39,8 +39,8 @@ def _check(d: Design, tmp_path, seqs, sim="verilator", **kw) -> dict:
 
 @pytest.mark.parametrize("rows, k", [(2, 1), (4, 10), (12, 3), (8, 8), (275, 10), (2200, 10), (9, 9)])
 def test_schedule_model_has_the_stated_latency_and_interval(rows, k):
-    """The model's unstalled timing is the documented one: latency rows + 13 + K, max(rows, K) per frame."""
-    assert ScheduleModel.measure(rows, k) == (rows + 13 + k, max(rows, k))
+    """The model's unstalled timing is the documented one: latency rows + 14 + K, max(rows, K) per frame."""
+    assert ScheduleModel.measure(rows, k) == (rows + 14 + k, max(rows, k))
 
 
 @pytest.mark.parametrize("rows, k", [(2, 1), (4, 10), (12, 3), (9, 9), (400, 10)])
@@ -139,7 +139,7 @@ def test_heavy_back_pressure_and_no_gaps(tmp_path):
     seqs = random_sequences(d, np.random.default_rng(2), 4, 6)
     _check(d, tmp_path / "a", seqs, sim="icarus", seed=2, p_valid=0.9, p_ready=0.15)
     rep = _check(d, tmp_path / "b", seqs, sim="icarus", seed=2, p_valid=1.0, p_ready=1.0)
-    frames, latency = sum(map(len, seqs)), d.params.rows + 13 + 6
+    frames, latency = sum(map(len, seqs)), d.params.rows + 14 + 6
     # frames back to back, the last result after `latency`, then the checked idle tail (2 latency + 8)
     assert rep["cycles"] <= frames * max(d.params.rows, 6) + 3 * latency + 8 + 5
 

@@ -126,6 +126,6 @@ def test_readout_variant_read_from_the_manifest(config, tmp_path, capsys):
               "--random", "3", "--json", "-q"]
     assert _run(common + ["-o", str(tmp_path / "a")]) == 0
     assert json.loads(capsys.readouterr().out)["readout"] == "serial"
-    with pytest.raises(verify_mod.VerifyError, match="schedule model: latency 28, 15 clocks per frame; the "
-                                                     "hardware states 57 and 45"):
+    with pytest.raises(verify_mod.VerifyError, match="schedule model: latency 32, 15 clocks per frame; the "
+                                                     "hardware states 60 and 45"):
         _run(common + ["--readout", "parallel", "-o", str(tmp_path / "b")])
