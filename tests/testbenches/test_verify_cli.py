@@ -126,6 +126,9 @@ def test_readout_variant_read_from_the_manifest(config, tmp_path, capsys):
               "--random", "3", "--json", "-q"]
     assert _run(common + ["-o", str(tmp_path / "a")]) == 0
     assert json.loads(capsys.readouterr().out)["readout"] == "serial"
-    with pytest.raises(verify_mod.VerifyError, match="schedule model: latency 32, 15 clocks per frame; the "
-                                                     "hardware states 60 and 45"):
+    serial_p = verify_mod.load_design(config, n_inputs=3, n_outputs=3, readout="serial")[0].params
+    parallel_p = verify_mod.load_design(config, n_inputs=3, n_outputs=3)[0].params
+    with pytest.raises(verify_mod.VerifyError, match=f"schedule model: latency {parallel_p.latency}, "
+                       f"{parallel_p.cycles_per_frame} clocks per frame; the hardware states {serial_p.latency} "
+                       f"and {serial_p.cycles_per_frame}"):
         _run(common + ["--readout", "parallel", "-o", str(tmp_path / "b")])
