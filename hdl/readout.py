@@ -155,7 +155,7 @@ class ReadoutCrossbar(wiring.Component):
         sw_valid = Signal()
         m.d.comb += [
             self.load.ready.eq(~in_frame & ~s1_valid & ~sw_valid & ~s2_valid),
-            w_wr.addr.eq(ld.node * p.slots + slot),
+            w_wr.addr.eq(const_mul(ld.node, p.slots) + slot),     # shifts and adds, not a DSP
         ]
         weight_value = clamp(ld.value, -p.weight_max, p.weight_max)
         for j in range(lanes * n_out):
