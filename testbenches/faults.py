@@ -112,34 +112,37 @@ class _ProjectionIgnoresBusy(InputProjection):
         return m
 
 
-class _ReadoutDropsLoads(ReadoutCrossbar):
-    """Load beats are acknowledged but never written."""
+class _WrappedReadout(ReadoutCrossbar):
+    """An intact readout crossbar inside, its input ``i`` passed through; subclasses wire ``o`` and ``load``."""
 
     def __init__(self, params, weights, biases):
         super().__init__(params, weights, biases)
         self._args = (params, weights, biases)
 
-    def elaborate(self, platform):
-        m = Module()
+    def _inner(self, m):
         m.submodules.inner = inner = ReadoutCrossbar(*self._args)
         wiring.connect(m, wiring.flipped(self.i), inner.i)
+        return inner
+
+
+class _ReadoutDropsLoads(_WrappedReadout):
+    """Load beats are acknowledged but never written."""
+
+    def elaborate(self, platform):
+        m = Module()
+        inner = self._inner(m)
         wiring.connect(m, inner.o, wiring.flipped(self.o))
         m.d.comb += [inner.load.payload.eq(self.load.payload), inner.load.valid.eq(0),
                      self.load.ready.eq(inner.load.ready)]
         return m
 
 
-class _ReadoutIgnoresStall(ReadoutCrossbar):
+class _ReadoutIgnoresStall(_WrappedReadout):
     """The readout never sees the classifier's ``ready``: an output not taken at once is overwritten."""
-
-    def __init__(self, params, weights, biases):
-        super().__init__(params, weights, biases)
-        self._args = (params, weights, biases)
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.inner = inner = ReadoutCrossbar(*self._args)
-        wiring.connect(m, wiring.flipped(self.i), inner.i)
+        inner = self._inner(m)
         wiring.connect(m, wiring.flipped(self.load), inner.load)
         m.d.comb += [self.o.valid.eq(inner.o.valid), self.o.payload.eq(inner.o.payload), inner.o.ready.eq(1)]
         return m
