@@ -30,6 +30,7 @@ from pygen.protocol import COUNTERS, LinkFormat
 from .link import Link, write_layout
 from .params import CoreParams
 from .top import ReservoirCore
+from sw_model.errors import MemresError
 
 __all__ = ["BOARDS", "BoardSpec", "BoardTop", "ReservoirBoard", "WriteAdapter", "PllError", "PllPlan",
            "ice40_pll", "ecp5_pll", "plan_clock", "link_format", "weight_address", "bias_address",
@@ -277,7 +278,7 @@ class ReservoirBoard(wiring.Component):
 
 # --- PLLs ---------------------------------------------------------------------------------
 
-class PllError(ValueError):
+class PllError(MemresError, ValueError):
     """No PLL setting gives the requested clock; the message gives the reachable range."""
 
 

@@ -32,6 +32,7 @@ from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
 from sw_model.fixed import FixedConstants, Widths, bias_limit, bits_signed, bits_unsigned, derive_widths
+from sw_model.errors import MemresError
 
 __all__ = ["CoreParams", "HardwareParamError", "MIN_SLOTS", "TRACE_FRAME_BITS", "MAX_INPUTS", "READOUT_MODES"]
 
@@ -52,7 +53,7 @@ MAX_WIDTH = 64
 READOUT_MODES = ("parallel", "serial")
 
 
-class HardwareParamError(ValueError):
+class HardwareParamError(MemresError, ValueError):
     """A parameter combination the hardware cannot implement; the message names it."""
 
 

@@ -17,6 +17,7 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
+from sw_model.errors import MemresError
 
 __all__ = ["UartRx", "UartTx", "BaudError", "baud_divisor", "MAX_BAUD_ERROR", "MIN_DIVISOR"]
 
@@ -26,7 +27,7 @@ MAX_BAUD_ERROR = 0.02
 MIN_DIVISOR = 4
 
 
-class BaudError(ValueError):
+class BaudError(MemresError, ValueError):
     """The clock cannot produce the requested baud rate closely enough; the message gives the numbers."""
 
 

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from sw_model.errors import MemresError
 
 __all__ = ["BuildError", "build", "make_design", "parse_nextpnr_log", "parse_yosys_report", "prewarm",
            "add_arguments", "run", "DEFAULT_CLOCK_MHZ", "DEFAULT_BAUD", "DEFAULT_READOUT"]
@@ -56,7 +57,7 @@ _UTIL_ROWS = {
 }
 
 
-class BuildError(ValueError):
+class BuildError(MemresError, ValueError):
     """The board build failed or its result is unusable; ``report`` holds what was measured."""
 
     def __init__(self, message: str, report: dict | None = None):

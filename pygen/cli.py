@@ -20,11 +20,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sw_model import __version__
+from sw_model.errors import MemresError
 
 err = Console(stderr=True)
 
 
-class UserError(Exception):
+class UserError(MemresError):
     """A problem the user can fix; printed without a traceback."""
 
 

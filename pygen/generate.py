@@ -35,6 +35,7 @@ from hdl import CoreParams, HardwareParamError, ReservoirCore
 from hdl.params import READOUT_MODES
 from pygen import manifest as manifest_mod
 from pygen.source import DEFAULT_INPUTS, DEFAULT_OUTPUTS, SourceError, load_source
+from sw_model.errors import MemresError
 
 __all__ = ["GenerateError", "generate", "build_core", "to_verilog", "synthesize", "add_arguments", "run",
            "DEFAULT_INPUTS", "DEFAULT_OUTPUTS", "TOP_NAME", "VERILOG_FILE", "LINT_WAIVERS"]
@@ -84,7 +85,7 @@ LINT_WAIVERS = {
 }
 
 
-class GenerateError(ValueError):
+class GenerateError(MemresError, ValueError):
     """The input cannot be turned into hardware; the message names the problem."""
 
 

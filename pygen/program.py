@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from sw_model.errors import MemresError
 
 __all__ = ["ProgramError", "find_tool", "program_command", "program", "add_arguments", "run"]
 
@@ -37,7 +38,7 @@ NO_BOARD = re.compile(r"can't find ice ftdi|device not found|unable to open ftdi
 MISSING_LIBRARY = re.compile(r"error while loading shared libraries: ([^\s:]+)")
 
 
-class ProgramError(ValueError):
+class ProgramError(MemresError, ValueError):
     """Programming failed; the message says why and what to do."""
 
 

@@ -34,6 +34,7 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
+from sw_model.errors import MemresError
 
 __all__ = [
     "SYNC", "HEADER_BYTES", "CRC_BYTES", "OVERHEAD_BYTES", "PROTOCOL_VERSION", "COUNTERS",
@@ -80,7 +81,7 @@ INPUT_LAST = 0x02
 RESULT_LAST = 0x01      # RESULT flags byte
 
 
-class LinkFormatError(ValueError):
+class LinkFormatError(MemresError, ValueError):
     """A link format parameter out of range; the message names it."""
 
 

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from pygen.protocol import COUNTERS, PROTOCOL_VERSION, LinkFormat, MsgType, Status, encode
+from sw_model.errors import MemresError
 
 __all__ = ["WINDOW", "BoardError", "BoardMismatch", "FrameLost", "SerialPort", "BoardClient", "Decision",
            "SimBoard", "wav_codes", "expected_decision", "add_arguments", "run"]
@@ -49,7 +50,7 @@ BRIDGE_ENV = "MEMRES_UART_BRIDGE"
 SIM_TOP = "memres_board"
 
 
-class BoardError(ValueError):
+class BoardError(MemresError, ValueError):
     """A problem talking to the board; the message says what and what to do."""
 
 

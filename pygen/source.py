@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from sw_model.errors import MemresError
 
 __all__ = ["Source", "SourceError", "load_source", "DEFAULT_INPUTS", "DEFAULT_OUTPUTS"]
 
@@ -27,7 +28,7 @@ DEFAULT_INPUTS = 32
 DEFAULT_OUTPUTS = 10
 
 
-class SourceError(ValueError):
+class SourceError(MemresError, ValueError):
     """The model or configuration file cannot be used; the message names the problem."""
 
 

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
+from sw_model.errors import MemresError
 
 __all__ = ["SweepError", "Spec", "Axis", "Point", "load_spec", "parse_spec", "make_points", "hardware_key",
            "model_key", "pareto_front", "run_sweep", "report", "add_arguments", "run"]
@@ -67,7 +68,7 @@ RANGE_KEYS = ("low", "high", "step", "num", "log", "integer")
 CONTENT_ONLY_FIELDS = ("tau", "dt_ns", "tau_spread", "seed", "read_noise")
 
 
-class SweepError(ValueError):
+class SweepError(MemresError, ValueError):
     """A sweep specification or output folder the sweep cannot use; the message names the problem."""
 
 

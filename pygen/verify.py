@@ -33,6 +33,7 @@ import numpy as np
 
 from testbenches.check import HARNESS_TOP, Job, format_mismatch, harness_verilog, save_job
 from testbenches.predict import Design, ScheduleModel, random_readout, read_ports
+from sw_model.errors import MemresError
 
 __all__ = ["VerifyError", "verify", "check_design", "load_design", "random_sequences", "model_test_data",
            "write_verilog", "add_arguments", "run", "summary"]
@@ -48,7 +49,7 @@ WAVE_CYCLE_LIMIT = 200_000
 NETLIST_WAIVERS = ("-Wno-UNOPTFLAT",)
 
 
-class VerifyError(ValueError):
+class VerifyError(MemresError, ValueError):
     """The inputs cannot be verified (unknown file, Verilog of another core, ...); the message says why."""
 
 

@@ -17,6 +17,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from .errors import MemresError
 
 #: Relaxation times reachable by entropy-stabilized oxide devices (Yoo 2024).
 ESO_TAU_RANGE_NS = (159.0, 278.0)
@@ -24,7 +25,7 @@ ESO_TAU_RANGE_NS = (159.0, 278.0)
 TAU_MODES = ("single", "list", "uniform", "log-uniform", "linear-spaced", "log-spaced", "compositions")
 
 
-class ConfigError(ValueError):
+class ConfigError(MemresError, ValueError):
     """A configuration value is missing, unknown or out of range."""
 
 

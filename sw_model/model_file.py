@@ -19,12 +19,13 @@ import numpy as np
 from .config import ConfigError, ModelConfig, config_from_dict
 from .fixed import FixedConstants, build_constants
 from .readout import IntReadout
+from .errors import MemresError
 
 FORMAT = "memres-model"
 FORMAT_VERSION = 1
 
 
-class ModelFileError(ValueError):
+class ModelFileError(MemresError, ValueError):
     """A model file cannot be read or is not a usable memres model."""
 
 

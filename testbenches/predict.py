@@ -24,19 +24,17 @@ Two halves, both pure Python/numpy (no simulator):
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 from amaranth.hdl import Shape
 from amaranth.lib import data
 
+from hdl.design import Design
 from hdl.params import TRACE_FRAME_BITS, CoreParams
-from sw_model.config import ModelConfig, config_from_dict
-from sw_model.fixed import FixedReservoir, build_constants, idle_update
-from sw_model.readout import IntReadout
+from sw_model.config import config_from_dict
+from sw_model.fixed import FixedReservoir, idle_update
 
 __all__ = ["Design", "Packer", "Expectation", "ScheduleModel", "random_readout", "random_design", "load_beats",
            "sequence_results", "PIPELINE_LATENCY"]
@@ -44,62 +42,6 @@ __all__ = ["Design", "Packer", "Expectation", "ScheduleModel", "random_readout",
 #: Clocks per block as docs/hardware.md states them (projection, cell array, parallel readout); the classifier
 #: takes K.
 PIPELINE_LATENCY = {"projection": 5, "cells": 5, "readout": 4}
-
-
-# --- the design under test ----------------------------------------------------------
-
-@dataclass
-class Design:
-    """What the golden model needs to know about a core: configuration, sizes, lanes and readout.
-
-    ``baked`` says whether the readout is in the Verilog (a core generated from a
-    model) or has to be written through the ``load`` port first (a core generated
-    from a configuration, whose memory holds zeros). ``readout_mode`` is the
-    crossbar variant, ``"parallel"`` or ``"serial"`` (``CoreParams.readout``).
-    """
-
-    config: ModelConfig
-    n_inputs: int
-    n_outputs: int
-    lanes: int
-    w: np.ndarray
-    b: np.ndarray
-    baked: bool = True
-    source: str = "in-memory design"
-    readout_mode: str = "parallel"
-
-    @cached_property
-    def params(self) -> CoreParams:
-        k = build_constants(self.config.reservoir, self.config.fixed, self.n_inputs)
-        return CoreParams(k, self.n_outputs, self.lanes, self.readout_mode)
-
-    @property
-    def readout(self) -> IntReadout:
-        return IntReadout(w=np.asarray(self.w, dtype=np.int64), b=np.asarray(self.b, dtype=np.int64), scale=1.0)
-
-    def describe(self) -> dict:
-        p = self.params
-        return {"source": self.source, "config_hash": self.config.hash(), "n_devices": p.n_devices,
-                "n_virtual": p.n_virtual, "n_inputs": p.n_inputs, "n_outputs": p.n_outputs, "lanes": p.lanes,
-                "state_features": bool(p.k.state_features), "idle_gap": p.has_idle, "rows": p.rows,
-                "fixed": dict(p.k.fx.__dict__), "readout": "baked" if self.baked else "loaded",
-                "readout_mode": p.readout}
-
-    def to_json(self) -> dict:
-        return {"config": self.config.to_dict(), "n_inputs": self.n_inputs, "n_outputs": self.n_outputs,
-                "lanes": self.lanes, "baked": self.baked, "source": self.source, "readout_mode": self.readout_mode}
-
-    @classmethod
-    def from_json(cls, d: dict, w: np.ndarray, b: np.ndarray) -> "Design":
-        return cls(config_from_dict(d["config"]), int(d["n_inputs"]), int(d["n_outputs"]), int(d["lanes"]),
-                   np.asarray(w, dtype=np.int64), np.asarray(b, dtype=np.int64), bool(d["baked"]), d["source"],
-                   d.get("readout_mode", "parallel"))
-
-    def with_lanes(self, lanes: int) -> "Design":
-        return dataclasses.replace(self, lanes=lanes)
-
-    def with_readout_mode(self, readout_mode: str) -> "Design":
-        return dataclasses.replace(self, readout_mode=readout_mode)
 
 
 def random_readout(p: CoreParams, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -49,6 +49,7 @@ from xml.etree import ElementTree
 
 from . import toolchain
 from .toolchain import ToolchainError, cache_dir
+from sw_model.errors import MemresError
 
 __all__ = [
     "SimBuild",
@@ -74,7 +75,7 @@ _LOCK = ".memres-build.lock"
 PathLike = str | os.PathLike
 
 
-class SimBuildError(RuntimeError):
+class SimBuildError(MemresError, RuntimeError):
     """The simulator failed to compile the design; the message ends with the build log's tail."""
 
 

@@ -44,6 +44,7 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from sw_model.errors import MemresError
 
 __all__ = [
     "ToolchainError",
@@ -67,7 +68,7 @@ MIN_ICARUS = (11, 0)
 CXX_STD_FLAG = "-std=c++20"
 
 
-class ToolchainError(RuntimeError):
+class ToolchainError(MemresError, RuntimeError):
     """A simulation or synthesis tool is missing or unusable; the message says how to fix it."""
 
 

@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import scipy.io.wavfile
 import scipy.signal
+from ..errors import MemresError
 
 __all__ = [
     "DatasetError",
@@ -63,7 +64,7 @@ STANDARD_TEST_TAKES = range(0, 5)
 VALIDATION_TAKES = range(5, 10)
 
 
-class DatasetError(ValueError):
+class DatasetError(MemresError, ValueError):
     """A dataset file or folder is missing, unreadable or malformed."""
 
 
