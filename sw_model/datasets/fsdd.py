@@ -285,8 +285,8 @@ def wav_header(path: str | Path) -> tuple[int, int, int, int]:
                     body = f.read(clen)
                     if clen < 16 or len(body) < 16:
                         raise DatasetError(f"WAV file {path} has a truncated fmt chunk")
-                    _tag, channels, rate, _byte_rate, _align, bits = struct.unpack(order + "HHIIHH", body[:16])
-                    fmt = (rate, channels, bits)
+                    _tag, channels, rate, _byte_rate, align, bits = struct.unpack(order + "HHIIHH", body[:16])
+                    fmt = (rate, channels, bits, align)
                     if clen % 2:
                         f.read(1)
                 elif cid == b"data":
@@ -301,11 +301,11 @@ def wav_header(path: str | Path) -> tuple[int, int, int, int]:
                     f.seek(clen + (clen % 2), 1)
     except OSError as e:
         raise DatasetError(f"cannot read WAV file {path}: {e.strerror or e}") from None
-    rate, channels, bits = fmt
+    rate, channels, bits, align = fmt
     lo, hi = WAV_RATE_RANGE
     if not lo <= rate <= hi:
         raise DatasetError(f"WAV file {path}: sample rate {rate} Hz is outside {lo}..{hi} Hz")
-    if channels < 1 or bits not in (8, 16, 24, 32, 64):
+    if channels < 1 or bits not in (8, 16, 24, 32, 64) or align != channels * bits // 8:
         raise DatasetError(f"WAV file {path}: unsupported format ({channels} channels, {bits} bits per sample)")
     seconds = clen / (channels * bits // 8) / rate
     if seconds > MAX_WAV_SECONDS:
@@ -349,7 +349,7 @@ def read_wav(path: str | Path, rate: int = 8000) -> np.ndarray:
             # e.g. unknown chunks in otherwise valid files
             warnings.simplefilter("ignore", scipy.io.wavfile.WavFileWarning)
             file_rate, data = scipy.io.wavfile.read(path)
-    except (OSError, ValueError, EOFError, struct.error, MemoryError) as exc:
+    except (OSError, ValueError, EOFError, struct.error, MemoryError, ZeroDivisionError) as exc:
         raise DatasetError(f"cannot read WAV file {path}: {exc}") from None
     if data.size == 0:
         raise DatasetError(f"WAV file {path} holds no samples")
