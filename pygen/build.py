@@ -306,6 +306,8 @@ def build(source, board: str = "icebreaker", out_dir=None, *, lanes: int = 1, ba
     if not reused:
         stamp.unlink(missing_ok=True)
         (build_dir / bit_name).unlink(missing_ok=True)
+        logger.info("%s: running Yosys, nextpnr and %s in %s (minutes) ...", spec.name,
+                    "icepack" if spec.family == "ice40" else "ecppack", build_dir)
         plan.extract(build_dir)
         env = _env(spec.family)
         logic_mults = _assign_dsps(build_dir, plan, env, spec.family, spec.capacity["dsps"])
@@ -314,6 +316,9 @@ def build(source, board: str = "icebreaker", out_dir=None, *, lanes: int = 1, ba
         if proc.returncode != 0 or not (build_dir / bit_name).is_file():
             raise _failure(build_dir, proc, spec.family, report)
         stamp.write_text(json.dumps({"key": key}))
+        logger.info("%s: bitstream built in %.0f s", spec.name, time.perf_counter() - t0)
+    else:
+        logger.info("%s: inputs unchanged, reusing the bitstream in %s", spec.name, build_dir)
     report.update(_measured(build_dir, spec, design, report))
     bitstream = out / f"memres_{board}{spec.bitstream_ext}"
     shutil.copyfile(build_dir / bit_name, bitstream)

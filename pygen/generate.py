@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -41,6 +42,8 @@ from sw_model.fixed import build_constants
 
 __all__ = ["GenerateError", "generate", "build_core", "to_verilog", "synthesize", "add_arguments", "run",
            "DEFAULT_INPUTS", "DEFAULT_OUTPUTS", "TOP_NAME", "VERILOG_FILE", "LINT_WAIVERS"]
+
+logger = logging.getLogger(__name__)
 
 TOP_NAME = "memres_top"
 VERILOG_FILE = "memres_top.v"
@@ -317,6 +320,7 @@ def generate(source: str | Path, out_dir: str | Path, *, lanes: int = 1, synth: 
     result["lint"] = {"command": "verilator --lint-only -Wall " + " ".join(f"-Wno-{w}" for w in LINT_WAIVERS)
                       + f" {VERILOG_FILE}", "waivers": LINT_WAIVERS}
     if synth is not None:
+        logger.info("synthesising %s with Yosys (%s) ...", out / VERILOG_FILE, SYNTH_TARGETS[synth]["command"])
         result["synthesis"] = synthesize(out / VERILOG_FILE, synth, out / "synth")
     (out / MANIFEST_FILE).write_text(manifest_mod.dumps(result))
     return result

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from matplotlib.figure import Figure
+
 from pygen.console import add_output_flags, emit, err
 from sw_model import workflow
 from sw_model.config import load_config
@@ -36,15 +38,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _plot(mc, path) -> None:
-    import matplotlib  # only for --plot: matplotlib takes a second to import
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # after choosing the Agg backend
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig = Figure(figsize=(5, 3.5))
+    ax = fig.subplots()
     ax.bar(mc.delays, mc.profile)
     ax.set_xlabel("delay (frames)")
     ax.set_ylabel("recall r^2")
     ax.set_title(f"Memory capacity {mc.total:.2f}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
