@@ -32,13 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from hdl import CoreParams, HardwareParamError, ReservoirCore
+from hdl import HardwareParamError, ReservoirCore
 from pygen import manifest as manifest_mod
 from pygen.console import add_output_flags
 from pygen.options import HardwareOptions
 from pygen.source import DEFAULT_INPUTS, DEFAULT_OUTPUTS, SourceError, load_source
 from sw_model.errors import MemresError
-from sw_model.fixed import build_constants
 
 __all__ = ["GenerateError", "generate", "build_core", "to_verilog", "synthesize", "add_arguments", "run",
            "DEFAULT_INPUTS", "DEFAULT_OUTPUTS", "TOP_NAME", "VERILOG_FILE", "LINT_WAIVERS"]
@@ -118,11 +117,9 @@ def build_core(source: str | Path, *, lanes: int = 1, n_inputs: int | None = Non
         src = load_source(source, n_inputs, n_outputs)
     except SourceError as e:
         raise GenerateError(str(e)) from None
-    cfg, c, k_out, w, b, info = src.config, src.n_inputs, src.n_outputs, src.weights, src.biases, src.info
     try:
-        k = build_constants(cfg.reservoir, cfg.fixed, c)
-        params = CoreParams(k, k_out, lanes, readout)
-        return ReservoirCore(params, w, b, trace=trace), info
+        params = src.design(lanes=lanes, readout_mode=readout).params   # the one design record's parameters
+        return ReservoirCore(params, src.weights, src.biases, trace=trace), src.info
     except HardwareParamError as e:
         raise GenerateError(str(e)) from None
     except ValueError as e:   # build_constants: e.g. alpha_spread
