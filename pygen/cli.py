@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 from typing import Iterable
 
@@ -56,6 +57,21 @@ and -q (no progress). Exit status 2: a problem you can fix, named on one line.
 """
 
 
+class UsageError(MemresError):
+    """Arguments argparse refuses (a missing one, a bad choice); ``parser`` is the (sub)parser that refused."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str):
+        super().__init__(message)
+        self.parser = parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors reach :func:`main` (so ``--json`` can report them as JSON)."""
+
+    def error(self, message: str):
+        raise UsageError(self, message)
+
+
 def _chosen(argv: list[str]) -> str | None:
     """The command named in ``argv`` (the first word that is one), or None."""
     return next((a for a in argv if a in COMMANDS), None)
@@ -64,7 +80,7 @@ def _chosen(argv: list[str]) -> str | None:
 def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentParser:
     """The parser, with the arguments of ``commands`` (default: all; only their modules are imported)."""
     load = set(COMMANDS if commands is None else commands)
-    p = argparse.ArgumentParser(prog="memres", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = _Parser(prog="memres", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
                                 description="Memristive reservoir computing: model to verified FPGA hardware.")
     p.add_argument("--version", action="version", version=f"memres {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -81,7 +97,14 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     chosen = _chosen(argv)
-    args = build_parser([chosen] if chosen else []).parse_args(argv)
+    try:
+        args = build_parser([chosen] if chosen else []).parse_args(argv)
+    except UsageError as e:   # argparse's own report (usage, then the error), and JSON with --json
+        e.parser.print_usage(sys.stderr)
+        print(f"{e.parser.prog}: error: {e}", file=sys.stderr)
+        if "--json" in argv:
+            print(json.dumps({"error": f"{e.parser.prog}: {e}", "type": type(e).__name__}))
+        return 2
     setup_logging(quiet=getattr(args, "quiet", False))
     try:
         return args.func(args)

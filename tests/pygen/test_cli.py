@@ -209,3 +209,14 @@ def test_hardware_options_defaults_per_command(henon_model):
 def test_command_table_matches_the_parser():
     assert list(_subparsers(build_parser([]))) == list(COMMANDS)
     assert cli.__all__[0] == "COMMANDS"
+
+
+def test_usage_errors_exit_2_and_are_json_with_json(capsys):
+    assert main(["build", "model.npz", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {"error": "memres build: the following arguments are required: --board",
+                                        "type": "UsageError"}
+    assert "usage: memres build" in captured.err
+    assert main(["train", "--task", "nope", "-o", "x.npz"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "invalid choice: 'nope'" in captured.err
