@@ -24,7 +24,9 @@ from pygen.console import UserError, add_output_flags, emit, emit_error, err, fi
 from sw_model import __version__
 from sw_model.errors import MemresError
 
-__all__ = ["COMMANDS", "build_parser", "main", "UserError", "add_output_flags", "emit", "err"]
+# UserError, add_output_flags, emit and err live in pygen.console; they are re-exported here for code that
+# still imports them from pygen.cli (pygen/program.py and pygen/runtime.py do, inside functions).
+__all__ = ["COMMANDS", "build_parser", "main", "UsageError", "UserError", "add_output_flags", "emit", "err"]
 
 #: name -> (module, one-line help), in the order ``memres --help`` lists them.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except MemresError as e:
-        finish_progress()
+        finish_progress()   # the error line goes below the bars, not into them
         emit_error(args, e)
         return 2
     finally:
