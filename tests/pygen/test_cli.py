@@ -10,10 +10,10 @@ import pytest
 from rich.console import Console
 
 from pygen import cli
-from pygen.build import DEFAULT_READOUT
+from pygen.build import DEFAULT_CLOCK_MHZ, DEFAULT_READOUT
 from pygen.cli import COMMANDS, build_parser, main
 from pygen.console import setup_logging
-from pygen.options import HardwareOptions
+from pygen.options import HardwareOptions, board_clock_mhz
 from pygen.source import load_source
 from sw_model import progress
 from sw_model.errors import MemresError
@@ -204,6 +204,8 @@ def test_hardware_options_defaults_per_command(henon_model):
     design = opts.design(load_source(henon_model), DEFAULT_READOUT)
     assert (design.lanes, design.readout_mode, design.baked) == (2, "serial", True)
     assert design.params.n_outputs == design.n_outputs == 1
+    # the board table's oscillators are the clocks `memres build` uses by default
+    assert {b: board_clock_mhz(b) for b in DEFAULT_CLOCK_MHZ} == DEFAULT_CLOCK_MHZ
 
 
 def test_command_table_matches_the_parser():
