@@ -26,7 +26,6 @@ import contextlib
 import json
 import logging
 import math
-import sys
 import time
 from typing import Callable, Iterator
 
@@ -82,15 +81,19 @@ def emit_error(args: argparse.Namespace, error: MemresError) -> None:
 # --- logging and progress ------------------------------------------------------------------
 
 class _PlainHandler(logging.Handler):
-    """One line per record on the current ``sys.stderr``, never wrapped (for logs and pipes)."""
+    """One line per record on the console's file (stderr), never wrapped (for logs and pipes)."""
+
+    def __init__(self, console: Console):
+        super().__init__()
+        self.console = console
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             text = self.format(record)
             if record.levelno >= logging.WARNING:
                 text = f"{record.levelname.lower()}: {text}"
-            sys.stderr.write(text + "\n")
-            sys.stderr.flush()
+            self.console.file.write(text + "\n")
+            self.console.file.flush()
         except Exception:  # noqa: BLE001 - logging must not raise
             self.handleError(record)
 
@@ -200,7 +203,7 @@ def setup_logging(quiet: bool = False, console: Console = err) -> None:
         handler: logging.Handler = RichHandler(console=console, show_time=False, show_path=False,
                                                markup=False, rich_tracebacks=False)
     else:
-        handler = _PlainHandler()
+        handler = _PlainHandler(console)
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)

@@ -3,6 +3,7 @@
 import argparse
 import io
 import json
+import logging
 import subprocess
 import sys
 
@@ -222,3 +223,28 @@ def test_usage_errors_exit_2_and_are_json_with_json(capsys):
     assert main(["train", "--task", "nope", "-o", "x.npz"]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "invalid choice: 'nope'" in captured.err
+
+
+def test_library_logging_outside_and_on_a_terminal():
+    long = "Fmax " + "x" * 150 + " 31.4 MHz"
+    plain = io.StringIO()
+    setup_logging(console=Console(file=plain, force_terminal=False))
+    try:
+        logging.getLogger("pygen.build").info(long)
+        logging.getLogger("sw_model.anything").warning("careful")
+        logging.getLogger("somebody.else").info("not ours")
+    finally:
+        setup_logging(quiet=True)
+    assert plain.getvalue().splitlines() == [long, "warning: careful"]
+
+    tty = io.StringIO()
+    setup_logging(console=Console(file=tty, force_terminal=True, width=100))
+    try:
+        logging.getLogger("pygen.build").info("building the bitstream")
+        with progress.task("cochleagrams", 3) as advance:
+            for _ in range(3):
+                advance(1)
+    finally:
+        setup_logging(quiet=True)
+    text = tty.getvalue()
+    assert "building the bitstream" in text and "cochleagrams" in text and "3/3" in text
