@@ -36,6 +36,7 @@ import numpy as np
 import scipy.io.wavfile
 import scipy.signal
 from ..errors import MemresError
+from ..progress import task as progress_task
 
 __all__ = [
     "DatasetError",
@@ -428,7 +429,7 @@ def download_fsdd(
     """Download FSDD and extract its recordings into ``dest/recordings``.
 
     Fetches the GitHub archive of the pinned commit (:data:`FSDD_COMMIT`) with
-    :mod:`urllib`, showing a progress bar on stderr, then keeps only
+    :mod:`urllib`, reporting progress (:mod:`sw_model.progress`), then keeps only
     ``recordings/*.wav`` (see :func:`extract_recordings`).
 
     Parameters
@@ -439,7 +440,7 @@ def download_fsdd(
     timeout : float, default 30
         Seconds to wait for the server.
     progress : bool, default True
-        Show a rich progress bar.
+        Report the download's progress (:mod:`sw_model.progress`; the CLI draws it).
 
     Returns
     -------
@@ -451,15 +452,6 @@ def download_fsdd(
     DatasetError
         If the download fails (e.g. no network) or the archive is unusable.
     """
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TransferSpeedColumn,
-    )
-
     dest = Path(dest).expanduser()
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest, prefix=".fsdd-download-") as tmp:
@@ -468,18 +460,10 @@ def download_fsdd(
             with urllib.request.urlopen(url, timeout=timeout) as resp, open(zip_path, "wb") as f:
                 length = resp.headers.get("Content-Length")
                 total = int(length) if length and length.isdigit() else None
-                with Progress(
-                    TextColumn("[bold]FSDD"),
-                    BarColumn(),
-                    DownloadColumn(),
-                    TransferSpeedColumn(),
-                    console=Console(stderr=True),
-                    disable=not progress,
-                ) as bar:
-                    task = bar.add_task("download", total=total)
+                with progress_task("FSDD download (bytes)", total, enabled=progress) as advance:
                     while chunk := resp.read(1 << 16):
                         f.write(chunk)
-                        bar.advance(task, len(chunk))
+                        advance(len(chunk))
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise DatasetError(
