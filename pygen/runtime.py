@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pygen.protocol import COUNTERS, PROTOCOL_VERSION, LinkFormat, MsgType, Status, encode
+from pygen.protocol import COUNTERS, PROTOCOL_VERSION, LinkFormat, MsgType, Status, encode, host_decoder
 from sw_model.errors import MemresError
 
 __all__ = ["WINDOW", "BoardError", "BoardMismatch", "FrameLost", "SerialPort", "BoardClient", "Decision",
@@ -169,7 +169,7 @@ class BoardClient:
     decoder: object = field(init=False)
 
     def __post_init__(self):
-        self.decoder = self.fmt.host_decoder()
+        self.decoder = host_decoder(self.fmt)
 
     def _messages(self, timeout: float) -> list:
         # No Decoder.idle() here: on a slow (simulated) line a pause inside a frame is no truncation,
@@ -181,7 +181,7 @@ class BoardClient:
         """Read until the line has been quiet for ``quiet`` seconds; forget what came."""
         while self.port.read(self.quiet):
             pass
-        self.decoder = self.fmt.host_decoder()
+        self.decoder = host_decoder(self.fmt)
 
     def status(self) -> Status:
         """Send STATUS_REQUEST and return the STATUS (RESULTs arriving meanwhile are dropped)."""

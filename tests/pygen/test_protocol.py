@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pygen.protocol import (COUNTERS, HEADER_BYTES, OVERHEAD_BYTES, SYNC, Decoder, LinkFormat, LinkFormatError,
+from pygen.protocol import (COUNTERS, HEADER_BYTES, OVERHEAD_BYTES, SYNC, Decoder, LinkFormat, LinkFormatError, board_decoder,
                             Message, MsgType, Status, crc16, encode)
 
 FMT = LinkFormat(n_inputs=32, input_bits=8, n_outputs=10, result_width=20)
@@ -135,7 +135,7 @@ def test_oversize_length_is_dropped_at_the_header_without_waiting():
 
 
 def test_format_decoder_checks_type_and_exact_length():
-    dec = FMT.board_decoder()
+    dec = board_decoder(FMT)
     u = list(range(32))
     frames = [encode(0x77, b"xyz"),                                       # unknown type
               encode(MsgType.INPUT_FRAME, FMT.pack_input_frame(u)[:-1]),  # one byte short
