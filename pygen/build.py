@@ -30,6 +30,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from hdl.boards import BOARDS
 from sw_model.errors import MemresError
 
 __all__ = ["BuildError", "build", "make_design", "parse_nextpnr_log", "parse_yosys_report", "prewarm",
@@ -71,7 +73,7 @@ def make_design(source, board: str, *, lanes: int = 1, baud: float = DEFAULT_BAU
     PLL's output when ``clock_mhz`` differs from it. ``readout``: the
     crossbar variant, default :data:`DEFAULT_READOUT` of the board.
     """
-    from hdl.board import BOARDS, PllError, ReservoirBoard, plan_clock
+    from hdl.board import PllError, ReservoirBoard, plan_clock
     from hdl.uart import BaudError
     from pygen.generate import build_core
     from sw_model import __version__
@@ -79,7 +81,7 @@ def make_design(source, board: str, *, lanes: int = 1, baud: float = DEFAULT_BAU
     if board not in BOARDS:
         raise BuildError(f"unknown board {board!r}: choose one of {', '.join(BOARDS)}")
     spec = BOARDS[board]
-    mhz = DEFAULT_CLOCK_MHZ[board] if clock_mhz is None else float(clock_mhz)
+    mhz = spec.default_clock_mhz if clock_mhz is None else float(clock_mhz)
     if not mhz > 0:
         raise BuildError(f"--clock-mhz must be positive, not {clock_mhz!r}")
     try:
@@ -88,7 +90,7 @@ def make_design(source, board: str, *, lanes: int = 1, baud: float = DEFAULT_BAU
         raise BuildError(f"{spec.name}: {e}; or use the {spec.f_osc / 1e6:g} MHz oscillator") from None
     clk = spec.f_osc if pll is None else pll.f_out
     core, info = build_core(source, lanes=lanes, n_inputs=n_inputs, n_outputs=n_outputs, trace=False,
-                            readout=DEFAULT_READOUT[board] if readout is None else readout)
+                            readout=spec.default_readout if readout is None else readout)
     try:
         design = ReservoirBoard(core, clk, baud, config_hash=info["config_hash"], version=__version__)
     except BaudError as e:
@@ -376,7 +378,6 @@ def _measured(build_dir: Path, spec, design, report: dict) -> dict:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``memres build MODEL --board icebreaker|ulx3s [--lanes N] [--baud B] [--clock-mhz F] [-o DIR] [--json]``."""
-    from hdl.board import BOARDS
     from hdl.params import READOUT_MODES
     parser.add_argument("source", metavar="MODEL", help="trained model (.npz) or configuration (.json/.toml)")
     parser.add_argument("--board", required=True, choices=sorted(BOARDS))

