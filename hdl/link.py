@@ -77,6 +77,12 @@ def _check_format(fmt) -> LinkFormat:
     return fmt
 
 
+def _check_timeout(timeout_cycles) -> int:
+    if not isinstance(timeout_cycles, int) or isinstance(timeout_cycles, bool) or timeout_cycles < 1:
+        raise ValueError(f"timeout_cycles must be a positive integer, not {timeout_cycles!r}")
+    return timeout_cycles
+
+
 def _bytes_const(raw: bytes) -> Const:
     """Bytes as a constant whose byte 0 is in the least significant bits (sent first)."""
     return Const(int.from_bytes(raw, "little"), 8 * len(raw))
@@ -131,9 +137,7 @@ class FrameReceiver(wiring.Component):
 
     def __init__(self, fmt: LinkFormat, timeout_cycles: int):
         self._fmt = _check_format(fmt)
-        if not isinstance(timeout_cycles, int) or timeout_cycles < 1:
-            raise ValueError(f"timeout_cycles must be a positive integer, not {timeout_cycles!r}")
-        self._timeout = timeout_cycles
+        self._timeout = _check_timeout(timeout_cycles)
         super().__init__({
             "i": In(stream.Signature(8)),
             "line_error": In(1),
@@ -410,8 +414,7 @@ class Deframer(wiring.Component):
 
     def __init__(self, fmt: LinkFormat, timeout_cycles: int):
         self._fmt = _check_format(fmt)
-        self.receiver = FrameReceiver(fmt, timeout_cycles)
-        self.slots = SlotBuffer(fmt)
+        self._timeout = _check_timeout(timeout_cycles)
         super().__init__({
             "i": In(stream.Signature(8)),
             "line_error": In(1),
@@ -428,8 +431,8 @@ class Deframer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.receiver = rx = self.receiver
-        m.submodules.slots = slots = self.slots
+        m.submodules.receiver = rx = FrameReceiver(self._fmt, self._timeout)
+        m.submodules.slots = slots = SlotBuffer(self._fmt)
         wiring.connect(m, wiring.flipped(self.i), rx.i)
         wiring.connect(m, wiring.flipped(self.o_frames), slots.o_frames)
         wiring.connect(m, wiring.flipped(self.o_writes), slots.o_writes)
