@@ -59,6 +59,31 @@ def test_crc16_is_ccitt_false():
     assert crc16(b"") == 0xFFFF
 
 
+@SETTINGS
+@given(st.binary(max_size=200), st.integers(0, 200))
+def test_crc16_is_amaranths_catalog_crc_and_continues(raw, split):
+    """One definition: amaranth.lib.crc's CRC-16/CCITT-FALSE, checked against binascii's independent one."""
+    import binascii
+
+    from amaranth.lib import crc
+
+    from hdl.wire import CRC16, CRC16_AFTER_SYNC
+    assert repr(CRC16.algorithm) == repr(crc.catalog.CRC16_CCITT_FALSE) and CRC16.residue() == 0
+    assert crc16(raw) == binascii.crc_hqx(raw, 0xFFFF)
+    assert crc16(raw[split:], crc16(raw[:split])) == crc16(raw)
+    assert CRC16_AFTER_SYNC.compute(raw) == crc16(SYNC + raw)   # what the deframer's Processor runs
+
+
+def test_payloads_are_the_wire_layouts():
+    """The host's bytes are the layouts' values: a Const of the layout, little-endian."""
+    from amaranth.lib import data
+    layout = FMT.payload_layout(MsgType.RESULT)
+    payload = FMT.pack_result([-1] + [0] * 9, 3, last=True)
+    value = data.Const(layout, int.from_bytes(payload, "little"))
+    assert layout.size == 8 * len(payload) and value.flags.last == 1 and value.decision == 3 and value.y[0] == -1
+    assert payload[:2] == b"\x01\x03" and payload[2:5] == b"\xff\xff\xff"
+
+
 def test_frame_layout_and_zero_residue():
     frame = encode(MsgType.INPUT_FRAME, b"\x01\x02\x03")
     assert frame[:2] == SYNC and frame[2] == 0x01 and frame[3:5] == b"\x03\x00"
