@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pygen.protocol import (COUNTERS, HEADER_BYTES, OVERHEAD_BYTES, SYNC, Decoder, LinkFormat, LinkFormatError, board_decoder,
-                            Message, MsgType, Status, crc16, encode)
+from pygen.protocol import (COUNTERS, HEADER_BYTES, OVERHEAD_BYTES, SYNC, Decoder, LinkFormat, LinkFormatError,
+                            Message, MsgType, Status, board_decoder, crc16, encode)
 
 FMT = LinkFormat(n_inputs=32, input_bits=8, n_outputs=10, result_width=20)
 MAX = 64
