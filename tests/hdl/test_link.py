@@ -539,3 +539,18 @@ if cocotb is not None:
         assert [tuple(f) for f in received] == [tuple(f) for f in sent]
         check_tx(fmt, samples, d, sent, counts)
 
+
+
+def test_the_gateware_imports_nothing_from_above():
+    """Layers point down (sw_model <- hdl <- testbenches <- pygen): no module of hdl/ imports
+    testbenches or pygen, so the wire format the host uses is the one in hdl/wire.py."""
+    import ast
+
+    hdl_dir = Path(__file__).resolve().parents[2] / "hdl"
+    upward = []
+    for path in sorted(hdl_dir.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            upward += [f"{path.relative_to(hdl_dir)}: {n}" for n in names if n.split(".")[0] in ("pygen", "testbenches")]
+    assert upward == []
