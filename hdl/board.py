@@ -17,20 +17,18 @@ every message are :func:`link_format`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Callable
 
-from amaranth.hdl import Cat, ClockDomain, ClockSignal, Elaboratable, Instance, Module, Mux, Signal
+from amaranth.hdl import Cat, ClockDomain, ClockSignal, Elaboratable, Module, Mux, Signal
 from amaranth.lib import data, io, stream, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
 
-from pygen.protocol import COUNTERS, LinkFormat
-
+from .boards import BOARDS, BoardSpec
 from .link import Link, write_layout
 from .params import CoreParams
+from .pll import PllError, PllPlan, ecp5_pll, ice40_pll, pll_instance, plan_clock
 from .top import ReservoirCore
-from sw_model.errors import MemresError
+from .wire import COUNTERS, LinkFormat
 
 __all__ = ["BOARDS", "BoardSpec", "BoardTop", "ReservoirBoard", "WriteAdapter", "PllError", "PllPlan",
            "ice40_pll", "ecp5_pll", "plan_clock", "link_format", "weight_address", "bias_address",
@@ -276,141 +274,6 @@ class ReservoirBoard(wiring.Component):
         return m
 
 
-# --- PLLs ---------------------------------------------------------------------------------
-
-class PllError(MemresError, ValueError):
-    """No PLL setting gives the requested clock; the message gives the reachable range."""
-
-
-@dataclass(frozen=True)
-class PllPlan:
-    """A PLL setting: input and achieved output frequency (Hz) and the primitive's parameters."""
-    family: str
-    f_in: float
-    f_out: float
-    params: dict
-
-    @property
-    def error(self) -> float:
-        return self.f_out / self.params["requested"] - 1
-
-
-def ice40_pll(f_in: float, f_out: float) -> PllPlan:
-    """SB_PLL40 divider settings (simple feedback), as ``icepll`` finds them.
-
-    F_PFD = f_in / (DIVR+1) in 10..133 MHz, F_VCO = F_PFD (DIVF+1) in
-    533..1066 MHz, f = F_VCO / 2^DIVQ in 16..275 MHz.
-    """
-    best = None
-    for divr in range(16):
-        f_pfd = f_in / (divr + 1)
-        if not 10e6 <= f_pfd <= 133e6:
-            continue
-        for divf in range(128):
-            f_vco = f_pfd * (divf + 1)
-            if not 533e6 <= f_vco <= 1066e6:
-                continue
-            for divq in range(1, 7):
-                f = f_vco / (1 << divq)
-                if 16e6 <= f <= 275e6 and (best is None or abs(f - f_out) < abs(best[0] - f_out)):
-                    best = (f, divr, divf, divq, f_pfd)
-    if best is None or abs(best[0] / f_out - 1) > 0.01:
-        raise PllError(f"the iCE40 PLL cannot make {f_out / 1e6:g} MHz from {f_in / 1e6:g} MHz within 1 % "
-                       f"(it makes 16 to 275 MHz)")
-    f, divr, divf, divq, f_pfd = best
-    filter_range = next(i for i, top in enumerate((17e6, 26e6, 44e6, 66e6, 101e6, math.inf), 1) if f_pfd < top)
-    return PllPlan("ice40", f_in, f, {"requested": f_out, "DIVR": divr, "DIVF": divf, "DIVQ": divq,
-                                      "FILTER_RANGE": filter_range})
-
-
-def ecp5_pll(f_in: float, f_out: float) -> PllPlan:
-    """EHXPLLL divider settings (feedback from CLKOP), as ``ecppll`` finds them.
-
-    PFD = f_in / CLKI_DIV in 3.125..400 MHz, f = PFD * CLKFB_DIV,
-    VCO = f * CLKOP_DIV in 400..800 MHz; f in 3.125..400 MHz.
-    """
-    best = None
-    for clki in range(1, 129):
-        pfd = f_in / clki
-        if not 3.125e6 <= pfd <= 400e6:
-            continue
-        for clkfb in range(1, 81):
-            f = pfd * clkfb
-            if not 3.125e6 <= f <= 400e6:
-                continue
-            ops = [op for op in range(1, 129) if 400e6 <= f * op <= 800e6]
-            if ops and (best is None or abs(f - f_out) < abs(best[0] - f_out)):
-                # the VCO nearest the middle of its range
-                best = (f, clki, clkfb, min(ops, key=lambda op: abs(f * op - 600e6)))
-    if best is None or abs(best[0] / f_out - 1) > 0.01:
-        raise PllError(f"the ECP5 PLL cannot make {f_out / 1e6:g} MHz from {f_in / 1e6:g} MHz within 1 % "
-                       f"(it makes 3.125 to 400 MHz)")
-    f, clki, clkfb, clkop = best
-    return PllPlan("ecp5", f_in, f, {"requested": f_out, "CLKI_DIV": clki, "CLKFB_DIV": clkfb,
-                                     "CLKOP_DIV": clkop, "CLKOP_CPHASE": (clkop - 1) // 2})
-
-
-# --- boards -------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class BoardSpec:
-    """What the build needs to know about a board."""
-    name: str
-    family: str                      # "ice40" | "ecp5"
-    device: str
-    platform: Callable[[], object]   # amaranth-boards platform class
-    clock: str                       # oscillator resource
-    f_osc: float
-    #: LEDs: resource (name, number) for each bit of the decision, then activity, dropped, heartbeat.
-    decision_leds: tuple[tuple[str, int], ...]
-    activity_led: tuple[str, int]
-    dropped_led: tuple[str, int]
-    heartbeat_led: tuple[str, int] | None
-    extra_resources: str | None      # platform attribute holding optional resources (iCEBreaker snap-off)
-    programmer: str                  # "iceprog" | "openFPGALoader"
-    bitstream_ext: str               # ".bin" | ".bit"
-    capacity: dict
-
-    def pll(self, f_out: float) -> PllPlan:
-        return (ice40_pll if self.family == "ice40" else ecp5_pll)(self.f_osc, f_out)
-
-
-def _icebreaker():
-    from amaranth_boards.icebreaker import ICEBreakerPlatform
-    return ICEBreakerPlatform()
-
-
-def _ulx3s():
-    from amaranth_boards.ulx3s import ULX3S_85F_Platform
-    return ULX3S_85F_Platform()
-
-
-BOARDS: dict[str, BoardSpec] = {
-    # Main board: red LED (11) = dropped frame, green LED (37) = activity. The snap-off
-    # part (on PMOD2, attached when shipped): LED2..LED5 = decision bits 0..3, LED6 = heartbeat.
-    "icebreaker": BoardSpec(
-        "icebreaker", "ice40", "iCE40UP5K-SG48", _icebreaker, "clk12", 12e6,
-        decision_leds=(("led", 2), ("led", 3), ("led", 4), ("led", 5)),
-        activity_led=("led_g", 0), dropped_led=("led_r", 0), heartbeat_led=("led", 6),
-        extra_resources="break_off_pmod", programmer="iceprog", bitstream_ext=".bin",
-        capacity={"luts": 5280, "ffs": 5280, "dsps": 8, "brams": 30}),
-    # LED0..LED4 = decision bits 0..4, LED5 = heartbeat, LED6 = dropped frame, LED7 = activity.
-    "ulx3s": BoardSpec(
-        "ulx3s", "ecp5", "LFE5U-85F-6BG381", _ulx3s, "clk25", 25e6,
-        decision_leds=tuple(("led", i) for i in range(5)),
-        activity_led=("led", 7), dropped_led=("led", 6), heartbeat_led=("led", 5),
-        extra_resources=None, programmer="openFPGALoader", bitstream_ext=".bit",
-        capacity={"luts": 83640, "ffs": 83640, "dsps": 156, "brams": 208}),
-}
-
-
-def plan_clock(board: BoardSpec, clock_hz: float | None) -> PllPlan | None:
-    """None (run from the oscillator) when ``clock_hz`` is the oscillator's, else the PLL setting."""
-    if clock_hz is None or abs(clock_hz / board.f_osc - 1) < 1e-9:
-        return None
-    return board.pll(clock_hz)
-
-
 class BoardTop(Elaboratable):
     """:class:`ReservoirBoard` on a board: oscillator or PLL, UART pins, LEDs.
 
@@ -456,30 +319,9 @@ class BoardTop(Elaboratable):
         clk = Signal(name="pll_clk")
         lock = Signal(name="pll_lock")
         pin = platform.request(b.clock, dir="-")
-        if b.family == "ice40":
-            m.submodules.pll = Instance(
-                "SB_PLL40_PAD",
-                p_FEEDBACK_PATH="SIMPLE", p_PLLOUT_SELECT="GENCLK",
-                p_DIVR=pll.params["DIVR"], p_DIVF=pll.params["DIVF"], p_DIVQ=pll.params["DIVQ"],
-                p_FILTER_RANGE=pll.params["FILTER_RANGE"],
-                i_PACKAGEPIN=pin.io, i_RESETB=1, i_BYPASS=0,
-                o_PLLOUTGLOBAL=clk, o_LOCK=lock)
-        else:
-            m.submodules.clk_buf = buf = io.Buffer("i", pin)
-            mhz = lambda f: f"{f / 1e6:.6g}"   # noqa: E731
-            m.submodules.pll = Instance(
-                "EHXPLLL",
-                a_FREQUENCY_PIN_CLKI=mhz(pll.f_in), a_FREQUENCY_PIN_CLKOP=mhz(pll.f_out),
-                a_ICP_CURRENT="12", a_LPF_RESISTOR="8", a_MFG_ENABLE_FILTEROPAMP="1", a_MFG_GMCREF_SEL="2",
-                p_PLLRST_ENA="DISABLED", p_INTFB_WAKE="DISABLED", p_STDBY_ENABLE="DISABLED",
-                p_DPHASE_SOURCE="DISABLED", p_OUTDIVIDER_MUXA="DIVA", p_OUTDIVIDER_MUXB="DIVB",
-                p_OUTDIVIDER_MUXC="DIVC", p_OUTDIVIDER_MUXD="DIVD",
-                p_CLKI_DIV=pll.params["CLKI_DIV"], p_CLKOP_ENABLE="ENABLED", p_CLKOP_DIV=pll.params["CLKOP_DIV"],
-                p_CLKOP_CPHASE=pll.params["CLKOP_CPHASE"], p_CLKOP_FPHASE=0,
-                p_FEEDBK_PATH="CLKOP", p_CLKFB_DIV=pll.params["CLKFB_DIV"],
-                i_CLKI=buf.i, i_CLKFB=clk, i_RST=0, i_STDBY=0, i_PHASESEL0=0, i_PHASESEL1=0,
-                i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1, i_PLLWAKESYNC=0, i_ENCLKOP=0,
-                o_CLKOP=clk, o_LOCK=lock)
+        buffers, m.submodules.pll = pll_instance(pll, pin, clk, lock)
+        for name, buf in buffers.items():
+            m.submodules[name] = buf
         # No constraint on the PLL output: nextpnr derives it from the oscillator pin's constraint
         # through the PLL's dividers (and a constraint on a net Yosys renames would be ignored).
         delay = max(1, round(15e-6 * pll.f_out))

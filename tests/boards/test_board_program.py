@@ -125,3 +125,14 @@ def test_dry_run_prints_the_command(no_tools, bitstreams, capsys):
     assert prog.run(parser.parse_args(["--board", "icebreaker", "--dry-run", "--json", str(bitstreams[0])])) == 0
     assert json.loads(capsys.readouterr().out)["command"][-2:] == ["-S", str(bitstreams[0])]
     assert os.environ["PATH"] == str(no_tools)
+
+
+@pytest.mark.parametrize("board, tool", [("icebreaker", "iceprog"), ("ulx3s", "openFPGALoader")])
+def test_dry_run_without_the_tool_prints_the_command_it_would_run(no_tools, board, tool, capsys):
+    parser = argparse.ArgumentParser()
+    prog.add_arguments(parser)
+    assert prog.run(parser.parse_args(["--board", board, "--dry-run", "--json"])) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["command"][0] == tool and out["tool_found"] is False
+    with pytest.raises(ProgramError, match=f"{tool} not found"):   # a real run still refuses, in one line
+        program_command(board, Path("x"))

@@ -2,7 +2,7 @@
 
 * ``Deframer`` is fed a byte stream mixing good frames with corrupt, truncated,
   unknown-type, wrong-length frames and junk; what it passes on and what it
-  counts must equal ``LinkFormat.board_decoder()`` (the gateware's model) fed
+  counts must equal ``pygen.protocol.board_decoder(fmt)`` (the gateware's model) fed
   the same bytes, and the good frames must be exactly the ones intended.
 * ``Link`` in Amaranth's simulator: the RX pin is driven bit by bit with frames
   from ``pygen.protocol``, a fake core answers each frame under random
@@ -27,7 +27,7 @@ if str(HERE) not in sys.path:  # also imported by cocotb, with HERE on PYTHONPAT
 
 from test_uart import decode_uart, uart_waveform  # noqa: E402
 
-from pygen.protocol import COUNTERS, SYNC, LinkFormat, MsgType, encode  # noqa: E402
+from pygen.protocol import COUNTERS, SYNC, LinkFormat, MsgType, board_decoder, encode, host_decoder  # noqa: E402
 
 FMT = LinkFormat(n_inputs=32, input_bits=8, n_outputs=10, result_width=20)
 ODD = LinkFormat(n_inputs=7, input_bits=5, n_outputs=3, result_width=13, counter_bits=12)
@@ -78,8 +78,8 @@ def traffic(fmt: LinkFormat, rng: random.Random, n_items: int, bad: bool = True)
 
 
 def model(fmt: LinkFormat, items) -> tuple[list, dict]:
-    """What the gateware must pass on and count: LinkFormat.board_decoder() fed the same traffic."""
-    dec = fmt.board_decoder()
+    """What the gateware must pass on and count: pygen.protocol.board_decoder(fmt) fed the same traffic."""
+    dec = board_decoder(fmt)
     msgs = []
     for kind, data in items:
         msgs += dec.feed(data) if kind == "bytes" else dec.idle()
@@ -179,6 +179,31 @@ def test_deframer_matches_the_model_on_mixed_traffic(fmt, seed):
     assert sum(counts.values()) > counts["frames_ok"], "no bad frames in this traffic"
 
 
+def frames_lost_after_a_cut(fmt: LinkFormat, follower: bytes, cut: int = 5, n: int = 6) -> int:
+    """How many of *n* back-to-back *follower* frames the model loses behind an INPUT_FRAME cut
+    to its first *cut* bytes without a pause (issue 13)."""
+    damaged = fmt.encode_input_frame([0] * fmt.n_inputs)[:cut]
+    dec = board_decoder(fmt)
+    got = dec.feed(damaged + follower * n) + dec.idle()
+    return n - len(got)
+
+
+def test_a_cut_frame_costs_the_frames_inside_its_claimed_length():
+    """docs/link.md "Weakness": a frame cut short without a pause swallows the frames that follow
+    until its claimed length is complete, plus the one its CRC check ends in; no more.  (The
+    docs once said "at most two frames"; five STATUS_REQUESTs behind a cut INPUT_FRAME are all lost.)"""
+    status, frame = encode(MsgType.STATUS_REQUEST), FMT.encode_input_frame([1] * FMT.n_inputs)
+    claimed = FMT.frame_bytes(MsgType.INPUT_FRAME) - 5            # bytes the cut frame still takes
+    assert frames_lost_after_a_cut(FMT, status) == -(-claimed // len(status)) == 5
+    assert frames_lost_after_a_cut(FMT, frame) == 1               # the host's own traffic: two frames in all
+    items = [("bytes", FMT.encode_input_frame([0] * FMT.n_inputs)[:5] + status * 6)]
+    want, counts = model(FMT, items)
+    assert want == [("status",)] and counts["bad_crc"] == 1
+    got, counters = run_deframer(FMT, items, timeout=64)
+    assert got == want
+    assert counters == {**counts, "overrun": 0, "line_errors": 0}
+
+
 def test_deframer_overrun_when_the_core_does_not_take_frames():
     """The output register and two slots hold three frames; a fourth is received, checked and
     dropped (``overrun``); once the core takes frames again the three come out in order."""
@@ -249,7 +274,7 @@ def core_answer(fmt: LinkFormat, u, last):
 
 def check_tx(fmt: LinkFormat, samples, divisor, frames_sent, status_expect):
     """Decode the TX pin and compare RESULTs and the STATUS with what must have been sent."""
-    dec = fmt.host_decoder()
+    dec = host_decoder(fmt)
     msgs = dec.feed(bytes(decode_uart(samples, divisor)))
     assert dec.counts.dropped == 0 and dec.buffered == 0
     results = [fmt.unpack_result(m.payload) for m in msgs if m.type == MsgType.RESULT]
@@ -514,3 +539,18 @@ if cocotb is not None:
         assert [tuple(f) for f in received] == [tuple(f) for f in sent]
         check_tx(fmt, samples, d, sent, counts)
 
+
+
+def test_the_gateware_imports_nothing_from_above():
+    """Layers point down (sw_model <- hdl <- testbenches <- pygen): no module of hdl/ imports
+    testbenches or pygen, so the wire format the host uses is the one in hdl/wire.py."""
+    import ast
+
+    hdl_dir = Path(__file__).resolve().parents[2] / "hdl"
+    upward = []
+    for path in sorted(hdl_dir.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            upward += [f"{path.relative_to(hdl_dir)}: {n}" for n in names if n.split(".")[0] in ("pygen", "testbenches")]
+    assert upward == []

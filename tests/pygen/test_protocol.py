@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pygen.protocol import (COUNTERS, HEADER_BYTES, OVERHEAD_BYTES, SYNC, Decoder, LinkFormat, LinkFormatError,
-                            Message, MsgType, Status, crc16, encode)
+                            Message, MsgType, Status, board_decoder, crc16, encode)
 
 FMT = LinkFormat(n_inputs=32, input_bits=8, n_outputs=10, result_width=20)
 MAX = 64
@@ -57,6 +57,31 @@ def flip(frame: bytes, bit: int) -> bytes:
 def test_crc16_is_ccitt_false():
     assert crc16(b"123456789") == 0x29B1
     assert crc16(b"") == 0xFFFF
+
+
+@SETTINGS
+@given(st.binary(max_size=200), st.integers(0, 200))
+def test_crc16_is_amaranths_catalog_crc_and_continues(raw, split):
+    """One definition: amaranth.lib.crc's CRC-16/CCITT-FALSE, checked against binascii's independent one."""
+    import binascii
+
+    from amaranth.lib import crc
+
+    from hdl.wire import CRC16, CRC16_AFTER_SYNC
+    assert repr(CRC16.algorithm) == repr(crc.catalog.CRC16_CCITT_FALSE) and CRC16.residue() == 0
+    assert crc16(raw) == binascii.crc_hqx(raw, 0xFFFF)
+    assert crc16(raw[split:], crc16(raw[:split])) == crc16(raw)
+    assert CRC16_AFTER_SYNC.compute(raw) == crc16(SYNC + raw)   # what the deframer's Processor runs
+
+
+def test_payloads_are_the_wire_layouts():
+    """The host's bytes are the layouts' values: a Const of the layout, little-endian."""
+    from amaranth.lib import data
+    layout = FMT.payload_layout(MsgType.RESULT)
+    payload = FMT.pack_result([-1] + [0] * 9, 3, last=True)
+    value = data.Const(layout, int.from_bytes(payload, "little"))
+    assert layout.size == 8 * len(payload) and value.flags.last == 1 and value.decision == 3 and value.y[0] == -1
+    assert payload[:2] == b"\x01\x03" and payload[2:5] == b"\xff\xff\xff"
 
 
 def test_frame_layout_and_zero_residue():
@@ -135,7 +160,7 @@ def test_oversize_length_is_dropped_at_the_header_without_waiting():
 
 
 def test_format_decoder_checks_type_and_exact_length():
-    dec = FMT.board_decoder()
+    dec = board_decoder(FMT)
     u = list(range(32))
     frames = [encode(0x77, b"xyz"),                                       # unknown type
               encode(MsgType.INPUT_FRAME, FMT.pack_input_frame(u)[:-1]),  # one byte short

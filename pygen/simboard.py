@@ -1,0 +1,116 @@
+"""The simulated board of ``memres run --sim``: the board top on Verilator behind a pseudo-terminal.
+
+:class:`SimBoard` converts the very :class:`hdl.board.ReservoirBoard` that
+``memres build`` puts on the board, runs it on Verilator under cocotb with
+``testbenches.uart_bridge`` (which drives the RX pin and decodes the TX pin
+bit by bit at the board's clock and baud rate) and connects that UART to a
+pseudo-terminal, which the host opens like any serial port.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from hdl.wire import LinkFormat
+from pygen.build import make_design
+from pygen.generate import to_verilog
+from pygen.session import WINDOW, BoardError
+from testbenches.runner import run_cocotb
+from testbenches.uart_bridge import BRIDGE_ENV
+
+__all__ = ["SimBoard", "SIM_TOP"]
+
+SIM_TOP = "memres_board"
+#: The cocotb test module that is the board's UART cable.
+BRIDGE_MODULE = "testbenches.uart_bridge"
+
+
+class SimBoard:
+    """The board top (without its clock) on Verilator, its UART behind a pseudo-terminal.
+
+    ::
+
+        with SimBoard("model.npz", "icebreaker", baud=115200) as sim:
+            port = SerialPort(sim.port, 115200)
+
+    Parameters are those of ``memres build``; ``work_dir`` keeps the Verilog,
+    cocotb's log (``run/sim.log``) and results (default: a temporary folder).
+    """
+
+    def __init__(self, source, board: str = "icebreaker", *, lanes: int = 1, baud: int = 115200,
+                 clock_mhz: float | None = None, n_inputs: int | None = None, n_outputs: int | None = None,
+                 work_dir=None, start_timeout: float = 600.0, readout: str | None = None):
+        self.design, self.info, _, _ = make_design(source, board, lanes=lanes, baud=baud, clock_mhz=clock_mhz,
+                                                   n_inputs=n_inputs, n_outputs=n_outputs, readout=readout)
+        self.board, self.baud = board, baud
+        self._tmp = None if work_dir is not None else tempfile.TemporaryDirectory(prefix="memres-sim-")
+        self.work_dir = Path(work_dir if work_dir is not None else self._tmp.name)
+        self.start_timeout = start_timeout
+        self.port: str | None = None
+        self.result = None
+        self._error: BaseException | None = None
+
+    @property
+    def params(self):
+        return self.design.core.params
+
+    @property
+    def fmt(self) -> LinkFormat:
+        return self.design.fmt
+
+    def __enter__(self) -> "SimBoard":
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        src = self.work_dir / f"{SIM_TOP}.v"
+        src.write_text(to_verilog(self.design, name=SIM_TOP))
+        core = self.design.core
+        period_ps = 2 * round(0.5e12 / self.design.clk_freq)   # cocotb wants an even period
+        divisor = self.design.link.divisor
+        pty_file, self._stop = self.work_dir / "pty", self.work_dir / "stop"
+        for f in (pty_file, self._stop):
+            f.unlink(missing_ok=True)
+        params = {"period_ps": period_ps, "divisor": divisor, "pty_file": str(pty_file), "stop_file": str(self._stop),
+                  "quiet_cycles": 20 * 10 * divisor + 4 * (core.latency + WINDOW * core.cycles_per_frame),
+                  "host_pid": os.getpid()}
+        (self.work_dir / "bridge.json").write_text(json.dumps(params))
+        self._thread = threading.Thread(target=self._simulate, args=(src,), daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + self.start_timeout
+        while not pty_file.is_file():
+            if not self._thread.is_alive():
+                why = self._error if self._error is not None else \
+                    (self.result.summary() if self.result is not None else "no result")
+                raise BoardError(f"the simulation ended before its UART came up: {why}")
+            if time.monotonic() > deadline:
+                self._stop.touch()
+                raise BoardError(f"the simulation did not start within {self.start_timeout:g} s; "
+                                    f"see {self.work_dir / 'run' / 'sim.log'}")
+            time.sleep(0.05)
+        self.port = pty_file.read_text().strip()
+        return self
+
+    def _simulate(self, src: Path) -> None:
+        try:
+            self.result = run_cocotb([src], SIM_TOP, BRIDGE_MODULE, Path(__file__).resolve().parents[1],
+                                     env={BRIDGE_ENV: str(self.work_dir / "bridge.json")},
+                                     run_dir=self.work_dir / "run")
+        except BaseException as e:   # reported by __enter__/__exit__
+            self._error = e
+
+    def __exit__(self, *exc) -> None:
+        self._stop.touch()
+        self._thread.join(timeout=60)
+        try:
+            if exc[0] is None:
+                if self._error is not None:
+                    raise BoardError(f"the simulation failed: {self._error}")
+                if self.result is None or not self.result.passed:
+                    raise BoardError("the simulated board's bridge failed: "
+                                        + (self.result.summary() if self.result else "no result"))
+        finally:
+            if self._tmp is not None:
+                self._tmp.cleanup()
