@@ -10,8 +10,8 @@ them once (spelling, type, help text) and reads them back::
 
 A value left ``None`` means "the command's default": for ``lanes`` 1 (or,
 in ``verify``, what ``--verilog`` says), for ``readout`` the board's default
-(``readout_defaults``, :data:`pygen.build.DEFAULT_READOUT`) or ``parallel``,
-for ``clock_mhz`` the board's oscillator (:data:`hdl.board.BOARDS`), for
+(the board table, :data:`hdl.boards.BOARDS`) or ``parallel``,
+for ``clock_mhz`` the board's default clock (the same table), for
 ``n_inputs`` / ``n_outputs`` those of the model (or 32 / 10 for a configuration).
 """
 
@@ -22,17 +22,21 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from hdl.board import BOARDS
+from hdl.boards import BOARDS
 from hdl.design import Design
 from hdl.params import READOUT_MODES
 from pygen.source import DEFAULT_INPUTS, DEFAULT_OUTPUTS, Source
 
-__all__ = ["HardwareOptions", "board_clock_mhz"]
+__all__ = ["HardwareOptions", "BOARD_READOUT", "board_clock_mhz"]
+
+
+#: The readout crossbar of each board unless --readout says otherwise (the board table's).
+BOARD_READOUT = {name: spec.default_readout for name, spec in BOARDS.items()}
 
 
 def board_clock_mhz(board: str) -> float:
-    """The default core clock of ``board``: its oscillator (MHz)."""
-    return BOARDS[board].f_osc / 1e6
+    """The default core clock of ``board`` (MHz), from the board table."""
+    return BOARDS[board].default_clock_mhz
 
 
 @dataclass(frozen=True)
@@ -51,11 +55,13 @@ class HardwareOptions:
                       lanes_default: int | None = 1, lanes_help: str | None = None,
                       readout_default: str | None = None, readout_defaults: Mapping[str, str] | None = None,
                       readout_help: str | None = None, board_default: str | None = None,
-                      clock_help: str | None = None) -> None:
+                      clock_help: str | None = None, sizes: bool = True) -> None:
         """Add ``--lanes --readout --inputs --outputs`` and, as asked, ``--board`` and ``--clock-mhz``.
 
         board : None | "required" | "optional"
             Whether the command takes ``--board`` (``board_default`` when optional).
+        sizes
+            Whether to add ``--inputs`` / ``--outputs`` (for commands that accept a configuration).
         readout_default / readout_defaults
             The readout when ``--readout`` is not given: one value, or one per board.
         """
@@ -69,10 +75,11 @@ class HardwareOptions:
             readout_help = ("readout crossbar: parallel (lanes x K multipliers) or serial (one output per clock: "
                             f"K clocks per beat, far fewer logic cells); default: {default}")
         parser.add_argument("--readout", choices=READOUT_MODES, default=readout_default, help=readout_help)
-        parser.add_argument("--inputs", type=int, metavar="C",
-                            help=f"input channels (configuration only; default {DEFAULT_INPUTS})")
-        parser.add_argument("--outputs", type=int, metavar="K",
-                            help=f"readout outputs (configuration only; default {DEFAULT_OUTPUTS})")
+        if sizes:
+            parser.add_argument("--inputs", type=int, metavar="C",
+                                help=f"input channels (configuration only; default {DEFAULT_INPUTS})")
+            parser.add_argument("--outputs", type=int, metavar="K",
+                                help=f"readout outputs (configuration only; default {DEFAULT_OUTPUTS})")
         if board is not None:
             parser.add_argument("--board", choices=sorted(BOARDS), required=board == "required",
                                 default=board_default,
@@ -93,7 +100,7 @@ class HardwareOptions:
         """Defaults filled in: lanes 1, the board's readout (else parallel) and oscillator clock."""
         readout = self.readout
         if readout is None:
-            readout = (readout_defaults or {}).get(self.board, "parallel") if self.board else "parallel"
+            readout = (readout_defaults or BOARD_READOUT).get(self.board, "parallel") if self.board else "parallel"
         clock = self.clock_mhz
         if clock is None and self.board in BOARDS:
             clock = board_clock_mhz(self.board)

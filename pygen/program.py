@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from hdl.boards import BOARDS
+from pygen.console import add_output_flags
 from sw_model.errors import MemresError
 
 __all__ = ["ProgramError", "find_tool", "program_command", "program", "add_arguments", "run"]
@@ -140,11 +141,10 @@ def _explain(board: str, cmd: list[str], code: int, output: str) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``memres program --board icebreaker|ulx3s [BITSTREAM] [--flash] [--dry-run] [--json]``."""
     parser.add_argument("bitstream", nargs="?", help="the .bin/.bit from memres build (default build-BOARD/...)")
-    parser.add_argument("--board", required=True, choices=sorted(BOARDS))
+    parser.add_argument("--board", required=True, choices=sorted(BOARDS), help="the board to flash")
     parser.add_argument("--flash", action="store_true", help="write the configuration flash (kept over power "
                         "cycles) instead of the FPGA's SRAM")
     parser.add_argument("--dry-run", action="store_true", help="print the command without running it")
-    from pygen.cli import add_output_flags
     add_output_flags(parser, "print one JSON object with the result", "no messages")
 
 

@@ -21,8 +21,9 @@ import json
 import sys
 
 from hdl.board import link_format
-from hdl.boards import BOARDS
 from hdl.params import CoreParams
+from pygen.console import add_output_flags
+from pygen.options import HardwareOptions
 from pygen.protocol import LinkFormat
 from pygen.serialport import SerialPort, SerialPortError
 from pygen.session import WINDOW, BoardClient, BoardError, BoardMismatch, Decision, FrameLost, counter_delta
@@ -46,20 +47,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--port", help="serial port of the board, e.g. /dev/ttyUSB1")
     where.add_argument("--sim", action="store_true", help="run against the board top simulated with Verilator")
     parser.add_argument("--baud", type=int, default=115200, help="baud rate the bitstream was built for (115200)")
-    parser.add_argument("--board", choices=sorted(BOARDS), default="icebreaker",
-                        help="--sim: which board top to simulate (its clock and UART divisor)")
-    parser.add_argument("--lanes", type=int, default=1, help="--sim: lanes of the simulated core")
-    parser.add_argument("--readout", choices=("parallel", "serial"),
-                        help="--sim: readout crossbar of the simulated core (default: the board's, as memres build)")
-    parser.add_argument("--clock-mhz", type=float, help="--sim: core clock (default: the board's)")
+    HardwareOptions.add_arguments(
+        parser, board="optional", board_default="icebreaker", clock=True, sizes=False,
+        lanes_help="--sim: lanes of the simulated core (default 1)",
+        readout_help="--sim: readout crossbar of the simulated core (default: the board's, as memres build)",
+        clock_help="--sim: core clock (default: the board's)")
     parser.add_argument("--timeout", type=float, help="seconds without a RESULT before a frame counts as lost "
                         "(default 1, with --sim 30)")
     parser.add_argument("--retries", type=int, default=2, help="resend a sequence after a lost frame (default 2)")
     parser.add_argument("--write-weights", action="store_true",
                         help="load the model's readout over the link first (for a bitstream built from its "
                              "configuration)")
-    from pygen.cli import add_output_flags
-    add_output_flags(parser, "print one JSON object with the decisions", "no progress messages")
+    add_output_flags(parser, "print one JSON object with the decisions", "no progress bars or messages")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,8 +93,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.sim:
         say(f"memres run --sim: simulating the {args.board} board top on Verilator (first build ~1 min) ...")
-        with SimBoard(args.model, args.board, lanes=args.lanes, baud=args.baud, clock_mhz=args.clock_mhz,
-                      readout=args.readout) as sim:
+        opts = HardwareOptions.from_args(args)
+        with SimBoard(args.model, opts.board, lanes=opts.lanes, baud=args.baud, clock_mhz=opts.clock_mhz,
+                      readout=opts.readout) as sim:
             result = {**session(sim.port, sim.fmt, sim.params), "sim": True, "board": args.board, "baud": args.baud}
     else:
         params = CoreParams(model.constants(), model.n_outputs)
