@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-esn", action="store_true", help="no echo state network baseline")
     parser.add_argument("--fresh", action="store_true",
                         help="drop the sections of an earlier run in --out (default: keep those not run now)")
-    add_output_flags(parser, "print one JSON object with the results on stdout", "no progress messages")
+    add_output_flags(parser)
 
 
 def settings_from_args(args: argparse.Namespace) -> tuple[Settings, tuple[str, ...]]:
