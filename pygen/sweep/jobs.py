@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from pygen.generate import generate
+from pygen.train import check_training_memory
 from sw_model import workflow
 from sw_model.config import config_from_dict
 
@@ -103,7 +104,10 @@ def train_job(task: str, config: dict, data_dir: str | None, seed: int) -> dict:
     """Train a configuration and return its integer (and float) score."""
     t0 = time.perf_counter()
     try:
-        model = workflow.train(task, config_from_dict(config), data_dir=data_dir, seed=seed)
+        cfg = config_from_dict(config)
+        # a point too big for this machine is refused at once (a real failure), not retried after MemoryError
+        check_training_memory(task, cfg)
+        model = workflow.train(task, cfg, data_dir=data_dir, seed=seed)
     except Exception as e:  # noqa: BLE001 - a failed point is a result, not a crash
         return _failed("training", e, t0)
     m = model.metrics

@@ -295,3 +295,13 @@ def test_quiet_means_the_same_in_every_command():
 def test_model_argument_is_called_model(name):
     positional = [a for a in _sub(name)._actions if not a.option_strings and a.dest not in ("help",)]
     assert positional[0].metavar == "MODEL", name
+
+
+def test_a_sweep_point_too_big_for_memory_fails_for_good(tmp_path):
+    # a million features: an 8 TB Gram matrix
+    spec = _spec(axes={"n_devices": [4096]}, base={"reservoir": {"n_virtual": 256}})
+    c = sweep.run_sweep(spec, tmp_path, workers=1)
+    assert c["new_failed"] == 1 and c["new_transient"] == 0
+    big = next(r for r in sweep.load_results(tmp_path).values() if r["status"] == "failed")
+    assert big["failure"] == "real" and "MemoryBudgetError" in big["error"] and "n_devices" in big["error"]
+    assert sweep.run_sweep(spec, tmp_path, workers=1)["to_run"] == 0
