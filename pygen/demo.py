@@ -7,7 +7,6 @@ simulation, build an iCEBreaker bitstream.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from pygen import build as build_mod
 from pygen import generate as generate_mod

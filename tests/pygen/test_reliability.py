@@ -14,7 +14,6 @@ import pytest
 from pygen import sweep
 from pygen.cli import main
 from pygen.sweep import jobs as sweep_jobs
-from pygen.sweep import runner as sweep_runner
 from sw_model import budget
 
 ROOT = Path(__file__).resolve().parents[2]
