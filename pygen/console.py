@@ -4,6 +4,9 @@
   for people (its summary);
 * :func:`emit` prints a command's result: one JSON object on stdout with
   ``--json``, else the human summary;
+* :func:`say` prints a message for people (a step, a note) unless ``-q``:
+  ``-q`` means "no progress bars or messages" in every command; the result
+  (:func:`emit`) and errors are still printed;
 * :func:`add_output_flags` gives a command its ``--json`` and ``-q/--quiet``;
 * :func:`setup_logging`, called once by the dispatcher (``pygen/cli.py``),
   routes the :mod:`logging` records of the library (``sw_model``, ``hdl``,
@@ -37,11 +40,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sw_model import progress as progress_mod
 from sw_model.errors import MemresError
 
-__all__ = ["err", "UserError", "emit", "emit_error", "add_output_flags", "setup_logging", "finish_progress",
+__all__ = ["err", "UserError", "emit", "emit_error", "say", "QUIET_HELP", "MODEL_METAVAR", "MODEL_HELP", "add_output_flags", "setup_logging", "finish_progress",
            "progress_bars", "ProgressHandler", "LIBRARY_LOGGERS"]
 
 #: The console on stderr. Its file is looked up at each print (``sys.stderr``), so redirection works.
 err = Console(stderr=True)
+
+#: The help of ``-q/--quiet``, the same in every command.
+QUIET_HELP = "no progress bars or messages"
+#: The metavar and help of the model argument of the commands that take a model or a configuration.
+MODEL_METAVAR = "MODEL"
+MODEL_HELP = "a trained model .npz or a configuration .json/.toml"
 
 #: Loggers of the memres layers whose INFO records a command shows (``-q``: warnings only).
 LIBRARY_LOGGERS = ("sw_model", "hdl", "testbenches", "pygen")
@@ -54,7 +63,7 @@ class UserError(MemresError):
 # --- output ------------------------------------------------------------------------------
 
 def add_output_flags(parser: argparse.ArgumentParser, json_help: str = "print one JSON object with the results "
-                     "on stdout", quiet_help: str = "no progress bars or messages") -> None:
+                     "on stdout", quiet_help: str = QUIET_HELP) -> None:
     """``--json`` and ``-q/--quiet`` for a command, unless the parser already has them."""
     dests = {a.dest for a in parser._actions}
     if "json" not in dests:
@@ -69,6 +78,12 @@ def emit(args: argparse.Namespace, result: dict, human: Callable[[dict], None]) 
         print(json.dumps(result, indent=None, sort_keys=False, default=float))
     else:
         human(result)
+
+
+def say(args: argparse.Namespace, text: str) -> None:
+    """A message for people on stderr (rich markup), unless the command was given ``-q``."""
+    if not getattr(args, "quiet", False):
+        err.print(text)
 
 
 def emit_error(args: argparse.Namespace, error: MemresError) -> None:

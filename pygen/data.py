@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from pygen.console import add_output_flags, emit, err
+from sw_model.atomic import check_output_path
 from sw_model.datasets import download_fsdd
 
 __all__ = ["add_arguments", "run"]
@@ -18,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_path(args.dir, directory=True)
     path = download_fsdd(args.dir, progress=not args.quiet)
     n = len(list(Path(path).glob("*.wav")))
     emit(args, {"dataset": "fsdd", "path": str(path), "files": n},

@@ -7,14 +7,14 @@ simulation, build an iCEBreaker bitstream.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from pygen import build as build_mod
 from pygen import generate as generate_mod
 from pygen import verify as verify_mod
-from pygen.console import UserError, add_output_flags, emit, err, progress_bars
-from pygen.train import print_metrics
+from pygen.console import UserError, add_output_flags, emit, err, progress_bars, say
+from pygen.train import check_training_memory, print_metrics
 from sw_model import workflow
+from sw_model.atomic import check_output_path
 
 __all__ = ["add_arguments", "run", "hardware_steps"]
 
@@ -27,10 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    out = Path(args.output)
+    out = check_output_path(args.output, directory=True)
     task = "fsdd" if args.data else "henon"
-    err.print(f"[bold]memres demo[/]: task {task}, outputs in {out}/")
     cfg = workflow.default_config(task)
+    check_training_memory(task, cfg)
+    say(args, f"[bold]memres demo[/]: task {task}, outputs in {out}/")
     with progress_bars(not args.quiet) as bars:
         model = workflow.train(task, cfg, data_dir=args.data, progress=bars)
         model_path = model.save(out / "model.npz")
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     result = {"task": task, "model": str(model_path), "train": model.metrics, "evaluate": evaluation}
     steps = hardware_steps()
     for name, step in steps:
-        err.print(f"[bold]{name}[/] ...")
+        say(args, f"[bold]{name}[/] ...")
         result[name] = step(model_path, out, args)
     emit(args, result, lambda r: (print_metrics({**r["evaluate"], "model": r["model"], "plots": out / "plots"}),
                                   err.print(f"done: {', '.join(['train', 'evaluate'] + [n for n, _ in steps])}")))
@@ -50,7 +51,7 @@ def hardware_steps() -> list:
 
     def generate(model_path, out, args):
         manifest = generate_mod.generate(model_path, out / "verilog", lanes=1)
-        err.print(f"  Verilog in {out / 'verilog'}: {manifest['cycles_per_frame']} cycles per frame, "
+        say(args, f"  Verilog in {out / 'verilog'}: {manifest['cycles_per_frame']} cycles per frame, "
                   f"latency {manifest['latency']} cycles")
         return {"dir": str(out / "verilog"), "cycles_per_frame": manifest["cycles_per_frame"],
                 "latency": manifest["latency"]}
@@ -58,7 +59,7 @@ def hardware_steps() -> list:
     def verify(model_path, out, args):
         # A sample of the test data keeps the demo short; `memres verify MODEL` checks it all.
         r = verify_mod.verify(model_path, out_dir=out / "verify", sequences=4, random_count=2, data_dir=args.data)
-        err.print(f"  RTL on Verilator: {r['cycles']} cycles, {r['compared']} values compared, "
+        say(args, f"  RTL on Verilator: {r['cycles']} cycles, {r['compared']} values compared, "
                   f"{r['mismatches']} mismatches")
         if r["mismatches"]:
             raise UserError(f"the RTL disagrees with the integer model: {r['first_mismatch']}")
@@ -69,9 +70,9 @@ def hardware_steps() -> list:
             r = build_mod.build(model_path, "icebreaker", out / "build-icebreaker")
         except build_mod.BuildError as e:
             # A model too big for the board is a finding, not a crash: report it and finish.
-            err.print(f"  [yellow]no iCEBreaker bitstream:[/] {e}")
+            say(args, f"  [yellow]no iCEBreaker bitstream:[/] {e}")
             return {"ok": False, "error": str(e)}
-        err.print(f"  iCEBreaker bitstream {r['bitstream']}: Fmax {r['fmax_mhz']:.1f} MHz, "
+        say(args, f"  iCEBreaker bitstream {r['bitstream']}: Fmax {r['fmax_mhz']:.1f} MHz, "
                   f"{r['frames_per_s']:.0f} frames/s")
         return {"ok": True, **{k: r[k] for k in ("bitstream", "fmax_mhz", "frames_per_s", "realtime_factor",
                                                    "utilisation")}}

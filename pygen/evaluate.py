@@ -7,19 +7,22 @@ import argparse
 from pygen.console import add_output_flags, emit, progress_bars
 from pygen.train import print_metrics
 from sw_model import workflow
+from sw_model.atomic import check_output_path
 from sw_model.model_file import load_model
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="the model file (.npz) written by memres train")
+    parser.add_argument("model", metavar="MODEL", help="a trained model .npz (written by memres train)")
     parser.add_argument("--data", help="FSDD folder (default: the one used for training)")
-    parser.add_argument("--plots", metavar="DIR", help="write PNG plots into DIR")
+    parser.add_argument("--plots", metavar="DIR", help="write PNG plots into the folder DIR (created if missing)")
     add_output_flags(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.plots:
+        check_output_path(args.plots, directory=True)
     model = load_model(args.model)
     with progress_bars(not args.quiet) as bars:
         result = workflow.evaluate(model, data_dir=args.data, plots_dir=args.plots, progress=bars)

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import argparse
 
-from pygen.console import add_output_flags, emit, err, progress_bars
-from sw_model import workflow
-from sw_model.config import load_config
+from pygen.console import add_output_flags, emit, err, progress_bars, say
+from sw_model import regression, speech, workflow
+from sw_model.atomic import check_output_path
+from sw_model.budget import ensure_training_fits
+from sw_model.config import ModelConfig, load_config
+from sw_model.reservoir import n_features
 from sw_model.workflow import TASK_NAMES
 
-__all__ = ["add_arguments", "run", "print_metrics"]
+__all__ = ["add_arguments", "run", "print_metrics", "check_training_memory", "FSDD_BATCH_FRAMES",
+           "FSDD_RECORDINGS"]
+
+#: Frames of FSDD features held at once: a batch of 256 recordings padded to 2.5 s at 100 frames/s
+#: (sw_model.reservoir.FloatReservoir.run), plus two 8192-frame blocks buffered for the Gram sums.
+FSDD_BATCH_FRAMES = 256 * 250 + 2 * 8192
+#: Recordings of FSDD whose early-recognition prefix sums are kept.
+FSDD_RECORDINGS = 3000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,16 +35,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override reservoir.read_noise: relative cycle-to-cycle noise on every read current "
                              "(float model; 0.001 = 0.1 %%)")
     parser.add_argument("-o", "--output", "--out", dest="output", required=True, metavar="FILE",
-                        help="model file to write")
+                        help="model file to write (.npz; checked before training starts)")
     add_output_flags(parser)
 
 
+def check_training_memory(task: str, cfg: ModelConfig, what: str | None = None) -> int:
+    """Refuse (:class:`sw_model.budget.MemoryBudgetError`) a training of ``task`` on ``cfg`` that would not
+    fit in the available memory; returns the estimate in bytes (:func:`sw_model.budget.training_bytes`)."""
+    f = n_features(cfg.reservoir)
+    what = what or f"training {task}"
+    if task == "fsdd":
+        return ensure_training_fits(f, speech.N_CLASSES, frames=FSDD_BATCH_FRAMES, grams=2,
+                                    sequences=FSDD_RECORDINGS, what=what)
+    frames = cfg.readout.washout + regression.N_TRAIN + regression.N_TEST
+    return ensure_training_fits(f, 1, frames=frames, grams=2, what=what)
+
+
 def run(args: argparse.Namespace) -> int:
+    check_output_path(args.output)
     cfg = load_config(args.config) if args.config is not None else workflow.default_config(args.task)
     if args.read_noise is not None:
         cfg = cfg.replace(reservoir={"read_noise": args.read_noise})
+    check_training_memory(args.task, cfg)
     for note in cfg.reservoir.notes():
-        err.print(f"[yellow]note:[/] {note}")
+        say(args, f"[yellow]note:[/] {note}")
     with progress_bars(not args.quiet) as bars:
         model = workflow.train(args.task, cfg, data_dir=args.data, split=args.split, seed=args.seed,
                                noise=args.noise, progress=bars, show_frontend_progress=not args.quiet)

@@ -7,7 +7,7 @@ import shlex
 
 from pygen.bench.runner import BenchError, run_bench
 from pygen.bench.settings import BENCH_TASKS, SECTIONS, Settings
-from pygen.console import add_output_flags, emit, err, progress_bars
+from pygen.console import MODEL_HELP, MODEL_METAVAR, add_output_flags, emit, err, progress_bars
 
 __all__ = ["add_arguments", "settings_from_args", "command_line", "run"]
 
@@ -33,8 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--boards", help="comma-separated boards for the hardware section, or 'none' "
                                          "(default icebreaker,ulx3s)")
     parser.add_argument("--lanes", help="comma-separated lane counts for the hardware section (default 1)")
-    parser.add_argument("--hardware-source", metavar="FILE",
-                        help="model or configuration to build (default: the bench's FSDD model, else its configuration)")
+    parser.add_argument("--hardware-source", metavar=MODEL_METAVAR,
+                        help=f"what the hardware section builds: {MODEL_HELP} (default: the bench's FSDD model, "
+                             "else its configuration)")
     parser.add_argument("--rtl-lanes", type=int, help="lanes of the RTL checked in the accuracy section (default 8)")
     parser.add_argument("--rtl-sequences", type=int, help="FSDD test utterances simulated in RTL (default 10)")
     parser.add_argument("--rtl-steps", type=int, help="time-series test steps simulated in RTL (default 200)")
@@ -42,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-esn", action="store_true", help="no echo state network baseline")
     parser.add_argument("--fresh", action="store_true",
                         help="drop the sections of an earlier run in --out (default: keep those not run now)")
-    add_output_flags(parser, "print one JSON object with the results on stdout", "no progress messages")
+    add_output_flags(parser)
 
 
 def settings_from_args(args: argparse.Namespace) -> tuple[Settings, tuple[str, ...]]:

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from sw_model.atomic import atomic_output
+
 __all__ = ["plots"]
 
 
@@ -23,7 +25,8 @@ def plots(out: Path, results: dict) -> list[Path]:
     def save(fig, name: str) -> None:
         fig.tight_layout()
         made.append(out / name)
-        fig.savefig(made[-1], dpi=110)
+        with atomic_output(made[-1], "wb") as f:
+            fig.savefig(f, format="png", dpi=110)
 
     sec = results["sections"]
     colours = {"float": "tab:blue", "integer": "tab:orange", "ESN": "tab:green"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pygen.bench.plots import plots
+from sw_model.atomic import atomic_write_text
 
 __all__ = ["write_report"]
 
@@ -52,9 +53,7 @@ def write_report(out: Path, results: dict) -> Path:
             L += body[:2] + _measured_md(sec[name].get("measured"), results["command"]) + body[2:]
     if made:
         L += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in made] + [""]
-    path = out / "report.md"
-    path.write_text("\n".join(L) + "\n")
-    return path
+    return atomic_write_text(out / "report.md", "\n".join(L) + "\n")
 
 
 def _measured_md(m: dict | None, command: str) -> list[str]:

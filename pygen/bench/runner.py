@@ -13,8 +13,9 @@ import numpy as np
 
 from pygen.bench.provenance import git_info, load_average, machine_info
 from pygen.bench.report import write_report
-from pygen.bench.sections import accuracy_section, hardware_section, speed_section
+from pygen.bench.sections import accuracy_section, check_memory, hardware_section, speed_section
 from pygen.bench.settings import SECTIONS, Settings
+from sw_model.atomic import atomic_write_text, check_output_path
 from sw_model.errors import MemresError
 
 __all__ = ["run_bench", "json_default", "BenchError"]
@@ -60,10 +61,13 @@ def run_bench(s: Settings, out: str | Path, sections=SECTIONS, *, command: str =
 
 
 def _run(s: Settings, out: Path, sections, command: str, bars, keep: bool) -> dict:
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_path(out, directory=True)
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         raise BenchError(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
+    if "accuracy" in sections:
+        check_memory(s)
+    out.mkdir(parents=True, exist_ok=True)
     results = {"command": command, "machine": machine_info(), "git": git_info(), "settings": asdict(s),
                "sections": {}}
     old = {}
@@ -85,7 +89,7 @@ def _run(s: Settings, out: Path, sections, command: str, bars, keep: bool) -> di
         results["sections"] = {k: results["sections"].get(k, kept.get(k)) for k in SECTIONS
                                if k in results["sections"] or k in kept}
         results["report"] = str(write_report(out, results))
-        (out / "results.json").write_text(json.dumps(results, indent=1, default=json_default) + "\n")
+        atomic_write_text(out / "results.json", json.dumps(results, indent=1, default=json_default) + "\n")
 
     for name in SECTIONS:
         if name in sections:

@@ -15,6 +15,8 @@ from pygen.build import BuildError, build
 from pygen.generate import generate
 from pygen.verify import check_design, load_design, random_sequences, verify, write_verilog
 from sw_model import progress, speech, workflow
+from pygen.train import check_training_memory
+from sw_model.atomic import atomic_write_text
 from sw_model.config import config_from_dict, load_config
 from sw_model.datasets import list_recordings, loso_folds, standard_split
 from sw_model.fixed import FixedReservoir, quantise_inputs
@@ -76,8 +78,7 @@ def config_file(task: str, out: Path, overrides: dict | None = None) -> Path:
     if overrides:
         cfg = cfg.replace(**overrides)
     path = out / "configs" / f"{task}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(cfg.to_dict(), indent=1))
+    atomic_write_text(path, json.dumps(cfg.to_dict(), indent=1))
     return path
 
 
@@ -148,6 +149,19 @@ def _config(task: str, overrides: dict, path: str | None):
 def _describe(cfg) -> str:
     r = cfg.reservoir
     return f"N={r.n_devices}, ML={r.n_virtual}, alpha={r.alpha:g}, dt={r.dt_ns:g} ns, config {cfg.hash()}"
+
+
+def check_memory(s: Settings) -> None:
+    """Refuse (:class:`sw_model.budget.MemoryBudgetError`) settings whose trainings would not fit in memory."""
+    for name in s.tasks:
+        if name not in BENCH_TASKS:
+            continue
+        task, overrides, label = BENCH_TASKS[name]
+        check_training_memory(task, _config(task, overrides, s.fsdd_config if task == "fsdd" else None),
+                              f"bench {label}")
+        if task == "fsdd" and s.loso:
+            check_training_memory(task, _config("fsdd", {}, s.loso_config or s.fsdd_config),
+                                  "bench FSDD leave-one-speaker-out")
 
 
 def accuracy_section(s: Settings, out: Path, bars=None) -> dict:

@@ -12,6 +12,7 @@ from pygen.sweep.runner import run_sweep
 from pygen.sweep.spec import SweepError, load_spec
 from pygen.sweep.store import RESULTS_FILE, load_results
 from pygen.sweep.summary import report
+from sw_model.atomic import check_output_path
 
 __all__ = ["add_arguments", "run"]
 
@@ -26,14 +27,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cluster", metavar="ADDRESS",
                         help="run on a Dask cluster (scheduler address, e.g. tcp://host:8786) instead")
     parser.add_argument("--limit", type=int, metavar="N", help="run at most N unfinished points, then stop")
-    parser.add_argument("--retry-failed", action="store_true", help="run failed points again")
+    parser.add_argument("--retry-failed", action="store_true",
+                        help="also run points that failed for good (a configuration that cannot be trained or "
+                             "built) again; points that failed for want of resources (out of memory, a killed "
+                             "worker, a timeout) are always run again")
     parser.add_argument("--report-only", action="store_true", help="only redraw plots and summary from the results")
     parser.add_argument("--img-dir", metavar="DIR", help="write the Pareto PNGs here instead of into the output folder")
-    add_output_flags(parser, "print one JSON object with the results on stdout", "no progress bar or summary")
+    add_output_flags(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
+    check_output_path(args.out, directory=True)
+    if args.img_dir:
+        check_output_path(args.img_dir, directory=True)
     if args.limit is not None and args.limit < 0:
         raise SweepError(f"--limit must be >= 0, not {args.limit}")
     if args.workers is not None and args.workers < 1:
@@ -55,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
     result = {"run": counts, **rep}
     if args.json:
         print(json.dumps(result, default=float))
-    elif not args.quiet:
-        err.print(f"{rep['finished']}/{rep['points']} points finished ({rep['ok']} ok, {rep['failed']} failed); "
+    else:
+        transient = f", {rep['transient']} of them for want of resources: run again" if rep["transient"] else ""
+        err.print(f"{rep['finished']}/{rep['points']} points finished ({rep['ok']} ok, {rep['failed']} failed"
+                  f"{transient}); "
                   f"distinct syntheses: {rep['distinct_syntheses']}; summary {rep['summary']}")
         for family, b in rep["best"].items():
             err.print(f"  best that fits the {b['device']}: {b['metric']} {b['score']:.4f}, {b['luts']} LUTs, "

@@ -7,6 +7,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from pygen.sweep.analysis import COSTS, best_fitting, ok_records, pareto_front
+from sw_model.atomic import atomic_output
 
 __all__ = ["plot_pareto"]
 
@@ -47,7 +48,7 @@ def plot_pareto(records: list[dict], family: str, path: Path, title: str) -> Pat
     axes[0][0].legend(fontsize=8, loc="lower right" if maximize else "upper right")
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    with atomic_output(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=110)
     return path
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
-import json
 import logging
 import math
 import os
@@ -12,11 +11,13 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from pygen.sweep.jobs import synth_job, train_job
+from pygen.sweep.jobs import REAL, TRANSIENT, die_with_parent, synth_job, train_job
 from pygen.sweep.points import Point, hardware_version, make_points
 from pygen.sweep.spec import Spec, SweepError
-from pygen.sweep.store import MODEL_CACHE, RESULTS_FILE, RUNS_FILE, SYNTH_CACHE, Appender, load_results, read_jsonl
+from pygen.sweep.store import (MODEL_CACHE, RESULTS_FILE, RUNS_FILE, SYNTH_CACHE, Appender, append_line, load_results,
+                               read_jsonl, record_failure)
 from sw_model import progress as progress_mod
+from sw_model.atomic import check_output_path
 
 __all__ = ["run_sweep", "wall_time", "machine", "make_executor", "CONNECT_TIMEOUT"]
 
@@ -45,7 +46,8 @@ def make_executor(workers: int, cluster: str | None):
             ex.shutdown(wait=False)
             client.close()
         return ex, close, f"Dask cluster {cluster} ({n} worker threads)"
-    ex = cf.ProcessPoolExecutor(max_workers=workers)
+    # workers end with the sweep, even when it is killed with SIGKILL (die_with_parent)
+    ex = cf.ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),))
     return ex, lambda: ex.shutdown(wait=False, cancel_futures=True), f"{workers} local process(es)"
 
 
@@ -64,7 +66,7 @@ def run_sweep(spec: Spec, out_dir: str | Path, *, workers: int | None = None, cl
         if log is not None:
             log(msg)
 
-    out = Path(out_dir)
+    out = check_output_path(out_dir, directory=True)
     out.mkdir(parents=True, exist_ok=True)
     workers = workers or os.cpu_count() or 1
     if workers < 1:
@@ -78,28 +80,30 @@ def run_sweep(spec: Spec, out_dir: str | Path, *, workers: int | None = None, cl
         if r is None:
             return False
         if r["status"] == "failed":
-            return not retry_failed
+            # a transient failure (out of memory, a killed worker) is run again; a real one on --retry-failed
+            return record_failure(r) == REAL and not retry_failed
         return all(f in r.get("synth", {}) for f in spec.synth)
 
     todo = [p for p in points if not finished(p)]
     skipped = len(points) - len(todo)
     if limit is not None:
         todo = todo[:limit]
-    models = {r["key"]: r["result"] for r in read_jsonl(out / MODEL_CACHE)}
-    synths = {r["key"]: r["result"] for r in read_jsonl(out / SYNTH_CACHE)}
-    if retry_failed:
-        models = {k: v for k, v in models.items() if v.get("ok")}
-        synths = {k: v for k, v in synths.items() if v.get("ok")}
-    with (out / RUNS_FILE).open("a") as f:
-        f.write(json.dumps({"event": "start", "t": round(t0, 1),
-                            "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0)),
-                            "workers": None if cluster else workers, "cluster": cluster,
-                            "machine": machine()}) + "\n")
+
+    def reusable(result: dict) -> bool:
+        """A cached job result is used again unless it failed transiently (or failed, with --retry-failed)."""
+        return result.get("ok") or (record_failure(result) == REAL and not retry_failed)
+
+    models = {r["key"]: r["result"] for r in read_jsonl(out / MODEL_CACHE) if reusable(r["result"])}
+    synths = {r["key"]: r["result"] for r in read_jsonl(out / SYNTH_CACHE) if reusable(r["result"])}
+    append_line(out / RUNS_FILE, {"event": "start", "t": round(t0, 1),
+                                  "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0)),
+                                  "workers": None if cluster else workers, "cluster": cluster,
+                                  "machine": machine()})
     results = Appender(out / RESULTS_FILE)
     model_log = Appender(out / MODEL_CACHE)
     synth_log = Appender(out / SYNTH_CACHE)
     counts = {"points": len(points), "skipped": skipped, "to_run": len(todo), "new_ok": 0, "new_failed": 0,
-              "crashed": 0,
+              "new_transient": 0, "crashed": 0,
               "trainings_run": 0, "syntheses_run": {f: 0 for f in spec.synth}}
     tick = (progress or progress_mod.factory)(f"sweep {len(todo)} points", len(todo))
 
@@ -114,6 +118,7 @@ def run_sweep(spec: Spec, out_dir: str | Path, *, workers: int | None = None, cl
     def record(p: Point) -> None:
         rec = {"id": p.id, "task": spec.task, "values": p.values, "lanes": p.lanes, "config": p.config}
         errors = [p.error] if p.error else []
+        kinds = [REAL] if p.error else []
         if p.error is None:
             m = models[p.model_key]
             rec["model_key"] = p.model_key
@@ -123,6 +128,7 @@ def run_sweep(spec: Spec, out_dir: str | Path, *, workers: int | None = None, cl
                             "n_features": m["n_features"], "train_s": m["seconds"]})
             else:
                 errors.append(m["error"])
+                kinds.append(record_failure(m))
             rec["synth"] = {}
             for f in spec.synth:
                 key = p.hw_key(f, spec.synth_share)
@@ -131,15 +137,18 @@ def run_sweep(spec: Spec, out_dir: str | Path, *, workers: int | None = None, cl
                     rec["synth"][f] = {k: v for k, v in s.items() if k != "ok"} | {"key": key}
                 else:
                     errors.append(s["error"])
+                    kinds.append(record_failure(s))
         rec["hardware_version"] = hardware_version()
         rec["status"] = "failed" if errors else "ok"
         rec["t"] = round(time.time(), 1)
         if errors:
             rec["error"] = "; ".join(errors)
+            # real if any part of the point cannot be made: running it again would not help
+            rec["failure"] = REAL if REAL in kinds else TRANSIENT
         results.write(rec)
         done[p.id] = rec
         recorded.add(p.id)
-        counts["new_failed" if errors else "new_ok"] += 1
+        counts["new_ok" if not errors else "new_transient" if rec["failure"] == TRANSIENT else "new_failed"] += 1
         tick(1)
 
     waiting: dict[tuple[str, str], list[Point]] = {}
@@ -178,18 +187,19 @@ def run_sweep(spec: Spec, out_dir: str | Path, *, workers: int | None = None, cl
                 try:
                     result = fut.result()
                 except Exception as e:  # noqa: BLE001 - e.g. a worker that died, a lost cluster
-                    # not a property of the point: left unfinished (not cached), run again on resume
-                    counts["crashed"] += len(waiting.pop((kind, key)))
+                    # not a property of the point: recorded as a transient failure, run again on resume
+                    counts["crashed"] += len(waiting[(kind, key)])
                     say(f"{kind} job crashed ({type(e).__name__}: {e}); its points are left for the next run")
-                    continue
-                if kind == "model":
-                    models[key] = result
-                    model_log.write({"key": key, "result": result})
-                    counts["trainings_run"] += 1
+                    result = {"ok": False, "error": f"{kind} job crashed: {type(e).__name__}: {e}",
+                              "failure": TRANSIENT, "seconds": None}
                 else:
-                    synths[key] = result
-                    synth_log.write({"key": key, "result": result})
-                    counts["syntheses_run"][family] += 1
+                    if kind == "model":
+                        counts["trainings_run"] += 1
+                    else:
+                        counts["syntheses_run"][family] += 1
+                # a transient failure is logged in the cache too, but never reused from it
+                (models if kind == "model" else synths)[key] = result
+                (model_log if kind == "model" else synth_log).write({"key": key, "result": result})
                 for p in waiting.pop((kind, key)):
                     if p.id not in recorded and complete(p):
                         record(p)
@@ -199,8 +209,7 @@ def run_sweep(spec: Spec, out_dir: str | Path, *, workers: int | None = None, cl
             a.close()
     counts["wall_s"] = round(time.time() - t0, 1)
     counts["finished"] = sum(1 for p in points if finished(p))
-    with (out / RUNS_FILE).open("a") as f:
-        f.write(json.dumps({"event": "end", "t": round(time.time(), 1), **counts}) + "\n")
+    append_line(out / RUNS_FILE, {"event": "end", "t": round(time.time(), 1), **counts})
     return counts
 
 

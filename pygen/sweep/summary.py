@@ -10,7 +10,9 @@ from pygen.sweep.plots import plot_pareto
 from pygen.sweep.points import make_points
 from pygen.sweep.runner import wall_time
 from pygen.sweep.spec import Spec
-from pygen.sweep.store import MODEL_CACHE, RESULTS_FILE, RUNS_FILE, SYNTH_CACHE, load_results, read_jsonl
+from pygen.sweep.store import (MODEL_CACHE, RESULTS_FILE, RUNS_FILE, SYNTH_CACHE, load_results, read_jsonl,
+                               record_failure)
+from sw_model.atomic import atomic_write_text
 
 __all__ = ["report", "describe", "fmt_score", "SUMMARY_FILE"]
 
@@ -43,7 +45,9 @@ def report(out_dir: str | Path, spec: Spec, *, img_dir: str | Path | None = None
     synth_cache = read_jsonl(out / SYNTH_CACHE)
     model_cache = read_jsonl(out / MODEL_CACHE)
     result: dict = {"out": str(out), "points": len(ids), "finished": len(records), "ok": len(ok),
-                    "failed": len(records) - len(ok), "distinct_trainings": len({r["model_key"] for r in ok}),
+                    "failed": len(records) - len(ok),
+                    "transient": sum(1 for r in records if r.get("status") != "ok" and record_failure(r) == "transient"),
+                    "distinct_trainings": len({r["model_key"] for r in ok}),
                     "distinct_syntheses": {f: len({r["synth"][f]["key"] for r in ok_records(records, f)})
                                            for f in spec.synth},
                     "trainings_run": len(model_cache), "syntheses_run": len(synth_cache),
@@ -83,7 +87,7 @@ def report(out_dir: str | Path, spec: Spec, *, img_dir: str | Path | None = None
         best = best_fitting(rs, family)
         if best is not None:
             name = f"best_{family}.json"
-            (out / name).write_text(json.dumps(best["config"], indent=2) + "\n")
+            atomic_write_text(out / name, json.dumps(best["config"], indent=2) + "\n")
             s = best["synth"][family]
             result["best"][family] = {"id": best["id"], "score": best["score"], "metric": best["metric"],
                                       "float_score": best["float_score"], "lanes": best["lanes"],
@@ -99,12 +103,15 @@ def report(out_dir: str | Path, spec: Spec, *, img_dir: str | Path | None = None
         lines.append("")
     failed = [r for r in records if r.get("status") != "ok"]
     if failed:
-        lines += ["## Failed points", ""] + [f"- `{r['id']}` {r.get('values')}: {r.get('error')}"
-                                               for r in failed[:20]]
+        lines += ["## Failed points", ""]
+        if result["transient"]:
+            lines += [f"{result['transient']} failed for want of resources (out of memory, a killed worker or "
+                      "tool, a timeout): the same command runs them again.", ""]
+        lines += [f"- `{r['id']}` {r.get('values')} ({record_failure(r)}): {r.get('error')}" for r in failed[:20]]
         if len(failed) > 20:
             lines.append(f"- ... and {len(failed) - 20} more (see {RESULTS_FILE})")
         lines.append("")
-    (out / SUMMARY_FILE).write_text("\n".join(lines))
+    atomic_write_text(out / SUMMARY_FILE, "\n".join(lines))
     result["summary"] = str(out / SUMMARY_FILE)
     return result
 
