@@ -19,9 +19,7 @@ would name this checkout's paths) and the manifest holds no time stamps.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -33,6 +31,7 @@ import numpy as np
 
 from hdl import CoreParams, HardwareParamError, ReservoirCore
 from hdl.params import READOUT_MODES
+from hdl.verilog import TOP_NAME, to_verilog
 from pygen import manifest as manifest_mod
 from pygen.source import DEFAULT_INPUTS, DEFAULT_OUTPUTS, SourceError, load_source
 from sw_model.errors import MemresError
@@ -40,7 +39,6 @@ from sw_model.errors import MemresError
 __all__ = ["GenerateError", "generate", "build_core", "to_verilog", "synthesize", "add_arguments", "run",
            "DEFAULT_INPUTS", "DEFAULT_OUTPUTS", "TOP_NAME", "VERILOG_FILE", "LINT_WAIVERS"]
 
-TOP_NAME = "memres_top"
 VERILOG_FILE = "memres_top.v"
 MANIFEST_FILE = "manifest.json"
 
@@ -124,26 +122,6 @@ def build_core(source: str | Path, *, lanes: int = 1, n_inputs: int | None = Non
         raise GenerateError(str(e)) from None
     except ValueError as e:   # build_constants: e.g. alpha_spread
         raise GenerateError(f"{Path(source).name}: {e}") from None
-
-
-@contextlib.contextmanager
-def _builtin_yosys():
-    old = os.environ.get("AMARANTH_USE_YOSYS")
-    os.environ["AMARANTH_USE_YOSYS"] = "builtin"
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["AMARANTH_USE_YOSYS"]
-        else:
-            os.environ["AMARANTH_USE_YOSYS"] = old
-
-
-def to_verilog(core: ReservoirCore, name: str = TOP_NAME) -> str:
-    """Verilog of ``core`` with Amaranth's pinned Yosys and no source paths (reproducible text)."""
-    from amaranth.back import verilog
-    with _builtin_yosys():
-        return verilog.convert(core, name=name, emit_src=False)
 
 
 # --- synthesis -------------------------------------------------------------------

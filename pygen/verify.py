@@ -31,8 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
+from hdl.verilog import design_core, to_verilog
 from testbenches.check import HARNESS_TOP, Job, format_mismatch, harness_verilog, save_job
 from testbenches.predict import Design, ScheduleModel, random_readout, read_ports
+from testbenches.stimulus import random_sequences
 from sw_model.errors import MemresError
 
 __all__ = ["VerifyError", "verify", "check_design", "load_design", "random_sequences", "model_test_data",
@@ -79,26 +81,6 @@ def load_design(source: str | Path, *, lanes: int = 1, n_inputs: int | None = No
     return d, src.model
 
 
-def random_sequences(design: Design, rng: np.random.Generator, count: int, max_len: int = 10) -> list[np.ndarray]:
-    """Random input sequences: uniform codes mostly, some of only 0 / full scale (saturation), some constant."""
-    k = design.params.k
-    out = []
-    for _ in range(count):
-        t = int(rng.integers(1, max_len + 1))
-        kind = rng.choice(["random", "random", "random", "extremes", "full", "zero"])
-        shape = (t, design.n_inputs)
-        if kind == "extremes":
-            s = rng.choice([0, k.u_max], size=shape)
-        elif kind == "full":
-            s = np.full(shape, k.u_max)
-        elif kind == "zero":
-            s = np.zeros(shape)
-        else:
-            s = rng.integers(0, k.u_max + 1, size=shape)
-        out.append(np.asarray(s, dtype=np.int64))
-    return out
-
-
 def model_test_data(model, *, data_dir=None, limit: int | None = None) -> dict:
     """The test inputs of a model as integer codes: ``{"seqs", "labels" (or None), "kind", "indices"}``.
 
@@ -138,11 +120,7 @@ def model_test_data(model, *, data_dir=None, limit: int | None = None) -> dict:
 
 def write_verilog(design: Design, path: str | Path) -> dict:
     """Generate the core of ``design`` (readout baked, or zero when it is to be loaded); return timing figures."""
-    from hdl import ReservoirCore
-    from pygen.generate import to_verilog
-
-    p = design.params
-    core = ReservoirCore(p, design.w if design.baked else None, design.b if design.baked else None)
+    core = design_core(design)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(to_verilog(core))
     return {"cycles_per_frame": core.cycles_per_frame, "latency": core.latency}

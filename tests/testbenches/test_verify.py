@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from hdl import ReservoirCore
-from pygen.verify import VerifyError, check_design, random_sequences, write_verilog
+from pygen.verify import VerifyError, check_design, write_verilog
+from testbenches.stimulus import random_sequences
 from sw_model.config import config_from_dict
 from testbenches.check import format_mismatch
 from testbenches.predict import (Design, Expectation, Packer, ScheduleModel, random_design, random_readout,

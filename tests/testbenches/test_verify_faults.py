@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pygen.verify import check_design, random_sequences
+from pygen.verify import check_design
+from testbenches.stimulus import random_sequences
 from sw_model.config import config_from_dict
 from testbenches.faults import FAULTS, fault_verilog
 from testbenches.predict import Design, random_readout
