@@ -33,6 +33,7 @@ from amaranth.lib import data
 
 from hdl.design import Design
 from hdl.params import TRACE_FRAME_BITS, CoreParams
+from sw_model.classify import running_decisions
 from sw_model.config import config_from_dict
 from sw_model.fixed import FixedReservoir, idle_update
 
@@ -154,19 +155,10 @@ def _as_shape(v: np.ndarray, rows: int, repeat: int, count: int) -> tuple:
 # --- values -------------------------------------------------------------------------
 
 def sequence_results(p: CoreParams, y: np.ndarray) -> tuple[list[list[int]], list[int]]:
-    """Saturating per-sequence sums ``Y`` after each frame and the running decision (ties: lowest k)."""
-    lim = p.seq_limit
-    acc = [0] * p.n_outputs
-    sums, dec = [], []
-    for row in y.tolist():
-        acc = [min(max(a + v, -lim), lim) for a, v in zip(acc, row)]
-        best = 0
-        for k in range(1, len(acc)):
-            if acc[k] > acc[best]:
-                best = k
-        sums.append(acc)
-        dec.append(best)
-    return sums, dec
+    """Saturating per-sequence sums ``Y`` after each frame and the running decision (ties: lowest k);
+    the rule of :func:`sw_model.classify.running_decisions`."""
+    sums, dec = running_decisions(np.asarray(y, dtype=np.int64).reshape(-1, p.n_outputs), p.seq_limit)
+    return sums.tolist(), dec.tolist()
 
 
 @dataclass
