@@ -216,6 +216,11 @@ class Expectation:
         s = int(np.searchsorted(self.starts, gf, side="right") - 1)
         return s, gf - int(self.starts[s])
 
+    def words_of(self, gf: int) -> tuple[SequenceExpectation, int]:
+        """Global frame index -> (its sequence's expectation, frame in sequence)."""
+        s, t = self.locate(gf)
+        return self.get(s), t
+
     def get(self, s: int) -> SequenceExpectation:
         if s not in self._cache:
             self._compute(range(s, min(s + self.batch, len(self.seqs))))
