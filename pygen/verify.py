@@ -181,13 +181,9 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
     has_trace = _check_ports(design, verilog) if trace is None else trace
     # The run measures latency and interval against the figures the hardware states (the manifest's or
     # the core's when given, else those of the core the design generates).
-    t = core_timing(design.params)
     if not stated:
+        t = core_timing(design.params)
         stated = {"latency": t.latency, "cycles_per_frame": t.cycles_per_frame}
-    elif timing and (t.latency, t.cycles_per_frame) != (stated["latency"], stated["cycles_per_frame"]):
-        raise VerifyError(f"the {design.params.readout.value} core of this design has latency {t.latency}, "
-                          f"{t.cycles_per_frame} clocks per frame; the hardware states {stated['latency']} "
-                          f"and {stated['cycles_per_frame']}")
     load = not design.baked
     job = Job(design, seqs, seed=seed, p_valid=p_valid, p_ready=p_ready, timing=timing, trace=has_trace,
               load=load, reloads=list(reloads), report=str(run_dir / "report.json"), label=label, reproduce=reproduce,
@@ -299,6 +295,11 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
             stated = {"latency": m["latency"], "cycles_per_frame": m["cycles_per_frame"]}
             say(f"timing stated by {verilog.parent / 'manifest.json'}: latency {m['latency']}, "
                 f"{m['cycles_per_frame']} clocks per frame")
+            t = core_timing(design0.params)
+            if timing and (t.latency, t.cycles_per_frame) != (stated["latency"], stated["cycles_per_frame"]):
+                raise VerifyError(f"the {design0.params.readout.value} core of this design has latency "
+                                  f"{t.latency}, {t.cycles_per_frame} clocks per frame; the hardware states "
+                                  f"{stated['latency']} and {stated['cycles_per_frame']}")
     test = None
     if model is not None and sequences != 0:
         try:
