@@ -59,7 +59,8 @@ def test_generate_from_config_writes_verilog_and_manifest(config_file, tmp_path)
     core, _ = gen.build_core(config_file, lanes=2, n_inputs=4, n_outputs=3)
     Fragment.get(core, None)   # elaborated (and so "used"): the numbers below are those of a built design
     assert m["cycles_per_frame"] == core.cycles_per_frame == 12
-    assert m["latency"] == core.latency == 12 + 14 + 3
+    assert m["latency"] == core.latency == sum(m["timing"]["latency_terms"].values())
+    assert m["timing"]["latency_formula"].endswith(f"= {core.latency}") and m["timing"]["latency_terms"]["beats"] == 11
     assert m["formats"]["widths"] == core.params.widths.to_dict()
     ports = {port["name"]: port for port in m["ports"]}
     assert set(ports) == {"clk", "rst", "frames__payload", "frames__valid", "frames__ready",
@@ -216,7 +217,8 @@ def test_cli_serial_readout(model_file, tmp_path, capsys):
     assert par["parameters"]["readout"] == "parallel"
     rows, k = m["parameters"]["beats_per_frame"], m["parameters"]["n_outputs"]
     assert m["cycles_per_frame"] == m["timing"]["cycles_per_frame"] == max(rows * k, k + 2)
-    assert m["latency"] == rows * k + 15 and "serial" in m["timing"]["cycles_per_frame_formula"]
+    assert m["timing"]["latency_terms"]["beats"] == rows * k - 1 and "serial" in m["timing"]["cycles_per_frame_formula"]
+    assert m["latency"] == sum(m["timing"]["latency_terms"].values())
     assert m["files"]["verilog_sha256"] != par["files"]["verilog_sha256"]
     assert m["readout"]["weights_sha256"] == par["readout"]["weights_sha256"]
 
