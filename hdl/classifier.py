@@ -38,8 +38,8 @@ class Classifier(wiring.Component):
     and stage B adds the decision and sets ``valid`` a clock later (the
     register is empty meanwhile). So a frame takes ``K`` clocks here
     (at least 2: with ``K = 1`` a frame waits for the previous one's stage
-    B), and its result is valid ``K + 1`` clocks after its sums (see
-    :attr:`latency`, :attr:`interval`).
+    B), and its result is valid after the last step has passed the stages
+    (:meth:`latency_of`, :meth:`interval_of`).
 
     The stages are :attr:`STAGES` (A, B). :class:`SerialClassifier`, for the
     serial readout, has the same signature and takes one ``y[k]`` per beat.

@@ -207,7 +207,7 @@ def test_cli_summary_for_people(config_file, tmp_path, capsys):
 
 
 def test_cli_serial_readout(model_file, tmp_path, capsys):
-    """--readout serial: recorded in the manifest, which states the serial timing (rows K + 15, rows K)
+    """--readout serial: recorded in the manifest, which states the serial timing (K clocks per beat)
     and a different Verilog; the default stays parallel."""
     assert gen.run(parse(str(model_file), "-o", str(tmp_path / "s"), "--readout", "serial", "--json")) == 0
     m = json.loads(capsys.readouterr().out)
