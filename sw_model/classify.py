@@ -101,7 +101,12 @@ def decisions_float(sums: SequenceSums, w: np.ndarray, b: np.ndarray) -> np.ndar
 
 
 def decisions_int(sums: SequenceSums, ro: IntReadout) -> np.ndarray:
-    """Class decisions of an integer readout, with exact integer sums (ties -> lowest class)."""
+    """Class decisions of an integer readout, with exact integer sums (ties -> lowest class).
+
+    The hardware's rule is :func:`running_decisions` (sums saturated after every frame); for sequences of
+    at most ``fixed.max_frames`` frames the sums never reach ``Y_lim`` (``derive_widths``), and then the
+    two agree. Longer sequences need the per-frame outputs: ``running_decisions(x @ ro.w + ro.b, limit)``.
+    """
     scores = sums.sums.astype(np.int64) @ ro.w + sums.ends[..., None] * ro.b
     return np.argmax(scores, axis=-1)
 
