@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -173,8 +172,6 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
     ``hdl.top.core_timing`` of the design); the run's timing probe must measure the same.
     ``reloads``: ``(before_frame, w, b)`` readouts written through ``load`` while frames flow.
     """
-    from testbenches.runner import run_cocotb
-
     run_dir = Path(run_dir).resolve()    # the simulator runs in another working directory
     run_dir.mkdir(parents=True, exist_ok=True)
     verilog = Path(verilog).resolve()
@@ -334,7 +331,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
                            readout)
         clocks = n_frames * core_timing(design0.params).cycles_per_frame
         say(f"run {i + 1}/{seeds}: seed {s}, {len(seqs)} sequences, {n_frames} frames on {sim}, "
-            f"about {clocks:,} clocks" + (f" (long: use more --lanes or fewer --sequences for a quicker check)"
+            f"about {clocks:,} clocks" + (" (long: use more --lanes or fewer --sequences for a quicker check)"
                                           if clocks > 5_000_000 else ""))
         rep = check_design(design, verilog, seqs, seed=s, sim=sim, run_dir=out / f"run{s}", waves=waves,
                            timing=timing, p_valid=p_valid, p_ready=p_ready, label=f"seed {s}", reproduce=repro,

@@ -218,8 +218,7 @@ class Expectation:
 
     def _compute(self, idx) -> None:
         idx = [i for i in idx if i not in self._cache]
-        p, k = self.p, self.p.k
-        n, ml = p.n_devices, p.n_virtual
+        p = self.p
         t_max = max(len(self.seqs[i]) for i in idx)
         u = np.zeros((len(idx), t_max, p.n_inputs), dtype=np.int64)
         for b, i in enumerate(idx):
