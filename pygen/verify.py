@@ -164,7 +164,7 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
                  timing: bool = True, p_valid: float = 0.7, p_ready: float = 0.7, label: str = "",
                  reproduce: str = "", timeout: float | None = None, trace: bool | None = None,
                  build_args: tuple[str, ...] = (), stated: dict | None = None, reloads=()) -> dict:
-    """Simulate ``verilog`` on ``seqs`` and compare every clock; return the run's report (see check.py).
+    """Simulate ``verilog`` on ``seqs`` and compare every transaction; return the run's report (see check.py).
 
     ``waves``: False, True (always), or "on_failure" (re-run a failing run with waves; mismatches
     beyond :data:`WAVE_CYCLE_LIMIT` clocks are replayed with the failing sequence alone).
