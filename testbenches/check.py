@@ -493,6 +493,8 @@ class _ResultCheck:
         gf = self.done
         if gf >= run.exp.n_frames:
             raise run.mismatch("results__valid", 0, 1, "all results of the stimulus already taken")
+        if gf >= run.frames_in:
+            raise run.mismatch("results__valid", 0, 1, f"result of frame {gf} before that frame was accepted")
         got = _read(self.h)
         if self.held is not None:
             if got != self.held[0]:
