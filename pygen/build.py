@@ -24,16 +24,28 @@ import argparse
 import hashlib
 import importlib.metadata
 import json
+import logging
 import re
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from hdl.board import BOARDS, BoardTop, PllError, ReservoirBoard, plan_clock
+from hdl.uart import BaudError
+from pygen import generate as gen
+from pygen.console import add_output_flags
+from pygen.options import HardwareOptions
+from pygen.source import load_source
+from sw_model import __version__
 from sw_model.errors import MemresError
+from testbenches.toolchain import ToolchainError, yowasp_env
 
 __all__ = ["BuildError", "build", "make_design", "parse_nextpnr_log", "parse_yosys_report", "prewarm",
            "add_arguments", "run", "DEFAULT_CLOCK_MHZ", "DEFAULT_BAUD", "DEFAULT_READOUT"]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_BAUD = 115200
 #: Clock of the board top unless --clock-mhz says otherwise: the oscillators (the core's measured Fmax
@@ -75,10 +87,6 @@ def make_design(source, board: str, *, lanes: int = 1, baud: float = DEFAULT_BAU
     PLL's output when ``clock_mhz`` differs from it. ``readout``: the
     crossbar variant, default :data:`DEFAULT_READOUT` of the board.
     """
-    from hdl.board import BOARDS, PllError, ReservoirBoard, plan_clock
-    from hdl.uart import BaudError
-    from pygen.generate import build_core
-    from sw_model import __version__
 
     if board not in BOARDS:
         raise BuildError(f"unknown board {board!r}: choose one of {', '.join(BOARDS)}")
@@ -91,7 +99,7 @@ def make_design(source, board: str, *, lanes: int = 1, baud: float = DEFAULT_BAU
     except PllError as e:
         raise BuildError(f"{spec.name}: {e}; or use the {spec.f_osc / 1e6:g} MHz oscillator") from None
     clk = spec.f_osc if pll is None else pll.f_out
-    core, info = build_core(source, lanes=lanes, n_inputs=n_inputs, n_outputs=n_outputs, trace=False,
+    core, info = gen.build_core(source, lanes=lanes, n_inputs=n_inputs, n_outputs=n_outputs, trace=False,
                             readout=DEFAULT_READOUT[board] if readout is None else readout)
     try:
         design = ReservoirBoard(core, clk, baud, config_hash=info["config_hash"], version=__version__)
@@ -102,7 +110,6 @@ def make_design(source, board: str, *, lanes: int = 1, baud: float = DEFAULT_BAU
 
 def _synth_overrides(family: str) -> dict:
     """Yosys and nextpnr options: the synthesis command of ``memres generate --synth``; timing is checked here."""
-    from pygen import generate as gen
     opts = gen.SYNTH_TARGETS[family]["command"].split()[1:]
     return {"synth_opts": " ".join(opts), "nextpnr_opts": "--timing-allow-fail"}
 
@@ -121,7 +128,6 @@ def _assign_dsps(build_dir: Path, plan, env: dict, family: str, dsps: int) -> li
     ones beyond the budget are built in logic (``booth``), inserted into the
     build script after reading the design. Returns the multipliers put in logic.
     """
-    from pygen import generate as gen
     budget = gen.SYNTH_TARGETS[family].get("dsp_budget", dsps)
     core = f"{BUILD_NAME}.design.core"
     script = ["read_rtlil top.il", f"hierarchy -top {BUILD_NAME}", *_PRE_SYNTH,
@@ -223,7 +229,6 @@ def _plan_key(build_dir: Path, plan) -> str:
 
 
 def _env(family: str) -> dict:
-    from testbenches.toolchain import ToolchainError, yowasp_env
     try:
         return yowasp_env(families=(family,))
     except ToolchainError as e:
@@ -284,7 +289,6 @@ def build(source, board: str = "icebreaker", out_dir=None, *, lanes: int = 1, ba
         that does not fit, or an Fmax below the clock (``err.report`` then holds
         the figures).
     """
-    from hdl.board import BoardTop
     t0 = time.perf_counter()
     design, info, pll, spec = make_design(source, board, lanes=lanes, baud=baud, clock_mhz=clock_mhz,
                                           n_inputs=n_inputs, n_outputs=n_outputs, readout=readout)
@@ -302,6 +306,8 @@ def build(source, board: str = "icebreaker", out_dir=None, *, lanes: int = 1, ba
     if not reused:
         stamp.unlink(missing_ok=True)
         (build_dir / bit_name).unlink(missing_ok=True)
+        logger.info("%s: running Yosys, nextpnr and %s in %s (minutes) ...", spec.name,
+                    "icepack" if spec.family == "ice40" else "ecppack", build_dir)
         plan.extract(build_dir)
         env = _env(spec.family)
         logic_mults = _assign_dsps(build_dir, plan, env, spec.family, spec.capacity["dsps"])
@@ -310,6 +316,9 @@ def build(source, board: str = "icebreaker", out_dir=None, *, lanes: int = 1, ba
         if proc.returncode != 0 or not (build_dir / bit_name).is_file():
             raise _failure(build_dir, proc, spec.family, report)
         stamp.write_text(json.dumps({"key": key}))
+        logger.info("%s: bitstream built in %.0f s", spec.name, time.perf_counter() - t0)
+    else:
+        logger.info("%s: inputs unchanged, reusing the bitstream in %s", spec.name, build_dir)
     report.update(_measured(build_dir, spec, design, report))
     bitstream = out / f"memres_{board}{spec.bitstream_ext}"
     shutil.copyfile(build_dir / bit_name, bitstream)
@@ -347,7 +356,6 @@ def _base_report(design, spec, pll, info, source, lanes, baud, out) -> dict:
 
 def _config_of(source):
     """The ModelConfig of a model or configuration file (already checked by ``build_core``)."""
-    from pygen.source import load_source
     return load_source(source).config
 
 
@@ -380,34 +388,24 @@ def _measured(build_dir: Path, spec, design, report: dict) -> dict:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``memres build MODEL --board icebreaker|ulx3s [--lanes N] [--baud B] [--clock-mhz F] [-o DIR] [--json]``."""
-    from hdl.board import BOARDS
-    from hdl.params import READOUT_MODES
     parser.add_argument("source", metavar="MODEL", help="trained model (.npz) or configuration (.json/.toml)")
-    parser.add_argument("--board", required=True, choices=sorted(BOARDS))
-    parser.add_argument("--lanes", type=int, default=1, help="cells updated per clock: 1, 2, 4, ... (default 1)")
+    HardwareOptions.add_arguments(parser, board="required", clock=True, lanes_default=1,
+                                  readout_defaults=DEFAULT_READOUT)
     parser.add_argument("--baud", type=int, default=DEFAULT_BAUD, help=f"UART baud rate (default {DEFAULT_BAUD})")
-    parser.add_argument("--clock-mhz", type=float, help="core clock; a PLL makes it when it differs from the "
-                        "oscillator (default: " + ", ".join(f"{b} {f:g}" for b, f in DEFAULT_CLOCK_MHZ.items()) + ")")
-    parser.add_argument("--inputs", type=int, metavar="C", help="input channels (configuration only)")
-    parser.add_argument("--outputs", type=int, metavar="K", help="readout outputs (configuration only)")
-    parser.add_argument("--readout", choices=READOUT_MODES,
-                        help="readout crossbar: parallel or serial (one output per clock, far fewer logic cells); "
-                             "default: " + ", ".join(f"{b} {r}" for b, r in DEFAULT_READOUT.items()))
-    parser.add_argument("-o", "--output", metavar="DIR", help="output folder (default build-BOARD)")
+    parser.add_argument("-o", "--output", "--out", dest="output", metavar="DIR",
+                        help="output folder (default build-BOARD)")
     parser.add_argument("--rebuild", action="store_true", help="run the tools even if the inputs are unchanged")
-    from pygen.cli import add_output_flags
     add_output_flags(parser, "print the report as one JSON object on stdout", "no summary")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``memres build``; 0 on success, 1 when the design does not fit or misses the clock."""
-    if not getattr(args, "quiet", False) and not args.json:
-        print(f"memres build: {args.source} for {args.board} (Yosys + nextpnr, may take minutes) ...",
-              file=sys.stderr)
+    opts = HardwareOptions.from_args(args)
+    logger.info("memres build: %s for %s (Yosys + nextpnr, may take minutes) ...", args.source, opts.board)
     try:
-        report = build(args.source, args.board, args.output, lanes=args.lanes, baud=args.baud,
-                       clock_mhz=args.clock_mhz, n_inputs=args.inputs, n_outputs=args.outputs,
-                       reuse=not args.rebuild, readout=args.readout)
+        report = build(args.source, opts.board, args.output, lanes=opts.lanes, baud=args.baud,
+                       clock_mhz=opts.clock_mhz, n_inputs=opts.n_inputs, n_outputs=opts.n_outputs,
+                       reuse=not args.rebuild, readout=opts.readout)
     except BuildError as e:
         if e.report is None:
             raise

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import re
 import shutil
 import subprocess
@@ -29,15 +30,18 @@ from pathlib import Path
 
 import numpy as np
 
-from hdl import CoreParams, HardwareParamError, ReservoirCore
-from hdl.params import READOUT_MODES
+from hdl import HardwareParamError, ReservoirCore
 from hdl.verilog import TOP_NAME, to_verilog
 from pygen import manifest as manifest_mod
+from pygen.console import add_output_flags
+from pygen.options import HardwareOptions
 from pygen.source import DEFAULT_INPUTS, DEFAULT_OUTPUTS, SourceError, load_source
 from sw_model.errors import MemresError
 
 __all__ = ["GenerateError", "generate", "build_core", "to_verilog", "synthesize", "add_arguments", "run",
            "DEFAULT_INPUTS", "DEFAULT_OUTPUTS", "TOP_NAME", "VERILOG_FILE", "LINT_WAIVERS"]
+
+logger = logging.getLogger(__name__)
 
 VERILOG_FILE = "memres_top.v"
 MANIFEST_FILE = "manifest.json"
@@ -102,8 +106,6 @@ def build_core(source: str | Path, *, lanes: int = 1, n_inputs: int | None = Non
 
     ``readout``: the crossbar variant, ``"parallel"`` or ``"serial"`` (:data:`hdl.params.READOUT_MODES`).
     """
-    from sw_model.fixed import build_constants
-
     lanes = _check_count("lanes", lanes)
     if n_inputs is not None:
         n_inputs = _check_count("the number of inputs", n_inputs)
@@ -113,11 +115,9 @@ def build_core(source: str | Path, *, lanes: int = 1, n_inputs: int | None = Non
         src = load_source(source, n_inputs, n_outputs)
     except SourceError as e:
         raise GenerateError(str(e)) from None
-    cfg, c, k_out, w, b, info = src.config, src.n_inputs, src.n_outputs, src.weights, src.biases, src.info
     try:
-        k = build_constants(cfg.reservoir, cfg.fixed, c)
-        params = CoreParams(k, k_out, lanes, readout)
-        return ReservoirCore(params, w, b, trace=trace), info
+        params = src.design(lanes=lanes, readout_mode=readout).params   # the one design record's parameters
+        return ReservoirCore(params, src.weights, src.biases, trace=trace), src.info
     except HardwareParamError as e:
         raise GenerateError(str(e)) from None
     except ValueError as e:   # build_constants: e.g. alpha_spread
@@ -295,6 +295,7 @@ def generate(source: str | Path, out_dir: str | Path, *, lanes: int = 1, synth: 
     result["lint"] = {"command": "verilator --lint-only -Wall " + " ".join(f"-Wno-{w}" for w in LINT_WAIVERS)
                       + f" {VERILOG_FILE}", "waivers": LINT_WAIVERS}
     if synth is not None:
+        logger.info("synthesising %s with Yosys (%s) ...", out / VERILOG_FILE, SYNTH_TARGETS[synth]["command"])
         result["synthesis"] = synthesize(out / VERILOG_FILE, synth, out / "synth")
     (out / MANIFEST_FILE).write_text(manifest_mod.dumps(result))
     return result
@@ -306,24 +307,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``memres generate MODEL_OR_CONFIG -o DIR [--lanes N] [--synth ...] ...``."""
     parser.add_argument("source", metavar="MODEL_OR_CONFIG",
                         help="trained model file (.npz) or configuration (.json/.toml)")
-    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
-    parser.add_argument("--lanes", type=int, default=1, help="cells updated per clock: 1, 2, 4, 8, ... (default 1)")
+    parser.add_argument("-o", "--output", "--out", dest="output", required=True, metavar="DIR", help="output folder")
+    HardwareOptions.add_arguments(parser, lanes_default=1, readout_default="parallel")
     parser.add_argument("--synth", choices=sorted(SYNTH_TARGETS), help="also synthesise with Yosys and report cells")
-    parser.add_argument("--readout", choices=READOUT_MODES, default="parallel",
-                        help="readout crossbar: parallel (lanes x K multipliers, default) or serial (one output "
-                             "per clock: K clocks per beat, far fewer logic cells)")
-    parser.add_argument("--inputs", type=int, metavar="C",
-                        help=f"input channels (configuration only; default {DEFAULT_INPUTS})")
-    parser.add_argument("--outputs", type=int, metavar="K",
-                        help=f"readout outputs (configuration only; default {DEFAULT_OUTPUTS})")
-    from pygen.cli import add_output_flags
     add_output_flags(parser, "print the manifest as one JSON object on stdout", "no summary")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``memres generate``; errors are raised as :class:`GenerateError` (a ValueError)."""
-    result = generate(args.source, args.output, lanes=args.lanes, synth=args.synth,
-                      n_inputs=args.inputs, n_outputs=args.outputs, readout=args.readout)
+    """Run ``memres generate``; errors are raised as :class:`GenerateError` (a MemresError)."""
+    opts = HardwareOptions.from_args(args).resolved()
+    result = generate(args.source, args.output, lanes=opts.lanes, synth=args.synth,
+                      n_inputs=opts.n_inputs, n_outputs=opts.n_outputs, readout=opts.readout)
     if args.json:
         print(json.dumps(result, sort_keys=True))
     elif not getattr(args, "quiet", False):

@@ -19,7 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from hdl.design import Design
+from sw_model.config import ConfigError, load_config
 from sw_model.errors import MemresError
+from sw_model.model_file import ModelFileError, load_model
 
 __all__ = ["Source", "SourceError", "load_source", "DEFAULT_INPUTS", "DEFAULT_OUTPUTS"]
 
@@ -47,6 +51,15 @@ class Source:
     def is_model(self) -> bool:
         return self.model is not None
 
+    def design(self, lanes: int = 1, readout_mode: str = "parallel") -> Design:
+        """The design record of this source: a model's readout baked in, a configuration's zero and loaded."""
+        if self.is_model:
+            return Design(self.config, self.n_inputs, self.n_outputs, lanes, self.weights, self.biases,
+                          baked=True, source=str(self.path), readout_mode=readout_mode)
+        k = self.n_outputs
+        return Design(self.config, self.n_inputs, k, lanes, np.zeros((0, k), dtype=np.int64),
+                      np.zeros(k, dtype=np.int64), baked=False, source=str(self.path), readout_mode=readout_mode)
+
 
 def load_source(source: str | Path, n_inputs: int | None = None, n_outputs: int | None = None) -> Source:
     """Read a model (``.npz``) or configuration (``.json`` / ``.toml``) file.
@@ -54,9 +67,6 @@ def load_source(source: str | Path, n_inputs: int | None = None, n_outputs: int 
     ``n_inputs`` / ``n_outputs``: for a configuration, the core's sizes
     (default 32 / 10); for a model, checked against what it was trained with.
     """
-    from sw_model.config import ConfigError, load_config
-    from sw_model.model_file import ModelFileError, load_model
-
     path = Path(source)
     if not path.is_file():
         raise SourceError(f"{path} does not exist (expected a model file .npz or a configuration .json/.toml)")

@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from hdl.verilog import design_core, to_verilog
+from pygen.console import add_output_flags
+from pygen.options import HardwareOptions
 from testbenches.check import HARNESS_TOP, Job, format_mismatch, harness_verilog, save_job
 from hdl.top import core_timing
 from testbenches.predict import Design, random_readout, read_ports
@@ -424,23 +426,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--waves", action="store_true",
                         help="always write a waveform (default: only for a failing run, re-run with tracing)")
     parser.add_argument("--no-waves", action="store_true", help="never write a waveform")
-    parser.add_argument("--lanes", type=int, help="lanes of the core (default: from --verilog's trace port, else 1)")
-    parser.add_argument("--readout", choices=("parallel", "serial"),
-                        help="readout crossbar of the core (default: the manifest beside --verilog, else parallel)")
+    HardwareOptions.add_arguments(parser, lanes_default=None,
+                                  lanes_help="lanes of the core (default: from --verilog's trace port, else 1)",
+                                  readout_help="readout crossbar of the core (default: the manifest beside "
+                                               "--verilog, else parallel)")
     parser.add_argument("--sequences", type=int, metavar="N",
                         help="model: check N of its test sequences (evenly spaced; default all; 0: none)")
     parser.add_argument("--random", type=int, default=8, metavar="N", help="random sequences per run (default 8)")
-    parser.add_argument("--inputs", type=int, metavar="C", help="input channels (configuration only)")
-    parser.add_argument("--outputs", type=int, metavar="K", help="readout outputs (configuration only)")
     parser.add_argument("--data", help="FSDD folder (default: the model's)")
     parser.add_argument("--p-valid", type=float, default=0.7, help="probability an input offers a beat per clock")
     parser.add_argument("--p-ready", type=float, default=0.7, help="probability results.ready is high per clock")
     parser.add_argument("--no-timing", action="store_true",
                         help="skip the timing probe: do not check the latency and frame interval against "
                              "the stated ones (every transaction and the stream rules are still compared)")
-    parser.add_argument("-o", "--output", default="memres-verify", metavar="DIR",
+    parser.add_argument("-o", "--output", "--out", dest="output", default="memres-verify", metavar="DIR",
                         help="working folder: Verilog, jobs, reports, waveforms (default memres-verify)")
-    from pygen.cli import add_output_flags
     add_output_flags(parser, "print one JSON object on stdout", "no progress messages")
 
 
@@ -449,10 +449,11 @@ def run(args: argparse.Namespace) -> int:
     waves = True if args.waves else (False if args.no_waves else "on_failure")
     quiet = getattr(args, "quiet", False)
     log = None if quiet else (lambda msg: print(f"memres verify: {msg}", file=sys.stderr))
+    opts = HardwareOptions.from_args(args)
     result = verify(args.source, verilog=args.verilog, sim=args.sim, seeds=args.seeds, seed=args.seed, waves=waves,
-                    lanes=args.lanes, out_dir=args.output, sequences=args.sequences, random_count=args.random,
-                    n_inputs=args.inputs, n_outputs=args.outputs, data_dir=args.data, p_valid=args.p_valid,
-                    p_ready=args.p_ready, timing=not args.no_timing, log=log, readout=args.readout)
+                    lanes=opts.lanes, out_dir=args.output, sequences=args.sequences, random_count=args.random,
+                    n_inputs=opts.n_inputs, n_outputs=opts.n_outputs, data_dir=args.data, p_valid=args.p_valid,
+                    p_ready=args.p_ready, timing=not args.no_timing, log=log, readout=opts.readout)
     if args.json:
         slim = {k: v for k, v in result.items() if k != "runs"}
         slim["runs"] = [{k: v for k, v in r.items() if k != "decisions"} for r in result["runs"]]

