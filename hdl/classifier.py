@@ -50,7 +50,7 @@ class Classifier(wiring.Component):
 
     Attributes
     ----------
-    i : In(stream.Signature(params.readout_output_layout))
+    i : In(stream.Signature(params.frame_sum_layout))
     o : Out(stream.Signature(params.result_layout))
     """
 
