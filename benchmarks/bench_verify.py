@@ -29,7 +29,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pygen.verify import check_design, random_sequences, verify, write_verilog  # noqa: E402
+from pygen.verify import check_design, verify, write_verilog  # noqa: E402
+from testbenches.stimulus import random_sequences  # noqa: E402
 from testbenches.predict import Design, random_design, random_readout  # noqa: E402
 
 

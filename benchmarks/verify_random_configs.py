@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Check the RTL of many random configurations, every clock, and total the figures.
+"""Check the RTL of many random configurations, every transaction and the timing, and total the figures.
 
     python benchmarks/verify_random_configs.py --count 50                  # seeds 100..149
     python benchmarks/verify_random_configs.py --count 50 --out runs.jsonl # resumable

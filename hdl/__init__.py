@@ -5,15 +5,15 @@ bit; ``docs/hardware.md`` describes the architecture and the schedule.
 """
 
 from .cell_array import CellArray, TraceSignature
-from .classifier import Classifier
-from .params import MIN_SLOTS, CoreParams, HardwareParamError
+from .classifier import Classifier, SerialClassifier
+from .params import MIN_SLOTS, CoreParams, HardwareParamError, ReadoutMode
 from .projection import InputProjection
-from .readout import ReadoutCrossbar
+from .readout import ReadoutCrossbar, SerialReadoutCrossbar
 from .skid import SkidBuffer
-from .top import ReservoirCore
+from .top import CoreTiming, ReservoirCore, core_timing
 
 __all__ = [
-    "CoreParams", "HardwareParamError", "MIN_SLOTS",
-    "InputProjection", "CellArray", "TraceSignature", "ReadoutCrossbar", "Classifier", "ReservoirCore",
-    "SkidBuffer",
+    "CoreParams", "HardwareParamError", "MIN_SLOTS", "ReadoutMode",
+    "InputProjection", "CellArray", "TraceSignature", "ReadoutCrossbar", "SerialReadoutCrossbar", "Classifier",
+    "SerialClassifier", "ReservoirCore", "CoreTiming", "core_timing", "SkidBuffer",
 ]

@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from .arith import clamp, rshr
 from .params import CoreParams
+from .pipeline import beat_stages, pass_beat
 
 __all__ = ["CellArray", "TraceSignature"]
 
@@ -53,9 +54,10 @@ class CellArray(wiring.Component):
     later; the read port is transparent, so a pass of ``MIN_SLOTS = 3`` slots
     already sees the value written by the previous pass.
 
-    Pipeline (one global stall): accept (state, decay factors and tables
-    read) | memory outputs registered | products | sum, clamp, write back |
-    current product | output.
+    Pipeline (one global stall), the stages of :attr:`STAGES`: accept (state,
+    decay factors and tables read) -> memory outputs registered | multiplier
+    operands | products | sum, clamp, write back | current product -> output
+    (combinational). The latency (:meth:`latency_of`) is the number of stages.
 
     Parameters
     ----------
@@ -71,8 +73,8 @@ class CellArray(wiring.Component):
         left unconnected.
     """
 
-    #: Clocks from accepting a beat to its features being valid at ``o``.
-    LATENCY = 5
+    #: The register stages, in order, from the accepted beat to the one ``o`` shows.
+    STAGES = ("read", "operands", "products", "new_state", "current")
 
     def __init__(self, params: CoreParams):
         if not isinstance(params, CoreParams):
@@ -84,9 +86,14 @@ class CellArray(wiring.Component):
             "trace": Out(TraceSignature(params)),
         })
 
+    @classmethod
+    def latency_of(cls, params: CoreParams) -> int:
+        """Clocks from accepting a beat to its features being valid at ``o``: one per stage."""
+        return len(cls.STAGES)
+
     @property
     def latency(self) -> int:
-        return self.LATENCY
+        return self.latency_of(self._p)
 
     def elaborate(self, platform):
         p = self._p
@@ -134,17 +141,12 @@ class CellArray(wiring.Component):
         for lane in range(lanes):
             m.d.comb += [lut_rd[lane].en.eq(advance), lut_rd[lane].addr.eq(self.i.p.q[lane])]
 
-        beat_fields = ("row", "node", "slot", "frame_start", "frame_end", "seq_first", "seq_last")
+        # --- the stages: the beat's valid bit and fields (beat_stages), the data beside them
+        st = beat_stages(m, advance, self.STAGES, self.i.valid, self.i.p, p.pulse_layout)
 
-        def pass_beat(dst, src):
-            return [getattr(dst, f).eq(getattr(src, f)) for f in beat_fields]
-
-        # --- stage 1: the memory outputs (state, decay factor, table entry) into registers. A block
+        # --- read: the memory outputs (state, decay factor, table entry) into registers. A block
         # RAM's clock-to-output is half a 100 MHz clock on ECP5, so nothing else is done after it.
-        s1_valid = Signal()
-        s1 = Signal(p.pulse_layout)
-        with m.If(advance):
-            m.d.sync += [s1_valid.eq(self.i.valid), *pass_beat(s1, self.i.p)]
+        _, s1 = st["read"]
 
         s1_end = Signal()
         s1_restart = Signal()
@@ -152,8 +154,6 @@ class CellArray(wiring.Component):
 
         # The multipliers' operands are made here too (g - g0 and H g_max - g need one adder and a
         # multiplexer), so that the next stage is the multipliers alone.
-        sm_valid = Signal()
-        sm = Signal(p.pulse_layout)
         sm_g = Signal(state_layout)
         sm_r = Signal(data.ArrayLayout(unsigned(fx.decay_bits), lanes))
         sm_d = Signal(data.ArrayLayout(signed(fx.state_bits + 1), lanes))          # g - g0
@@ -161,7 +161,6 @@ class CellArray(wiring.Component):
         sm_a = Signal(data.ArrayLayout(p.a_shape, lanes))
         sm_f = Signal(data.ArrayLayout(p.f_shape, lanes))
         with m.If(advance):
-            m.d.sync += [sm_valid.eq(s1_valid), *pass_beat(sm, s1)]
             for lane in range(lanes):
                 g = Signal(unsigned(fx.state_bits), name=f"g_old{lane}")
                 entry = lut_rd[lane].data
@@ -175,17 +174,14 @@ class CellArray(wiring.Component):
                     sm_f[lane].eq(entry.f),
                 ]
 
-        # --- stage 2: products
+        # --- products
         prod_r_w = fx.decay_bits + fx.state_bits + 2
         prod_a_w = p.a_shape.width + fx.state_bits + 2
-        s2_valid = Signal()
-        s2 = Signal(p.pulse_layout)
+        s2_valid, s2 = st["products"]
         s2_g = Signal(state_layout)
         s2_decay = Signal(data.ArrayLayout(signed(prod_r_w), lanes))
         s2_move = Signal(data.ArrayLayout(signed(prod_a_w), lanes))
         s2_f = Signal(data.ArrayLayout(p.f_shape, lanes))
-        with m.If(advance):
-            m.d.sync += [s2_valid.eq(sm_valid), *pass_beat(s2, sm)]
         for lane in range(lanes):
             with m.If(advance):
                 m.d.sync += [
@@ -195,7 +191,7 @@ class CellArray(wiring.Component):
                     s2_f[lane].eq(sm_f[lane]),
                 ]
 
-        # --- stage 3: new state, write back
+        # --- new state, written back (from the products stage)
         s2_end = Signal()
         m.d.comb += s2_end.eq(s2.node >= p.n_virtual)
         s2_new = Signal(state_layout)
@@ -211,18 +207,15 @@ class CellArray(wiring.Component):
             state_wr.en.eq(advance & s2_valid & writes),
         ]
 
-        # --- stage 4: the current product g' F, in a clock of its own (the sum and clamp of stage 3
-        # feed the state write; a multiplier after them would make stage 3 the slowest path)
-        s3_valid = Signal()
+        # --- the current product g' F, in a clock of its own (the sum and clamp of the new state
+        # feed the state write; a multiplier after them would make that the slowest path)
         s3_writes = Signal()
-        s3 = Signal(p.pulse_layout)
         s3_g = Signal(state_layout)
         s3_f = Signal(data.ArrayLayout(p.f_shape, lanes))
         feat_layout = data.ArrayLayout(unsigned(max(fx.state_bits, fx.current_bits)), lanes)
         s3_state_feat = Signal(feat_layout)
         with m.If(advance):
-            m.d.sync += [s3_valid.eq(s2_valid), s3_writes.eq(writes), *pass_beat(s3, s2),
-                         s3_g.eq(s2_new), s3_f.eq(s2_f)]
+            m.d.sync += [s3_writes.eq(writes), s3_g.eq(s2_new), s3_f.eq(s2_f)]
             for lane in range(lanes):
                 if fx.state_bits >= fx.current_bits:
                     feat = s2_g[lane] >> (fx.state_bits - fx.current_bits)
@@ -230,19 +223,17 @@ class CellArray(wiring.Component):
                     feat = s2_g[lane] << (fx.current_bits - fx.state_bits)
                 m.d.sync += s3_state_feat[lane].eq(feat)
 
-        s4_valid = Signal()
+        s4_valid, s4 = st["current"]
         s4_writes = Signal()
-        s4 = Signal(p.pulse_layout)
         s4_g = Signal(state_layout)
         s4_cur = Signal(data.ArrayLayout(signed(fx.state_bits + p.f_shape.width + 1), lanes))
         s4_state_feat = Signal(feat_layout)
         with m.If(advance):
-            m.d.sync += [s4_valid.eq(s3_valid), s4_writes.eq(s3_writes), *pass_beat(s4, s3),
-                         s4_g.eq(s3_g), s4_state_feat.eq(s3_state_feat)]
+            m.d.sync += [s4_writes.eq(s3_writes), s4_g.eq(s3_g), s4_state_feat.eq(s3_state_feat)]
             for lane in range(lanes):
                 m.d.sync += s4_cur[lane].eq(s3_g[lane] * s3_f[lane])
 
-        # --- stage 5 (output): read current / state feature
+        # --- output (combinational): read current / state feature
         s4_end = Signal()
         m.d.comb += s4_end.eq(s4.node >= p.n_virtual)
         m.d.comb += [self.o.valid.eq(s4_valid), *pass_beat(self.o.p, s4)]

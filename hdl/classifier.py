@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 from .arith import clamp
 from .params import CoreParams
 
-__all__ = ["Classifier"]
+__all__ = ["Classifier", "SerialClassifier"]
 
 
 class Classifier(wiring.Component):
@@ -38,12 +38,11 @@ class Classifier(wiring.Component):
     and stage B adds the decision and sets ``valid`` a clock later (the
     register is empty meanwhile). So a frame takes ``K`` clocks here
     (at least 2: with ``K = 1`` a frame waits for the previous one's stage
-    B), and its result is valid ``K + 1`` clocks after its sums (see
-    :attr:`latency`, :attr:`interval`).
+    B), and its result is valid after the last step has passed the stages
+    (:meth:`latency_of`, :meth:`interval_of`).
 
-    With the serial readout (``params.readout == "serial"``) the input is one
-    ``y[k]`` per beat, ``k = 0 .. K-1`` in order, and the sums ``Y`` are a
-    memory (:meth:`_elaborate_serial`).
+    The stages are :attr:`STAGES` (A, B). :class:`SerialClassifier`, for the
+    serial readout, has the same signature and takes one ``y[k]`` per beat.
 
     Parameters
     ----------
@@ -51,36 +50,50 @@ class Classifier(wiring.Component):
 
     Attributes
     ----------
-    i : In(stream.Signature(params.readout_output_layout))
+    i : In(stream.Signature(params.frame_sum_layout))
     o : Out(stream.Signature(params.result_layout))
     """
+
+    #: The pipeline stages a step passes through: A (the sum) and B (clamp, write, running maximum).
+    STAGES = ("sum", "decide")
 
     def __init__(self, params: CoreParams):
         if not isinstance(params, CoreParams):
             raise TypeError(f"params must be a CoreParams, not {params!r}")
         self._p = params
         super().__init__({
-            "i": In(stream.Signature(params.readout_output_layout)),
+            "i": In(stream.Signature(self.input_layout(params))),
             "o": Out(stream.Signature(params.result_layout)),
         })
 
-    @property
-    def latency(self) -> int:
+    @classmethod
+    def input_layout(cls, params: CoreParams):
+        """One frame's K sums per beat."""
+        return params.frame_sum_layout
+
+    @classmethod
+    def latency_of(cls, params: CoreParams) -> int:
         """Clocks from a frame's sums becoming valid at ``i`` to its result being valid at ``o``.
 
-        ``K + 1``; serial: 3, counted from its last output ``y[K-1]``.
+        The K steps take one clock each, the last one then passes through the stages.
         """
-        return 3 if self._p.serial else self._p.n_outputs + 1
+        return params.n_outputs - 1 + len(cls.STAGES)
+
+    @classmethod
+    def interval_of(cls, params: CoreParams) -> int:
+        """At most one frame per this many clocks: K steps, and a frame's last step waits while the
+        previous frame's last step is still in the stages."""
+        return max(params.n_outputs, len(cls.STAGES))
+
+    @property
+    def latency(self) -> int:
+        return self.latency_of(self._p)
 
     @property
     def interval(self) -> int:
-        """At most one frame per this many clocks (= max(K, 2); serial: K + 2)."""
-        return self._p.n_outputs + 2 if self._p.serial else max(self._p.n_outputs, 2)
+        return self.interval_of(self._p)
 
     def elaborate(self, platform):
-        return self._elaborate_serial() if self._p.serial else self._elaborate_parallel()
-
-    def _elaborate_parallel(self):
         p = self._p
         n_out, lim = p.n_outputs, p.seq_limit
         w_seq = p.widths.seq_acc
@@ -133,22 +146,50 @@ class Classifier(wiring.Component):
                 m.d.sync += [self.o.valid.eq(1), self.o.p.decision.eq(Mux(better, b_step, best_index))]
         return m
 
-    def _elaborate_serial(self):
-        """One ``y[k]`` per input beat; the K sums ``Y`` in a memory, read one clock ahead.
 
-        * accept (step ``k``): ``y[k]`` into the result register's ``y[k]``,
-          ``Y[k]`` read (synchronous read port);
-        * stage A: ``Y[k] + y[k]`` (or ``y[k]`` on a ``first`` frame) into a
-          register;
-        * stage B: clamp, write ``Y[k]``, running maximum as in the parallel
-          classifier; after step ``K - 1`` the result is valid.
+class SerialClassifier(Classifier):
+    """The classifier of the serial readout: one ``y[k]`` per input beat; the signature of :class:`Classifier`.
 
-        Every step writes into the result register, so a beat is accepted only
-        while that register is free (empty, or being taken this clock) and no
-        frame's last step is still in stage A or B. So the next frame's step
-        ``k`` reads ``Y[k]`` at least one clock after this frame wrote it, and
-        a frame takes at least ``K + 2`` clocks here.
-        """
+    The K sums ``Y`` are a memory, read one clock ahead.
+
+    * accept (step ``k``): ``y[k]`` into the result register's ``y[k]``,
+      ``Y[k]`` read (synchronous read port);
+    * stage A: ``Y[k] + y[k]`` (or ``y[k]`` on a ``first`` frame) into a
+      register;
+    * stage B: clamp, write ``Y[k]``, running maximum as in the parallel
+      classifier; after step ``K - 1`` the result is valid.
+
+    Every step writes into the result register, so a beat is accepted only
+    while that register is free (empty, or being taken this clock) and no
+    frame's last step is still in stage A or B. So the next frame's step
+    ``k`` reads ``Y[k]`` at least one clock after this frame wrote it, and
+    a frame takes at least ``K + 2`` clocks here.
+
+    Attributes
+    ----------
+    i : In(stream.Signature(params.output_sum_layout))
+    o : Out(stream.Signature(params.result_layout))
+    """
+
+    #: The stages a step passes through: accept (Y[k] read), A (the sum), B (clamp, write, maximum).
+    STAGES = ("read", "sum", "decide")
+
+    @classmethod
+    def input_layout(cls, params: CoreParams):
+        """One output ``y[k]`` per beat."""
+        return params.output_sum_layout
+
+    @classmethod
+    def latency_of(cls, params: CoreParams) -> int:
+        """Clocks from a frame's last output ``y[K-1]`` becoming valid at ``i`` to its result at ``o``."""
+        return len(cls.STAGES)
+
+    @classmethod
+    def interval_of(cls, params: CoreParams) -> int:
+        """A frame's K steps, then its last step must leave the stages before the next frame starts."""
+        return params.n_outputs + len(cls.STAGES) - 1
+
+    def elaborate(self, platform):
         p = self._p
         n_out, lim = p.n_outputs, p.seq_limit
         w_seq = p.widths.seq_acc

@@ -23,6 +23,7 @@ beats than cells).
 
 from __future__ import annotations
 
+import enum
 import operator
 from dataclasses import dataclass
 from functools import cached_property
@@ -34,7 +35,8 @@ from amaranth.lib import data
 from sw_model.fixed import FixedConstants, Widths, bias_limit, bits_signed, bits_unsigned, derive_widths
 from sw_model.errors import MemresError
 
-__all__ = ["CoreParams", "HardwareParamError", "MIN_SLOTS", "TRACE_FRAME_BITS", "MAX_INPUTS", "READOUT_MODES"]
+__all__ = ["CoreParams", "HardwareParamError", "MIN_SLOTS", "TRACE_FRAME_BITS", "MAX_INPUTS", "ReadoutMode",
+           "READOUT_MODES"]
 
 #: Beats between reading a device state and reading it again (the cell array's
 #: read-to-write distance; its state memory read port is transparent).
@@ -46,11 +48,24 @@ MAX_INPUTS = 256
 #: Widest datapath signal accepted: the integer reference model (numpy int64) must hold every
 #: value exactly for the bit-exact comparison, so no signal may be wider than 64 bits.
 MAX_WIDTH = 64
-#: Readout crossbars: ``parallel`` (``lanes x K`` multipliers, a beat per clock, K accumulator registers)
-#: or ``serial`` (``lanes`` multipliers, one output ``k`` per clock: a beat takes K clocks, the
-#: accumulators, biases and the classifier's sequence sums are memories, ``y[k]`` goes to the
-#: classifier one per clock). Same results, bit for bit; see docs/hardware.md.
-READOUT_MODES = ("parallel", "serial")
+
+
+class ReadoutMode(enum.StrEnum):
+    """The readout crossbar and classifier variant; its values are the CLI and JSON spellings.
+
+    ``parallel``: ``lanes x K`` multipliers, a beat per clock, K accumulator registers
+    (``hdl.readout.ReadoutCrossbar``, ``hdl.classifier.Classifier``). ``serial``: ``lanes``
+    multipliers, one output ``k`` per clock: a beat takes K clocks, the accumulators, biases and the
+    classifier's sequence sums are memories, ``y[k]`` goes to the classifier one per clock
+    (``SerialReadoutCrossbar``, ``SerialClassifier``). Same results, bit for bit; see docs/hardware.md.
+    """
+
+    PARALLEL = "parallel"
+    SERIAL = "serial"
+
+
+#: The values of :class:`ReadoutMode` (command-line choices).
+READOUT_MODES = tuple(mode.value for mode in ReadoutMode)
 
 
 class HardwareParamError(MemresError, ValueError):
@@ -79,8 +94,8 @@ class CoreParams:
         Readout outputs ``K``.
     lanes : int
         Cells updated per clock: a power of two, at most the number of devices.
-    readout : "parallel" | "serial"
-        The readout crossbar and classifier variant (:data:`READOUT_MODES`).
+    readout : ReadoutMode or its value ("parallel" | "serial")
+        The readout crossbar and classifier variant; stored as a :class:`ReadoutMode`.
 
     Raises
     ------
@@ -93,7 +108,7 @@ class CoreParams:
     k: FixedConstants
     n_outputs: int
     lanes: int = 1
-    readout: str = "parallel"
+    readout: ReadoutMode = ReadoutMode.PARALLEL
 
     def __post_init__(self):
         lanes = operator.index(self.lanes)
@@ -105,6 +120,7 @@ class CoreParams:
                                      f"(use lanes <= {1 << (n.bit_length() - 1)})")
         if self.readout not in READOUT_MODES:
             raise HardwareParamError(f"readout must be one of {', '.join(READOUT_MODES)}, not {self.readout!r}")
+        object.__setattr__(self, "readout", ReadoutMode(self.readout))
         if operator.index(self.n_outputs) < 1:
             raise HardwareParamError(f"the readout needs at least one output, not {self.n_outputs!r}")
         if not 1 <= self.k.n_inputs <= MAX_INPUTS:
@@ -177,30 +193,7 @@ class CoreParams:
     @property
     def serial(self) -> bool:
         """Whether the readout is the serial one (one output ``k`` per clock)."""
-        return self.readout == "serial"
-
-    @property
-    def latency(self) -> int:
-        """The documented core latency (docs/hardware.md): clocks from accepting a frame to its result
-        being valid, empty pipeline, results always ready.
-
-        Parallel readout ``rows + 14 + K``; serial readout ``rows * K + 15``.
-        ``ReservoirCore.latency`` sums the blocks' own latencies; a test keeps the two equal.
-        """
-        if self.serial:
-            return self.rows * self.n_outputs + 15
-        return self.rows + 14 + self.n_outputs
-
-    @property
-    def cycles_per_frame(self) -> int:
-        """The documented frame interval (frames always valid, results always ready).
-
-        Parallel readout ``max(rows, K)``; serial readout ``max(rows * K, K + 2)`` (the ``K + 2``
-        of the serial classifier only shows with ``K = 1``).
-        """
-        if self.serial:
-            return max(self.rows * self.n_outputs, self.n_outputs + 2)
-        return max(self.rows, self.n_outputs)
+        return self.readout is ReadoutMode.SERIAL
 
     def device_of(self, slot: int, lane: int) -> int | None:
         """Device at (slot, lane), or None for a padding lane."""

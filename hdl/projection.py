@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from .arith import clamp, const_mul, rshr, tree_sum
 from .params import CoreParams
+from .pipeline import beat_stages
 
 __all__ = ["InputProjection"]
 
@@ -27,9 +28,10 @@ class InputProjection(wiring.Component):
     same clock and the frame register can take the next frame as soon as the
     last beat of the current one is issued: frames follow back to back.
 
-    Pipeline (one global stall, ``o.valid & ~o.ready``): issue (row counter,
-    mask row, frame register -> sums of groups of :attr:`GROUP` inputs) | ``p``
-    | ``p`` gain | round, clamp -> ``q`` output.
+    Pipeline (one global stall, ``o.valid & ~o.ready``), the stages of
+    :attr:`STAGES`: issue (frame register, row counter, mask row) | sums of
+    groups of :attr:`GROUP` inputs | ``p`` | ``p`` gain | round, clamp -> ``q``
+    output. The latency (:meth:`latency_of`) is the number of stages.
 
     Parameters
     ----------
@@ -44,8 +46,8 @@ class InputProjection(wiring.Component):
         Beats. End-pass beats (``node == ML``) carry ``q = 0``.
     """
 
-    #: Clocks from accepting a frame to its first beat being valid at ``o``.
-    LATENCY = 5
+    #: The register stages, in order, from the frame register (issue) to the output register ``o``.
+    STAGES = ("issue", "group_sums", "projection", "gain", "pulse")
 
     #: Inputs summed together in the issue stage (the rest of the masked sum follows a clock later).
     GROUP = 4
@@ -59,9 +61,14 @@ class InputProjection(wiring.Component):
             "o": Out(stream.Signature(params.pulse_layout)),
         })
 
+    @classmethod
+    def latency_of(cls, params: CoreParams) -> int:
+        """Clocks from accepting a frame to its first beat being valid at ``o``: one per stage."""
+        return len(cls.STAGES)
+
     @property
     def latency(self) -> int:
-        return self.LATENCY
+        return self.latency_of(self._p)
 
     def elaborate(self, platform):
         p = self._p
@@ -120,50 +127,42 @@ class InputProjection(wiring.Component):
         # lane l's plus-sums, then (index lanes) the sum of all inputs shared by the lanes
         parts = Signal(data.ArrayLayout(data.ArrayLayout(part_shape, len(groups)), lanes + 1))
 
-        beat_fields = ("row", "node", "slot", "frame_start", "frame_end", "seq_first", "seq_last")
+        # --- the stages after issue: the beat's valid bit and fields (beat_stages), the data beside them
+        issue_beat = Signal(p.pulse_layout)
+        m.d.comb += [
+            issue_beat.row.eq(row), issue_beat.node.eq(node), issue_beat.slot.eq(slot),
+            issue_beat.frame_start.eq(row == 0), issue_beat.frame_end.eq(last_row),
+            issue_beat.seq_first.eq(frame.first), issue_beat.seq_last.eq(frame.last),
+        ]
+        st = beat_stages(m, advance, self.STAGES[1:], busy, issue_beat, p.pulse_layout,
+                         last=(self.o.valid, self.o.p))
 
-        def pass_beat(dst, src):
-            return [getattr(dst, f).eq(getattr(src, f)) for f in beat_fields]
-
-        # --- stage 1: group sums -> projection p
-        s1_valid = Signal()
-        s1_beat = Signal(p.pulse_layout)
+        # group sums
         with m.If(advance):
-            m.d.sync += [
-                s1_valid.eq(busy),
-                s1_beat.row.eq(row), s1_beat.node.eq(node), s1_beat.slot.eq(slot),
-                s1_beat.frame_start.eq(row == 0), s1_beat.frame_end.eq(last_row),
-                s1_beat.seq_first.eq(frame.first), s1_beat.seq_last.eq(frame.last),
-            ]
             for gi, grp in enumerate(groups):
                 m.d.sync += parts[lanes][gi].eq(tree_sum([frame.u[c] for c in grp]))
                 for lane in range(lanes):
                     m.d.sync += parts[lane][gi].eq(
                         tree_sum([Mux(bits[lane * n_in + c], frame.u[c], 0) for c in grp]))
 
-        # --- stage 2: projection p -> p gain (a constant: shifts and adds)
+        # projection p = 2 P - U
         total = tree_sum(list(parts[lanes]))
-        s2_valid = Signal()
-        s2_beat = Signal(p.pulse_layout)
-        s2_p = Signal(data.ArrayLayout(signed(p.widths.projection), lanes))
+        s_p = Signal(data.ArrayLayout(signed(p.widths.projection), lanes))
         with m.If(advance):
-            m.d.sync += [s2_valid.eq(s1_valid), *pass_beat(s2_beat, s1_beat)]
-            m.d.sync += [s2_p[lane].eq((tree_sum(list(parts[lane])) << 1) - total) for lane in range(lanes)]
+            m.d.sync += [s_p[lane].eq((tree_sum(list(parts[lane])) << 1) - total) for lane in range(lanes)]
 
-        gained = [const_mul(s2_p[lane], k.gain) for lane in range(lanes)]
-        s3_valid = Signal()
-        s3_beat = Signal(p.pulse_layout)
-        s3_pg = Signal(data.ArrayLayout(signed(max(len(g) for g in gained) + 1), lanes))
+        # p gain (a constant: shifts and adds)
+        gained = [const_mul(s_p[lane], k.gain) for lane in range(lanes)]
+        s_pg = Signal(data.ArrayLayout(signed(max(len(g) for g in gained) + 1), lanes))
         with m.If(advance):
-            m.d.sync += [s3_valid.eq(s2_valid), *pass_beat(s3_beat, s2_beat)]
-            m.d.sync += [s3_pg[lane].eq(gained[lane]) for lane in range(lanes)]
+            m.d.sync += [s_pg[lane].eq(gained[lane]) for lane in range(lanes)]
 
-        # --- stage 3 (output): pulse codes q = clamp(rshr(p gain + center, B_k), 0, q_max); one adder,
+        # output: pulse codes q = clamp(rshr(p gain + center, B_k), 0, q_max); one adder,
         # the center and rshr's rounding half being one constant
+        _, gain_beat = st["gain"]
         with m.If(advance):
-            m.d.sync += [self.o.valid.eq(s3_valid), *pass_beat(self.o.p, s3_beat)]
-            end_pass = s3_beat.node >= p.n_virtual
+            end_pass = gain_beat.node >= p.n_virtual
             for lane in range(lanes):
-                code = clamp(rshr(s3_pg[lane], k.fx.gain_bits, offset=int(k.center)), 0, k.q_max)
+                code = clamp(rshr(s_pg[lane], k.fx.gain_bits, offset=int(k.center)), 0, k.q_max)
                 m.d.sync += self.o.p.q[lane].eq(Mux(end_pass, 0, code))
         return m

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .arith import clamp, const_mul, tree_sum
 from .params import CoreParams, HardwareParamError
+from .pipeline import beat_stages
 
-__all__ = ["ReadoutCrossbar", "check_readout"]
+__all__ = ["ReadoutCrossbar", "SerialReadoutCrossbar", "check_readout"]
 
 
 def check_readout(params: CoreParams, weights, biases) -> tuple[np.ndarray, np.ndarray]:
@@ -43,8 +44,37 @@ def check_readout(params: CoreParams, weights, biases) -> tuple[np.ndarray, np.n
     return w, b
 
 
-class ReadoutCrossbar(wiring.Component):
-    """``y[k] = b[k] + sum_j W[j, k] x[j]`` per frame, ``lanes x K`` multipliers.
+class _Crossbar(wiring.Component):
+    """What both readout crossbars share: the checked readout and the signature (``i``, ``o``, ``load``)."""
+
+    def __init__(self, params: CoreParams, weights, biases, output_layout):
+        if not isinstance(params, CoreParams):
+            raise TypeError(f"params must be a CoreParams, not {params!r}")
+        try:
+            w, b = check_readout(params, weights, biases)
+        except HardwareParamError:
+            self._MustUse__silence = True   # refused, not forgotten: no "never used" warning
+            raise
+        self._p = params
+        self._w = w
+        self._b = b
+        super().__init__({
+            "i": In(stream.Signature(params.feature_layout)),
+            "o": Out(stream.Signature(output_layout)),
+            "load": In(stream.Signature(params.load_layout)),
+        })
+
+    @property
+    def latency(self) -> int:
+        return self.latency_of(self._p)
+
+    @property
+    def beat_clocks(self) -> int:
+        return self.beat_clocks_of(self._p)
+
+
+class ReadoutCrossbar(_Crossbar):
+    """``y[k] = b[k] + sum_j W[j, k] x[j]`` per frame, ``lanes x K`` multipliers (the parallel readout).
 
     The weights of one beat (``lanes x K``) are one row of a ``rows``-deep
     memory, so the beat's features and weights meet after one synchronous
@@ -65,14 +95,12 @@ class ReadoutCrossbar(wiring.Component):
     one word of ``K`` values, read all at once.
 
     Pipeline (one global stall, held only by a finished frame that cannot
-    leave): accept (weights read) | weight row registered | products | lane
-    sum, accumulate | output.
+    leave), the stages of :attr:`STAGES`: accept (weights read) -> beat
+    registered | weight row registered | products | lane sum, accumulate ->
+    output register. The latency (:meth:`latency_of`) is the number of stages.
 
-    With ``params.readout == "serial"`` the crossbar computes one output per
-    clock instead (:meth:`_elaborate_serial`): ``lanes`` multipliers and one
-    adder, the weights in a ``rows x K`` deep memory, the K accumulators and
-    biases in a small memory, a beat taking K clocks and ``o`` carrying one
-    ``y[k]`` per beat (``params.output_sum_layout``, K beats per frame).
+    :class:`SerialReadoutCrossbar` has the same signature and computes one
+    output per clock instead.
 
     Parameters
     ----------
@@ -83,47 +111,28 @@ class ReadoutCrossbar(wiring.Component):
     Attributes
     ----------
     i : In(stream.Signature(params.feature_layout))
-    o : Out(stream.Signature(params.readout_output_layout))
-        One beat per frame (parallel) or per output of a frame (serial).
+    o : Out(stream.Signature(params.frame_sum_layout))
+        One beat per frame: its K sums.
     load : In(stream.Signature(params.load_layout))
     """
 
-    #: Clocks from accepting the last beat of a frame to its sums being valid at ``o`` (serial readout).
-    LATENCY = 3
-    #: The same for the parallel readout (its weight row is registered before the products).
-    LATENCY_PARALLEL = 4
+    #: The register stages, in order, from the accepted beat to the output register ``o``.
+    STAGES = ("read", "weights", "products", "accumulate")
 
     def __init__(self, params: CoreParams, weights, biases):
-        if not isinstance(params, CoreParams):
-            raise TypeError(f"params must be a CoreParams, not {params!r}")
-        try:
-            w, b = check_readout(params, weights, biases)
-        except HardwareParamError:
-            self._MustUse__silence = True   # refused, not forgotten: no "never used" warning
-            raise
-        self._p = params
-        self._w = w
-        self._b = b
-        super().__init__({
-            "i": In(stream.Signature(params.feature_layout)),
-            "o": Out(stream.Signature(params.readout_output_layout)),
-            "load": In(stream.Signature(params.load_layout)),
-        })
+        super().__init__(params, weights, biases, params.frame_sum_layout)
 
-    @property
-    def latency(self) -> int:
-        """Clocks from taking (serial: issuing the last step of) a frame's last beat to ``o`` being valid."""
-        return self.LATENCY if self._p.serial else self.LATENCY_PARALLEL
+    @classmethod
+    def latency_of(cls, params: CoreParams) -> int:
+        """Clocks from accepting a frame's last beat to its sums being valid at ``o``: one per stage."""
+        return len(cls.STAGES)
 
-    @property
-    def beat_clocks(self) -> int:
-        """Clocks the crossbar spends on one beat: 1, serial K (one output per clock)."""
-        return self._p.n_outputs if self._p.serial else 1
+    @classmethod
+    def beat_clocks_of(cls, params: CoreParams) -> int:
+        """Clocks the crossbar spends on one beat."""
+        return 1
 
     def elaborate(self, platform):
-        return self._elaborate_serial() if self._p.serial else self._elaborate_parallel()
-
-    def _elaborate_parallel(self):
         p = self._p
         lanes, n_out = p.lanes, p.n_outputs
         m = Module()
@@ -146,15 +155,13 @@ class ReadoutCrossbar(wiring.Component):
 
         # --- load port
         in_frame = Signal()
-        s1_valid = Signal()
-        s2_valid = Signal()
+        busy = Signal()         # a beat in one of the stages before the output
         ld = self.load.p
         slot = ld.device >> p.lane_bits
         lane = ld.device & (p.lanes - 1)
         weight_ok = (ld.node < p.passes) & (ld.device < p.n_devices)
-        sw_valid = Signal()
         m.d.comb += [
-            self.load.ready.eq(~in_frame & ~s1_valid & ~sw_valid & ~s2_valid),
+            self.load.ready.eq(~in_frame & ~busy),
             w_wr.addr.eq(const_mul(ld.node, p.slots) + slot),     # shifts and adds, not a DSP
         ]
         weight_value = clamp(ld.value, -p.weight_max, p.weight_max)
@@ -172,6 +179,7 @@ class ReadoutCrossbar(wiring.Component):
 
         # --- accept: a frame may only start when no load is waiting
         advance = Signal()
+        s2_valid = Signal()
         s2 = Signal(p.feature_layout)
         m.d.comb += [
             advance.eq(~(s2_valid & s2.frame_end & self.o.valid & ~self.o.ready)),
@@ -184,28 +192,32 @@ class ReadoutCrossbar(wiring.Component):
             with m.Elif(self.i.p.frame_start):
                 m.d.sync += in_frame.eq(1)
 
-        # --- stage 1: the weight row into a register (a block RAM's output is slow; the
-        # multipliers follow in a clock of their own)
-        s1 = Signal(p.feature_layout)
+        # --- the stages but the last (the output register): the beat's valid bit and fields
+        # (beat_stages), the data beside them
+        st = beat_stages(m, advance, self.STAGES[:-1], self.i.valid & self.i.ready, self.i.p, p.feature_layout)
+        m.d.comb += [busy.eq(Cat(v for v, _ in st.values()).any()),
+                     s2_valid.eq(st[self.STAGES[-2]][0]), s2.eq(st[self.STAGES[-2]][1])]
+        s1_x = Signal.like(self.i.p.x)
         with m.If(advance):
-            m.d.sync += [s1_valid.eq(self.i.valid & self.i.ready), s1.eq(self.i.p)]
-        sw = Signal(p.feature_layout)
+            m.d.sync += s1_x.eq(self.i.p.x)
+
+        # the weight row into a register (a block RAM's output is slow; the multipliers follow in a
+        # clock of their own)
+        sw_x = Signal.like(self.i.p.x)
         sw_w = Signal.like(w_rd.data)
         with m.If(advance):
-            m.d.sync += [sw_valid.eq(s1_valid), sw.eq(s1), sw_w.eq(w_rd.data)]
+            m.d.sync += [sw_x.eq(s1_x), sw_w.eq(w_rd.data)]
 
-        # --- stage 2: products
+        # products
         prod_w = p.k.fx.weight_bits + p.widths.feature
         s2_prod = Signal(data.ArrayLayout(signed(prod_w), lanes * n_out))
         with m.If(advance):
-            m.d.sync += s2_valid.eq(sw_valid)
-            m.d.sync += [s2.eq(sw)]
             for ln in range(lanes):
                 for kk in range(n_out):
                     j = ln * n_out + kk
-                    m.d.sync += s2_prod[j].eq(sw.x[ln] * sw_w[j])
+                    m.d.sync += s2_prod[j].eq(sw_x[ln] * sw_w[j])
 
-        # --- stage 3: accumulate; the sum of the frame's last beat goes to the output
+        # --- accumulate; the sum of the frame's last beat goes to the output
         acc = [Signal(signed(p.widths.frame_acc), name=f"acc{kk}") for kk in range(n_out)]
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += self.o.valid.eq(0)
@@ -221,25 +233,65 @@ class ReadoutCrossbar(wiring.Component):
                 m.d.sync += [self.o.valid.eq(1), self.o.p.first.eq(s2.seq_first), self.o.p.last.eq(s2.seq_last)]
         return m
 
-    def _elaborate_serial(self):
-        """One output per clock: a beat's features times ``W[row, k]`` for ``k = 0 .. K-1`` over K clocks.
 
-        * issue (step ``k`` of the beat at ``i``): weight word ``row * K + k``
-          read; the beat is taken at its last step (``i.ready`` only then), so
-          its payload is read from the stream, which keeps it stable meanwhile;
-        * stage 1: ``lanes`` products; accumulator ``k`` read (the bias ``b[k]``,
-          word ``K + k`` of the same memory, on the first beat of a frame);
-        * stage 2: ``acc + lane sum``: written back to accumulator ``k``, or on
-          the frame's last beat put into the output register as ``y[k]``.
+class SerialReadoutCrossbar(_Crossbar):
+    """The readout with ``lanes`` multipliers, one output per clock; the signature of :class:`ReadoutCrossbar`.
 
-        Accumulator ``k`` is read in stage 1 and written in stage 2, one clock
-        later; the next beat's step ``k`` reads it K clocks after this read,
-        ``K - 1`` after the write: with ``K = 1`` in the clock of the write,
-        so then the read port is transparent to the write port.
-        One global stall as in the parallel crossbar (a ``y[k]`` that meets a
-        full, untaken output register). Loads: as in the parallel crossbar;
-        the accumulator memory's write port writes the bias (``K + k``).
-        """
+    A beat's features times ``W[row, k]`` for ``k = 0 .. K-1`` over K clocks:
+    one adder, the weights in a ``rows x K`` deep memory, the K accumulators
+    and biases in a small memory, and ``o`` carrying one ``y[k]`` per beat
+    (``params.output_sum_layout``, K beats per frame, ``k`` in order). Same
+    results as :class:`ReadoutCrossbar`, bit for bit.
+
+    Stages (:attr:`STAGES`; the latency, :meth:`latency_of`, is their number):
+
+    * issue (step ``k`` of the beat at ``i``): weight word ``row * K + k``
+      read; the beat is taken at its last step (``i.ready`` only then), so
+      its payload is read from the stream, which keeps it stable meanwhile;
+    * stage 1: ``lanes`` products; accumulator ``k`` read (the bias ``b[k]``,
+      word ``K + k`` of the same memory, on the first beat of a frame);
+    * stage 2: ``acc + lane sum``: written back to accumulator ``k``, or on
+      the frame's last beat put into the output register as ``y[k]``.
+
+    Accumulator ``k`` is read in stage 1 and written in stage 2, one clock
+    later; the next beat's step ``k`` reads it K clocks after this read,
+    ``K - 1`` after the write: with ``K = 1`` in the clock of the write,
+    so then the read port is transparent to the write port.
+    One global stall as in the parallel crossbar (a ``y[k]`` that meets a
+    full, untaken output register). Loads: as in the parallel crossbar;
+    the accumulator memory's write port writes the bias (``K + k``).
+
+    Parameters
+    ----------
+    params : CoreParams
+    weights : array (F_tot, K) of int
+    biases : array (K,) of int
+
+    Attributes
+    ----------
+    i : In(stream.Signature(params.feature_layout))
+    o : Out(stream.Signature(params.output_sum_layout))
+        One beat per output ``y[k]`` of a frame.
+    load : In(stream.Signature(params.load_layout))
+    """
+
+    #: The register stages, in order, from the issued step to the output register ``o``.
+    STAGES = ("issue", "products", "accumulate")
+
+    def __init__(self, params: CoreParams, weights, biases):
+        super().__init__(params, weights, biases, params.output_sum_layout)
+
+    @classmethod
+    def latency_of(cls, params: CoreParams) -> int:
+        """Clocks from issuing the last step of a frame's last beat to its ``y[K-1]`` being valid at ``o``."""
+        return len(cls.STAGES)
+
+    @classmethod
+    def beat_clocks_of(cls, params: CoreParams) -> int:
+        """Clocks the crossbar spends on one beat: K, one per output."""
+        return params.n_outputs
+
+    def elaborate(self, platform):
         p = self._p
         lanes, n_out = p.lanes, p.n_outputs
         m = Module()
@@ -260,12 +312,13 @@ class ReadoutCrossbar(wiring.Component):
         in_frame = Signal()
         advance = Signal()
         issue = Signal()
-        s1 = Signal(p.feature_layout)
-        s1_valid = Signal()
         s1_k = Signal.like(step)
-        s2 = Signal(p.feature_layout)
-        s2_valid = Signal()
+        s1_x = Signal.like(self.i.p.x)
         s2_k = Signal.like(step)
+
+        # --- the stages but the last (the output register): the beat's valid bit and fields
+        st = beat_stages(m, advance, self.STAGES[:-1], issue, self.i.p, p.feature_layout)
+        (s1_valid, s1), (s2_valid, s2) = (st[name] for name in self.STAGES[:-1])
 
         # --- load port: only between frames, with the pipeline empty and no beat started
         ld = self.load.p
@@ -299,18 +352,18 @@ class ReadoutCrossbar(wiring.Component):
             with m.Elif(self.i.p.frame_start):
                 m.d.sync += in_frame.eq(1)
 
-        # --- stage 1: products; accumulator (or bias) read
+        # --- issue registered: products; accumulator (or bias) read
         with m.If(advance):
-            m.d.sync += [s1_valid.eq(issue), s1.eq(self.i.p), s1_k.eq(step)]
+            m.d.sync += [s1_x.eq(self.i.p.x), s1_k.eq(step)]
         m.d.comb += [acc_rd.en.eq(advance), acc_rd.addr.eq(Mux(s1.frame_start, n_out + s1_k, s1_k))]
         prod_w = p.k.fx.weight_bits + p.widths.feature
         s2_prod = Signal(data.ArrayLayout(signed(prod_w), lanes))
         with m.If(advance):
-            m.d.sync += [s2_valid.eq(s1_valid), s2.eq(s1), s2_k.eq(s1_k)]
+            m.d.sync += s2_k.eq(s1_k)
             for ln in range(lanes):
-                m.d.sync += s2_prod[ln].eq(s1.x[ln] * w_rd.data[ln])
+                m.d.sync += s2_prod[ln].eq(s1_x[ln] * w_rd.data[ln])
 
-        # --- stage 2: accumulate; on the frame's last beat y[k] goes to the output register
+        # --- accumulate, into the output register; on the frame's last beat y[k] goes to the output register
         total = Signal(signed(p.widths.frame_acc))
         m.d.comb += total.eq(acc_rd.data + tree_sum([s2_prod[ln] for ln in range(lanes)]))
         with m.If(self.o.valid & self.o.ready):

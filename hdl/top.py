@@ -2,19 +2,80 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .cell_array import CellArray, TraceSignature
-from .classifier import Classifier
-from .params import CoreParams, HardwareParamError
+from .classifier import Classifier, SerialClassifier
+from .params import CoreParams, HardwareParamError, ReadoutMode
 from .projection import InputProjection
-from .readout import ReadoutCrossbar, check_readout
+from .readout import ReadoutCrossbar, SerialReadoutCrossbar, check_readout
 from .skid import SkidBuffer
 
-__all__ = ["ReservoirCore"]
+__all__ = ["ReservoirCore", "CoreTiming", "core_timing", "variants"]
+
+
+def variants(params: CoreParams) -> tuple[type, type]:
+    """The readout crossbar and classifier classes of ``params.readout``."""
+    if params.readout is ReadoutMode.SERIAL:
+        return SerialReadoutCrossbar, SerialClassifier
+    return ReadoutCrossbar, Classifier
+
+
+@dataclass(frozen=True)
+class CoreTiming:
+    """The core's pipeline figures, summed from the blocks' own (:func:`core_timing`).
+
+    ``latency``: clocks from the clock a frame is accepted to the clock its result is valid, empty
+    pipeline, results always ready. ``cycles_per_frame``: with frames always valid and results always
+    ready, a frame is accepted and a result delivered every this many clocks. ``blocks``: the terms
+    of the latency, in pipeline order, name -> clocks. ``interval_terms``: the paces of
+    which ``cycles_per_frame`` is the largest, name -> clocks.
+    """
+
+    latency: int
+    cycles_per_frame: int
+    blocks: dict
+    interval_terms: dict
+
+    def latency_formula(self) -> str:
+        """The latency as the sum of its terms, e.g. ``projection 5 + cells 5 + ... = 39``."""
+        return " + ".join(f"{name} {v}" for name, v in self.blocks.items()) + f" = {self.latency}"
+
+    def interval_formula(self) -> str:
+        """The frame interval as the largest of its terms, e.g. ``max(readout 24, classifier 3) = 24``."""
+        return "max(" + ", ".join(f"{name} {v}" for name, v in self.interval_terms.items()) + \
+            f") = {self.cycles_per_frame}"
+
+
+def core_timing(params: CoreParams) -> CoreTiming:
+    """Latency and frame interval of the core of ``params``, from the blocks' ``latency_of`` figures.
+
+    The projection issues a frame's first beat ``InputProjection.latency_of`` clocks after taking
+    it; the cell array and the readout add theirs (the skid buffers between the blocks add nothing
+    while they are empty); the readout takes the last of the ``rows`` beats ``rows * beat_clocks - 1``
+    clocks after the first; the classifier adds its own. The interval is the slower of the readout's
+    ``rows * beat_clocks`` clocks per frame and the classifier's interval (the projection and the
+    cell array take a beat per clock).
+    """
+    readout, classifier = variants(params)
+    beats = params.rows * readout.beat_clocks_of(params)
+    interval = {f"readout ({params.rows} beats x {readout.beat_clocks_of(params)} clocks, "
+                f"{params.readout.value})": beats,
+                "classifier": classifier.interval_of(params)}
+    blocks = {
+        "projection": InputProjection.latency_of(params),
+        "cells": CellArray.latency_of(params),
+        "readout": readout.latency_of(params),
+        "beats": beats - 1,
+        "classifier": classifier.latency_of(params),
+    }
+    return CoreTiming(latency=sum(blocks.values()), cycles_per_frame=max(interval.values()), blocks=blocks,
+                      interval_terms=interval)
 
 
 class ReservoirCore(wiring.Component):
@@ -29,10 +90,12 @@ class ReservoirCore(wiring.Component):
                                           │                       └── load (run-time readout)
                                           └─► trace (valid-only, per lane)
 
-    With ``params.readout == "serial"`` the readout has ``lanes`` multipliers
-    and spends K clocks per beat (one output each), its accumulators and the
-    classifier's sums are memories, and ``y[k]`` passes to the classifier one
-    per beat (docs/hardware.md, "The serial readout").
+    With ``params.readout == "serial"`` the readout and classifier are
+    :class:`~hdl.readout.SerialReadoutCrossbar` and
+    :class:`~hdl.classifier.SerialClassifier` (:func:`variants`): ``lanes``
+    multipliers, K clocks per beat (one output each), accumulators and sums in
+    memories, ``y[k]`` passed to the classifier one per beat
+    (docs/hardware.md, "The serial readout").
 
     Every block is a pipeline with one stall condition (its output holds a
     beat that is not taken), joined by ``amaranth.lib.stream`` handshakes, so
@@ -73,8 +136,9 @@ class ReservoirCore(wiring.Component):
             raise
         self.projection = InputProjection(params)
         self.cells = CellArray(params)
-        self.readout = ReadoutCrossbar(params, self._weights, self._biases)
-        self.classifier = Classifier(params)
+        readout, classifier = variants(params)
+        self.readout = readout(params, self._weights, self._biases)
+        self.classifier = classifier(params)
         # Register slices between the blocks: each block's stall depends only on its own output
         # register and the next slice's "full" register, not on the blocks further down.
         self.skid_cells = SkidBuffer(params.pulse_layout)
@@ -94,32 +158,19 @@ class ReservoirCore(wiring.Component):
         return self._p
 
     @property
-    def cycles_per_frame(self) -> int:
-        """Clocks between frames when the input is always valid and the output always ready.
+    def timing(self) -> CoreTiming:
+        """The pipeline figures (:func:`core_timing`)."""
+        return core_timing(self._p)
 
-        ``max(rows, K)``: the cell array spends ``rows = passes * slots`` clocks
-        on a frame, the classifier ``max(K, 2)`` (and ``rows >= 2``). Serial
-        readout: ``max(rows * K, K + 2)``: the readout spends K clocks per beat,
-        the classifier ``K + 2`` per frame.
-        """
-        return max(self._p.rows * self.readout.beat_clocks, self.classifier.interval)
+    @property
+    def cycles_per_frame(self) -> int:
+        """Clocks between frames when the input is always valid and the output always ready."""
+        return self.timing.cycles_per_frame
 
     @property
     def latency(self) -> int:
-        """Clocks from accepting a frame to its result being valid (empty pipeline, output ready).
-
-        ``latency = rows + 14 + K`` (parallel readout): the projection issues the first beat 5
-        clocks after the frame is accepted, the cell array adds 5 and the
-        readout 4, the readout sees the last of the ``rows`` beats ``rows - 1``
-        clocks after the first, and the classifier adds ``K + 1``. The skid
-        buffers between the blocks add nothing while they are empty.
-
-        Serial readout: ``latency = rows * K + 15``: the readout issues the last
-        step of the last beat ``rows * K - 1`` clocks after the first, its
-        ``y[K-1]`` is valid 3 clocks later and the classifier adds 3.
-        """
-        return (self.projection.latency + self.cells.latency + self.readout.latency
-                + self.classifier.latency + self._p.rows * self.readout.beat_clocks - 1)
+        """Clocks from accepting a frame to its result being valid (empty pipeline, output ready)."""
+        return self.timing.latency
 
     def elaborate(self, platform):
         m = Module()

@@ -19,10 +19,8 @@ would name this checkout's paths) and the manifest holds no time stamps.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
-import os
 import re
 import shutil
 import subprocess
@@ -34,6 +32,7 @@ import numpy as np
 
 from hdl import HardwareParamError, ReservoirCore
 from hdl.boards import board_for_family
+from hdl.verilog import TOP_NAME, to_verilog
 from pygen import manifest as manifest_mod
 from pygen.console import add_output_flags
 from pygen.options import HardwareOptions
@@ -45,7 +44,6 @@ __all__ = ["GenerateError", "generate", "build_core", "to_verilog", "synthesize"
 
 logger = logging.getLogger(__name__)
 
-TOP_NAME = "memres_top"
 VERILOG_FILE = "memres_top.v"
 MANIFEST_FILE = "manifest.json"
 
@@ -125,26 +123,6 @@ def build_core(source: str | Path, *, lanes: int = 1, n_inputs: int | None = Non
         raise GenerateError(str(e)) from None
     except ValueError as e:   # build_constants: e.g. alpha_spread
         raise GenerateError(f"{Path(source).name}: {e}") from None
-
-
-@contextlib.contextmanager
-def _builtin_yosys():
-    old = os.environ.get("AMARANTH_USE_YOSYS")
-    os.environ["AMARANTH_USE_YOSYS"] = "builtin"
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["AMARANTH_USE_YOSYS"]
-        else:
-            os.environ["AMARANTH_USE_YOSYS"] = old
-
-
-def to_verilog(core: ReservoirCore, name: str = TOP_NAME) -> str:
-    """Verilog of ``core`` with Amaranth's pinned Yosys and no source paths (reproducible text)."""
-    from amaranth.back import verilog
-    with _builtin_yosys():
-        return verilog.convert(core, name=name, emit_src=False)
 
 
 # --- synthesis -------------------------------------------------------------------

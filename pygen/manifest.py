@@ -15,9 +15,6 @@ from amaranth.hdl import Shape
 from amaranth.lib import data, wiring
 
 from hdl import ReservoirCore
-from hdl.cell_array import CellArray
-from hdl.projection import InputProjection
-from hdl.readout import ReadoutCrossbar
 
 FORMAT = "memres-hardware-manifest"
 FORMAT_VERSION = 1
@@ -102,7 +99,10 @@ def build(core: ReservoirCore, *, source: dict, verilog_name: str, verilog_text:
         "timing": {
             "cycles_per_frame": core.cycles_per_frame,
             "latency": core.latency,
-            **_timing_formulas(p.serial),
+            # generated from the same figures (hdl.top.core_timing), not restated
+            "cycles_per_frame_formula": core.timing.interval_formula(),
+            "latency_formula": core.timing.latency_formula(),
+            "latency_terms": dict(core.timing.blocks),
             "latency_definition": "clocks from the clock a frame is accepted to the clock its result is valid, "
                                   "empty pipeline, results always ready",
             "interval_definition": "with frames always valid and results always ready, a frame is accepted "
@@ -145,19 +145,6 @@ def build(core: ReservoirCore, *, source: dict, verilog_name: str, verilog_text:
                   "removed by synthesis when unconnected"),
         "ports": port_list(core),
     }
-
-
-def _timing_formulas(serial: bool) -> dict:
-    """The documented cycles-per-frame and latency formulas of the readout variant (docs/hardware.md)."""
-    geometry = "passes = ML + (1 if state features or an idle gap), slots = max(ceil(N / lanes), 3)"
-    readout = ReadoutCrossbar.LATENCY if serial else ReadoutCrossbar.LATENCY_PARALLEL
-    blocks = f"projection {InputProjection.LATENCY} + cell array {CellArray.LATENCY} + readout {readout}"
-    if serial:
-        return {"cycles_per_frame_formula": f"max(passes * slots * K, K + 2); {geometry}; serial readout: "
-                                            f"K clocks per beat",
-                "latency_formula": f"passes * slots * K + 15 ({blocks} + beats * K - 1 + classifier 3)"}
-    return {"cycles_per_frame_formula": f"max(passes * slots, K); {geometry}",
-            "latency_formula": f"passes * slots + 14 + K ({blocks} + beats - 1 + classifier K + 1)"}
 
 
 def dumps(manifest: dict) -> str:

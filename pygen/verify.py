@@ -1,4 +1,4 @@
-"""``memres verify``: simulate a generated core and compare it with the integer model on every clock.
+"""``memres verify``: simulate a generated core and compare it with the integer model, transaction by transaction.
 
 ::
 
@@ -10,7 +10,7 @@
 Generates the Verilog (or takes ``--verilog``: a hand-edited design, or a
 netlist written by a synthesis tool), runs it under cocotb
 (``testbenches/cocotb_core.py``) with random valid gaps and back-pressure,
-and compares every clock with :mod:`testbenches.predict` (see
+and compares every transaction with :mod:`testbenches.predict` (see
 ``docs/verification.md``). Stimulus: for a model, its test data (FSDD test
 utterances through the model's normaliser, or the regression series' test
 part) plus random sequences; for a configuration, random sequences and a
@@ -24,17 +24,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from hdl.verilog import design_core, to_verilog
 from pygen.console import add_output_flags
 from pygen.options import HardwareOptions
 from testbenches.check import HARNESS_TOP, Job, format_mismatch, harness_verilog, save_job
-from testbenches.predict import Design, ScheduleModel, random_readout, read_ports
+from hdl.top import core_timing
+from testbenches.predict import Design, random_readout, read_ports
+from testbenches.stimulus import random_sequences
 from sw_model.errors import MemresError
 
 __all__ = ["VerifyError", "verify", "check_design", "load_design", "random_sequences", "model_test_data",
@@ -81,26 +83,6 @@ def load_design(source: str | Path, *, lanes: int = 1, n_inputs: int | None = No
     return d, src.model
 
 
-def random_sequences(design: Design, rng: np.random.Generator, count: int, max_len: int = 10) -> list[np.ndarray]:
-    """Random input sequences: uniform codes mostly, some of only 0 / full scale (saturation), some constant."""
-    k = design.params.k
-    out = []
-    for _ in range(count):
-        t = int(rng.integers(1, max_len + 1))
-        kind = rng.choice(["random", "random", "random", "extremes", "full", "zero"])
-        shape = (t, design.n_inputs)
-        if kind == "extremes":
-            s = rng.choice([0, k.u_max], size=shape)
-        elif kind == "full":
-            s = np.full(shape, k.u_max)
-        elif kind == "zero":
-            s = np.zeros(shape)
-        else:
-            s = rng.integers(0, k.u_max + 1, size=shape)
-        out.append(np.asarray(s, dtype=np.int64))
-    return out
-
-
 def model_test_data(model, *, data_dir=None, limit: int | None = None) -> dict:
     """The test inputs of a model as integer codes: ``{"seqs", "labels" (or None), "kind", "indices"}``.
 
@@ -140,11 +122,7 @@ def model_test_data(model, *, data_dir=None, limit: int | None = None) -> dict:
 
 def write_verilog(design: Design, path: str | Path) -> dict:
     """Generate the core of ``design`` (readout baked, or zero when it is to be loaded); return timing figures."""
-    from hdl import ReservoirCore
-    from pygen.generate import to_verilog
-
-    p = design.params
-    core = ReservoirCore(p, design.w if design.baked else None, design.b if design.baked else None)
+    core = design_core(design)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(to_verilog(core))
     return {"cycles_per_frame": core.cycles_per_frame, "latency": core.latency}
@@ -188,35 +166,27 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
                  timing: bool = True, p_valid: float = 0.7, p_ready: float = 0.7, label: str = "",
                  reproduce: str = "", timeout: float | None = None, trace: bool | None = None,
                  build_args: tuple[str, ...] = (), stated: dict | None = None, reloads=()) -> dict:
-    """Simulate ``verilog`` on ``seqs`` and compare every clock; return the run's report (see check.py).
+    """Simulate ``verilog`` on ``seqs`` and compare every transaction; return the run's report (see check.py).
 
     ``waves``: False, True (always), or "on_failure" (re-run a failing run with waves; mismatches
     beyond :data:`WAVE_CYCLE_LIMIT` clocks are replayed with the failing sequence alone).
-    ``stated``: ``{"latency", "cycles_per_frame"}`` the hardware states (manifest, core); the
-    schedule model must have the same, else :class:`VerifyError`.
+    ``stated``: ``{"latency", "cycles_per_frame"}`` the hardware states (manifest, core; default
+    ``hdl.top.core_timing`` of the design); the run's timing probe must measure the same.
     ``reloads``: ``(before_frame, w, b)`` readouts written through ``load`` while frames flow.
     """
-    from testbenches.runner import run_cocotb
-
     run_dir = Path(run_dir).resolve()    # the simulator runs in another working directory
     run_dir.mkdir(parents=True, exist_ok=True)
     verilog = Path(verilog).resolve()
     has_trace = _check_ports(design, verilog) if trace is None else trace
-    # The schedule model must agree with the timing the hardware states (the manifest's or the core's
-    # figures when given, else the documented formula).
-    lat, cpf = ScheduleModel.measure(design.params.rows, design.n_outputs, readout=design.params.readout)
-    p = design.params
-    stated = stated or {"latency": p.latency, "cycles_per_frame": p.cycles_per_frame}
-    if (lat, cpf) != (stated["latency"], stated["cycles_per_frame"]):
-        raise VerifyError(f"schedule model: latency {lat}, {cpf} clocks per frame; the hardware states "
-                          f"{stated['latency']} and {stated['cycles_per_frame']}")
+    # The run measures latency and interval against the figures the hardware states (the manifest's or
+    # the core's when given, else those of the core the design generates).
+    if not stated:
+        t = core_timing(design.params)
+        stated = {"latency": t.latency, "cycles_per_frame": t.cycles_per_frame}
     load = not design.baked
-    if reloads and not timing:
-        # a beat leaves the cell array (trace) into a skid buffer, and the readout may take a load first
-        raise VerifyError("readouts switched at run time need the schedule model "
-                          "(to know which frames were summed with which readout)")
     job = Job(design, seqs, seed=seed, p_valid=p_valid, p_ready=p_ready, timing=timing, trace=has_trace,
-              load=load, reloads=list(reloads), report=str(run_dir / "report.json"), label=label, reproduce=reproduce)
+              load=load, reloads=list(reloads), report=str(run_dir / "report.json"), label=label, reproduce=reproduce,
+              latency=int(stated["latency"]), cycles_per_frame=int(stated["cycles_per_frame"]))
     report = _simulate(verilog, job, run_dir, sim, waves is True, timeout, build_args)
     report["run_dir"] = str(run_dir)
     report["sim"] = sim
@@ -324,6 +294,11 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
             stated = {"latency": m["latency"], "cycles_per_frame": m["cycles_per_frame"]}
             say(f"timing stated by {verilog.parent / 'manifest.json'}: latency {m['latency']}, "
                 f"{m['cycles_per_frame']} clocks per frame")
+            t = core_timing(design0.params)
+            if timing and (t.latency, t.cycles_per_frame) != (stated["latency"], stated["cycles_per_frame"]):
+                raise VerifyError(f"the {design0.params.readout.value} core of this design has latency "
+                                  f"{t.latency}, {t.cycles_per_frame} clocks per frame; the hardware states "
+                                  f"{stated['latency']} and {stated['cycles_per_frame']}")
     test = None
     if model is not None and sequences != 0:
         try:
@@ -349,17 +324,16 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         seqs += random_sequences(design, np.random.default_rng([s, 1]), random_count, max_len)
         reloads = []
         n_frames = sum(map(len, seqs))
-        if not design0.baked and n_frames >= 2 and timing:
+        if not design0.baked and n_frames >= 2:
             # a configuration's core: also switch to another random readout while frames flow
             r_rng = np.random.default_rng([s, 2])
             reloads = [(int(r_rng.integers(1, n_frames)), *random_readout(design0.params, r_rng))]
         repro = _reproduce(source, verilog if given else None, sim, s, lanes,
                            sequences if with_test or test is None else 0, n_inputs, n_outputs, random_count,
                            readout)
-        p0 = design0.params
-        clocks = n_frames * p0.cycles_per_frame
+        clocks = n_frames * core_timing(design0.params).cycles_per_frame
         say(f"run {i + 1}/{seeds}: seed {s}, {len(seqs)} sequences, {n_frames} frames on {sim}, "
-            f"about {clocks:,} clocks" + (f" (long: use more --lanes or fewer --sequences for a quicker check)"
+            f"about {clocks:,} clocks" + (" (long: use more --lanes or fewer --sequences for a quicker check)"
                                           if clocks > 5_000_000 else ""))
         rep = check_design(design, verilog, seqs, seed=s, sim=sim, run_dir=out / f"run{s}", waves=waves,
                            timing=timing, p_valid=p_valid, p_ready=p_ready, label=f"seed {s}", reproduce=repro,
@@ -463,7 +437,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--p-valid", type=float, default=0.7, help="probability an input offers a beat per clock")
     parser.add_argument("--p-ready", type=float, default=0.7, help="probability results.ready is high per clock")
     parser.add_argument("--no-timing", action="store_true",
-                        help="compare values and order only, not the clock of every handshake")
+                        help="skip the timing probe: do not check the latency and frame interval against "
+                             "the stated ones (every transaction and the stream rules are still compared)")
     parser.add_argument("-o", "--output", "--out", dest="output", default="memres-verify", metavar="DIR",
                         help="working folder: Verilog, jobs, reports, waveforms (default memres-verify)")
     add_output_flags(parser, "print one JSON object on stdout", "no progress messages")

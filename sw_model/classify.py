@@ -101,9 +101,49 @@ def decisions_float(sums: SequenceSums, w: np.ndarray, b: np.ndarray) -> np.ndar
 
 
 def decisions_int(sums: SequenceSums, ro: IntReadout) -> np.ndarray:
-    """Class decisions of an integer readout, with exact integer sums (ties -> lowest class)."""
+    """Class decisions of an integer readout, with exact integer sums (ties -> lowest class).
+
+    The hardware's rule is :func:`running_decisions` (sums saturated after every frame); for sequences of
+    at most ``fixed.max_frames`` frames the sums never reach ``Y_lim`` (``derive_widths``), and then the
+    two agree. Longer sequences need the per-frame outputs: ``running_decisions(x @ ro.w + ro.b, limit)``.
+    """
     scores = sums.sums.astype(np.int64) @ ro.w + sums.ends[..., None] * ro.b
     return np.argmax(scores, axis=-1)
+
+
+def running_decisions(y: np.ndarray, limit: int, start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The classifier rule of the hardware: saturating running sequence sums, then argmax.
+
+    ``Y_t[k] = clamp(Y_{t-1}[k] + y_t[k], -limit, limit)`` with ``Y_{-1} = start`` (zeros: a new
+    sequence), saturating after every addition as the RTL does; the decision after frame ``t`` is the
+    smallest ``k`` with the largest ``Y_t[k]``.
+
+    Parameters
+    ----------
+    y : int array (..., T, K)
+        Per-frame readout outputs of one sequence (or a batch of sequences of equal length).
+    limit : int
+        ``Y_lim`` (``CoreParams.seq_limit``).
+    start : int array (..., K), optional
+        The sums before the first frame (to continue a sequence).
+
+    Returns
+    -------
+    sums : int64 array (..., T, K)
+    decisions : int64 array (..., T)
+    """
+    # int64 unless a sum of two values within +-limit could overflow it (64-bit sums): Python ints then
+    dtype = np.int64 if limit < 1 << 62 else object
+    y = np.asarray(y).astype(dtype)
+    acc = np.zeros(y.shape[:-2] + y.shape[-1:], dtype=dtype) if start is None else np.array(start).astype(dtype)
+    sums = np.empty_like(y)
+    for t in range(y.shape[-2]):
+        acc = np.minimum(np.maximum(acc + y[..., t, :], -limit), limit)
+        sums[..., t, :] = acc
+    decisions = np.argmax(sums, axis=-1) if dtype is np.int64 else \
+        np.array([max(range(len(row)), key=lambda k, r=row: (r[k], -k)) for row in sums.reshape(-1, sums.shape[-1])],
+                 dtype=np.int64).reshape(sums.shape[:-1])
+    return sums, np.asarray(decisions, dtype=np.int64)
 
 
 def accuracy(decisions: np.ndarray, labels: np.ndarray) -> np.ndarray:

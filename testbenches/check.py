@@ -1,30 +1,34 @@
-"""Drive the core under cocotb and compare every clock with the prediction of :mod:`testbenches.predict`.
+"""Drive the core under cocotb and compare its transactions with the prediction of :mod:`testbenches.predict`.
 
 A *job* (one JSON file plus one ``.npz`` beside it, written by :func:`save_job`)
 holds the design (configuration, sizes, lanes, readout), the stimulus
 (sequences of input codes, load beats), the seed of the random valid gaps and
-back-pressure, and where to write the report. :func:`run_job` runs inside the
-simulator (``testbenches/cocotb_core.py``):
+back-pressure, the latency and frame interval the hardware states, and where
+to write the report. :func:`run_job` runs inside the simulator
+(``testbenches/cocotb_core.py``):
 
 * reset, then (for a core with a zero readout) every weight and bias through
-  ``load`` with random gaps, then the frames with random gaps on
-  ``frames.valid`` and random ``results.ready``;
+  ``load`` with random gaps; then the *timing probe* (:data:`PROBE_FRAMES`
+  frames from the empty pipeline, always valid, results always ready: the
+  latency of the first and the interval between results must equal the stated
+  figures); then the other frames with random gaps on ``frames.valid`` and
+  random ``results.ready``;
 * every clock: a small Verilog harness (:func:`harness_verilog`) samples the
   core's outputs at the rising edge, i.e. exactly what that edge's handshakes
   see; after the falling edge they are read (one status word, plus the trace
-  and result words when valid), the next clock's inputs are written, and the
-  clock is compared with :class:`~testbenches.predict.ScheduleModel` (``frames.ready``,
-  ``load.ready``, ``results.valid``, ``trace.valid``) and with the packed
-  expected words (every valid trace lane: ``n, m, frame, g, i``; the result
-  payload on every clock it is valid, taken or not);
+  and result words when valid) and the next clock's inputs are written;
+* the transactions are compared in order: every cell write on the trace
+  (device ``n``, pass ``m``, frame, new state ``g'``, feature ``i``, beat after
+  beat), every result (``y[K]``, decision, ``last``), and the stream rule on
+  ``results`` (a result offered and not taken stays valid, unchanged);
+  readouts written while frames flow are matched to the frames that were
+  summed with them (:class:`_Readouts`);
 * the first difference stops the run with a :class:`Mismatch` naming the
-  clock, the signal or cell, expected and got, the stage contents of the
-  schedule model and the seed; the report (JSON) is written either way.
+  clock, the signal or cell (device, pass, frame), expected and got, and the
+  seed; the report (JSON) is written either way.
 
-With ``timing=False`` the handshakes are not predicted: values are compared in
-order (trace beats, result beats) and the stream rule (a result offered and not
-taken stays, unchanged) is checked; for designs whose pipeline legitimately
-differs from the documented one.
+With ``timing=False`` the probe is skipped (for designs whose pipeline
+legitimately differs from the documented one); everything else is compared.
 """
 
 from __future__ import annotations
@@ -37,9 +41,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .predict import Design, Expectation, ScheduleModel, load_beats
+from hdl.top import core_timing
+from sw_model.classify import running_decisions
 
-__all__ = ["Job", "Mismatch", "format_mismatch", "save_job", "load_job", "run_job", "harness_verilog", "HARNESS_TOP"]
+from .predict import Design, Expectation, load_beats
+
+__all__ = ["Job", "Mismatch", "format_mismatch", "save_job", "load_job", "run_job", "harness_verilog", "HARNESS_TOP",
+           "PROBE_FRAMES"]
+
+#: Frames the timing probe drives from an empty pipeline (latency, then the interval between results).
+PROBE_FRAMES = 3
 
 
 class Mismatch(AssertionError):
@@ -52,7 +63,7 @@ class Mismatch(AssertionError):
 
 def format_mismatch(r: dict) -> str:
     lines = [f"MISMATCH at clock {r['cycle']}: {r['signal']}: expected {r['expected']}, got {r['got']}"]
-    for key in ("where", "schedule", "reproduce", "wave"):
+    for key in ("where", "reproduce", "wave"):
         if r.get(key):
             lines.append(f"  {key}: {r[key]}")
     return "\n".join(lines)
@@ -65,7 +76,7 @@ class Job:
     seed: int = 1
     p_valid: float = 0.7          # probability per clock that an idle input stream offers its next beat
     p_ready: float = 0.7          # probability per clock that results.ready is high
-    timing: bool = True
+    timing: bool = True           # measure latency and interval (first frames) against the stated figures
     trace: bool = True            # the Verilog has the trace port
     load: bool = False            # write the readout through the load port first
     max_cycles: int = 0           # 0: derived from the stimulus
@@ -76,6 +87,15 @@ class Job:
     label: str = ""
     reproduce: str = ""
     options: dict = field(default_factory=dict)
+    #: The figures the hardware states (manifest or core); 0: those of ``hdl.top.core_timing``.
+    latency: int = 0
+    cycles_per_frame: int = 0
+
+    def __post_init__(self):
+        if not self.latency or not self.cycles_per_frame:
+            t = core_timing(self.design.params)
+            self.latency = self.latency or t.latency
+            self.cycles_per_frame = self.cycles_per_frame or t.cycles_per_frame
 
 
 def save_job(directory: str | Path, job: Job, name: str = "job") -> Path:
@@ -94,7 +114,7 @@ def save_job(directory: str | Path, job: Job, name: str = "job") -> Path:
     meta = {"design": job.design.to_json(), "seed": job.seed, "p_valid": job.p_valid, "p_ready": job.p_ready,
             "timing": job.timing, "trace": job.trace, "load": job.load, "max_cycles": job.max_cycles,
             "report": str(job.report), "label": job.label, "reproduce": job.reproduce, "options": job.options,
-            "arrays": f"{name}.npz"}
+            "latency": job.latency, "cycles_per_frame": job.cycles_per_frame, "arrays": f"{name}.npz"}
     path = d / f"{name}.json"
     path.write_text(json.dumps(meta, indent=1))
     return path
@@ -111,7 +131,7 @@ def load_job(path: str | Path) -> Job:
     design = Design.from_json(meta["design"], w, b)
     return Job(design, seqs, meta["seed"], meta["p_valid"], meta["p_ready"], meta["timing"], meta["trace"],
                meta["load"], meta["max_cycles"], meta["report"], reloads, meta["label"], meta["reproduce"],
-               meta["options"])
+               meta["options"], meta.get("latency", 0), meta.get("cycles_per_frame", 0))
 
 
 # --- the run ----------------------------------------------------------------------------
@@ -129,13 +149,13 @@ class _Run:
         self.results = 0
         self.frames_in = 0
         self.decisions: list[int] = []
+        self.measured: dict[str, int] = {}      # latency, cycles_per_frame (timing probe)
         self.t0 = time.perf_counter()
         self.cpu0 = time.process_time()
 
     def report(self, mismatch: dict | None) -> dict:
         seconds = time.perf_counter() - self.t0
         cpu = time.process_time() - self.cpu0
-        p = self.p
         return {
             "passed": mismatch is None, "label": self.job.label, "seed": self.job.seed,
             "reproduce": self.job.reproduce,
@@ -147,8 +167,9 @@ class _Run:
             "seconds": seconds, "cycles_per_second": self.cycle / seconds if seconds > 0 else 0.0,
             # CPU time of the simulator process (simulator + Python): independent of other jobs' load
             "cpu_seconds": cpu, "cycles_per_cpu_second": self.cycle / cpu if cpu > 0 else 0.0,
-            "design": self.job.design.describe(), "cycles_per_frame": p.cycles_per_frame,
-            "latency": p.latency,
+            "design": self.job.design.describe(), "cycles_per_frame": self.job.cycles_per_frame,
+            "latency": self.job.latency, "latency_measured": self.measured.get("latency"),
+            "cycles_per_frame_measured": self.measured.get("cycles_per_frame"),
         }
 
     def where_beat(self, beat) -> str:
@@ -157,9 +178,9 @@ class _Run:
         node, slot = divmod(row, self.p.slots)
         return f"sequence {s} frame {t} (global frame {gf}), beat row {row} = pass {node} slot {slot}"
 
-    def mismatch(self, signal: str, expected, got, where: str = "", schedule: str = "") -> Mismatch:
+    def mismatch(self, signal: str, expected, got, where: str = "") -> Mismatch:
         r = {"cycle": self.cycle, "signal": signal, "expected": expected, "got": got, "where": where,
-             "schedule": schedule, "seed": self.job.seed, "label": self.job.label,
+             "seed": self.job.seed, "label": self.job.label,
              "reproduce": self.job.reproduce, "design": self.job.design.describe()}
         return Mismatch(r)
 
@@ -297,224 +318,334 @@ def _read(handle, mask: int = -1):
         return f"{v} (X/Z bits)"
 
 
+# --- the pieces of a run: the stimulus, the readouts, the trace, the results, the timing probe ---------
+
+class _Driver:
+    """The stimulus side: the load beat, frame and ``results.ready`` of every clock.
+
+    Load beats go first (a readout written before frame ``before_frame`` holds that frame back until all
+    its beats are taken); frames and loads are offered with probability ``p_valid`` per idle clock,
+    ``results.ready`` is high with probability ``p_ready``, except while probing: then the probe's frames
+    are offered on every clock and ``results.ready`` is always high.
+    """
+
+    def __init__(self, run: _Run, beats: list[dict], load_at: list[int]):
+        self.run, self.exp = run, run.exp
+        self.rng = random.Random(run.job.seed)
+        self.beats, self.load_at = beats, load_at
+        self.load_words = run.exp.load_words(beats)
+        self.n_loads = len(beats)
+        self.loads_sent = self.frames_sent = 0
+        self.l_offer = self.f_offer = self.rr = False
+
+    def handshakes(self, fr: int, lr: int) -> tuple[dict | None, int | None]:
+        """The beats taken at the edge that ended the clock: (load beat or None, frame index or None)."""
+        load = frame = None
+        if self.l_offer and lr:
+            self.l_offer = False
+            load = self.beats[self.loads_sent]
+            self.loads_sent += 1
+        if self.f_offer and fr:
+            self.f_offer = False
+            frame = self.frames_sent
+            self.frames_sent += 1
+            self.run.frames_in = self.frames_sent
+        return load, frame
+
+    def inputs(self, dut, probe_frames: int, probing: bool) -> int:
+        """Offer the next clock's beats (payloads written to ``dut``); return the control word."""
+        rng, job, n_frames = self.rng, self.run.job, self.exp.n_frames
+        # while probing only the loads before frame 0: the probe's frames must not wait for a load
+        load_due = self.loads_sent < self.n_loads and self.frames_sent >= self.load_at[self.loads_sent] and \
+            (not probing or self.load_at[self.loads_sent] == 0)
+        if load_due and not self.f_offer:
+            if not self.l_offer and rng.random() < job.p_valid:
+                self.l_offer = True
+                dut.load_payload.value = self.load_words[self.loads_sent]
+        elif self.frames_sent < n_frames and not self.f_offer and not load_due:
+            if probing:
+                offer = self.frames_sent < probe_frames
+            else:
+                offer = rng.random() < job.p_valid
+            if offer:
+                self.f_offer = True
+                e, t = self.exp.words_of(self.frames_sent)
+                dut.frames_payload.value = e.frame_words[t]
+        self.rr = True if probing else rng.random() < job.p_ready
+        return self.rr | (self.f_offer << 1) | (self.l_offer << 2)
+
+
+class _Readouts:
+    """The readouts a frame may have been summed with, when readouts are written while frames flow.
+
+    The readout takes a load beat only between frames, and a frame's first beat may wait in the
+    pipeline while loads go first: so a frame is summed with the readout after some number of load
+    beats ``v``, at least the beats taken before the frame was accepted, at most those taken before
+    its result appeared, and ``v`` never decreases from one frame to the next. For each result (in
+    order) the smallest such ``v`` whose sums equal the result is taken.
+    """
+
+    def __init__(self, run: _Run, beats: list[dict]):
+        p, d = run.p, run.job.design
+        self.p, self.beats = p, beats
+        self.w = np.array(d.w, dtype=np.int64) if d.baked else np.zeros((p.n_features, p.n_outputs), np.int64)
+        self.b = np.array(d.b, dtype=np.int64) if d.baked else np.zeros(p.n_outputs, np.int64)
+        self.applied = 0            # load beats applied to (w, b)
+        self.taken = 0              # load beats the hardware has taken
+        self.lower: dict[int, int] = {}
+
+    def load_taken(self) -> None:
+        self.taken += 1
+
+    def frame_accepted(self, gf: int) -> None:
+        self.lower[gf] = self.taken
+
+    def _apply(self) -> None:
+        beat = self.beats[self.applied]
+        p, v = self.p, beat["value"]
+        if beat["bias"]:
+            self.b[beat["k"]] = min(max(v, -p.bias_max), p.bias_max)
+        else:
+            self.w[beat["node"] * p.n_devices + beat["device"], beat["k"]] = min(max(v, -p.weight_max),
+                                                                                  p.weight_max)
+        self.applied += 1
+
+    def sums(self, gf: int, feats: np.ndarray, got_y: list[int]) -> np.ndarray:
+        """``y`` of frame ``gf`` with the first admissible readout that gives ``got_y`` (else the last one)."""
+        lower = self.lower.pop(gf)
+        while self.applied < lower:
+            self._apply()
+        while True:
+            y = feats @ self.w + self.b
+            if [int(v) for v in y] == got_y or self.applied >= self.taken:
+                return y
+            self._apply()
+
+
+class _TraceCheck:
+    """Cell writes in order: every valid lane of every beat that writes cells, frame after frame."""
+
+    def __init__(self, run: _Run, handle):
+        self.run, self.h = run, handle
+        self.next = (0, 0)          # (global frame, row) expected next
+
+    def clock(self, tv: int) -> None:
+        if not tv:
+            return
+        run, exp, rows = self.run, self.run.exp, self.run.p.rows
+        gf, row = self.next
+        while gf < exp.n_frames and exp.row_valid[row] == 0:
+            gf, row = (gf, row + 1) if row + 1 < rows else (gf + 1, 0)
+        run.compared += 1
+        if gf >= exp.n_frames:
+            raise run.mismatch("trace__valid", 0, tv, "all cell writes of the stimulus already seen")
+        if tv != exp.row_valid[row]:
+            raise run.mismatch("trace__valid", exp.row_valid[row], tv, run.where_beat((gf, row)))
+        e, t = exp.words_of(gf)
+        got = _read(self.h, exp.row_mask[row])
+        want = e.trace_words[t * rows + row]
+        n_valid = bin(tv).count("1")
+        run.compared += 5 * n_valid
+        run.trace_writes += n_valid
+        if got != want:
+            raise run.trace_diff((gf, row), got, want, tv)
+        self.next = (gf, row + 1) if row + 1 < rows else (gf + 1, 0)
+
+    def finish(self) -> None:
+        """After the last result: every cell write of the stimulus was seen."""
+        exp, rows = self.run.exp, self.run.p.rows
+        gf, row = self.next
+        while gf < exp.n_frames and exp.row_valid[row] == 0:
+            gf, row = (gf, row + 1) if row + 1 < rows else (gf + 1, 0)
+        if gf < exp.n_frames:
+            raise self.run.mismatch("trace__valid", exp.row_valid[row], 0,
+                                    f"{self.run.where_beat((gf, row))}: never written")
+
+
+class _ResultCheck:
+    """Results in order, and the stream rules: a result offered and not taken stays, unchanged."""
+
+    def __init__(self, run: _Run, handle, readouts: _Readouts | None):
+        self.run, self.h, self.readouts = run, handle, readouts
+        self.done = 0               # results taken
+        self.held = None            # the word of a result offered and not taken
+        self.sums = None            # (global frame, running sums) with run-time readouts
+
+    def _want(self, gf: int, got) -> tuple[int, int]:
+        """(results word, decision) expected for frame ``gf``."""
+        e, t = self.run.exp.words_of(gf)
+        if self.readouts is None:
+            return e.result_words[t], e.decisions[t]
+        got_y = self.run.exp.result.unpack(got)["y"] if isinstance(got, int) else None
+        y = self.readouts.sums(gf, e.feats[t], got_y)
+        start = None if t == 0 else self.sums[1]
+        sums, dec = running_decisions(y[None], self.run.p.seq_limit, start)
+        self.sums = (gf, sums[-1])
+        return self.run.exp.result_word(y, int(dec[-1]), t == e.length - 1), int(dec[-1])
+
+    def clock(self, rv: int, rr: bool) -> int | None:
+        """Check the clock's result; return the index of the frame whose result was taken, or None."""
+        run = self.run
+        if self.held is not None and not rv:
+            raise run.mismatch("results__valid", 1, 0, "a result offered and not taken must stay valid")
+        if not rv:
+            return None
+        gf = self.done
+        if gf >= run.exp.n_frames:
+            raise run.mismatch("results__valid", 0, 1, "all results of the stimulus already taken")
+        if gf >= run.frames_in:
+            raise run.mismatch("results__valid", 0, 1, f"result of frame {gf} before that frame was accepted")
+        got = _read(self.h)
+        if self.held is not None:
+            if got != self.held[0]:
+                raise run.mismatch("results__payload", hex(self.held[0]), got if isinstance(got, str) else hex(got),
+                                   "a result offered and not taken must not change")
+            want, decision = self.held
+        else:
+            want, decision = self._want(gf, got)
+        run.compared += run.p.n_outputs + 2
+        if got != want:
+            raise run.result_diff(gf, got, want)
+        if not rr:
+            self.held = (want, decision)
+            return None
+        self.held = None
+        e, t = run.exp.words_of(gf)
+        if t == e.length - 1:
+            run.decisions.append(decision)
+            run.exp.drop(run.exp.locate(gf)[0])
+        self.done += 1
+        run.results = self.done
+        return gf
+
+
+class _TimingProbe:
+    """The first frames from an empty pipeline, always valid, results always ready: latency and interval.
+
+    The latency is the clocks from frame 0 being accepted to its result being valid; the interval, the
+    clocks between consecutive results. Both must equal what the hardware states (``Job.latency``,
+    ``Job.cycles_per_frame``).
+    """
+
+    def __init__(self, run: _Run, frames: int):
+        self.run, self.frames = run, frames
+        self.accepted: dict[int, int] = {}
+        self.valid: list[int] = []         # the first clock each probe frame's result was valid
+        self.finished = frames == 0
+
+    def frame_accepted(self, gf: int, cycle: int) -> None:
+        if gf < self.frames:
+            self.accepted[gf] = cycle
+
+    def result_valid(self, cycle: int) -> None:
+        if self.finished or len(self.valid) > len(self.accepted) - 1:
+            return
+        self.valid.append(cycle)
+        run, job = self.run, self.run.job
+        gf = len(self.valid) - 1
+        if gf == 0:
+            got = cycle - self.accepted[0]
+            run.measured["latency"] = got
+            if got != job.latency:
+                raise run.mismatch("latency", job.latency, got, f"frame 0 accepted at clock {self.accepted[0]}, "
+                                   f"its result valid at clock {cycle} (empty pipeline, results always ready)")
+        else:
+            got = cycle - self.valid[-2]
+            run.measured["cycles_per_frame"] = got
+            if got != job.cycles_per_frame:
+                raise run.mismatch("cycles_per_frame", job.cycles_per_frame, got,
+                                   f"results of frames {gf - 1} and {gf} valid at clocks {self.valid[-2]} and "
+                                   f"{cycle} (frames always valid, results always ready)")
+        self.finished = len(self.valid) == self.frames
+
+    def clock(self, cycle: int, rv: int) -> None:
+        """A result not valid when due: result ``i`` is due ``latency + i * cycles_per_frame`` clocks after
+        frame 0 was accepted."""
+        if self.finished or 0 not in self.accepted or rv:
+            return
+        job, gf = self.run.job, len(self.valid)
+        due = self.accepted[0] + job.latency + gf * job.cycles_per_frame
+        if cycle > due:
+            raise self.run.mismatch("results__valid", 1, 0, f"result of frame {gf} due at clock {due}: frame 0 "
+                                    f"accepted at clock {self.accepted[0]}, latency {job.latency}, then a result "
+                                    f"every {job.cycles_per_frame} clocks (frames always valid, results always "
+                                    f"ready)")
+
+
+def _probe_frames(job: Job, n_frames: int) -> int:
+    """How many frames the timing probe drives: 3, fewer with a short stimulus or an early reload."""
+    if not job.timing:
+        return 0
+    early = [int(at) for at, _, _ in job.reloads if int(at) > 0]
+    return min([PROBE_FRAMES, n_frames, *early])
+
+
+def _load_schedule(job: Job, p) -> tuple[list[dict], list[int]]:
+    """Every load beat in the order offered, and the frame each must precede."""
+    beats: list[dict] = []
+    load_at: list[int] = []
+    if job.load:
+        b = load_beats(p, job.design.w, job.design.b)
+        beats += b
+        load_at += [0] * len(b)
+    for at, rw, rb in job.reloads:
+        b = load_beats(p, rw, rb)
+        beats += b
+        load_at += [int(at)] * len(b)
+    return beats, load_at
+
+
 async def _loop(dut, run: _Run, fe) -> None:
     """One iteration per clock, after its falling edge: check the clock that just ended, drive the next."""
     job, p, exp = run.job, run.p, run.exp
-    rng = random.Random(job.seed)
-    p_valid, p_ready = job.p_valid, job.p_ready
-    timing, has_trace = job.timing, job.trace
-    rows, n_frames = p.rows, exp.n_frames
-    row_valid, row_mask = exp.row_valid, exp.row_mask
-    model = ScheduleModel(rows, p.n_outputs, p.readout)
-    # Load beats in the order they are offered, each with the frame it must precede.
-    all_beats: list[dict] = []
-    load_at: list[int] = []
-    if job.load:
-        beats = load_beats(p, job.design.w, job.design.b)
-        all_beats += beats
-        load_at += [0] * len(beats)
-    for at, rw, rb in job.reloads:
-        beats = load_beats(p, rw, rb)
-        all_beats += beats
-        load_at += [int(at)] * len(beats)
-    load_words = exp.load_words(all_beats)
-    n_loads = len(load_words)
-    # With readouts switched at run time, results are computed when they appear, from the features and
-    # the readout the hardware held when the frame's first beat entered the readout (loads are taken only
-    # between frames, so each frame sees one state; which one depends on the clock).
-    dynamic = bool(job.reloads)
-    d = job.design
-    cur_w = np.array(d.w, dtype=np.int64) if d.baked else np.zeros((p.n_features, p.n_outputs), dtype=np.int64)
-    cur_b = np.array(d.b, dtype=np.int64) if d.baked else np.zeros(p.n_outputs, dtype=np.int64)
-    versions: dict[int, tuple] = {}
-    frame_version: dict[int, int] = {}
-    dyn = {"frame": -1, "word": 0, "decision": 0, "Y": [0] * p.n_outputs}
-
-    def snapshot(gf: int) -> None:
-        if loads_sent not in versions:
-            versions[loads_sent] = (cur_w.copy(), cur_b.copy())
-        frame_version[gf] = loads_sent
-
-    def apply_load(beat: dict) -> None:
-        v = beat["value"]
-        if beat["bias"]:
-            cur_b[beat["k"]] = min(max(v, -p.bias_max), p.bias_max)
-        else:
-            cur_w[beat["node"] * p.n_devices + beat["device"], beat["k"]] = min(max(v, -p.weight_max), p.weight_max)
-
-    def dynamic_result(gf: int) -> tuple[int, int]:
-        """(results word, decision) of frame gf with the readout it was summed with."""
-        if dyn["frame"] != gf:
-            e, t = words_of(gf)
-            w_v, b_v = versions[frame_version[gf]]
-            y = e.feats[t] @ w_v + b_v
-            lim = p.seq_limit
-            acc = [0] * p.n_outputs if t == 0 else dyn["Y"]
-            acc = [min(max(a + int(v), -lim), lim) for a, v in zip(acc, y)]
-            best = 0
-            for k in range(1, len(acc)):
-                if acc[k] > acc[best]:
-                    best = k
-            dyn.update(frame=gf, Y=acc, decision=best, word=exp.result_word(y, best, t == e.length - 1))
-        return dyn["word"], dyn["decision"]
-
-    h_ctl, h_fp, h_lp = dut.ctl, dut.frames_payload, dut.load_payload
-    h_st, h_rp = dut.status_q, dut.results_q
-    h_te = dut.trace_q if has_trace else None
-
-    latency = p.latency
-    budget = job.max_cycles or int((n_loads / max(p_valid, 0.05) + (n_frames + 2) * p.cycles_per_frame
-                                    / min(max(p_ready, 0.05), max(p_valid, 0.05)) + 4 * latency) * 3 + 1000)
-
-    loads_sent = frames_sent = results_done = 0
-    l_offer = f_offer = rr = False
-    wrote_ctl = 0
+    beats, load_at = _load_schedule(job, p)
+    driver = _Driver(run, beats, load_at)
+    readouts = _Readouts(run, beats) if job.reloads else None
+    trace = _TraceCheck(run, dut.trace_q) if job.trace else None
+    results = _ResultCheck(run, dut.results_q, readouts)
+    probe = _TimingProbe(run, _probe_frames(job, exp.n_frames))
+    h_st, h_ctl = dut.status_q, dut.ctl
+    budget = job.max_cycles or int((driver.n_loads / max(job.p_valid, 0.05) + (exp.n_frames + 2) * job.cycles_per_frame
+                                    / min(max(job.p_ready, 0.05), max(job.p_valid, 0.05)) + 4 * job.latency) * 3
+                                   + 1000)
     tail = -1                     # clocks still to check after the last result
-    cur_frame = -1
-    cur_words = None
-    cur_base = 0
-    next_trace = (0, 0)           # (global frame, row) expected next on the trace, timing=False
-    held = False                  # a result offered and not taken (timing=False)
-    seq_of_frame = np.repeat(np.arange(len(job.seqs)), [len(s) for s in job.seqs])
-
-    def words_of(gf: int):
-        s = int(seq_of_frame[gf])
-        e = exp.get(s)
-        return e, gf - int(exp.starts[s])
-
-    compared = 0
-    first = True
+    wrote_ctl = 0
     while True:
-        if not first:
-            await fe
-            run.cycle += 1
-            cycle = run.cycle
-            if cycle > budget:
-                raise run.mismatch("progress", f"{n_frames} results within {budget} clocks",
-                                   f"{results_done} results", schedule=model.describe())
-            # --- the clock that just ended: its inputs were (f_offer, rr, l_offer)
-            st = _read(h_st)
-            if type(st) is str:
-                raise run.mismatch("frames__ready, load__ready, results__valid, trace__valid", "0 or 1", st)
-            fr, lr, rv, tv = st & 1, (st >> 1) & 1, (st >> 2) & 1, st >> 3
-            if timing:
-                e_fr, e_lr, e_rv, e_beat, e_res = model.step(f_offer, rr, l_offer)
-                e_tv = row_valid[e_beat[1]] if e_beat is not None else 0
-                compared += 4 if has_trace else 3
-                if fr != e_fr or lr != e_lr or rv != e_rv or (has_trace and tv != e_tv):
-                    run.compared = compared
-                    for name, a, b in (("frames__ready", e_fr, fr), ("load__ready", e_lr, lr),
-                                       ("results__valid", e_rv, rv)):
-                        if a != b:
-                            raise run.mismatch(name, int(a), b, schedule=model.describe())
-                    raise run.mismatch("trace__valid", e_tv, tv, run.where_beat(e_beat) if e_beat else
-                                       "no cell write expected this clock", model.describe())
-                took = model.readout_took
-                if dynamic and took is not None and took[1] == 0:
-                    snapshot(took[0])
-                if e_tv and has_trace:
-                    gf, row = e_beat
-                    if gf != cur_frame:
-                        cur_frame = gf
-                        e, t = words_of(gf)
-                        cur_words, cur_base = e.trace_words, t * rows
-                    got = _read(h_te, row_mask[row])
-                    want = cur_words[cur_base + row]
-                    n_valid = bin(e_tv).count("1")
-                    compared += 5 * n_valid
-                    run.trace_writes += n_valid
-                    if got != want:
-                        run.compared = compared
-                        raise run.trace_diff(e_beat, got, want, e_tv)
-                if rv:
-                    e, t = words_of(e_res)
-                    got = _read(h_rp)
-                    want, decision = dynamic_result(e_res) if dynamic else (e.result_words[t], e.decisions[t])
-                    compared += p.n_outputs + 2
-                    if got != want:
-                        run.compared = compared
-                        raise run.result_diff(e_res, got, want)
-                    if rr:
-                        results_done += 1
-                        run.results = results_done
-                        if t == e.length - 1:
-                            run.decisions.append(decision)
-                            exp.drop(int(seq_of_frame[e_res]))
-            else:
-                # values in order, the stream rule for results
-                if tv:
-                    gf, row = next_trace
-                    while gf < n_frames and row_valid[row] == 0:
-                        gf, row = (gf, row + 1) if row + 1 < rows else (gf + 1, 0)
-                    compared += 1
-                    if gf >= n_frames:
-                        raise run.mismatch("trace__valid", 0, tv, "all cell writes of the stimulus already seen")
-                    if tv != row_valid[row]:
-                        raise run.mismatch("trace__valid", row_valid[row], tv, run.where_beat((gf, row)))
-                    e, t = words_of(gf)
-                    got = _read(h_te, row_mask[row])
-                    want = e.trace_words[t * rows + row]
-                    n_valid = bin(tv).count("1")
-                    compared += 5 * n_valid
-                    run.trace_writes += n_valid
-                    if got != want:
-                        run.compared = compared
-                        raise run.trace_diff((gf, row), got, want, tv)
-                    next_trace = (gf, row + 1) if row + 1 < rows else (gf + 1, 0)
-                if held and not rv:
-                    raise run.mismatch("results__valid", 1, 0, "a result offered and not taken must stay valid")
-                if rv:
-                    if results_done >= n_frames:
-                        raise run.mismatch("results__valid", 0, 1, "all results of the stimulus already taken")
-                    e, t = words_of(results_done)
-                    got = _read(h_rp)
-                    want, decision = dynamic_result(results_done) if dynamic else (e.result_words[t], e.decisions[t])
-                    compared += p.n_outputs + 2
-                    if got != want:
-                        run.compared = compared
-                        raise run.result_diff(results_done, got, want)
-                    held = not rr
-                    if rr:
-                        if t == e.length - 1:
-                            run.decisions.append(decision)
-                        results_done += 1
-                        run.results = results_done
-            # --- handshakes of that clock's edge
-            if l_offer and lr:
-                l_offer = False
-                if dynamic:
-                    apply_load(all_beats[loads_sent])
-                loads_sent += 1
-            if f_offer and fr:
-                f_offer = False
-                frames_sent += 1
-                run.frames_in = frames_sent
-            if results_done == n_frames and tail < 0:
-                tail = 2 * latency + 8        # nothing more may appear
-            if tail >= 0:
-                if tail == 0:
-                    break
-                tail -= 1
-            if (cycle & 0xFFF) == 0:
-                run.compared = compared
-                if (cycle & 0x3FFFF) == 0:
-                    import cocotb
-                    cocotb.log.info("memres verify: clock %d, %d of %d frames in, %d results checked, "
-                                    "%d values compared", cycle, frames_sent, n_frames, results_done, compared)
-        first = False
-        # --- inputs of the next clock
-        if loads_sent < n_loads and frames_sent >= load_at[loads_sent] and not f_offer:
-            if not l_offer and rng.random() < p_valid:
-                l_offer = True
-                h_lp.value = load_words[loads_sent]
-        elif frames_sent < n_frames and not f_offer and (loads_sent == n_loads or frames_sent < load_at[loads_sent]) \
-                and rng.random() < p_valid:
-            f_offer = True
-            e, t = words_of(frames_sent)
-            h_fp.value = e.frame_words[t]
-        rr = rng.random() < p_ready
-        ctl = rr | (f_offer << 1) | (l_offer << 2)
+        ctl = driver.inputs(dut, probe.frames, not probe.finished)
         if ctl != wrote_ctl:
             h_ctl.value = ctl
             wrote_ctl = ctl
-    run.compared = compared
+        await fe
+        run.cycle += 1
+        if run.cycle > budget:
+            raise run.mismatch("progress", f"{exp.n_frames} results within {budget} clocks",
+                               f"{results.done} results")
+        st = _read(h_st)
+        if type(st) is str:
+            raise run.mismatch("frames__ready, load__ready, results__valid, trace__valid", "0 or 1", st)
+        fr, lr, rv, tv = st & 1, (st >> 1) & 1, (st >> 2) & 1, st >> 3
+        if trace is not None:
+            trace.clock(tv)
+        if rv:
+            probe.result_valid(run.cycle)
+        probe.clock(run.cycle, rv)
+        results.clock(rv, driver.rr)
+        load, frame = driver.handshakes(fr, lr)
+        if load is not None and readouts is not None:
+            readouts.load_taken()
+        if frame is not None:
+            probe.frame_accepted(frame, run.cycle)
+            if readouts is not None:
+                readouts.frame_accepted(frame)
+        if results.done == exp.n_frames and tail < 0:
+            tail = 2 * job.latency + 8        # nothing more may appear
+        if tail >= 0:
+            if tail == 0:
+                if trace is not None:
+                    trace.finish()
+                break
+            tail -= 1
+        if (run.cycle & 0x3FFFF) == 0:
+            import cocotb
+            cocotb.log.info("memres verify: clock %d, %d of %d frames in, %d results checked, %d values compared",
+                            run.cycle, driver.frames_sent, exp.n_frames, results.done, run.compared)

@@ -1,6 +1,6 @@
 """cocotb test module of ``memres verify``: runs the job named by ``MEMRES_VERIFY_JOB`` on ``memres_top``.
 
-The work is in :mod:`testbenches.check` (driving, per-clock comparison, report)
+The work is in :mod:`testbenches.check` (driving, transaction comparison, timing probe, report)
 and :mod:`testbenches.predict` (what the core must show). Started by
 :func:`pygen.verify.simulate` through :func:`testbenches.runner.run_cocotb`.
 """
@@ -14,5 +14,5 @@ from testbenches.check import load_job, run_job
 
 @cocotb.test()
 async def verify_core(dut):
-    """Every clock: handshakes against the schedule model, every cell write and result against the integer model."""
+    """Every cell write and result, in order, against the integer model; the stream rules; latency and interval."""
     await run_job(dut, load_job(os.environ["MEMRES_VERIFY_JOB"]))

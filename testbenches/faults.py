@@ -48,7 +48,8 @@ from hdl import CoreParams, ReservoirCore
 from hdl.cell_array import CellArray
 from hdl.classifier import Classifier
 from hdl.projection import InputProjection
-from hdl.readout import ReadoutCrossbar
+from hdl.readout import ReadoutCrossbar, SerialReadoutCrossbar
+from hdl.verilog import to_verilog
 
 from .predict import Design
 
@@ -112,15 +113,18 @@ class _ProjectionIgnoresBusy(InputProjection):
         return m
 
 
-class _WrappedReadout(ReadoutCrossbar):
-    """An intact readout crossbar inside, its input ``i`` passed through; subclasses wire ``o`` and ``load``."""
+class _WrappedReadout:
+    """An intact readout crossbar inside (the class's ``INNER``), its input ``i`` passed through; subclasses
+    wire ``o`` and ``load``. Mixed into a subclass of the crossbar it wraps (:func:`_wrapping`)."""
+
+    INNER = ReadoutCrossbar
 
     def __init__(self, params, weights, biases):
         super().__init__(params, weights, biases)
         self._args = (params, weights, biases)
 
     def _inner(self, m):
-        m.submodules.inner = inner = ReadoutCrossbar(*self._args)
+        m.submodules.inner = inner = self.INNER(*self._args)
         wiring.connect(m, wiring.flipped(self.i), inner.i)
         return inner
 
@@ -146,6 +150,11 @@ class _ReadoutIgnoresStall(_WrappedReadout):
         wiring.connect(m, wiring.flipped(self.load), inner.load)
         m.d.comb += [self.o.valid.eq(inner.o.valid), self.o.payload.eq(inner.o.payload), inner.o.ready.eq(1)]
         return m
+
+
+def _wrapping(wrapper, inner):
+    """``wrapper`` (a :class:`_WrappedReadout`) around the crossbar class ``inner``, with its signature."""
+    return type(f"{wrapper.__name__}_{inner.__name__}", (wrapper, inner), {"INNER": inner})
 
 
 def _k_major_weight_words(self, w):
@@ -236,11 +245,14 @@ FAULTS: dict[str, tuple[str, Callable[[Design], tuple[ReservoirCore, tuple]]]] =
     "input_stall_ignored": ("frames.ready high while the projection is busy",
                             _patching((hdl.top, "InputProjection", _ProjectionIgnoresBusy))),
     "load_dropped": ("load beats acknowledged but not written",
-                     _patching((hdl.top, "ReadoutCrossbar", _ReadoutDropsLoads))),
+                     _patching((hdl.top, "ReadoutCrossbar", _wrapping(_ReadoutDropsLoads, ReadoutCrossbar)),
+                               (hdl.top, "SerialReadoutCrossbar",
+                                _wrapping(_ReadoutDropsLoads, SerialReadoutCrossbar)))),
     "serial_weight_layout": ("serial weight memory k-major instead of row * K + k",
                              _patching((hdl.params.CoreParams, "weight_words", _k_major_weight_words), serial=True)),
     "serial_stall_ignored": ("serial readout drops a y[k] the classifier does not take",
-                             _patching((hdl.top, "ReadoutCrossbar", _ReadoutIgnoresStall), serial=True)),
+                             _patching((hdl.top, "SerialReadoutCrossbar",
+                                        _wrapping(_ReadoutIgnoresStall, SerialReadoutCrossbar)), serial=True)),
 }
 
 
@@ -250,7 +262,6 @@ def fault_verilog(design: Design, fault: str, path: str | Path) -> Path:
     Monkeypatches are in place while the core is built and converted (Amaranth
     elaborates during conversion) and undone before return.
     """
-    from pygen.generate import to_verilog
     if fault not in FAULTS:
         raise ValueError(f"unknown fault {fault!r}; choose one of {', '.join(FAULTS)}")
     core, changes = FAULTS[fault][1](design)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pygen.verify import random_sequences
-from testbenches.predict import Design, random_design
+from .predict import Design, random_design
+from .stimulus import random_sequences
 
 __all__ = ["RandomCase", "random_case"]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from hdl.params import CoreParams
+from sw_model.classify import running_decisions
 from sw_model.config import config_from_dict
 from sw_model.fixed import build_constants, cell_update, idle_update, pulse_codes, state_feature
 from sw_model.readout import IntReadout
@@ -145,12 +146,6 @@ def frame_sums(p: CoreParams, ro: IntReadout, seqs) -> list[np.ndarray]:
 
 
 def sequence_decisions(p: CoreParams, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Saturating per-sequence sums Y after each frame and the running decision (lowest index on ties)."""
-    lim = p.seq_limit
-    acc = np.zeros(p.n_outputs, dtype=object)   # Python ints: no overflow even in extreme tests
-    sums, dec = [], []
-    for y in ys:
-        acc = np.array([min(max(int(a) + int(v), -lim), lim) for a, v in zip(acc, y)], dtype=object)
-        sums.append(acc.copy())
-        dec.append(int(np.argmax(np.array([int(a) for a in acc], dtype=object))))
-    return np.array(sums), np.array(dec)
+    """Saturating per-sequence sums Y after each frame and the running decision (lowest index on ties):
+    the rule of sw_model.classify.running_decisions."""
+    return running_decisions(np.asarray(ys).reshape(-1, p.n_outputs), p.seq_limit)

@@ -55,3 +55,23 @@ def test_classifier_saturates_long_sequences():
     sums, _ = sequence_decisions(p, seq)
     assert abs(sums).max() == p.seq_limit
     check_classifier(p, [seq, seq[:3]], rng)
+
+
+def test_classifier_rule_saturates_after_every_addition():
+    """sw_model.classify.running_decisions, the rule the RTL and the checker share: the running sum
+    saturates after each frame (not a clamp of the exact total), ties go to the lowest index."""
+    from sw_model.classify import running_decisions
+    y = np.array([[9, 0], [9, 1], [-5, 1]])
+    sums, dec = running_decisions(y, 10)
+    assert sums.tolist() == [[9, 0], [10, 1], [5, 2]]      # exact totals would be 18 and 13
+    assert dec.tolist() == [0, 0, 0]
+    sums, dec = running_decisions(np.array([[3, 3, 1], [0, 1, 2]]), 100)
+    assert dec.tolist() == [0, 1]
+    big = (1 << 63) - 1                                       # 64-bit sums: no int64 overflow
+    sums, dec = running_decisions(np.array([[big, -big], [big, big]], dtype=object), big)
+    assert sums.tolist() == [[big, -big], [big, 0]] and dec.tolist() == [0, 0]
+    batch = np.random.default_rng(1).integers(-50, 50, size=(4, 7, 3))
+    s_b, d_b = running_decisions(batch, 60)
+    for i in range(4):
+        s_i, d_i = running_decisions(batch[i], 60)
+        assert (s_b[i] == s_i).all() and (d_b[i] == d_i).all()

@@ -1,11 +1,14 @@
-"""ReadoutCrossbar against IntReadout (y = x W + b per frame), with back-pressure and run-time loads."""
+# amaranth: UnusedElaboratable=no
+"""ReadoutCrossbar and SerialReadoutCrossbar against IntReadout (y = x W + b per frame), with back-pressure
+and run-time loads."""
 
 import dataclasses
 
 import numpy as np
 import pytest
 
-from hdl import HardwareParamError, ReadoutCrossbar
+from hdl import HardwareParamError, ReadoutCrossbar, SerialReadoutCrossbar
+from hdl.top import variants
 from hdl_reference import feature_beats, frame_sums, make_params, random_readout, random_sequences
 from hdl_sim import StreamChecker, StreamDriver, simulate
 
@@ -13,7 +16,7 @@ from hdl_sim import StreamChecker, StreamDriver, simulate
 def check_readout(p, ro, seqs, rng, gap=0.3, stall=0.3, dut=None, loads=()):
     """Drive feature beats (and load beats), compare every output beat: a frame's y[K] (parallel) or
     its y[k] one per beat, k = 0 .. K-1 (serial)."""
-    dut = dut or ReadoutCrossbar(p, ro.w, ro.b)
+    dut = dut or variants(p)[0](p, ro.w, ro.b)
     expected = np.concatenate(frame_sums(p, ro, seqs))
     firsts = [t == 0 for s in seqs for t in range(len(s))]
     lasts = [t == len(s) - 1 for s in seqs for t in range(len(s))]
@@ -68,7 +71,7 @@ def test_readout_load_port_replaces_the_readout(readout):
     rng = np.random.default_rng(9)
     p = _variant(make_params(6, 2, 3, lanes=2, state_features=True), readout)
     ro = random_readout(p, rng)
-    dut = ReadoutCrossbar(p, np.zeros_like(ro.w), np.zeros_like(ro.b))
+    dut = variants(p)[0](p, np.zeros_like(ro.w), np.zeros_like(ro.b))
     loads = []
     for j in range(p.n_features):
         node, dev = divmod(j, p.n_devices)
@@ -86,11 +89,23 @@ def test_readout_load_port_replaces_the_readout(readout):
     check_readout(p, ro, seqs, rng, gap=0.0, dut=dut, loads=loads)
 
 
-def test_readout_refuses_weights_beyond_the_contract():
+@pytest.mark.parametrize("crossbar", [ReadoutCrossbar, SerialReadoutCrossbar])
+def test_readout_refuses_weights_beyond_the_contract(crossbar):
     p = make_params(4, 2, 3)
     w = np.zeros((p.n_features, p.n_outputs), dtype=np.int64)
     w[0, 0] = p.weight_max + 1
     with pytest.raises(HardwareParamError, match="weight"):
-        ReadoutCrossbar(p, w, np.zeros(p.n_outputs))
+        crossbar(p, w, np.zeros(p.n_outputs))
     with pytest.raises(HardwareParamError, match="shape"):
-        ReadoutCrossbar(p, w[1:], np.zeros(p.n_outputs))
+        crossbar(p, w[1:], np.zeros(p.n_outputs))
+
+
+def test_readout_variants_share_one_signature():
+    """The two crossbars have the same members (i, o, load) and directions; o carries a frame's K sums
+    (parallel) or one y[k] (serial)."""
+    p = make_params(4, 2, 3)
+    ro = random_readout(p, np.random.default_rng(1))
+    a, b = ReadoutCrossbar(p, ro.w, ro.b), SerialReadoutCrossbar(p, ro.w, ro.b)
+    assert [(n, m.flow) for n, m in a.signature.members.items()] == \
+        [(n, m.flow) for n, m in b.signature.members.items()]
+    assert a.o.p.shape() == p.frame_sum_layout and b.o.p.shape() == p.output_sum_layout

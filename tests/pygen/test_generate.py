@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from amaranth.hdl import Fragment
 
-from hdl import ReservoirCore
 from pygen import generate as gen
 from sw_model import __version__
 from sw_model.config import config_from_dict
@@ -59,7 +58,8 @@ def test_generate_from_config_writes_verilog_and_manifest(config_file, tmp_path)
     core, _ = gen.build_core(config_file, lanes=2, n_inputs=4, n_outputs=3)
     Fragment.get(core, None)   # elaborated (and so "used"): the numbers below are those of a built design
     assert m["cycles_per_frame"] == core.cycles_per_frame == 12
-    assert m["latency"] == core.latency == 12 + 14 + 3
+    assert m["latency"] == core.latency == sum(m["timing"]["latency_terms"].values())
+    assert m["timing"]["latency_formula"].endswith(f"= {core.latency}") and m["timing"]["latency_terms"]["beats"] == 11
     assert m["formats"]["widths"] == core.params.widths.to_dict()
     ports = {port["name"]: port for port in m["ports"]}
     assert set(ports) == {"clk", "rst", "frames__payload", "frames__valid", "frames__ready",
@@ -206,7 +206,7 @@ def test_cli_summary_for_people(config_file, tmp_path, capsys):
 
 
 def test_cli_serial_readout(model_file, tmp_path, capsys):
-    """--readout serial: recorded in the manifest, which states the serial timing (rows K + 15, rows K)
+    """--readout serial: recorded in the manifest, which states the serial timing (K clocks per beat)
     and a different Verilog; the default stays parallel."""
     assert gen.run(parse(str(model_file), "-o", str(tmp_path / "s"), "--readout", "serial", "--json")) == 0
     m = json.loads(capsys.readouterr().out)
@@ -216,7 +216,8 @@ def test_cli_serial_readout(model_file, tmp_path, capsys):
     assert par["parameters"]["readout"] == "parallel"
     rows, k = m["parameters"]["beats_per_frame"], m["parameters"]["n_outputs"]
     assert m["cycles_per_frame"] == m["timing"]["cycles_per_frame"] == max(rows * k, k + 2)
-    assert m["latency"] == rows * k + 15 and "serial" in m["timing"]["cycles_per_frame_formula"]
+    assert m["timing"]["latency_terms"]["beats"] == rows * k - 1 and "serial" in m["timing"]["cycles_per_frame_formula"]
+    assert m["latency"] == sum(m["timing"]["latency_terms"].values())
     assert m["files"]["verilog_sha256"] != par["files"]["verilog_sha256"]
     assert m["readout"]["weights_sha256"] == par["readout"]["weights_sha256"]
 

@@ -1,7 +1,6 @@
 """Ridge readout from Gram sums, folding, and integer quantisation."""
 
 import numpy as np
-import pytest
 
 from sw_model.readout import Gram, quantise, ridge
 

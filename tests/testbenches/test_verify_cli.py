@@ -3,9 +3,9 @@
 import argparse
 import json
 
-import numpy as np
 import pytest
 
+from hdl.top import core_timing
 from pygen import verify as verify_mod
 from testbenches.faults import fault_verilog
 
@@ -118,7 +118,7 @@ def test_serial_readout_passes_with_loads_and_reloads(config, tmp_path, capsys):
 
 def test_readout_variant_read_from_the_manifest(config, tmp_path, capsys):
     """--verilog of `memres generate --readout serial`: the manifest beside it says serial; checked as
-    parallel (--readout parallel), the timing the manifest states refutes the parallel schedule model."""
+    parallel (--readout parallel), the timing the manifest states refutes the parallel core's."""
     from pygen.generate import generate
     generate(config, tmp_path / "gen", n_inputs=3, n_outputs=3, readout="serial")
     v = str(tmp_path / "gen" / "memres_top.v")
@@ -126,9 +126,9 @@ def test_readout_variant_read_from_the_manifest(config, tmp_path, capsys):
               "--random", "3", "--json", "-q"]
     assert _run(common + ["-o", str(tmp_path / "a")]) == 0
     assert json.loads(capsys.readouterr().out)["readout"] == "serial"
-    serial_p = verify_mod.load_design(config, n_inputs=3, n_outputs=3, readout="serial")[0].params
-    parallel_p = verify_mod.load_design(config, n_inputs=3, n_outputs=3)[0].params
-    with pytest.raises(verify_mod.VerifyError, match=f"schedule model: latency {parallel_p.latency}, "
-                       f"{parallel_p.cycles_per_frame} clocks per frame; the hardware states {serial_p.latency} "
-                       f"and {serial_p.cycles_per_frame}"):
+    serial_t = core_timing(verify_mod.load_design(config, n_inputs=3, n_outputs=3, readout="serial")[0].params)
+    parallel_t = core_timing(verify_mod.load_design(config, n_inputs=3, n_outputs=3)[0].params)
+    with pytest.raises(verify_mod.VerifyError, match=f"parallel core of this design has latency {parallel_t.latency}, "
+                       f"{parallel_t.cycles_per_frame} clocks per frame; the hardware states {serial_t.latency} "
+                       f"and {serial_t.cycles_per_frame}"):
         _run(common + ["--readout", "parallel", "-o", str(tmp_path / "b")])

@@ -1,11 +1,16 @@
-"""The checker catches deliberately broken hardware, at the clock and signal where it first shows."""
+"""The checker catches deliberately broken hardware, at the clock and signal where it first shows.
+
+Every fault shows in the transactions (cell writes, results, the stream rule on results); a frame lost at
+the input shows first in the timing probe (its result not valid when due).
+"""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from pygen.verify import check_design, random_sequences
+from pygen.verify import check_design
+from testbenches.stimulus import random_sequences
 from sw_model.config import config_from_dict
 from testbenches.faults import FAULTS, fault_verilog
 from testbenches.predict import Design, random_readout
@@ -14,15 +19,16 @@ from testbenches.predict import Design, random_readout
 FIRST_SIGNAL = {
     "cell_rounding": "trace lane", "pulse_rounding": "trace lane", "decay_lsb": "trace lane",
     "g0_lsb": "trace lane", "mask_sign": "trace lane", "swapped_weight": "results y[0]",
-    "valid_not_held": "results__valid", "input_stall_ignored": "frames__ready",
-    # a cell array that never stalls keeps taking beats: the front (frames.ready) or its trace shows it first
-    "stall_ignored": ("frames__ready", "trace__valid"),
-    # the hardware no longer holds a frame back for a waiting load beat: the schedule shows it first
-    "load_dropped": ("frames__ready", "trace__valid", "results y", "load__ready"),
+    "valid_not_held": "results__valid",
+    # frames offered while the projection is busy are lost: the probe's next result is not valid when due
+    "input_stall_ignored": ("results__valid", "trace lane"),
+    # a cell array that never stalls loses beats: a result (or a cell write) shows it
+    "stall_ignored": ("results y", "trace"),
+    # the frames after the reload are summed with the old readout
+    "load_dropped": "results y",
     "serial_weight_layout": "results y[",
-    # the readout goes on where it should stall: the schedule of the cell array shows it first (trace),
-    # else the lost y[k] shows in the results
-    "serial_stall_ignored": ("trace__valid", "results__valid", "results y"),
+    # the readout goes on where it should stall: the lost y[k] shows in the results
+    "serial_stall_ignored": ("results y", "results__valid"),
 }
 #: Faults checked on the serial readout too (the serial_* ones only there).
 SERIAL_CHECKED = ("swapped_weight", "load_dropped")
@@ -69,6 +75,14 @@ def test_fault_is_caught_with_the_serial_readout(design, fault, tmp_path):
     results.ready is rarely high for serial_stall_ignored."""
     _caught(design.with_readout_mode("serial"), fault, tmp_path,
             p_ready=0.03 if fault == "serial_stall_ignored" else 0.3)
+
+
+def test_lost_frames_are_caught_by_the_transactions_alone(design, tmp_path):
+    """Without the timing probe (--no-timing) the frames lost at the input show in the cell writes."""
+    seqs = random_sequences(design, np.random.default_rng(2), 6, 8)
+    v = fault_verilog(design, "input_stall_ignored", tmp_path / "bad.v")
+    rep = check_design(design, v, seqs, seed=3, sim="icarus", run_dir=tmp_path / "run", p_ready=0.3, timing=False)
+    assert not rep["passed"] and "trace lane" in rep["first_mismatch"]["signal"]
 
 
 def test_serial_faults_need_the_serial_readout(design, tmp_path):
