@@ -82,8 +82,8 @@ def main() -> None:
     sys.path.insert(0, str(repo / "tests" / "testbenches"))
     from selftest_design import to_verilog
 
-    from testbenches import toolchain
-    from testbenches.runner import build_sim, run_cocotb
+    from memres.testbenches import toolchain
+    from memres.testbenches.runner import build_sim, run_cocotb
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cycles", type=int, default=100_000)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pygen.bench import golden_speed  # noqa: E402
+from memres.pygen.bench import golden_speed  # noqa: E402
 
 
 def main() -> None:

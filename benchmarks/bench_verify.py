@@ -29,9 +29,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pygen.verify import check_design, verify, write_verilog  # noqa: E402
-from testbenches.stimulus import random_sequences  # noqa: E402
-from testbenches.predict import Design, random_design, random_readout  # noqa: E402
+from memres.pygen.verify import check_design, verify, write_verilog  # noqa: E402
+from memres.testbenches.stimulus import random_sequences  # noqa: E402
+from memres.testbenches.predict import Design, random_design, random_readout  # noqa: E402
 
 
 def clocks_per_second(name: str, d: Design, n_seqs: int, max_len: int, sim: str, work: Path) -> dict:
@@ -66,7 +66,7 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     print(json.dumps({"bench": "machine", "cpus": os.cpu_count(), "load": os.getloadavg()}), flush=True)
     if not args.skip_clocks:
-        from sw_model import workflow
+        from memres.sw_model import workflow
         small = random_design(3, max_devices=16)
         small = Design(small.config, small.n_inputs, small.n_outputs, 4 if small.config.reservoir.n_devices >= 4
                        else 1, small.w, small.b, True, small.source)
@@ -79,7 +79,7 @@ def main() -> int:
     if not args.skip_fsdd:
         model = args.model
         if model is None and args.train:
-            from sw_model import workflow
+            from memres.sw_model import workflow
             t0 = time.perf_counter()
             model = workflow.train("fsdd", data_dir=args.data).save(work / "fsdd.npz")
             print(json.dumps({"bench": "train", "seconds": round(time.perf_counter() - t0, 1)}), flush=True)

@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import scipy.io.wavfile
 
-from sw_model.config import ModelConfig, config_from_dict
-from sw_model.datasets.fsdd import read_wav
-from sw_model.errors import MemresError
-from sw_model.model_file import TrainedModel, load_model
-from sw_model.readout import IntReadout
+from memres.sw_model.config import ModelConfig, config_from_dict
+from memres.sw_model.datasets.fsdd import read_wav
+from memres.sw_model.errors import MemresError
+from memres.sw_model.model_file import TrainedModel, load_model
+from memres.sw_model.readout import IntReadout
 
 
 def _random_json(rng, depth=0):

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from amaranth.back import rtlil  # noqa: E402
 
-from hdl.link import Link  # noqa: E402
-from pygen.protocol import LinkFormat  # noqa: E402
+from memres.hdl.link import Link  # noqa: E402
+from memres.pygen.protocol import LinkFormat  # noqa: E402
 
 
 def main(argv=None) -> int:

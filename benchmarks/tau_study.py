@@ -21,9 +21,9 @@ import time
 
 import numpy as np
 
-from sw_model import regression, speech, workflow
-from sw_model.datasets import list_recordings, standard_split
-from sw_model.frontend import load_fsdd_features
+from memres.sw_model import regression, speech, workflow
+from memres.sw_model.datasets import list_recordings, standard_split
+from memres.sw_model.frontend import load_fsdd_features
 
 ESO_SPREAD = {"mode": "uniform", "low_ns": 159.0, "high_ns": 278.0}
 ESO_SINGLE = math.sqrt(159.0 * 278.0)

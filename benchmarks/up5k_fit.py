@@ -35,8 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pygen.generate import generate  # noqa: E402
-from sw_model.config import load_config  # noqa: E402
+from memres.pygen.generate import generate  # noqa: E402
+from memres.sw_model.config import load_config  # noqa: E402
 
 
 def _key(n: int, ml: int, readout: str) -> str:

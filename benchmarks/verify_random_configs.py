@@ -28,9 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pygen.verify import check_design, write_verilog  # noqa: E402
-from testbenches.check import format_mismatch  # noqa: E402
-from testbenches.random_cases import random_case  # noqa: E402
+from memres.pygen.verify import check_design, write_verilog  # noqa: E402
+from memres.testbenches.check import format_mismatch  # noqa: E402
+from memres.testbenches.random_cases import random_case  # noqa: E402
 
 
 def run_case(seed: int, work: Path) -> dict:

@@ -17,9 +17,9 @@ from functools import cached_property
 
 import numpy as np
 
-from sw_model.config import ModelConfig, config_from_dict
-from sw_model.fixed import build_constants
-from sw_model.readout import IntReadout
+from memres.sw_model.config import ModelConfig, config_from_dict
+from memres.sw_model.fixed import build_constants
+from memres.sw_model.readout import IntReadout
 
 from .params import CoreParams
 

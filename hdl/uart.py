@@ -17,7 +17,7 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
-from sw_model.errors import MemresError
+from memres.sw_model.errors import MemresError
 
 __all__ = ["UartRx", "UartTx", "BaudError", "baud_divisor", "MAX_BAUD_ERROR", "MIN_DIVISOR"]
 

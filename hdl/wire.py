@@ -37,7 +37,7 @@ from typing import NamedTuple
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import crc, data, enum
 
-from sw_model.errors import MemresError
+from memres.sw_model.errors import MemresError
 
 __all__ = [
     "SYNC", "HEADER_BYTES", "CRC_BYTES", "OVERHEAD_BYTES", "PROTOCOL_VERSION", "MAX_LEN_FIELD", "COUNTERS",

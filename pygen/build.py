@@ -32,16 +32,16 @@ import sys
 import time
 from pathlib import Path
 
-from hdl.board import BoardTop, PllError, ReservoirBoard, plan_clock
-from hdl.boards import BOARDS
-from hdl.uart import BaudError
-from pygen import generate as gen
-from pygen.console import add_output_flags
-from pygen.options import HardwareOptions
-from pygen.source import load_source
-from sw_model import __version__
-from sw_model.errors import MemresError
-from testbenches.toolchain import ToolchainError, yowasp_env
+from memres.hdl.board import BoardTop, PllError, ReservoirBoard, plan_clock
+from memres.hdl.boards import BOARDS
+from memres.hdl.uart import BaudError
+from memres.pygen import generate as gen
+from memres.pygen.console import add_output_flags
+from memres.pygen.options import HardwareOptions
+from memres.pygen.source import load_source
+from memres.sw_model import __version__
+from memres.sw_model.errors import MemresError
+from memres.testbenches.toolchain import ToolchainError, yowasp_env
 
 __all__ = ["BuildError", "build", "make_design", "parse_nextpnr_log", "parse_yosys_report", "prewarm",
            "add_arguments", "run", "DEFAULT_CLOCK_MHZ", "DEFAULT_BAUD", "DEFAULT_READOUT"]
@@ -434,10 +434,10 @@ def summary(r: dict) -> str:
     ])
 
 
-if __name__ == "__main__":   # python -m pygen.build --prewarm
+if __name__ == "__main__":   # python -m memres.pygen.build --prewarm
     if sys.argv[1:] == ["--prewarm"]:
         print(f"YoWASP tools ready ({prewarm():.1f} s)")
         sys.exit(0)
-    p = argparse.ArgumentParser(prog="python -m pygen.build")
+    p = argparse.ArgumentParser(prog="python -m memres.pygen.build")
     add_arguments(p)
     sys.exit(run(p.parse_args()))

@@ -20,9 +20,9 @@ import json
 import sys
 from typing import Iterable
 
-from pygen.console import UserError, add_output_flags, emit, emit_error, err, finish_progress, setup_logging
-from sw_model import __version__
-from sw_model.errors import MemresError
+from memres.pygen.console import UserError, add_output_flags, emit, emit_error, err, finish_progress, setup_logging
+from memres.sw_model import __version__
+from memres.sw_model.errors import MemresError
 
 # UserError, add_output_flags, emit and err live in pygen.console; they are re-exported here for code that
 # still imports them from pygen.cli (pygen/program.py and pygen/runtime.py do, inside functions).
@@ -30,18 +30,18 @@ __all__ = ["COMMANDS", "build_parser", "main", "UsageError", "UserError", "add_o
 
 #: name -> (module, one-line help), in the order ``memres --help`` lists them.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("pygen.train", "train a model on a task and save it"),
-    "evaluate": ("pygen.evaluate", "recompute the test metrics of a saved model"),
-    "generate": ("pygen.generate", "write Verilog and a manifest for a model or configuration"),
-    "verify": ("pygen.verify", "simulate the RTL and check it cycle by cycle against the integer model"),
-    "build": ("pygen.build", "build a bitstream for a dev board and report Fmax and utilisation"),
-    "program": ("pygen.program", "flash a bitstream onto a dev board"),
-    "run": ("pygen.runtime", "stream WAV files to a board (or its simulation) and print decisions"),
-    "demo": ("pygen.demo", "run the whole flow on a built-in default (or on FSDD with --data)"),
-    "memory": ("pygen.memory", "linear memory capacity of a configuration"),
-    "data": ("pygen.data", "download a dataset"),
-    "bench": ("pygen.bench", "measure accuracy, speed and hardware beside an echo state network; write a report"),
-    "sweep": ("pygen.sweep", "design-space sweep: integer accuracy against synthesis cost, Pareto plots"),
+    "train": ("memres.pygen.train", "train a model on a task and save it"),
+    "evaluate": ("memres.pygen.evaluate", "recompute the test metrics of a saved model"),
+    "generate": ("memres.pygen.generate", "write Verilog and a manifest for a model or configuration"),
+    "verify": ("memres.pygen.verify", "simulate the RTL and check it cycle by cycle against the integer model"),
+    "build": ("memres.pygen.build", "build a bitstream for a dev board and report Fmax and utilisation"),
+    "program": ("memres.pygen.program", "flash a bitstream onto a dev board"),
+    "run": ("memres.pygen.runtime", "stream WAV files to a board (or its simulation) and print decisions"),
+    "demo": ("memres.pygen.demo", "run the whole flow on a built-in default (or on FSDD with --data)"),
+    "memory": ("memres.pygen.memory", "linear memory capacity of a configuration"),
+    "data": ("memres.pygen.data", "download a dataset"),
+    "bench": ("memres.pygen.bench", "measure accuracy, speed and hardware beside an echo state network; write a report"),
+    "sweep": ("memres.pygen.sweep", "design-space sweep: integer accuracy against synthesis cost, Pareto plots"),
 }
 
 EPILOG = """\

@@ -37,8 +37,8 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sw_model import progress as progress_mod
-from sw_model.errors import MemresError
+from memres.sw_model import progress as progress_mod
+from memres.sw_model.errors import MemresError
 
 __all__ = ["err", "UserError", "emit", "emit_error", "say", "QUIET_HELP", "MODEL_METAVAR", "MODEL_HELP", "add_output_flags", "setup_logging", "finish_progress",
            "progress_bars", "ProgressHandler", "LIBRARY_LOGGERS"]
@@ -53,7 +53,7 @@ MODEL_METAVAR = "MODEL"
 MODEL_HELP = "a trained model .npz or a configuration .json/.toml"
 
 #: Loggers of the memres layers whose INFO records a command shows (``-q``: warnings only).
-LIBRARY_LOGGERS = ("sw_model", "hdl", "testbenches", "pygen")
+LIBRARY_LOGGERS = ("memres",)
 
 
 class UserError(MemresError):

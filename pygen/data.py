@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pygen.console import add_output_flags, emit, err
-from sw_model.atomic import check_output_path
-from sw_model.datasets import download_fsdd
+from memres.pygen.console import add_output_flags, emit, err
+from memres.sw_model.atomic import check_output_path
+from memres.sw_model.datasets import download_fsdd
 
 __all__ = ["add_arguments", "run"]
 

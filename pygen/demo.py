@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 
-from pygen import build as build_mod
-from pygen import generate as generate_mod
-from pygen import verify as verify_mod
-from pygen.console import UserError, add_output_flags, emit, err, progress_bars, say
-from pygen.train import check_training_memory, print_metrics
-from sw_model import workflow
-from sw_model.atomic import check_output_path
+from memres.pygen import build as build_mod
+from memres.pygen import generate as generate_mod
+from memres.pygen import verify as verify_mod
+from memres.pygen.console import UserError, add_output_flags, emit, err, progress_bars, say
+from memres.pygen.train import check_training_memory, print_metrics
+from memres.sw_model import workflow
+from memres.sw_model.atomic import check_output_path
 
 __all__ = ["add_arguments", "run", "hardware_steps"]
 

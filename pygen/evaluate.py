@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from pygen.console import add_output_flags, emit, progress_bars
-from pygen.train import print_metrics
-from sw_model import workflow
-from sw_model.atomic import check_output_path
-from sw_model.model_file import load_model
+from memres.pygen.console import add_output_flags, emit, progress_bars
+from memres.pygen.train import print_metrics
+from memres.sw_model import workflow
+from memres.sw_model.atomic import check_output_path
+from memres.sw_model.model_file import load_model
 
 __all__ = ["add_arguments", "run"]
 

@@ -30,14 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
-from hdl import HardwareParamError, ReservoirCore
-from hdl.boards import board_for_family
-from hdl.verilog import TOP_NAME, to_verilog
-from pygen import manifest as manifest_mod
-from pygen.console import add_output_flags
-from pygen.options import HardwareOptions
-from pygen.source import DEFAULT_INPUTS, DEFAULT_OUTPUTS, SourceError, load_source
-from sw_model.errors import MemresError
+from memres.hdl import HardwareParamError, ReservoirCore
+from memres.hdl.boards import board_for_family
+from memres.hdl.verilog import TOP_NAME, to_verilog
+from memres.pygen import manifest as manifest_mod
+from memres.pygen.console import add_output_flags
+from memres.pygen.options import HardwareOptions
+from memres.pygen.source import DEFAULT_INPUTS, DEFAULT_OUTPUTS, SourceError, load_source
+from memres.sw_model.errors import MemresError
 
 __all__ = ["GenerateError", "generate", "build_core", "to_verilog", "synthesize", "add_arguments", "run",
            "DEFAULT_INPUTS", "DEFAULT_OUTPUTS", "TOP_NAME", "VERILOG_FILE", "LINT_WAIVERS"]

@@ -14,7 +14,7 @@ import numpy as np
 from amaranth.hdl import Shape
 from amaranth.lib import data, wiring
 
-from hdl import ReservoirCore
+from memres.hdl import ReservoirCore
 
 FORMAT = "memres-hardware-manifest"
 FORMAT_VERSION = 1
@@ -71,7 +71,7 @@ def port_list(core: ReservoirCore) -> list[dict]:
 
 def build(core: ReservoirCore, *, source: dict, verilog_name: str, verilog_text: str) -> dict:
     """The manifest dictionary of ``core`` (without synthesis figures)."""
-    from sw_model import __version__
+    from memres.sw_model import __version__
     import amaranth
 
     p = core.params

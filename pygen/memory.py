@@ -6,14 +6,14 @@ import argparse
 
 from matplotlib.figure import Figure
 
-from pygen.console import add_output_flags, emit, err
-from sw_model import workflow
-from sw_model.atomic import atomic_output, check_output_path
-from sw_model.budget import ensure_training_fits
-from sw_model.config import load_config
-from sw_model.memory import memory_capacity
-from sw_model.reservoir import n_features
-from sw_model.workflow import TASK_NAMES
+from memres.pygen.console import add_output_flags, emit, err
+from memres.sw_model import workflow
+from memres.sw_model.atomic import atomic_output, check_output_path
+from memres.sw_model.budget import ensure_training_fits
+from memres.sw_model.config import load_config
+from memres.sw_model.memory import memory_capacity
+from memres.sw_model.reservoir import n_features
+from memres.sw_model.workflow import TASK_NAMES
 
 __all__ = ["add_arguments", "run", "N_TRAIN", "N_TEST", "WASHOUT"]
 

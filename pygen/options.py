@@ -22,10 +22,10 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from hdl.boards import BOARDS
-from hdl.design import Design
-from hdl.params import READOUT_MODES
-from pygen.source import DEFAULT_INPUTS, DEFAULT_OUTPUTS, Source
+from memres.hdl.boards import BOARDS
+from memres.hdl.design import Design
+from memres.hdl.params import READOUT_MODES
+from memres.pygen.source import DEFAULT_INPUTS, DEFAULT_OUTPUTS, Source
 
 __all__ = ["HardwareOptions", "BOARD_READOUT", "board_clock_mhz"]
 

@@ -22,9 +22,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hdl.boards import BOARDS
-from pygen.console import add_output_flags
-from sw_model.errors import MemresError
+from memres.hdl.boards import BOARDS
+from memres.pygen.console import add_output_flags
+from memres.sw_model.errors import MemresError
 
 __all__ = ["ProgramError", "find_tool", "program_command", "program", "add_arguments", "run"]
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from hdl.wire import (BOARD_TO_HOST, COUNTERS, CRC16, CRC_BYTES, HEADER_BYTES, HOST_TO_BOARD, INPUT_FIRST,
+from memres.hdl.wire import (BOARD_TO_HOST, COUNTERS, CRC16, CRC_BYTES, HEADER_BYTES, HOST_TO_BOARD, INPUT_FIRST,
                       INPUT_LAST, MAX_LEN_FIELD, OVERHEAD_BYTES, PROTOCOL_VERSION, RESULT_LAST, SYNC, InputFrame,
                       LinkFormat, LinkFormatError, MsgType, Result, Status, WeightWrite, crc16, encode,
                       parse_header)

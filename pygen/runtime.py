@@ -20,17 +20,17 @@ import argparse
 import json
 import sys
 
-from hdl.board import link_format
-from hdl.params import CoreParams
-from pygen.console import add_output_flags
-from pygen.options import HardwareOptions
-from pygen.protocol import LinkFormat
-from pygen.serialport import SerialPort, SerialPortError
-from pygen.session import WINDOW, BoardClient, BoardError, BoardMismatch, Decision, FrameLost, counter_delta
-from pygen.simboard import SIM_TOP, SimBoard
-from pygen.wavfeatures import FeatureError, expected_decision, wav_codes
-from sw_model import __version__
-from sw_model.model_file import load_model
+from memres.hdl.board import link_format
+from memres.hdl.params import CoreParams
+from memres.pygen.console import add_output_flags
+from memres.pygen.options import HardwareOptions
+from memres.pygen.protocol import LinkFormat
+from memres.pygen.serialport import SerialPort, SerialPortError
+from memres.pygen.session import WINDOW, BoardClient, BoardError, BoardMismatch, Decision, FrameLost, counter_delta
+from memres.pygen.simboard import SIM_TOP, SimBoard
+from memres.pygen.wavfeatures import FeatureError, expected_decision, wav_codes
+from memres.sw_model import __version__
+from memres.sw_model.model_file import load_model
 
 __all__ = ["WINDOW", "BoardError", "BoardMismatch", "FrameLost", "SerialPort", "SerialPortError", "BoardClient",
            "Decision", "SimBoard", "SIM_TOP", "FeatureError", "wav_codes", "expected_decision", "counter_delta",

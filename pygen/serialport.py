@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import serial
 
-from sw_model.errors import MemresError
+from memres.sw_model.errors import MemresError
 
 __all__ = ["SerialPortError", "SerialPort"]
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hdl.board import bias_address, weight_address
-from pygen.protocol import COUNTERS, PROTOCOL_VERSION, LinkFormat, MsgType, Status, encode, host_decoder
-from sw_model.errors import MemresError
+from memres.hdl.board import bias_address, weight_address
+from memres.pygen.protocol import COUNTERS, PROTOCOL_VERSION, LinkFormat, MsgType, Status, encode, host_decoder
+from memres.sw_model.errors import MemresError
 
 __all__ = ["WINDOW", "BoardError", "BoardMismatch", "FrameLost", "BoardClient", "Decision", "counter_delta"]
 

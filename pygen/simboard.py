@@ -16,18 +16,18 @@ import threading
 import time
 from pathlib import Path
 
-from hdl.wire import LinkFormat
-from pygen.build import make_design
-from pygen.generate import to_verilog
-from pygen.session import WINDOW, BoardError
-from testbenches.runner import run_cocotb
-from testbenches.uart_bridge import BRIDGE_ENV
+from memres.hdl.wire import LinkFormat
+from memres.pygen.build import make_design
+from memres.pygen.generate import to_verilog
+from memres.pygen.session import WINDOW, BoardError
+from memres.testbenches.runner import run_cocotb
+from memres.testbenches.uart_bridge import BRIDGE_ENV
 
 __all__ = ["SimBoard", "SIM_TOP"]
 
 SIM_TOP = "memres_board"
 #: The cocotb test module that is the board's UART cable.
-BRIDGE_MODULE = "testbenches.uart_bridge"
+BRIDGE_MODULE = "memres.testbenches.uart_bridge"
 
 
 class SimBoard:

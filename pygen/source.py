@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hdl.design import Design
-from sw_model.config import ConfigError, load_config
-from sw_model.errors import MemresError
-from sw_model.model_file import ModelFileError, load_model
+from memres.hdl.design import Design
+from memres.sw_model.config import ConfigError, load_config
+from memres.sw_model.errors import MemresError
+from memres.sw_model.model_file import ModelFileError, load_model
 
 __all__ = ["Source", "SourceError", "load_source", "DEFAULT_INPUTS", "DEFAULT_OUTPUTS"]
 

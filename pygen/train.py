@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from pygen.console import add_output_flags, emit, err, progress_bars, say
-from sw_model import regression, speech, workflow
-from sw_model.atomic import check_output_path
-from sw_model.budget import ensure_training_fits
-from sw_model.config import ModelConfig, load_config
-from sw_model.reservoir import n_features
-from sw_model.workflow import TASK_NAMES
+from memres.pygen.console import add_output_flags, emit, err, progress_bars, say
+from memres.sw_model import regression, speech, workflow
+from memres.sw_model.atomic import check_output_path
+from memres.sw_model.budget import ensure_training_fits
+from memres.sw_model.config import ModelConfig, load_config
+from memres.sw_model.reservoir import n_features
+from memres.sw_model.workflow import TASK_NAMES
 
 __all__ = ["add_arguments", "run", "print_metrics", "check_training_memory", "FSDD_BATCH_FRAMES",
            "FSDD_RECORDINGS"]

@@ -30,14 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
-from hdl.verilog import design_core, to_verilog
-from pygen.console import add_output_flags
-from pygen.options import HardwareOptions
-from testbenches.check import HARNESS_TOP, Job, format_mismatch, harness_verilog, save_job
-from hdl.top import core_timing
-from testbenches.predict import Design, random_readout, read_ports
-from testbenches.stimulus import random_sequences
-from sw_model.errors import MemresError
+from memres.hdl.verilog import design_core, to_verilog
+from memres.pygen.console import add_output_flags
+from memres.pygen.options import HardwareOptions
+from memres.testbenches.check import HARNESS_TOP, Job, format_mismatch, harness_verilog, save_job
+from memres.hdl.top import core_timing
+from memres.testbenches.predict import Design, random_readout, read_ports
+from memres.testbenches.stimulus import random_sequences
+from memres.sw_model.errors import MemresError
 
 __all__ = ["VerifyError", "verify", "check_design", "load_design", "random_sequences", "model_test_data",
            "write_verilog", "add_arguments", "run", "summary"]
@@ -66,7 +66,7 @@ def load_design(source: str | Path, *, lanes: int = 1, n_inputs: int | None = No
     ``readout``: the crossbar variant of the core (``"parallel"`` or ``"serial"``).
     Returns ``(design, model or None)``.
     """
-    from pygen.source import SourceError, load_source
+    from memres.pygen.source import SourceError, load_source
 
     try:
         src = load_source(source, n_inputs, n_outputs)
@@ -90,11 +90,11 @@ def model_test_data(model, *, data_dir=None, limit: int | None = None) -> dict:
     (``limit`` of them, evenly spaced over the 300). Regression tasks: the test
     part of the series as one sequence.
     """
-    from sw_model import regression, speech, workflow
-    from sw_model.datasets import list_recordings, standard_split
-    from sw_model.fixed import quantise_inputs
-    from sw_model.frontend import Normaliser, load_fsdd_features
-    from sw_model.tasks import InputScaler
+    from memres.sw_model import regression, speech, workflow
+    from memres.sw_model.datasets import list_recordings, standard_split
+    from memres.sw_model.fixed import quantise_inputs
+    from memres.sw_model.frontend import Normaliser, load_fsdd_features
+    from memres.sw_model.tasks import InputScaler
 
     cfg = model.config
     bits = cfg.fixed.input_bits
@@ -210,7 +210,7 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
 
 def _simulate(verilog: Path, job: Job, run_dir: Path, sim: str, waves: bool, timeout,
               build_args: tuple[str, ...] = ()) -> dict:
-    from testbenches.runner import run_cocotb
+    from memres.testbenches.runner import run_cocotb
 
     job_path = save_job(run_dir, job)
     harness = run_dir / f"{HARNESS_TOP}.v"
@@ -369,8 +369,8 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
 
 def _fsdd_figures(model, design: Design, test: dict, run: dict) -> dict:
     """RTL decisions vs labels, and vs sw_model.classify's integer decisions (an independent path)."""
-    from sw_model import classify
-    from sw_model.fixed import FixedReservoir
+    from memres.sw_model import classify
+    from memres.sw_model.fixed import FixedReservoir
 
     n = len(test["seqs"])
     rtl = np.array(run["decisions"][:n])

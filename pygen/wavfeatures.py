@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from sw_model.datasets.fsdd import read_wav
-from sw_model.errors import MemresError
-from sw_model.fixed import FixedReservoir, quantise_inputs
-from sw_model.frontend import Normaliser, cochleagram
-from sw_model.speech import frontend_config
+from memres.sw_model.datasets.fsdd import read_wav
+from memres.sw_model.errors import MemresError
+from memres.sw_model.fixed import FixedReservoir, quantise_inputs
+from memres.sw_model.frontend import Normaliser, cochleagram
+from memres.sw_model.speech import frontend_config
 
 __all__ = ["FeatureError", "wav_codes", "expected_decision"]
 

@@ -41,8 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hdl.top import core_timing
-from sw_model.classify import running_decisions
+from memres.hdl.top import core_timing
+from memres.sw_model.classify import running_decisions
 
 from .predict import Design, Expectation, load_beats
 

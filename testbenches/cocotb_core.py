@@ -9,7 +9,7 @@ import os
 
 import cocotb
 
-from testbenches.check import load_job, run_job
+from memres.testbenches.check import load_job, run_job
 
 
 @cocotb.test()

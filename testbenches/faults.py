@@ -1,7 +1,7 @@
 """Deliberately broken cores: the checker must catch each of them.
 
 Every fault is made while the core is elaborated, without touching ``hdl/``:
-constants are changed in the :class:`~hdl.params.CoreParams` the core is built
+constants are changed in the :class:`~memres.hdl.params.CoreParams` the core is built
 from, the readout in the weights it is given, operators and blocks are
 monkeypatched in the ``hdl`` modules for the duration of one elaboration
 (:func:`patched`). :func:`fault_verilog` writes the Verilog of ``design`` with
@@ -40,16 +40,16 @@ import numpy as np
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 
-import hdl.cell_array
-import hdl.params
-import hdl.projection
-import hdl.top
-from hdl import CoreParams, ReservoirCore
-from hdl.cell_array import CellArray
-from hdl.classifier import Classifier
-from hdl.projection import InputProjection
-from hdl.readout import ReadoutCrossbar, SerialReadoutCrossbar
-from hdl.verilog import to_verilog
+import memres.hdl.cell_array
+import memres.hdl.params
+import memres.hdl.projection
+import memres.hdl.top
+from memres.hdl import CoreParams, ReservoirCore
+from memres.hdl.cell_array import CellArray
+from memres.hdl.classifier import Classifier
+from memres.hdl.projection import InputProjection
+from memres.hdl.readout import ReadoutCrossbar, SerialReadoutCrossbar
+from memres.hdl.verilog import to_verilog
 
 from .predict import Design
 
@@ -249,7 +249,7 @@ FAULTS: dict[str, tuple[str, Callable[[Design], tuple[ReservoirCore, tuple]]]] =
                                (hdl.top, "SerialReadoutCrossbar",
                                 _wrapping(_ReadoutDropsLoads, SerialReadoutCrossbar)))),
     "serial_weight_layout": ("serial weight memory k-major instead of row * K + k",
-                             _patching((hdl.params.CoreParams, "weight_words", _k_major_weight_words), serial=True)),
+                             _patching((memres.hdl.params.CoreParams, "weight_words", _k_major_weight_words), serial=True)),
     "serial_stall_ignored": ("serial readout drops a y[k] the classifier does not take",
                              _patching((hdl.top, "SerialReadoutCrossbar",
                                         _wrapping(_ReadoutIgnoresStall, SerialReadoutCrossbar)), serial=True)),

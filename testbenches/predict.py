@@ -23,11 +23,11 @@ import numpy as np
 from amaranth.hdl import Shape
 from amaranth.lib import data
 
-from hdl.design import Design
-from hdl.params import TRACE_FRAME_BITS, CoreParams
-from sw_model.classify import running_decisions
-from sw_model.config import config_from_dict
-from sw_model.fixed import FixedReservoir, idle_update
+from memres.hdl.design import Design
+from memres.hdl.params import TRACE_FRAME_BITS, CoreParams
+from memres.sw_model.classify import running_decisions
+from memres.sw_model.config import config_from_dict
+from memres.sw_model.fixed import FixedReservoir, idle_update
 
 __all__ = ["Design", "Packer", "Expectation", "random_readout", "random_design", "load_beats", "sequence_results"]
 

@@ -35,6 +35,7 @@ import fcntl
 import functools
 import hashlib
 import importlib.metadata
+import importlib.util
 import json
 import logging
 import os
@@ -50,7 +51,7 @@ from xml.etree import ElementTree
 
 from . import toolchain
 from .toolchain import ToolchainError, cache_dir
-from sw_model.errors import MemresError
+from memres.sw_model.errors import MemresError
 
 logger = logging.getLogger(__name__)
 
@@ -444,8 +445,9 @@ def run_cocotb(
     run_dir.mkdir(parents=True, exist_ok=True)
     test_dir = Path(test_dir).resolve()
     if not (test_dir / (test_module.replace(".", "/") + ".py")).is_file() and \
-            not (test_dir / test_module.replace(".", "/") / "__init__.py").is_file():
-        raise FileNotFoundError(f"cocotb test module {test_module!r} not found in {test_dir}")
+            not (test_dir / test_module.replace(".", "/") / "__init__.py").is_file() and \
+            importlib.util.find_spec(test_module.split(".")[0]) is None:
+        raise FileNotFoundError(f"cocotb test module {test_module!r} not found in {test_dir} nor installed")
     results_xml = run_dir / "results.xml"
     log_path = run_dir / "sim.log"
     log_path.write_text("")

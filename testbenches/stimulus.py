@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hdl.design import Design
+from memres.hdl.design import Design
 
 __all__ = ["random_sequences"]
 

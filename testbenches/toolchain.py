@@ -45,7 +45,7 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from sw_model.errors import MemresError
+from memres.sw_model.errors import MemresError
 
 logger = logging.getLogger(__name__)
 

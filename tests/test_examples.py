@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from sw_model.config import load_config
+from memres.sw_model.config import load_config
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*"))
 EXAMPLES = [p for p in EXAMPLES if p.suffix in (".json", ".toml")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sw_model.errors import MemresError
+from memres.sw_model.errors import MemresError
 
 __all__ = ["PllError", "PllPlan"]
 

@@ -35,13 +35,13 @@ The package: :mod:`~pygen.bench.settings` (what a run measures),
 (the ``memres bench`` arguments).
 """
 
-from pygen.bench.command import add_arguments, command_line, run, settings_from_args
-from pygen.bench.esn import esn_available, esn_classify, esn_regression
-from pygen.bench.provenance import git_info, machine_info
-from pygen.bench.report import write_report
-from pygen.bench.runner import BenchError, run_bench
-from pygen.bench.sections import accuracy_section, golden_speed, hardware_section, speed_section
-from pygen.bench.settings import BENCH_TASKS, NOT_INSTALLED, SECTIONS, Settings
+from memres.pygen.bench.command import add_arguments, command_line, run, settings_from_args
+from memres.pygen.bench.esn import esn_available, esn_classify, esn_regression
+from memres.pygen.bench.provenance import git_info, machine_info
+from memres.pygen.bench.report import write_report
+from memres.pygen.bench.runner import BenchError, run_bench
+from memres.pygen.bench.sections import accuracy_section, golden_speed, hardware_section, speed_section
+from memres.pygen.bench.settings import BENCH_TASKS, NOT_INSTALLED, SECTIONS, Settings
 
 __all__ = ["Settings", "run_bench", "speed_section", "accuracy_section", "hardware_section", "golden_speed",
            "esn_available", "esn_classify", "esn_regression", "write_report", "add_arguments", "run",

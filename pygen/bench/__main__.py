@@ -1,7 +1,7 @@
-"""``python -m pygen.bench ...``: the same as ``memres bench ...``."""
+"""``python -m memres.pygen.bench ...``: the same as ``memres bench ...``."""
 
 import sys
 
-from pygen.cli import main
+from memres.pygen.cli import main
 
 sys.exit(main(["bench", *sys.argv[1:]]))

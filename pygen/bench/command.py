@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from pygen.bench.runner import BenchError, run_bench
-from pygen.bench.settings import BENCH_TASKS, SECTIONS, Settings
-from pygen.console import MODEL_HELP, MODEL_METAVAR, add_output_flags, emit, err, progress_bars
+from memres.pygen.bench.runner import BenchError, run_bench
+from memres.pygen.bench.settings import BENCH_TASKS, SECTIONS, Settings
+from memres.pygen.console import MODEL_HELP, MODEL_METAVAR, add_output_flags, emit, err, progress_bars
 
 __all__ = ["add_arguments", "settings_from_args", "command_line", "run"]
 

@@ -6,9 +6,9 @@ from typing import Callable
 
 import numpy as np
 
-from pygen.bench.settings import ESN_FSDD, ESN_SERIES_GRID
-from sw_model import classify, regression, speech
-from sw_model.readout import RidgeSolver, ridge
+from memres.pygen.bench.settings import ESN_FSDD, ESN_SERIES_GRID
+from memres.sw_model import classify, regression, speech
+from memres.sw_model.readout import RidgeSolver, ridge
 
 __all__ = ["esn_available", "make_esn", "esn_states", "esn_classify", "esn_regression"]
 

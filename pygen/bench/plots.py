@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from sw_model.atomic import atomic_output
+from memres.sw_model.atomic import atomic_output
 
 __all__ = ["plots"]
 

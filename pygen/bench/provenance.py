@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy
 
-from pygen.bench.settings import NOT_INSTALLED
+from memres.pygen.bench.settings import NOT_INSTALLED
 
 __all__ = ["machine_info", "git_info", "load_average", "REPO"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pygen.bench.plots import plots
-from sw_model.atomic import atomic_write_text
+from memres.pygen.bench.plots import plots
+from memres.sw_model.atomic import atomic_write_text
 
 __all__ = ["write_report"]
 

@@ -11,16 +11,16 @@ from typing import Callable
 
 import numpy as np
 
-from pygen.bench.provenance import git_info, load_average, machine_info
-from pygen.bench.report import write_report
-from pygen.bench.sections import accuracy_section, check_memory, hardware_section, speed_section
-from pygen.bench.settings import SECTIONS, Settings
-from sw_model.atomic import atomic_write_text, check_output_path
-from sw_model.errors import MemresError
+from memres.pygen.bench.provenance import git_info, load_average, machine_info
+from memres.pygen.bench.report import write_report
+from memres.pygen.bench.sections import accuracy_section, check_memory, hardware_section, speed_section
+from memres.pygen.bench.settings import SECTIONS, Settings
+from memres.sw_model.atomic import atomic_write_text, check_output_path
+from memres.sw_model.errors import MemresError
 
 __all__ = ["run_bench", "json_default", "BenchError"]
 
-logger = logging.getLogger("pygen.bench")
+logger = logging.getLogger("memres.pygen.bench")
 
 
 class BenchError(MemresError, ValueError):

@@ -9,20 +9,20 @@ from pathlib import Path
 
 import numpy as np
 
-from pygen.bench.esn import esn_available, esn_classify, esn_regression, make_esn
-from pygen.bench.settings import BENCH_TASKS, ESN_FSDD, ESN_SERIES_GRID, NOT_INSTALLED, Settings
-from pygen.build import BuildError, build
-from pygen.generate import generate
-from pygen.verify import check_design, load_design, random_sequences, verify, write_verilog
-from sw_model import progress, speech, workflow
-from pygen.train import check_training_memory
-from sw_model.atomic import atomic_write_text
-from sw_model.config import config_from_dict, load_config
-from sw_model.datasets import list_recordings, loso_folds, standard_split
-from sw_model.fixed import FixedReservoir, quantise_inputs
-from sw_model.model_file import TrainedModel
-from sw_model.errors import MemresError
-from sw_model.reservoir import FloatReservoir
+from memres.pygen.bench.esn import esn_available, esn_classify, esn_regression, make_esn
+from memres.pygen.bench.settings import BENCH_TASKS, ESN_FSDD, ESN_SERIES_GRID, NOT_INSTALLED, Settings
+from memres.pygen.build import BuildError, build
+from memres.pygen.generate import generate
+from memres.pygen.verify import check_design, load_design, random_sequences, verify, write_verilog
+from memres.sw_model import progress, speech, workflow
+from memres.pygen.train import check_training_memory
+from memres.sw_model.atomic import atomic_write_text
+from memres.sw_model.config import config_from_dict, load_config
+from memres.sw_model.datasets import list_recordings, loso_folds, standard_split
+from memres.sw_model.fixed import FixedReservoir, quantise_inputs
+from memres.sw_model.model_file import TrainedModel
+from memres.sw_model.errors import MemresError
+from memres.sw_model.reservoir import FloatReservoir
 
 __all__ = ["speed_section", "accuracy_section", "hardware_section", "golden_speed", "config_file", "lanes_for"]
 

@@ -35,15 +35,15 @@ The package: :mod:`~pygen.sweep.spec` (the specification), :mod:`~pygen.sweep.po
 :mod:`~pygen.sweep.command` (``memres sweep``).
 """
 
-from pygen.sweep.analysis import best_fitting, pareto_front
-from pygen.sweep.command import add_arguments, run
-from pygen.sweep.jobs import synth_job, train_job
-from pygen.sweep.plots import plot_pareto
-from pygen.sweep.points import Point, hardware_key, hardware_version, make_points, model_key
-from pygen.sweep.runner import machine, run_sweep, wall_time
-from pygen.sweep.spec import Axis, Spec, SweepError, load_spec, parse_spec
-from pygen.sweep.store import load_results
-from pygen.sweep.summary import report
+from memres.pygen.sweep.analysis import best_fitting, pareto_front
+from memres.pygen.sweep.command import add_arguments, run
+from memres.pygen.sweep.jobs import synth_job, train_job
+from memres.pygen.sweep.plots import plot_pareto
+from memres.pygen.sweep.points import Point, hardware_key, hardware_version, make_points, model_key
+from memres.pygen.sweep.runner import machine, run_sweep, wall_time
+from memres.pygen.sweep.spec import Axis, Spec, SweepError, load_spec, parse_spec
+from memres.pygen.sweep.store import load_results
+from memres.pygen.sweep.summary import report
 
 __all__ = ["SweepError", "Spec", "Axis", "Point", "load_spec", "parse_spec", "make_points", "hardware_key",
            "hardware_version", "model_key", "pareto_front", "best_fitting", "plot_pareto", "run_sweep", "wall_time",

@@ -7,12 +7,12 @@ import json
 import os
 from pathlib import Path
 
-from pygen.console import add_output_flags, err, progress_bars
-from pygen.sweep.runner import run_sweep
-from pygen.sweep.spec import SweepError, load_spec
-from pygen.sweep.store import RESULTS_FILE, load_results
-from pygen.sweep.summary import report
-from sw_model.atomic import check_output_path
+from memres.pygen.console import add_output_flags, err, progress_bars
+from memres.pygen.sweep.runner import run_sweep
+from memres.pygen.sweep.spec import SweepError, load_spec
+from memres.pygen.sweep.store import RESULTS_FILE, load_results
+from memres.pygen.sweep.summary import report
+from memres.sw_model.atomic import check_output_path
 
 __all__ = ["add_arguments", "run"]
 

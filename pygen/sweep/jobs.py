@@ -26,10 +26,10 @@ import threading
 import time
 from pathlib import Path
 
-from pygen.generate import generate
-from pygen.train import check_training_memory
-from sw_model import workflow
-from sw_model.config import config_from_dict
+from memres.pygen.generate import generate
+from memres.pygen.train import check_training_memory
+from memres.sw_model import workflow
+from memres.sw_model.config import config_from_dict
 
 __all__ = ["train_job", "synth_job", "failure_kind", "die_with_parent", "TRANSIENT", "REAL", "PARENT_POLL_S"]
 

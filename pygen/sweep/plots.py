@@ -6,8 +6,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from pygen.sweep.analysis import COSTS, best_fitting, ok_records, pareto_front
-from sw_model.atomic import atomic_output
+from memres.pygen.sweep.analysis import COSTS, best_fitting, ok_records, pareto_front
+from memres.sw_model.atomic import atomic_output
 
 __all__ = ["plot_pareto"]
 

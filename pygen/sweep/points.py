@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from pygen.sweep.spec import Spec, merge
-from sw_model import regression, speech
-from sw_model.config import ConfigError, config_from_dict
-from sw_model.workflow import TASK_DEFAULTS
+from memres.pygen.sweep.spec import Spec, merge
+from memres.sw_model import regression, speech
+from memres.sw_model.config import ConfigError, config_from_dict
+from memres.sw_model.workflow import TASK_DEFAULTS
 
 __all__ = ["Point", "make_points", "model_key", "hardware_key", "hardware_version", "digest", "io_counts",
            "CONTENT_ONLY_FIELDS"]

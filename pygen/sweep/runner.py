@@ -11,13 +11,13 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from pygen.sweep.jobs import REAL, TRANSIENT, die_with_parent, synth_job, train_job
-from pygen.sweep.points import Point, hardware_version, make_points
-from pygen.sweep.spec import Spec, SweepError
-from pygen.sweep.store import (MODEL_CACHE, RESULTS_FILE, RUNS_FILE, SYNTH_CACHE, Appender, append_line, load_results,
+from memres.pygen.sweep.jobs import REAL, TRANSIENT, die_with_parent, synth_job, train_job
+from memres.pygen.sweep.points import Point, hardware_version, make_points
+from memres.pygen.sweep.spec import Spec, SweepError
+from memres.pygen.sweep.store import (MODEL_CACHE, RESULTS_FILE, RUNS_FILE, SYNTH_CACHE, Appender, append_line, load_results,
                                read_jsonl, record_failure)
-from sw_model import progress as progress_mod
-from sw_model.atomic import check_output_path
+from memres.sw_model import progress as progress_mod
+from memres.sw_model.atomic import check_output_path
 
 __all__ = ["run_sweep", "wall_time", "machine", "make_executor", "CONNECT_TIMEOUT"]
 

@@ -10,11 +10,11 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from pygen.generate import SYNTH_TARGETS
-from sw_model.config import (ConfigError, FixedConfig, ReadoutConfig, ReservoirConfig, config_from_dict,
+from memres.pygen.generate import SYNTH_TARGETS
+from memres.sw_model.config import (ConfigError, FixedConfig, ReadoutConfig, ReservoirConfig, config_from_dict,
                              read_toml_or_json)
-from sw_model.errors import MemresError
-from sw_model.workflow import TASK_DEFAULTS, TASK_NAMES
+from memres.sw_model.errors import MemresError
+from memres.sw_model.workflow import TASK_DEFAULTS, TASK_NAMES
 
 __all__ = ["SweepError", "Spec", "Axis", "parse_spec", "load_spec", "merge", "SPEC_KEYS", "RANGE_KEYS"]
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pygen.sweep.analysis import best_fitting, ok_records, pareto_front
-from pygen.sweep.plots import plot_pareto
-from pygen.sweep.points import make_points
-from pygen.sweep.runner import wall_time
-from pygen.sweep.spec import Spec
-from pygen.sweep.store import (MODEL_CACHE, RESULTS_FILE, RUNS_FILE, SYNTH_CACHE, load_results, read_jsonl,
+from memres.pygen.sweep.analysis import best_fitting, ok_records, pareto_front
+from memres.pygen.sweep.plots import plot_pareto
+from memres.pygen.sweep.points import make_points
+from memres.pygen.sweep.runner import wall_time
+from memres.pygen.sweep.spec import Spec
+from memres.pygen.sweep.store import (MODEL_CACHE, RESULTS_FILE, RUNS_FILE, SYNTH_CACHE, load_results, read_jsonl,
                                record_failure)
-from sw_model.atomic import atomic_write_text
+from memres.sw_model.atomic import atomic_write_text
 
 __all__ = ["report", "describe", "fmt_score", "SUMMARY_FILE"]
 

@@ -10,8 +10,8 @@ from boards_common import SMALL, WAVS
 @pytest.fixture(scope="session")
 def small_model(fsdd_subset, tmp_path_factory) -> Path:
     """A small FSDD model (N=8, ML=2, C=32, K=10) trained on the subset; its file."""
-    from sw_model import workflow
-    from sw_model.config import config_from_dict
+    from memres.sw_model import workflow
+    from memres.sw_model.config import config_from_dict
     model = workflow.train("fsdd", config_from_dict(SMALL), data_dir=fsdd_subset)
     return model.save(tmp_path_factory.mktemp("model") / "small.npz")
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from pygen import build as build_mod
-from pygen.build import BuildError, build, make_design, parse_nextpnr_log, parse_yosys_report
+from memres.pygen import build as build_mod
+from memres.pygen.build import BuildError, build, make_design, parse_nextpnr_log, parse_yosys_report
 
 
 def _build_or_skip(*args, **kw) -> dict:
-    from testbenches.toolchain import ToolchainError
+    from memres.testbenches.toolchain import ToolchainError
     try:
         return build(*args, **kw)
     except ToolchainError as e:   # pragma: no cover - YoWASP missing
@@ -91,7 +91,7 @@ def test_an_unchanged_build_is_not_run_again(ice40, tiny_config):
 
 def test_readout_default_per_board(tiny_config):
     """Serial on the iCEBreaker (the UP5K's logic cells), parallel on the ULX3S; --readout overrides both."""
-    from pygen.build import DEFAULT_READOUT
+    from memres.pygen.build import DEFAULT_READOUT
     assert DEFAULT_READOUT == {"icebreaker": "serial", "ulx3s": "parallel"}
     for board, readout, want in (("icebreaker", None, "serial"), ("ulx3s", None, "parallel"),
                                  ("icebreaker", "parallel", "parallel"), ("ulx3s", "serial", "serial")):
@@ -116,7 +116,7 @@ def _silence(obj, seen=None):
 
 def test_the_icebreaker_pll_is_instantiated_for_a_faster_clock(tiny_config):
     """SB_PLL40_PAD on the clock pin with icepll's dividers, and the clock constraint for nextpnr."""
-    from hdl.board import BoardTop
+    from memres.hdl.board import BoardTop
     design, _, pll, spec = make_design(tiny_config, "icebreaker", clock_mhz=24, n_inputs=8, n_outputs=4)
     plan = spec.platform().prepare(BoardTop(spec, design, pll), name="top")
     il, pcf = plan.files["top.il"], plan.files["top.pcf"]
@@ -194,7 +194,7 @@ def test_a_clock_above_fmax_fails_saying_so(tiny_config, tmp_path):
 @pytest.mark.parametrize("board", ["ulx3s", "icebreaker"])
 def test_fsdd_default_model_build(board, fsdd_root, tmp_path_factory):
     """The default FSDD model: ULX3S builds; the iCEBreaker either builds or says it does not fit."""
-    from sw_model import workflow
+    from memres.sw_model import workflow
     path = tmp_path_factory.getbasetemp() / "fsdd-default.npz"
     if not path.is_file():
         workflow.train("fsdd", data_dir=fsdd_root).save(path)

@@ -1,4 +1,4 @@
-"""hdl.board: PLL settings, the WEIGHT_WRITE address map and adapter, the board top's LEDs (Amaranth simulator)."""
+"""memres.hdl.board: PLL settings, the WEIGHT_WRITE address map and adapter, the board top's LEDs (Amaranth simulator)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hdl.board import (BOARDS, PllError, ReservoirBoard, WriteAdapter, bias_address, ecp5_pll, ice40_pll,
+from memres.hdl.board import (BOARDS, PllError, ReservoirBoard, WriteAdapter, bias_address, ecp5_pll, ice40_pll,
                        link_format, weight_address)
-from hdl.params import CoreParams
-from hdl.top import ReservoirCore
-from pygen.protocol import MsgType, encode
-from sw_model.config import config_from_dict
-from sw_model.fixed import FixedReservoir, build_constants
+from memres.hdl.params import CoreParams
+from memres.hdl.top import ReservoirCore
+from memres.pygen.protocol import MsgType, encode
+from memres.sw_model.config import config_from_dict
+from memres.sw_model.fixed import FixedReservoir, build_constants
 
 from boards_common import SMALL
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from pygen import program as prog
-from pygen.program import ProgramError, program, program_command
+from memres.pygen import program as prog
+from memres.pygen.program import ProgramError, program, program_command
 
 
 @pytest.fixture

@@ -15,18 +15,18 @@ import json
 import numpy as np
 import pytest
 
-from pygen import runtime
-from pygen.protocol import COUNTERS, MsgType
-from pygen.runtime import BoardClient, BoardMismatch, SerialPort, SimBoard, expected_decision, wav_codes
-from sw_model import __version__
-from sw_model.model_file import load_model
+from memres.pygen import runtime
+from memres.pygen.protocol import COUNTERS, MsgType
+from memres.pygen.runtime import BoardClient, BoardMismatch, SerialPort, SimBoard, expected_decision, wav_codes
+from memres.sw_model import __version__
+from memres.sw_model.model_file import load_model
 
 #: 12 MHz / 3 Mbaud = 4 clocks per bit: the fastest exact rate, so the simulation stays quick.
 BAUD = 3_000_000
 
 
 def _skip_without_simulator(e: Exception):
-    from testbenches.toolchain import ToolchainError
+    from memres.testbenches.toolchain import ToolchainError
     if isinstance(e, ToolchainError) or "ToolchainError" in str(e):
         pytest.skip(f"Verilator/cocotb unavailable: {e}")
 

@@ -17,11 +17,11 @@ import scipy.io.wavfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sw_model.config import ConfigError, ModelConfig, config_from_dict, load_config
-from sw_model.datasets.fsdd import DatasetError, read_wav
-from sw_model.errors import MemresError
-from sw_model.model_file import ModelFileError, TrainedModel, load_model
-from sw_model.readout import IntReadout
+from memres.sw_model.config import ConfigError, ModelConfig, config_from_dict, load_config
+from memres.sw_model.datasets.fsdd import DatasetError, read_wav
+from memres.sw_model.errors import MemresError
+from memres.sw_model.model_file import ModelFileError, TrainedModel, load_model
+from memres.sw_model.readout import IntReadout
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from hdl.params import CoreParams
-from sw_model.classify import running_decisions
-from sw_model.config import config_from_dict
-from sw_model.fixed import build_constants, cell_update, idle_update, pulse_codes, state_feature
-from sw_model.readout import IntReadout
+from memres.hdl.params import CoreParams
+from memres.sw_model.classify import running_decisions
+from memres.sw_model.config import config_from_dict
+from memres.sw_model.fixed import build_constants, cell_update, idle_update, pulse_codes, state_feature
+from memres.sw_model.readout import IntReadout
 
 
 def make_params(n_devices=6, n_virtual=3, n_inputs=4, n_outputs=3, lanes=1, *, state_features=True,

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from hdl import CellArray, CoreParams
+from memres.hdl import CellArray, CoreParams
 from hdl_reference import feature_beats, make_params, pulse_beats, random_sequences, run_codes, run_sequence
 from hdl_sim import StreamChecker, StreamDriver, simulate
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hdl import Classifier
+from memres.hdl import Classifier
 from hdl_reference import make_params, sequence_decisions
 from hdl_sim import StreamChecker, StreamDriver, simulate
 
@@ -58,9 +58,9 @@ def test_classifier_saturates_long_sequences():
 
 
 def test_classifier_rule_saturates_after_every_addition():
-    """sw_model.classify.running_decisions, the rule the RTL and the checker share: the running sum
+    """memres.sw_model.classify.running_decisions, the rule the RTL and the checker share: the running sum
     saturates after each frame (not a clamp of the exact total), ties go to the lowest index."""
-    from sw_model.classify import running_decisions
+    from memres.sw_model.classify import running_decisions
     y = np.array([[9, 0], [9, 1], [-5, 1]])
     sums, dec = running_decisions(y, 10)
     assert sums.tolist() == [[9, 0], [10, 1], [5, 2]]      # exact totals would be 18 and 13

@@ -1,4 +1,4 @@
-"""hdl.link: the deframer against its Python model, and the whole Link over a bit-level UART.
+"""memres.hdl.link: the deframer against its Python model, and the whole Link over a bit-level UART.
 
 * ``Deframer`` is fed a byte stream mixing good frames with corrupt, truncated,
   unknown-type, wrong-length frames and junk; what it passes on and what it
@@ -27,7 +27,7 @@ if str(HERE) not in sys.path:  # also imported by cocotb, with HERE on PYTHONPAT
 
 from test_uart import decode_uart, uart_waveform  # noqa: E402
 
-from pygen.protocol import COUNTERS, SYNC, LinkFormat, MsgType, board_decoder, encode, host_decoder  # noqa: E402
+from memres.pygen.protocol import COUNTERS, SYNC, LinkFormat, MsgType, board_decoder, encode, host_decoder  # noqa: E402
 
 FMT = LinkFormat(n_inputs=32, input_bits=8, n_outputs=10, result_width=20)
 ODD = LinkFormat(n_inputs=7, input_bits=5, n_outputs=3, result_width=13, counter_bits=12)
@@ -115,7 +115,7 @@ def event_counter(events, names, counts: dict):
 
 def run_deframer(fmt, items, *, timeout, stall=0.5, seed=0, max_gap=6, ready=None):
     from amaranth.sim import Simulator
-    from hdl.link import Deframer
+    from memres.hdl.link import Deframer
 
     dut = Deframer(fmt, timeout)
     rng = random.Random(seed)
@@ -163,7 +163,7 @@ def run_deframer(fmt, items, *, timeout, stall=0.5, seed=0, max_gap=6, ready=Non
 
 
 def counters_names():
-    from hdl.link import RX_COUNTERS
+    from memres.hdl.link import RX_COUNTERS
     return RX_COUNTERS
 
 
@@ -222,7 +222,7 @@ def test_deframer_overrun_when_the_core_does_not_take_frames():
 
 def test_deframer_line_error_abandons_the_frame():
     from amaranth.sim import Simulator
-    from hdl.link import Deframer
+    from memres.hdl.link import Deframer
 
     dut = Deframer(FMT, 64)
     rng = random.Random(4)
@@ -316,7 +316,7 @@ def link_traffic(fmt, rng):
 @pytest.mark.parametrize("fmt", [FMT, ODD])
 def test_link_over_bit_level_uart(fmt):
     from amaranth.sim import Simulator
-    from hdl.link import Link
+    from memres.hdl.link import Link
 
     clk, baud = 12e6, 3e6
     dut = Link(fmt, clk, baud, config_hash=HASH, version=VERSION, timeout=40 * 10 / baud)
@@ -382,8 +382,8 @@ def _recorder(pin, samples):
 
 
 def test_link_refuses_bad_parameters():
-    from hdl.link import Link
-    from hdl.uart import BaudError
+    from memres.hdl.link import Link
+    from memres.hdl.uart import BaudError
     with pytest.raises(BaudError, match="25 MHz"):
         Link(FMT, 25e6, 3e6)
     with pytest.raises(ValueError, match="less than 2 byte times"):
@@ -398,9 +398,9 @@ def test_link_connects_to_the_reservoir_core_without_adapters():
     """A format read from the core's layouts gives streams that wiring.connect accepts."""
     from amaranth.hdl import Fragment, Module
     from amaranth.lib import wiring
-    from hdl.link import Link
+    from memres.hdl.link import Link
     try:
-        from hdl import ReservoirCore
+        from memres.hdl import ReservoirCore
         from hdl_reference import make_params
         params = make_params(n_inputs=5, n_outputs=4)
     except Exception as e:  # the core is developed alongside; do not fail the link for it
@@ -422,14 +422,14 @@ LINK_PARAMS_ENV = "MEMRES_LINK_TEST_PARAMS"
 
 def link_verilog(fmt, clk, baud, timeout_bytes) -> tuple[str, object]:
     from amaranth.back import verilog
-    from hdl.link import Link
+    from memres.hdl.link import Link
     link = Link(fmt, clk, baud, config_hash=HASH, version=VERSION, timeout=timeout_bytes * 10 / baud)
     return verilog.convert(link, name="link_top"), link
 
 
 def test_link_on_verilator(tmp_path):
-    from testbenches.runner import run_cocotb
-    from testbenches.toolchain import ToolchainError
+    from memres.testbenches.runner import run_cocotb
+    from memres.testbenches.toolchain import ToolchainError
 
     clk, baud = 12e6, 3e6
     text, link = link_verilog(FMT, clk, baud, 40)
@@ -458,7 +458,7 @@ if cocotb is not None:
         from cocotb.clock import Clock
         from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly
 
-        from hdl.link import frame_layout, result_layout
+        from memres.hdl.link import frame_layout, result_layout
 
         p = json.loads(Path(os.environ[LINK_PARAMS_ENV]).read_text())
         fmt = LinkFormat(**p["fmt"])

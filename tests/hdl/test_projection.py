@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hdl import InputProjection
+from memres.hdl import InputProjection
 from hdl_reference import frames_of, make_params, pulse_beats, random_sequences
 from hdl_sim import StreamChecker, StreamDriver, simulate
 

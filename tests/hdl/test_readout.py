@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from hdl import HardwareParamError, ReadoutCrossbar, SerialReadoutCrossbar
-from hdl.top import variants
+from memres.hdl import HardwareParamError, ReadoutCrossbar, SerialReadoutCrossbar
+from memres.hdl.top import variants
 from hdl_reference import feature_beats, frame_sums, make_params, random_readout, random_sequences
 from hdl_sim import StreamChecker, StreamDriver, simulate
 

@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from hdl import MIN_SLOTS, CoreParams, ReservoirCore
+from memres.hdl import MIN_SLOTS, CoreParams, ReservoirCore
 from hdl_reference import (frame_sums, frames_of, make_params, random_readout, random_sequences,
                            sequence_decisions)
 from hdl_sim import StreamChecker, StreamDriver, simulate
@@ -196,9 +196,9 @@ def test_comparison_catches_a_constant_off_by_one(change):
 
 def test_comparison_catches_rounding_by_truncation(monkeypatch):
     """rshr without its rounding constant (a plain floor shift) is detected."""
-    import hdl.arith
-    import hdl.cell_array
-    monkeypatch.setattr(hdl.cell_array, "rshr", lambda x, s, offset=0: (x + offset) >> s)
+    import memres.hdl.arith
+    import memres.hdl.cell_array
+    monkeypatch.setattr(memres.hdl.cell_array, "rshr", lambda x, s, offset=0: (x + offset) >> s)
     rng = np.random.default_rng(6)
     p = make_params(4, 2, 3, 3, 1)
     with pytest.raises(AssertionError, match="trace|frame"):

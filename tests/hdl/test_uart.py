@@ -1,4 +1,4 @@
-"""hdl.uart against a bit-level UART model in Amaranth's simulator.
+"""memres.hdl.uart against a bit-level UART model in Amaranth's simulator.
 
 The model (:func:`uart_waveform`, :func:`decode_uart`) is also used by
 test_link.py and by its cocotb test on Verilator.
@@ -9,7 +9,7 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from hdl.uart import BaudError, UartRx, UartTx, baud_divisor
+from memres.hdl.uart import BaudError, UartRx, UartTx, baud_divisor
 
 CLK = 12e6
 

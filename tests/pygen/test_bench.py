@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from pygen import bench
-from pygen.cli import main
+from memres.pygen import bench
+from memres.pygen.cli import main
 
 
 def _run(capsys, *argv) -> dict:

@@ -10,14 +10,14 @@ import sys
 import pytest
 from rich.console import Console
 
-from pygen import cli
-from pygen.build import DEFAULT_CLOCK_MHZ, DEFAULT_READOUT
-from pygen.cli import COMMANDS, build_parser, main
-from pygen.console import setup_logging
-from pygen.options import HardwareOptions, board_clock_mhz
-from pygen.source import load_source
-from sw_model import progress
-from sw_model.errors import MemresError
+from memres.pygen import cli
+from memres.pygen.build import DEFAULT_CLOCK_MHZ, DEFAULT_READOUT
+from memres.pygen.cli import COMMANDS, build_parser, main
+from memres.pygen.console import setup_logging
+from memres.pygen.options import HardwareOptions, board_clock_mhz
+from memres.pygen.source import load_source
+from memres.sw_model import progress
+from memres.sw_model.errors import MemresError
 
 
 def _json(capsys, argv):
@@ -70,7 +70,7 @@ def test_corrupt_model_is_refused(tmp_path, capsys):
 
 
 def test_console_script_prints_only_json_on_stdout(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "pygen.cli", "train", "--task", "second-order",
+    out = subprocess.run([sys.executable, "-m", "memres.pygen.cli", "train", "--task", "second-order",
                           "-o", str(tmp_path / "m.npz"), "--json"], capture_output=True, text=True, check=True)
     m = json.loads(out.stdout)
     assert m["task"] == "second-order" and "nrmse" in m["fixed"]
@@ -124,7 +124,7 @@ def test_output_and_out_are_both_accepted():
 
 def test_help_lists_the_typical_order_and_loads_no_command(tmp_path):
     code = ("import sys\nfrom pygen.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "print([m for m in ('pygen.verify', 'pygen.bench', 'pygen.generate', 'sw_model.workflow') "
+            "print([m for m in ('memres.pygen.verify', 'memres.pygen.bench', 'memres.pygen.generate', 'memres.sw_model.workflow') "
             "if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     help_text, loaded = out.rsplit("\n", 2)[0], out.strip().splitlines()[-1]
@@ -141,10 +141,10 @@ def test_only_memres_errors_are_user_errors(monkeypatch, capsys):
     def mistake(args):
         raise MemresError("a mistake the user can fix")
 
-    monkeypatch.setattr("pygen.memory.run", bug)
+    monkeypatch.setattr("memres.pygen.memory.run", bug)
     with pytest.raises(ValueError, match="numpy bug"):
         main(["memory", "--json"])
-    monkeypatch.setattr("pygen.memory.run", mistake)
+    monkeypatch.setattr("memres.pygen.memory.run", mistake)
     assert main(["memory", "--json"]) == 2
     captured = capsys.readouterr()
     assert json.loads(captured.out) == {"error": "a mistake the user can fix", "type": "MemresError"}
@@ -154,7 +154,7 @@ def test_only_memres_errors_are_user_errors(monkeypatch, capsys):
 def test_missing_fsdd_folder_is_a_user_error(tmp_path):
     """Outside a terminal a long error stays on one line (no wrapping at 80 columns)."""
     missing = tmp_path / ("a-rather-long-folder-name-" * 4) / "fsdd"
-    r = subprocess.run([sys.executable, "-m", "pygen.cli", "train", "--task", "fsdd", "--data", str(missing),
+    r = subprocess.run([sys.executable, "-m", "memres.pygen.cli", "train", "--task", "fsdd", "--data", str(missing),
                         "-o", str(tmp_path / "m.npz"), "--json"], capture_output=True, text=True)
     assert r.returncode == 2
     assert json.loads(r.stdout)["type"] == "FsddNotFoundError"
@@ -230,8 +230,8 @@ def test_library_logging_outside_and_on_a_terminal():
     plain = io.StringIO()
     setup_logging(console=Console(file=plain, force_terminal=False))
     try:
-        logging.getLogger("pygen.build").info(long)
-        logging.getLogger("sw_model.anything").warning("careful")
+        logging.getLogger("memres.pygen.build").info(long)
+        logging.getLogger("memres.sw_model.anything").warning("careful")
         logging.getLogger("somebody.else").info("not ours")
     finally:
         setup_logging(quiet=True)
@@ -240,7 +240,7 @@ def test_library_logging_outside_and_on_a_terminal():
     tty = io.StringIO()
     setup_logging(console=Console(file=tty, force_terminal=True, width=100))
     try:
-        logging.getLogger("pygen.build").info("building the bitstream")
+        logging.getLogger("memres.pygen.build").info("building the bitstream")
         with progress.task("cochleagrams", 3) as advance:
             for _ in range(3):
                 advance(1)

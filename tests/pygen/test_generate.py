@@ -1,4 +1,4 @@
-"""pygen.generate: files, manifest, determinism, Verilator lint, refusals, CLI, synthesis (slow)."""
+"""memres.pygen.generate: files, manifest, determinism, Verilator lint, refusals, CLI, synthesis (slow)."""
 
 import argparse
 import filecmp
@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from amaranth.hdl import Fragment
 
-from pygen import generate as gen
-from sw_model import __version__
-from sw_model.config import config_from_dict
-from sw_model.model_file import TrainedModel
-from sw_model.readout import IntReadout
+from memres.pygen import generate as gen
+from memres.sw_model import __version__
+from memres.sw_model.config import config_from_dict
+from memres.sw_model.model_file import TrainedModel
+from memres.sw_model.readout import IntReadout
 
 SMALL = {"reservoir": {"n_devices": 6, "n_virtual": 3, "state_features": True, "idle_ns": 10.0},
          "fixed": {"state_bits": 12}}
@@ -223,7 +223,7 @@ def test_cli_serial_readout(model_file, tmp_path, capsys):
 
 
 def test_memres_cli_registers_generate(config_file, tmp_path):
-    from pygen.cli import main
+    from memres.pygen.cli import main
     assert main(["generate", str(config_file), "-o", str(tmp_path / "out"), "--inputs", "3", "--outputs", "2",
                  "-q"]) == 0
     assert main(["generate", str(config_file), "-o", str(tmp_path / "out"), "--lanes", "3", "-q"]) == 2

@@ -1,4 +1,4 @@
-"""pygen.protocol: frame encoding, payload packing and the incremental Decoder under abuse.
+"""memres.pygen.protocol: frame encoding, payload packing and the incremental Decoder under abuse.
 
 The properties pinned here (hypothesis): the decoder never hangs and its buffer
 stays bounded whatever it is fed; it never yields a message from a corrupt
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pygen.protocol import (COUNTERS, HEADER_BYTES, OVERHEAD_BYTES, SYNC, Decoder, LinkFormat, LinkFormatError,
+from memres.pygen.protocol import (COUNTERS, HEADER_BYTES, OVERHEAD_BYTES, SYNC, Decoder, LinkFormat, LinkFormatError,
                             Message, MsgType, Status, board_decoder, crc16, encode)
 
 FMT = LinkFormat(n_inputs=32, input_bits=8, n_outputs=10, result_width=20)
@@ -67,7 +67,7 @@ def test_crc16_is_amaranths_catalog_crc_and_continues(raw, split):
 
     from amaranth.lib import crc
 
-    from hdl.wire import CRC16, CRC16_AFTER_SYNC
+    from memres.hdl.wire import CRC16, CRC16_AFTER_SYNC
     assert repr(CRC16.algorithm) == repr(crc.catalog.CRC16_CCITT_FALSE) and CRC16.residue() == 0
     assert crc16(raw) == binascii.crc_hqx(raw, 0xFFFF)
     assert crc16(raw[split:], crc16(raw[:split])) == crc16(raw)
@@ -291,6 +291,6 @@ def test_sizes_and_throughput_of_the_reference_format():
 
 
 def test_from_layouts_reads_the_core_layouts():
-    from hdl.link import frame_layout, result_layout
+    from memres.hdl.link import frame_layout, result_layout
     fmt = LinkFormat(7, 5, 3, 13)
     assert LinkFormat.from_layouts(frame_layout(fmt), result_layout(fmt)) == fmt

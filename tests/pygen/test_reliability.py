@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from pygen import sweep
-from pygen.cli import main
-from pygen.sweep import jobs as sweep_jobs
-from sw_model import budget
+from memres.pygen import sweep
+from memres.pygen.cli import main
+from memres.pygen.sweep import jobs as sweep_jobs
+from memres.sw_model import budget
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_BASE = {"reservoir": {"n_devices": 2, "n_virtual": 1}}
@@ -66,7 +66,7 @@ def test_sigkilled_sweep_leaves_no_worker(tmp_path):
     spec.write_text(json.dumps({"task": "henon", "synth": [], "base": {"reservoir": {"n_virtual": 4}},
                                 "axes": {"n_devices": list(range(30, 50))}}))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "pygen.cli", "sweep", str(spec), "-o", str(tmp_path / "o"),
+    proc = subprocess.Popen([sys.executable, "-m", "memres.pygen.cli", "sweep", str(spec), "-o", str(tmp_path / "o"),
                              "--workers", "2", "-q"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     workers: set[int] = set()
     try:
@@ -111,7 +111,7 @@ def test_failure_kinds(error, kind):
 
 
 def test_legacy_records_are_told_by_their_error():
-    from pygen.sweep.store import record_failure
+    from memres.pygen.sweep.store import record_failure
     assert record_failure({"error": "training failed: MemoryError: "}) == "transient"
     assert record_failure({"error": "training failed: ValueError: alpha_spread"}) == "real"
     assert record_failure({"error": "x", "failure": "transient"}) == "transient"
@@ -277,13 +277,13 @@ def test_commands_refuse_a_training_that_cannot_fit(huge_config, tmp_path, capsy
 # --- the same words everywhere ------------------------------------------------------------------
 
 def _sub(name):
-    from pygen.cli import build_parser
+    from memres.pygen.cli import build_parser
     p = build_parser([name])
     return next(a for a in p._actions if a.dest == "command").choices[name]
 
 
 def test_quiet_means_the_same_in_every_command():
-    from pygen.console import QUIET_HELP
+    from memres.pygen.console import QUIET_HELP
     # generate, verify, build, program and run still describe their own -q (see the report of issue 13)
     for name in ("train", "evaluate", "memory", "data", "demo", "bench", "sweep"):
         q = next(a for a in _sub(name)._actions if a.dest == "quiet")

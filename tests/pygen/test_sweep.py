@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from pygen import sweep
-from pygen.sweep import points as sweep_points
-from pygen.sweep import runner as sweep_runner
-from pygen.sweep import summary as sweep_summary
-from pygen.cli import main
-from sw_model.config import load_config
+from memres.pygen import sweep
+from memres.pygen.sweep import points as sweep_points
+from memres.pygen.sweep import runner as sweep_runner
+from memres.pygen.sweep import summary as sweep_summary
+from memres.pygen.cli import main
+from memres.sw_model.config import load_config
 
 #: Henon prediction with two devices and one virtual node: a point trains in well under a second.
 TINY_BASE = {"reservoir": {"n_devices": 2, "n_virtual": 1}}
@@ -121,7 +121,7 @@ def _fake_record(i, n, luts, acc, fits, lanes=1):
 
 
 def load_config_dict(d):
-    from sw_model.config import config_from_dict
+    from memres.sw_model.config import config_from_dict
     return config_from_dict(d).to_dict()
 
 

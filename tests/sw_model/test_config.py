@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from sw_model.config import ConfigError, ModelConfig, TauSpec, config_from_dict, load_config
+from memres.sw_model.config import ConfigError, ModelConfig, TauSpec, config_from_dict, load_config
 
 
 def test_defaults_validate_and_hash_is_stable():

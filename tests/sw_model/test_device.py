@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-from sw_model import device
-from sw_model.config import config_from_dict
-from sw_model.reservoir import FloatReservoir, device_params
+from memres.sw_model import device
+from memres.sw_model.config import config_from_dict
+from memres.sw_model.reservoir import FloatReservoir, device_params
 
 
 @settings(max_examples=50, deadline=None)

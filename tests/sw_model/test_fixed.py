@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from sw_model import device
-from sw_model.config import config_from_dict
-from sw_model.fixed import (FixedReservoir, bits_signed, build_constants, cell_update, derive_widths,
+from memres.sw_model import device
+from memres.sw_model.config import config_from_dict
+from memres.sw_model.fixed import (FixedReservoir, bits_signed, build_constants, cell_update, derive_widths,
                             feature_bounds, pulse_codes, quantise_inputs, rshift_round)
-from sw_model.reservoir import FloatReservoir
+from memres.sw_model.reservoir import FloatReservoir
 
 
 def _cfg(**res):

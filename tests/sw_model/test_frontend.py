@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from sw_model.datasets import DatasetError, list_recordings, read_wav, standard_split
-from sw_model.frontend import (
+from memres.sw_model.datasets import DatasetError, list_recordings, read_wav, standard_split
+from memres.sw_model.frontend import (
     FrontEndConfig,
     Normaliser,
     cochleagram,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.io.wavfile
 
-from sw_model.datasets import (
+from memres.sw_model.datasets import (
     DatasetError,
     Recording,
     download_fsdd,

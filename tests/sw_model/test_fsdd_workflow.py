@@ -2,9 +2,9 @@
 
 import pytest
 
-from sw_model import workflow
-from sw_model.config import config_from_dict
-from sw_model.model_file import load_model
+from memres.sw_model import workflow
+from memres.sw_model.config import config_from_dict
+from memres.sw_model.model_file import load_model
 
 
 SMALL = config_from_dict({"reservoir": {"n_devices": 12, "n_virtual": 3, "alpha": 0.01, "tau": 20000.0,

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from sw_model.config import ModelConfig
-from sw_model.model_file import ModelFileError, TrainedModel, load_model
-from sw_model.readout import IntReadout
+from memres.sw_model.config import ModelConfig
+from memres.sw_model.model_file import ModelFileError, TrainedModel, load_model
+from memres.sw_model.readout import IntReadout
 
 
 def _model():

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sw_model import device
+from memres.sw_model import device
 
 REF = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "reference"
 

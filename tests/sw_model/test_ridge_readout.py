@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from sw_model.readout import Gram, quantise, ridge
+from memres.sw_model.readout import Gram, quantise, ridge
 
 
 def _data(seed=0, n=500, f=12, k=3):

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sw_model import classify, speech
-from sw_model.config import config_from_dict
-from sw_model.datasets import Recording
-from sw_model.frontend import Normaliser
+from memres.sw_model import classify, speech
+from memres.sw_model.config import config_from_dict
+from memres.sw_model.datasets import Recording
+from memres.sw_model.frontend import Normaliser
 
 
 def _fake(seed=0):
@@ -63,6 +63,6 @@ def test_prefix_ends():
 
 def test_integer_decisions_break_ties_towards_lowest_class():
     sums = classify.SequenceSums(np.zeros((1, 4, 2), dtype=np.int64), np.ones((1, 4), dtype=np.int64))
-    from sw_model.readout import IntReadout
+    from memres.sw_model.readout import IntReadout
     ro = IntReadout(np.zeros((2, 3), dtype=np.int64), np.array([5, 7, 7]), 1.0)
     assert classify.decisions_int(sums, ro).tolist() == [[1, 1, 1, 1]]

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from sw_model.tasks import (
+from memres.sw_model.tasks import (
     TASKS,
     InputScaler,
     Series,

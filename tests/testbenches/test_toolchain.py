@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from testbenches import toolchain
-from testbenches.runner import CocotbResult, build_sim, run_cocotb
-from testbenches.toolchain import ToolchainError
+from memres.testbenches import toolchain
+from memres.testbenches.runner import CocotbResult, build_sim, run_cocotb
+from memres.testbenches.toolchain import ToolchainError
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # works with any pytest --import-mode

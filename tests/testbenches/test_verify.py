@@ -7,13 +7,13 @@ content, so only the first run pays for them); the sweep is ``slow``.
 import numpy as np
 import pytest
 
-from hdl.top import core_timing
-from pygen.verify import VerifyError, check_design, write_verilog
-from testbenches.stimulus import random_sequences
-from sw_model.config import config_from_dict
-from testbenches.check import format_mismatch
-from testbenches.predict import Design, Expectation, Packer, random_design, random_readout, verilog_ports
-from testbenches.random_cases import random_case
+from memres.hdl.top import core_timing
+from memres.pygen.verify import VerifyError, check_design, write_verilog
+from memres.testbenches.stimulus import random_sequences
+from memres.sw_model.config import config_from_dict
+from memres.testbenches.check import format_mismatch
+from memres.testbenches.predict import Design, Expectation, Packer, random_design, random_readout, verilog_ports
+from memres.testbenches.random_cases import random_case
 
 
 def _cell_writes(d: Design, seqs) -> int:
@@ -57,8 +57,8 @@ def test_packer_round_trip():
 
 def test_expectation_uses_the_integer_model():
     """Per-frame y is IntReadout on FixedReservoir features; the final decision is classify's argmax of sums."""
-    from sw_model import classify
-    from sw_model.fixed import FixedReservoir
+    from memres.sw_model import classify
+    from memres.sw_model.fixed import FixedReservoir
     d = random_design(4)
     seqs = random_sequences(d, np.random.default_rng(1), 5, 8)
     exp = Expectation(d, seqs)

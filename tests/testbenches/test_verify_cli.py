@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from hdl.top import core_timing
-from pygen import verify as verify_mod
-from testbenches.faults import fault_verilog
+from memres.hdl.top import core_timing
+from memres.pygen import verify as verify_mod
+from memres.testbenches.faults import fault_verilog
 
 
 def _run(argv) -> int:
@@ -100,7 +100,7 @@ def test_reproduce_command_repeats_a_run_exactly(config, tmp_path, capsys):
 
 def test_generated_files_with_manifest(config, tmp_path):
     """`memres generate` output (Verilog + manifest): the manifest's latency and clocks per frame are used."""
-    from pygen.generate import generate
+    from memres.pygen.generate import generate
     m = generate(config, tmp_path / "gen", lanes=2, n_inputs=3, n_outputs=3)
     r = verify_mod.verify(config, verilog=tmp_path / "gen" / "memres_top.v", n_inputs=3, n_outputs=3,
                           sim="icarus", out_dir=tmp_path / "out", waves=False, random_count=3)
@@ -119,7 +119,7 @@ def test_serial_readout_passes_with_loads_and_reloads(config, tmp_path, capsys):
 def test_readout_variant_read_from_the_manifest(config, tmp_path, capsys):
     """--verilog of `memres generate --readout serial`: the manifest beside it says serial; checked as
     parallel (--readout parallel), the timing the manifest states refutes the parallel core's."""
-    from pygen.generate import generate
+    from memres.pygen.generate import generate
     generate(config, tmp_path / "gen", n_inputs=3, n_outputs=3, readout="serial")
     v = str(tmp_path / "gen" / "memres_top.v")
     common = [str(config), "--inputs", "3", "--outputs", "3", "--verilog", v, "--sim", "verilator", "--no-waves",

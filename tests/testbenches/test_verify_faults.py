@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pygen.verify import check_design
-from testbenches.stimulus import random_sequences
-from sw_model.config import config_from_dict
-from testbenches.faults import FAULTS, fault_verilog
-from testbenches.predict import Design, random_readout
+from memres.pygen.verify import check_design
+from memres.testbenches.stimulus import random_sequences
+from memres.sw_model.config import config_from_dict
+from memres.testbenches.faults import FAULTS, fault_verilog
+from memres.testbenches.predict import Design, random_readout
 
 #: Where each fault must first show (a substring of the mismatch's signal).
 FIRST_SIGNAL = {
@@ -92,7 +92,7 @@ def test_serial_faults_need_the_serial_readout(design, tmp_path):
 
 @pytest.mark.parametrize("readout, p_ready", [("parallel", 0.3), ("serial", 0.03)])
 def test_intact_design_passes_the_same_run(design, readout, p_ready, tmp_path):
-    from pygen.verify import write_verilog
+    from memres.pygen.verify import write_verilog
     design = design.with_readout_mode(readout)
     seqs = random_sequences(design, np.random.default_rng(2), 6, 8)
     write_verilog(design, tmp_path / "ok.v")

@@ -7,9 +7,9 @@ test utterances at 8 lanes.
 
 import pytest
 
-from pygen.verify import verify
-from sw_model import workflow
-from sw_model.config import config_from_dict
+from memres.pygen.verify import verify
+from memres.sw_model import workflow
+from memres.sw_model.config import config_from_dict
 
 SMALL = config_from_dict({"reservoir": {"n_devices": 12, "n_virtual": 3, "alpha": 0.01, "tau": 20000.0,
                                         "state_features": True}})

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from pygen.verify import model_test_data, verify
-from sw_model import workflow
-from sw_model.fixed import quantise_inputs
-from sw_model.model_file import load_model
-from sw_model.regression import make_data
-from sw_model.tasks import InputScaler
+from memres.pygen.verify import model_test_data, verify
+from memres.sw_model import workflow
+from memres.sw_model.fixed import quantise_inputs
+from memres.sw_model.model_file import load_model
+from memres.sw_model.regression import make_data
+from memres.sw_model.tasks import InputScaler
 
 
 @pytest.fixture(scope="module")
