@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import classify, regression, speech
+from . import classify, plots, regression, speech
 from .config import ModelConfig, config_from_dict
 from .datasets import list_recordings, loso_folds, standard_split
 from .fixed import FixedReservoir, quantise_inputs
@@ -167,10 +167,9 @@ def _evaluate_fsdd(model: TrainedModel, root: Path, plots_dir, progress: Progres
         "float": {"accuracy": float(acc_f[-1])}, "fixed": {"accuracy": float(acc_x[-1])},
         "early": [{"fraction": fr, "float": float(a), "fixed": float(b)}
                   for fr, a, b in zip(classify.EARLY_FRACTIONS, acc_f, acc_x)],
-        "confusion_fixed": confusion(labels, dec_x[:, -1], speech.N_CLASSES).tolist(),
+        "confusion_fixed": classify.confusion(labels, dec_x[:, -1], speech.N_CLASSES).tolist(),
     }
     if plots_dir is not None:
-        from . import plots
         metrics["plots"] = plots.fsdd_plots(Path(plots_dir), model, labels, dec_f, dec_x, u[0])
     return metrics
 
@@ -189,14 +188,7 @@ def _evaluate_regression(model: TrainedModel, plots_dir) -> dict:
     metrics = {"task": model.task, "n_test": int(len(y)),
                "float": {"nrmse": regression.nrmse(y, pred_f)}, "fixed": {"nrmse": regression.nrmse(y, pred_x)}}
     if plots_dir is not None:
-        from . import plots
         u = scaler.transform(data.series.u)
         metrics["plots"] = plots.regression_plots(Path(plots_dir), model, y, pred_f, pred_x, u[:200])
     return metrics
 
-
-def confusion(labels: np.ndarray, decisions: np.ndarray, n_classes: int) -> np.ndarray:
-    """Confusion matrix: rows true class, columns decided class."""
-    m = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(m, (labels, decisions), 1)
-    return m
