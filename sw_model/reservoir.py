@@ -18,7 +18,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from . import device
+from . import device, kernels
 from .config import ReservoirConfig
 
 
@@ -97,13 +97,26 @@ def pad(seqs: Sequence[np.ndarray], dtype=np.float64) -> np.ndarray:
     return out
 
 
-class FloatReservoir:
-    """Batched float simulation of the reservoir."""
+#: Sequences per batch in :meth:`FloatReservoir.run` and :meth:`~sw_model.fixed.FixedReservoir.run`
+#: when no batch size is given: the numba kernels need no large batches, and small ones keep the
+#: (B, T, F) feature array small; the numpy path steps once per pulse for the whole batch, so it
+#: wants large ones.
+DEFAULT_BATCH = {"numba": 32, "numpy": 256}
 
-    def __init__(self, cfg: ReservoirConfig, n_inputs: int):
+
+class FloatReservoir:
+    """Batched float simulation of the reservoir.
+
+    ``backend`` chooses the implementation, ``"numba"`` (compiled kernels,
+    the default when numba imports) or ``"numpy"`` (the reference); see
+    :mod:`sw_model.kernels`. Both give the same features to rounding.
+    """
+
+    def __init__(self, cfg: ReservoirConfig, n_inputs: int, backend: str | None = None):
         cfg.validate()
         self.cfg = cfg
         self.params = device_params(cfg, n_inputs)
+        self.backend = kernels.resolve_backend(backend)
         self._noise_rng = np.random.default_rng([cfg.seed, 2])
 
     @property
@@ -123,6 +136,24 @@ class FloatReservoir:
 
         With ``record_states`` also returns the states after every pulse, (B, T, ML, N).
         """
+        return self._run_batch(u, None, record_states)
+
+    def _run_batch(self, u: np.ndarray, lengths, record_states: bool):
+        """:meth:`run_batch`; with ``lengths`` the numba path skips the padding after each sequence
+        (those frames of the result are then undefined)."""
+        if self.backend == "numba":
+            cfg, prm = self.cfg, self.params
+            noise = None
+            if cfg.read_noise:
+                # The numpy path draws (B, N) normals per pulse, frame by frame: the same stream.
+                b, t_len, _ = u.shape
+                noise = self._noise_rng.standard_normal((t_len, cfg.n_virtual, b, cfg.n_devices))
+            feats, states = kernels.float_run(
+                u, lengths, prm.mask, v_min=cfg.v_min, v_max=cfg.v_max, input_scale=cfg.input_scale,
+                alpha=prm.alpha, kp=cfg.kp, kn=cfg.kn, r=prm.r, g0=cfg.g0,
+                r_idle=prm.r_idle if cfg.idle_ns else None, state_features=cfg.state_features,
+                noise=noise, noise_amp=cfg.read_noise, n_features=self.n_features, record_states=record_states)
+            return (feats, states) if record_states else feats
         cfg, prm = self.cfg, self.params
         b, t_len, _ = u.shape
         n, ml = cfg.n_devices, cfg.n_virtual
@@ -145,9 +176,17 @@ class FloatReservoir:
                 g = device.relax(g, prm.r_idle, cfg.g0)
         return (feats, states) if record_states else feats
 
-    def run(self, seqs: Sequence[np.ndarray], batch_size: int = 256) -> Iterator[tuple[int, np.ndarray]]:
+    def run(self, seqs: Sequence[np.ndarray], batch_size: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(index, features (T_i, F))`` for every sequence, in length-sorted batches."""
-        for idx in length_batches([len(s) for s in seqs], batch_size):
-            feats = self.run_batch(pad([seqs[i] for i in idx]))
-            for k, i in enumerate(idx):
-                yield int(i), feats[k, :len(seqs[i])]
+        return run_sequences(self._run_batch, seqs, batch_size or DEFAULT_BATCH[self.backend], np.float64)
+
+
+def run_sequences(run_batch, seqs: Sequence[np.ndarray], batch_size: int, dtype
+                  ) -> Iterator[tuple[int, np.ndarray]]:
+    """``(index, features)`` of every sequence, from ``run_batch(padded, lengths, False)`` on
+    length-sorted batches of ``batch_size`` sequences."""
+    for idx in length_batches([len(s) for s in seqs], batch_size):
+        lengths = np.array([len(seqs[i]) for i in idx])
+        feats = run_batch(pad([seqs[i] for i in idx], dtype=dtype), lengths, False)
+        for k, i in enumerate(idx):
+            yield int(i), feats[k, :lengths[k]]
