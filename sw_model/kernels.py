@@ -190,6 +190,37 @@ if numba is not None:
                 for j in range(n_feat):
                     out[b, k, j] = acc[j]
 
+    @njit(cache=True, nogil=True)
+    def _quantise_rows(work, u, w_max, w_int):
+        n_feat, n_out = work.shape
+        err = np.empty(n_out)
+        for j in range(n_feat):
+            for k in range(n_out):
+                wi = min(max(np.floor(work[j, k] + 0.5), -w_max), w_max)   # fixed.round_half_up, clipped
+                w_int[j, k] = np.int64(wi)
+                err[k] = (work[j, k] - wi) / u[j, j]
+            for i in range(j + 1, n_feat):
+                uji = u[j, i]
+                for k in range(n_out):
+                    work[i, k] -= uji * err[k]
+
+
+def quantise_rows(work: np.ndarray, u: np.ndarray, w_max: int, backend: str | None = None) -> np.ndarray:
+    """Round the rows of ``work`` (F, K) to integers in [-w_max, w_max] one after the other, each
+    row's rounding error carried onto the rows after it through the upper triangular ``u`` (F, F):
+    the loop of :class:`sw_model.readout.Quantiser`. ``work`` is overwritten. Both backends do the
+    same float operations in the same order, so they give the same integers.
+    """
+    w_int = np.zeros(work.shape, dtype=np.int64)
+    if resolve_backend(backend) == "numba":
+        _quantise_rows(work, np.ascontiguousarray(u), float(w_max), w_int)
+        return w_int
+    for j in range(len(work)):
+        w_int[j] = np.clip(np.floor(work[j] + 0.5), -w_max, w_max)
+        err = (work[j] - w_int[j]) / u[j, j]
+        work[j + 1:] -= np.outer(u[j, j + 1:], err)
+    return w_int
+
 
 def _lengths(n_seq: int, t_len: int, lengths) -> np.ndarray:
     if lengths is None:

@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 
+from . import kernels
 from .fixed import round_half_up
 
 
@@ -47,13 +49,17 @@ class Gram:
 
 
 class RidgeSolver:
-    """Ridge readouts of one training set for any lambda, from one eigendecomposition.
+    """Ridge readouts of one training set for any lambda.
 
     Features are standardised (training mean and standard deviation);
     ``lam`` is relative: the penalty is ``lam * n`` on unit-variance features,
     so one grid of lambdas suits any data size. Constant features get weight
     0. :meth:`solve` returns ``(W (F, K), b (K,))`` with ``y = x @ W + b`` on
-    raw features (the standardisation folded in).
+    raw features (the standardisation folded in). Each lambda is one Cholesky
+    factorisation of the regularised system (many times cheaper than the
+    eigendecomposition a whole grid could share, for grids of up to ~15
+    lambdas); a system that is not numerically positive definite falls back
+    to the eigendecomposition, with negative eigenvalues taken as 0.
     """
 
     def __init__(self, gram: Gram):
@@ -68,14 +74,26 @@ class RidgeSolver:
         self.live = var > 1e-12 * max(1.0, float(np.max(np.abs(self.mean))) ** 2)
         self.sd = np.where(self.live, np.sqrt(np.where(self.live, var, 1.0)), 1.0)
         live = self.live
-        zz = (cov / np.outer(self.sd, self.sd))[np.ix_(live, live)]
-        zy = ((gram.xty - n * np.outer(self.mean, self.ymean)) / self.sd[:, None])[live]
-        self.evals, self.evecs = np.linalg.eigh(zz)
-        self.proj = self.evecs.T @ zy
+        self.zz = (cov / np.outer(self.sd, self.sd))[np.ix_(live, live)]
+        self.zy = ((gram.xty - n * np.outer(self.mean, self.ymean)) / self.sd[:, None])[live]
+        self._eig = None
+
+    def _solve_standardised(self, lam: float) -> np.ndarray:
+        a = self.zz.copy()
+        a.flat[::len(a) + 1] += lam * self.n
+        try:
+            return scipy.linalg.cho_solve(scipy.linalg.cho_factor(a, overwrite_a=True, check_finite=False),
+                                          self.zy, check_finite=False)
+        except np.linalg.LinAlgError:
+            if self._eig is None:
+                evals, evecs = np.linalg.eigh(self.zz)
+                self._eig = evals, evecs, evecs.T @ self.zy
+            evals, evecs, proj = self._eig
+            return evecs @ (proj / (np.maximum(evals, 0.0) + lam * self.n)[:, None])
 
     def solve(self, lam: float) -> tuple[np.ndarray, np.ndarray]:
-        w = np.zeros((len(self.live), self.proj.shape[1]))
-        w[self.live] = self.evecs @ (self.proj / (np.maximum(self.evals, 0.0) + lam * self.n)[:, None])
+        w = np.zeros((len(self.live), self.zy.shape[1]))
+        w[self.live] = self._solve_standardised(lam)
         w /= self.sd[:, None]
         return w, self.ymean - self.mean @ w
 
@@ -118,13 +136,7 @@ class Quantiser:
     def __call__(self, w: np.ndarray, b: np.ndarray, weight_bits: int, bias_limit: int) -> IntReadout:
         w_max = (1 << (weight_bits - 1)) - 1
         scale = _scale(w, w_max)
-        work = np.array(w, dtype=np.float64) / scale
-        w_int = np.zeros(work.shape, dtype=np.int64)
-        u = self.u
-        for j in range(len(work)):
-            w_int[j] = np.clip(round_half_up(work[j]), -w_max, w_max)
-            err = (work[j] - w_int[j]) / u[j, j]
-            work[j + 1:] -= np.outer(u[j, j + 1:], err)
+        w_int = kernels.quantise_rows(np.array(w, dtype=np.float64) / scale, self.u, w_max)
         b_int = round_half_up(self.ymean / scale - self.mean @ w_int)
         return IntReadout(w=w_int, b=np.clip(b_int, -bias_limit, bias_limit), scale=scale)
 
