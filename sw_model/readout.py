@@ -23,6 +23,9 @@ from .fixed import round_half_up
 class Gram:
     """Running sums for least squares on frames: X^T X, X^T Y, sum x, sum y, count."""
 
+    #: Frames per block when integer features are converted to float.
+    BLOCK = 2048
+
     def __init__(self, n_features: int, n_outputs: int):
         self.xtx = np.zeros((n_features, n_features))
         self.xty = np.zeros((n_features, n_outputs))
@@ -31,12 +34,20 @@ class Gram:
         self.n = 0
 
     def add(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Add frames ``x`` (T, F) with targets ``y`` (T, K)."""
-        x = np.asarray(x, dtype=np.float64)
+        """Add frames ``x`` (T, F) with targets ``y`` (T, K).
+
+        Integer features are converted to float in blocks of :data:`BLOCK`
+        frames, so no float copy of a large integer ``x`` is held (the sums
+        of integer features are exact in float64 while below 2^53).
+        """
         y = np.asarray(y, dtype=np.float64)
-        self.xtx += x.T @ x
-        self.xty += x.T @ y
-        self.xs += x.sum(axis=0)
+        x = np.asarray(x)
+        step = len(x) if x.dtype == np.float64 else self.BLOCK
+        for start in range(0, len(x), max(1, step)):
+            xb = x[start:start + step].astype(np.float64, copy=False)
+            self.xtx += xb.T @ xb
+            self.xty += xb.T @ y[start:start + step]
+            self.xs += xb.sum(axis=0)
         self.ys += y.sum(axis=0)
         self.n += len(x)
 
