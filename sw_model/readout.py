@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+import scipy.linalg.lapack
 
 from . import kernels
 from .fixed import round_half_up
@@ -126,6 +127,19 @@ class IntReadout:
         return np.asarray(x_int, dtype=np.int64) @ self.w + self.b
 
 
+def upper_inverse_factor(cov: np.ndarray) -> np.ndarray:
+    """The upper triangular U with positive diagonal and U^T U = cov^-1, for a positive definite ``cov``.
+
+    With J the order reversal and J cov J = L L^T (Cholesky), U = J L^-1 J:
+    one Cholesky factorisation and one triangular inverse, without forming cov^-1.
+    """
+    low = scipy.linalg.cholesky(cov[::-1, ::-1], lower=True, check_finite=False)
+    inv, info = scipy.linalg.lapack.dtrtri(low, lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"triangular inverse failed (info {info})")
+    return np.ascontiguousarray(inv[::-1, ::-1])
+
+
 class Quantiser:
     """Rounds float readouts of one training set to integers (see :func:`quantise`).
 
@@ -142,7 +156,7 @@ class Quantiser:
         cov += damp * max(float(np.mean(np.diag(cov))), 1e-30) * np.eye(len(cov))
         # Upper Cholesky factor U of cov^-1 (cov^-1 = U^T U): row j holds how the
         # remaining weights absorb the error made on weight j.
-        self.u = np.linalg.cholesky(np.linalg.inv(cov)).T
+        self.u = upper_inverse_factor(cov)
 
     def __call__(self, w: np.ndarray, b: np.ndarray, weight_bits: int, bias_limit: int) -> IntReadout:
         w_max = (1 << (weight_bits - 1)) - 1

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sw_model import kernels
-from sw_model.readout import Gram, Quantiser, RidgeSolver, quantise, ridge
+from sw_model.readout import Gram, Quantiser, RidgeSolver, quantise, ridge, upper_inverse_factor
 
 
 def _data(seed=0, n=500, f=12, k=3):
@@ -99,3 +99,13 @@ def test_error_compensated_rounding_backends_agree(backend):
         work[j + 1:] -= np.outer(q.u[j, j + 1:], (work[j] - want[j]) / q.u[j, j])
     np.testing.assert_array_equal(got, want)
     assert np.abs(got).max() == 127
+
+
+def test_upper_inverse_factor_is_the_cholesky_factor_of_the_inverse():
+    x, _ = _data(5, n=200, f=25)
+    cov = np.cov(x.T) + 1e-3 * np.eye(25)
+    u = upper_inverse_factor(cov)
+    assert np.array_equal(u, np.triu(u)) and np.all(np.diag(u) > 0)
+    inv = np.linalg.inv(cov)
+    np.testing.assert_allclose(u.T @ u, inv, rtol=1e-9, atol=1e-12 * np.abs(inv).max())
+    np.testing.assert_allclose(u, np.linalg.cholesky(inv).T, rtol=1e-7, atol=1e-10 * np.abs(u).max())
