@@ -8,8 +8,12 @@ and the ESN's are :func:`pygen.bench.golden_speed`, the speed section of
 ``memres bench``; this script adds, in the same run:
 
 * ``*_accumulate_frames_per_s``: the reservoir and the per-sequence feature
-  sums at 25/50/75/100 % of every sequence (what a sequence decision needs,
-  :class:`sw_model.classify.SequenceSums`);
+  sums at 25/50/75/100 % of every sequence, what a sequence decision needs
+  (:meth:`sw_model.reservoir.FloatReservoir.sequence_sums`, as ``memres
+  evaluate`` uses it);
+* ``*_stream_frames_per_s``: the reservoir's ``run`` (sequence by sequence)
+  into :func:`sw_model.classify.stream_features` without training parts:
+  the per-sequence sums as ``memres evaluate`` computes them;
 * ``gram_frames_per_s``: adding the frames to the ridge statistics
   (X^T X, training only; a BLAS product, the same with either backend);
 * ``numpy_*``: the same reservoirs on the numpy reference path (the speed
@@ -60,12 +64,19 @@ def extra_figures(devices: int, virtual: int, batch: int, frames: int, channels:
     u = np.random.default_rng(0).random((batch, frames, channels))
     ui = quantise_inputs(u, cfg.fixed.input_bits)
     n = batch * frames
-    ends = np.broadcast_to(classify.prefix_ends(frames), (batch, len(classify.EARLY_FRACTIONS)))
+    ends = np.tile(classify.prefix_ends(frames), (batch, 1))
     out = {"backend": kernels.default_backend()}
     fr = FloatReservoir(cfg.reservoir, channels)
     xr = FixedReservoir(cfg.reservoir, cfg.fixed, channels)
-    out["float_accumulate_frames_per_s"] = n / _best_of(lambda: kernels.prefix_sums(fr.run_batch(u), ends), repeats)
-    out["fixed_accumulate_frames_per_s"] = n / _best_of(lambda: kernels.prefix_sums(xr.run_batch(ui), ends), repeats)
+    seqs, seqs_i, labels = list(u), list(ui), np.arange(batch) % 10
+    out["float_accumulate_frames_per_s"] = n / _best_of(lambda: fr.sequence_sums(seqs, ends), repeats)
+    out["fixed_accumulate_frames_per_s"] = n / _best_of(lambda: xr.sequence_sums(seqs_i, ends), repeats)
+    # What `memres train`/`evaluate` run: sequence by sequence into classify.stream_features (test
+    # sequences: per-sequence sums only, no Gram).
+    out["float_stream_frames_per_s"] = n / _best_of(lambda: classify.stream_features(
+        fr.run(seqs), batch, fr.n_features, labels, 10, lambda i: None), repeats)
+    out["fixed_stream_frames_per_s"] = n / _best_of(lambda: classify.stream_features(
+        xr.run(seqs_i), batch, xr.n_features, labels, 10, lambda i: None, dtype=np.int64), repeats)
     x = fr.run_batch(u).reshape(n, -1)
     y = np.eye(10)[np.arange(n) % 10]
     out["gram_features"] = x.shape[1]
@@ -96,7 +107,8 @@ def main() -> None:
                              not args.no_numpy))
     esn = out.get("esn_frames_per_s")
     if isinstance(esn, (int, float)):
-        for key in ("float", "fixed", "float_accumulate", "fixed_accumulate", "gram", "numpy_float", "numpy_fixed"):
+        for key in ("float", "fixed", "float_accumulate", "fixed_accumulate", "float_stream", "fixed_stream", "gram",
+                    "numpy_float", "numpy_fixed"):
             if f"{key}_frames_per_s" in out:
                 out[f"ratio_{key}_to_esn"] = out[f"{key}_frames_per_s"] / esn
     out["load_before"] = load_before

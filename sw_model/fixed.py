@@ -20,7 +20,7 @@ import numpy as np
 
 from . import device, kernels
 from .config import FixedConfig, ReservoirConfig
-from .reservoir import DEFAULT_BATCH, DeviceParams, device_params, n_features, run_sequences
+from .reservoir import DEFAULT_BATCH, DeviceParams, device_params, n_features, run_sequences, sequence_sums
 
 
 def round_half_up(x: np.ndarray | float) -> np.ndarray:
@@ -208,7 +208,7 @@ class FixedReservoir:
         """:meth:`run_batch`; with ``lengths`` the numba path skips the padding after each sequence
         (those frames of the result are then undefined)."""
         if self.backend == "numba":
-            feats, states = kernels.fixed_run(u_int, lengths, self.k, record_states=record_states)
+            feats, states, _ = self._kernel(u_int, lengths, record_states=record_states)
             return (feats, states) if record_states else feats
         k = self.k
         b, t_len, _ = u_int.shape
@@ -233,6 +233,16 @@ class FixedReservoir:
     def run(self, seqs: Sequence[np.ndarray], batch_size: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(index, integer features (T_i, F))``; ``seqs`` hold input codes."""
         return run_sequences(self._run_batch, seqs, batch_size or DEFAULT_BATCH[self.backend], np.int64)
+
+    def sequence_sums(self, seqs: Sequence[np.ndarray], ends: np.ndarray, batch_size: int | None = None
+                      ) -> np.ndarray:
+        """Integer sums of the features of the first ``ends[i, k]`` frames of every sequence, (S, K, F)
+        (see :meth:`sw_model.reservoir.FloatReservoir.sequence_sums`)."""
+        return sequence_sums(self, seqs, ends, batch_size, np.int64)
+
+    def _kernel(self, u_int: np.ndarray, lengths, **what):
+        """:func:`sw_model.kernels.fixed_run` on a padded batch (numba backend)."""
+        return kernels.fixed_run(u_int, lengths, self.k, **what)
 
 
 # --- widths ---------------------------------------------------------------

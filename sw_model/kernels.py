@@ -63,9 +63,30 @@ if numba is not None:
             return x << -s
         return (x + (np.int64(1) << (s - 1))) >> s
 
+    @njit(inline="always")
+    def _emit(row, feats, b, t, store, acc, ends, sums, k):
+        """Store frame ``t``'s features and add them to the running sum; keep the sum at the ends."""
+        if store:
+            for j in range(row.shape[0]):
+                feats[b, t, j] = row[j]
+        if ends.shape[1]:
+            for j in range(row.shape[0]):
+                acc[j] += row[j]
+            kk = k
+            while kk < ends.shape[1] and ends[b, kk] == t + 1:
+                for j in range(row.shape[0]):
+                    sums[b, kk, j] = acc[j]
+                kk += 1
+
+    @njit(inline="always")
+    def _next_end(ends, b, t, k):
+        while k < ends.shape[1] and ends[b, k] == t + 1:
+            k += 1
+        return k
+
     @njit(parallel=True, cache=True, nogil=True)
     def _float_run(u, lengths, mask, c0, c1, sq, v_min, v_max, alpha, kp, kn, r, g0, r_idle, idle,
-                   state_features, noise, noise_amp, feats, states, record):
+                   state_features, noise, noise_amp, feats, states, record, store, ends, sums):
         n_seq = u.shape[0]
         n_in = u.shape[2]
         mln = mask.shape[1]
@@ -80,6 +101,10 @@ if numba is not None:
             rest = np.empty(n_dev)
             for n in range(n_dev):
                 rest[n] = (1.0 - r[n]) * g0
+            n_feat = sums.shape[2] if not store else feats.shape[2]
+            row = np.empty(n_feat)
+            acc = np.zeros(n_feat)
+            k = 0
             for t in range(lengths[b]):
                 # projection of the frame onto all ML x N pulses (reservoir.voltages)
                 u0 = u[b, t, 0]
@@ -106,7 +131,7 @@ if numba is not None:
                     for n in range(n_dev):                            # device.apply_pulse
                         gn = r[n] * g[n] + rest[n] + lam[o + n] * (h[o + n] - g[n])
                         g[n] = gn
-                        feats[b, t, o + n] = gn * f[o + n]
+                        row[o + n] = gn * f[o + n]
                     if record:
                         for n in range(n_dev):
                             states[b, t, m, n] = g[n]
@@ -114,18 +139,20 @@ if numba is not None:
                     for m in range(ml):
                         for n in range(n_dev):
                             j = m * n_dev + n
-                            feats[b, t, j] = feats[b, t, j] * (1.0 + noise_amp * noise[t, m, b, n])
+                            row[j] = row[j] * (1.0 + noise_amp * noise[t, m, b, n])
                 if state_features:
                     for n in range(n_dev):
-                        feats[b, t, mln + n] = g[n]
+                        row[mln + n] = g[n]
                 if idle:
                     for n in range(n_dev):
                         g[n] = g0 + r_idle[n] * (g[n] - g0)
+                _emit(row, feats, b, t, store, acc, ends, sums, k)
+                k = _next_end(ends, b, t, k)
 
     @njit(parallel=True, cache=True, nogil=True)
     def _fixed_run(u, lengths, mask, gain, center, gain_bits, q_max, a_lut, t_lut, f_lut, r, g0, g_max,
                    decay_bits, lut_bits, current_shift, state_shift, r_idle, idle, state_features, feats,
-                   states, record):
+                   states, record, store, ends, sums):
         n_seq = u.shape[0]
         n_in = u.shape[2]
         mln = mask.shape[1]
@@ -137,6 +164,10 @@ if numba is not None:
             a = np.empty(mln, dtype=np.int64)
             tg = np.empty(mln, dtype=np.int64)
             f = np.empty(mln, dtype=np.int64)
+            n_feat = sums.shape[2] if not store else feats.shape[2]
+            row = np.empty(n_feat, dtype=np.int64)
+            acc = np.zeros(n_feat, dtype=np.int64)
+            k = 0
             for t in range(lengths[b]):
                 # integer projection, exact in float64 (every partial sum is an integer < 2^53)
                 u0 = u[b, t, 0]
@@ -161,34 +192,21 @@ if numba is not None:
                         move = _rshift_round(a[o + n] * (tg[o + n] - gg), lut_bits)
                         gn = min(max(decay + move, 0), g_max)
                         g[n] = gn
-                        feats[b, t, o + n] = _rshift_round(gn * f[o + n], current_shift)
+                        row[o + n] = _rshift_round(gn * f[o + n], current_shift)
                     if record:
                         for n in range(n_dev):
                             states[b, t, m, n] = g[n]
                 if state_features:
                     for n in range(n_dev):                                           # fixed.state_feature
                         if state_shift >= 0:
-                            feats[b, t, mln + n] = g[n] >> state_shift
+                            row[mln + n] = g[n] >> state_shift
                         else:
-                            feats[b, t, mln + n] = g[n] << -state_shift
+                            row[mln + n] = g[n] << -state_shift
                 if idle:
                     for n in range(n_dev):                                           # fixed.idle_update
                         g[n] = g0 + _rshift_round(r_idle[n] * (g[n] - g0), decay_bits)
-
-    @njit(parallel=True, cache=True, nogil=True)
-    def _prefix_sums(feats, ends, out):
-        """out[b, k] = sum of feats[b, :ends[b, k]] (ends ascending), summed frame by frame in order."""
-        n_seq, n_feat = feats.shape[0], feats.shape[2]
-        for b in prange(n_seq):
-            acc = np.zeros(n_feat, dtype=feats.dtype)
-            t = 0
-            for k in range(ends.shape[1]):
-                while t < ends[b, k]:
-                    for j in range(n_feat):
-                        acc[j] += feats[b, t, j]
-                    t += 1
-                for j in range(n_feat):
-                    out[b, k, j] = acc[j]
+                _emit(row, feats, b, t, store, acc, ends, sums, k)
+                k = _next_end(ends, b, t, k)
 
     @njit(cache=True, nogil=True)
     def _quantise_rows(work, u, w_max, w_int):
@@ -228,19 +246,36 @@ def _lengths(n_seq: int, t_len: int, lengths) -> np.ndarray:
     return np.ascontiguousarray(lengths, dtype=np.int64)
 
 
+def _outputs(b: int, t_len: int, n_feat: int, ml: int, n: int, dtype, record_states: bool, store: bool, ends):
+    feats = np.empty((b, t_len, n_feat) if store else (0, 0, 0), dtype=dtype)
+    states = np.empty((b, t_len, ml, n) if record_states else (0, 0, 0, 0), dtype=dtype)
+    if ends is None:
+        ends = np.zeros((b, 0), dtype=np.int64)
+    else:
+        ends = np.ascontiguousarray(ends, dtype=np.int64)
+        if ends.shape[0] != b or ends.size and (ends.min() < 1 or np.any(np.diff(ends, axis=1) < 0)):
+            raise ValueError("ends must hold, per sequence, ascending frame counts >= 1")
+    sums = np.zeros((b, ends.shape[1], n_feat), dtype=dtype)
+    return feats, states, ends, sums
+
+
 def float_run(u: np.ndarray, lengths, mask: np.ndarray, *, v_min: float, v_max: float, input_scale: float,
               alpha: np.ndarray, kp: float, kn: float, r: np.ndarray, g0: float, r_idle: np.ndarray | None,
               state_features: bool, noise: np.ndarray | None, noise_amp: float, n_features: int,
-              record_states: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """Float features (B, T, F) of a padded batch ``u`` (B, T, C); frames past ``lengths[b]`` are left unset.
+              record_states: bool = False, store: bool = True, ends=None):
+    """Float reservoir on a padded batch ``u`` (B, T, C): ``(features, states, sums)``.
 
-    ``noise`` (T, ML, B, N) holds the standard normal draws of the read noise
-    in the order the numpy path draws them (None without read noise).
+    ``features`` (B, T, F) when ``store`` (frames past ``lengths[b]`` are left
+    unset), ``states`` (B, T, ML, N) when ``record_states``, and with ``ends``
+    (B, K), ascending frame counts, ``sums`` (B, K, F): the sum of the first
+    ``ends[b, k]`` frames' features, added frame after frame (as ``np.cumsum``
+    does). What is not asked for is None. ``noise`` (T, ML, B, N) holds the
+    standard normal draws of the read noise in the order the numpy path draws
+    them (None without read noise).
     """
     b, t_len, n_in = u.shape
     ml, n = mask.shape[1], mask.shape[2]
-    feats = np.empty((b, t_len, n_features))
-    states = np.empty((b, t_len, ml, n) if record_states else (0, 0, 0, 0))
+    feats, states, ends_a, sums = _outputs(b, t_len, n_features, ml, n, np.float64, record_states, store, ends)
     half = (v_max - v_min) / 2
     _float_run(np.ascontiguousarray(u, dtype=np.float64), _lengths(b, t_len, lengths),
                np.ascontiguousarray(mask.reshape(n_in, ml * n), dtype=np.float64),
@@ -249,20 +284,19 @@ def float_run(u: np.ndarray, lengths, mask: np.ndarray, *, v_min: float, v_max: 
                np.ascontiguousarray(r, dtype=np.float64), float(g0),
                np.ascontiguousarray(r if r_idle is None else r_idle, dtype=np.float64), r_idle is not None,
                bool(state_features), np.zeros((0, 0, 0, 0)) if noise is None else noise,
-               float(noise_amp) if noise is not None else 0.0, feats, states, record_states)
-    return feats, (states if record_states else None)
+               float(noise_amp) if noise is not None else 0.0, feats, states, record_states, store, ends_a, sums)
+    return (feats if store else None, states if record_states else None, sums if ends is not None else None)
 
 
-def fixed_run(u_int: np.ndarray, lengths, k, *, record_states: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """Integer features (B, T, F) int64 of a padded batch of input codes, for constants ``k``
-    (a :class:`sw_model.fixed.FixedConstants`); frames past ``lengths[b]`` are left unset."""
+def fixed_run(u_int: np.ndarray, lengths, k, *, record_states: bool = False, store: bool = True, ends=None):
+    """Integer reservoir on a padded batch of input codes for constants ``k`` (a
+    :class:`sw_model.fixed.FixedConstants`): ``(features, states, sums)``, int64, as :func:`float_run`."""
     b, t_len, n_in = u_int.shape
     ml, n = k.n_virtual, k.n_devices
     u = np.asarray(u_int)
     if u.size and int(np.abs(u).max()) * n_in >= 1 << 53:
         raise ValueError("integer input codes too large for the numba backend's exact float64 projection")
-    feats = np.empty((b, t_len, k.n_features), dtype=np.int64)
-    states = np.empty((b, t_len, ml, n) if record_states else (0, 0, 0, 0), dtype=np.int64)
+    feats, states, ends_a, sums = _outputs(b, t_len, k.n_features, ml, n, np.int64, record_states, store, ends)
     fx = k.fx
     _fixed_run(u.astype(np.float64), _lengths(b, t_len, lengths),
                np.ascontiguousarray(k.mask.reshape(n_in, ml * n), dtype=np.float64),
@@ -273,21 +307,5 @@ def fixed_run(u_int: np.ndarray, lengths, k, *, record_states: bool) -> tuple[np
                np.int64(k.g0), np.int64(k.g_max), np.int64(fx.decay_bits), np.int64(fx.lut_bits),
                np.int64(k.current_shift), np.int64(fx.state_bits - fx.current_bits),
                np.ascontiguousarray(k.r if k.r_idle is None else k.r_idle, dtype=np.int64),
-               k.r_idle is not None, bool(k.state_features), feats, states, record_states)
-    return feats, (states if record_states else None)
-
-
-def prefix_sums(feats: np.ndarray, ends: np.ndarray, backend: str | None = None) -> np.ndarray:
-    """Sums of the first ``ends[b, k]`` frames of every sequence of a batch: (B, T, F) -> (B, K, F).
-
-    ``ends`` (B, K) must be ascending along K and at most T. The frames are
-    added one after the other, as ``np.cumsum`` does, so both backends give
-    the same bits.
-    """
-    ends = np.ascontiguousarray(ends, dtype=np.int64)
-    if resolve_backend(backend) == "numpy":
-        c = np.cumsum(feats, axis=1)
-        return np.take_along_axis(c, (ends - 1)[..., None], axis=1)
-    out = np.empty((feats.shape[0], ends.shape[1], feats.shape[2]), dtype=feats.dtype)
-    _prefix_sums(np.ascontiguousarray(feats), ends, out)
-    return out
+               k.r_idle is not None, bool(k.state_features), feats, states, record_states, store, ends_a, sums)
+    return (feats if store else None, states if record_states else None, sums if ends is not None else None)

@@ -138,21 +138,25 @@ class FloatReservoir:
         """
         return self._run_batch(u, None, record_states)
 
+    def _kernel(self, u: np.ndarray, lengths, **what):
+        """:func:`sw_model.kernels.float_run` on a padded batch (numba backend)."""
+        cfg, prm = self.cfg, self.params
+        noise = None
+        if cfg.read_noise:
+            # The numpy path draws (B, N) normals per pulse, frame by frame: the same stream.
+            b, t_len, _ = u.shape
+            noise = self._noise_rng.standard_normal((t_len, cfg.n_virtual, b, cfg.n_devices))
+        return kernels.float_run(
+            u, lengths, prm.mask, v_min=cfg.v_min, v_max=cfg.v_max, input_scale=cfg.input_scale,
+            alpha=prm.alpha, kp=cfg.kp, kn=cfg.kn, r=prm.r, g0=cfg.g0,
+            r_idle=prm.r_idle if cfg.idle_ns else None, state_features=cfg.state_features,
+            noise=noise, noise_amp=cfg.read_noise, n_features=self.n_features, **what)
+
     def _run_batch(self, u: np.ndarray, lengths, record_states: bool):
         """:meth:`run_batch`; with ``lengths`` the numba path skips the padding after each sequence
         (those frames of the result are then undefined)."""
         if self.backend == "numba":
-            cfg, prm = self.cfg, self.params
-            noise = None
-            if cfg.read_noise:
-                # The numpy path draws (B, N) normals per pulse, frame by frame: the same stream.
-                b, t_len, _ = u.shape
-                noise = self._noise_rng.standard_normal((t_len, cfg.n_virtual, b, cfg.n_devices))
-            feats, states = kernels.float_run(
-                u, lengths, prm.mask, v_min=cfg.v_min, v_max=cfg.v_max, input_scale=cfg.input_scale,
-                alpha=prm.alpha, kp=cfg.kp, kn=cfg.kn, r=prm.r, g0=cfg.g0,
-                r_idle=prm.r_idle if cfg.idle_ns else None, state_features=cfg.state_features,
-                noise=noise, noise_amp=cfg.read_noise, n_features=self.n_features, record_states=record_states)
+            feats, states, sums = self._kernel(u, lengths, record_states=record_states)
             return (feats, states) if record_states else feats
         cfg, prm = self.cfg, self.params
         b, t_len, _ = u.shape
@@ -179,6 +183,34 @@ class FloatReservoir:
     def run(self, seqs: Sequence[np.ndarray], batch_size: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(index, features (T_i, F))`` for every sequence, in length-sorted batches."""
         return run_sequences(self._run_batch, seqs, batch_size or DEFAULT_BATCH[self.backend], np.float64)
+
+    def sequence_sums(self, seqs: Sequence[np.ndarray], ends: np.ndarray, batch_size: int | None = None
+                      ) -> np.ndarray:
+        """Sums of the features of the first ``ends[i, k]`` frames of every sequence, (S, K, F).
+
+        What a sequence decision needs (:class:`sw_model.classify.SequenceSums`),
+        without keeping the features; the same values as ``np.cumsum`` over
+        the features of :meth:`run`.
+        """
+        return sequence_sums(self, seqs, ends, batch_size, np.float64)
+
+
+def sequence_sums(res, seqs: Sequence[np.ndarray], ends: np.ndarray, batch_size: int | None, dtype) -> np.ndarray:
+    """:meth:`FloatReservoir.sequence_sums` for either reservoir ``res`` (float or integer)."""
+    ends = np.asarray(ends, dtype=np.int64)
+    lengths = np.array([len(s) for s in seqs])
+    if ends.ndim != 2 or len(ends) != len(seqs) or ends.size and (
+            ends.min() < 1 or np.any(ends.max(axis=1) > lengths) or np.any(np.diff(ends, axis=1) < 0)):
+        raise ValueError("ends must be (sequences, K): ascending frame counts from 1 to each sequence's length")
+    out = np.zeros((len(seqs), ends.shape[1], res.n_features), dtype=dtype)
+    if res.backend == "numba":
+        for idx in length_batches(lengths, batch_size or DEFAULT_BATCH["numba"]):
+            out[idx] = res._kernel(pad([seqs[i] for i in idx], dtype=dtype), lengths[idx], store=False,
+                                   ends=ends[idx])[2]
+    else:
+        for i, feats in res.run(seqs, batch_size):
+            out[i] = np.cumsum(feats, axis=0)[ends[i] - 1]
+    return out
 
 
 def run_sequences(run_batch, seqs: Sequence[np.ndarray], batch_size: int, dtype

@@ -155,12 +155,14 @@ def _evaluate_fsdd(model: TrainedModel, root: Path, plots_dir, progress: Progres
     res_x = FixedReservoir(cfg.reservoir, cfg.fixed, model.n_inputs)
     u_int = [quantise_inputs(x, cfg.fixed.input_bits) for x in u]
     tick = progress("test set: float + integer reservoir", 2 * len(test))
-    sf = classify.stream_features(res_f.run(u), len(test), res_f.n_features, labels, speech.N_CLASSES,
-                                  lambda i: None, progress=tick)
-    sx = classify.stream_features(res_x.run(u_int), len(test), res_x.n_features, labels, speech.N_CLASSES,
-                                  lambda i: None, dtype=np.int64, progress=tick)
-    dec_f = classify.decisions_float(sf.sums, model.w_float, model.b_float)
-    dec_x = classify.decisions_int(sx.sums, model.readout_int)
+    # Only the per-sequence sums are needed: the reservoirs accumulate them without keeping features.
+    ends = np.array([classify.prefix_ends(len(x)) for x in u])
+    sf = classify.SequenceSums(res_f.sequence_sums(u, ends), ends)
+    tick(len(test))
+    sx = classify.SequenceSums(res_x.sequence_sums(u_int, ends), ends)
+    tick(len(test))
+    dec_f = classify.decisions_float(sf, model.w_float, model.b_float)
+    dec_x = classify.decisions_int(sx, model.readout_int)
     acc_f, acc_x = classify.accuracy(dec_f, labels), classify.accuracy(dec_x, labels)
     metrics = {
         "task": "fsdd", "n_test": len(test),

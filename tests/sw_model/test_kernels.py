@@ -116,15 +116,25 @@ def test_read_noise_draws_the_same_stream():
 
 
 @pytest.mark.parametrize("backend", ["numpy", pytest.param("numba", marks=needs_numba)])
-@pytest.mark.parametrize("dtype", [np.float64, np.int64])
-def test_prefix_sums_equal_cumsum(backend, dtype):
+@pytest.mark.parametrize("integer", [False, True])
+def test_sequence_sums_equal_cumsum_of_the_features(backend, integer):
+    cfg = config_from_dict({"reservoir": {"n_devices": 4, "n_virtual": 3, "state_features": True,
+                                          "idle_ns": 5.0}})
     rng = np.random.default_rng(0)
-    feats = (rng.random((4, 9, 5)) * 1000).astype(dtype)
-    ends = np.array([[1, 3, 9], [2, 2, 5], [1, 1, 1], [4, 8, 9]])
-    got = kernels.prefix_sums(feats, ends, backend)
-    for b in range(4):
-        for k in range(3):
-            np.testing.assert_array_equal(got[b, k], np.cumsum(feats[b], axis=0)[ends[b, k] - 1])
+    seqs = [rng.random((t, 3)) for t in (7, 1, 12, 4, 9)]
+    if integer:
+        seqs = [quantise_inputs(s, cfg.fixed.input_bits) for s in seqs]
+        res = FixedReservoir(cfg.reservoir, cfg.fixed, 3, backend=backend)
+    else:
+        res = FloatReservoir(cfg.reservoir, 3, backend=backend)
+    ends = np.array([[1, 3, 7], [1, 1, 1], [2, 12, 12], [4, 4, 4], [3, 6, 9]])
+    got = res.sequence_sums(seqs, ends, batch_size=2)
+    assert got.dtype == (np.int64 if integer else np.float64) and got.shape == (5, 3, res.n_features)
+    feats = dict(res.run(seqs))
+    for i in range(5):
+        np.testing.assert_array_equal(got[i], np.cumsum(feats[i], axis=0)[ends[i] - 1])
+    with pytest.raises(ValueError, match="ends"):
+        res.sequence_sums(seqs, ends + 1)
 
 
 def _python(code: str, **env) -> subprocess.CompletedProcess:
