@@ -238,7 +238,8 @@ class FixedReservoir:
                       ) -> np.ndarray:
         """Integer sums of the features of the first ``ends[i, k]`` frames of every sequence, (S, K, F)
         (see :meth:`sw_model.reservoir.FloatReservoir.sequence_sums`)."""
-        return sequence_sums(self, seqs, ends, batch_size, np.int64)
+        return sequence_sums(seqs, ends, self.n_features, np.int64, batch_size,
+                             self._kernel if self.backend == "numba" else None, self.run)
 
     def _kernel(self, u_int: np.ndarray, lengths, **what):
         """:func:`sw_model.kernels.fixed_run` on a padded batch (numba backend)."""

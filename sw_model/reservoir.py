@@ -192,23 +192,27 @@ class FloatReservoir:
         without keeping the features; the same values as ``np.cumsum`` over
         the features of :meth:`run`.
         """
-        return sequence_sums(self, seqs, ends, batch_size, np.float64)
+        return sequence_sums(seqs, ends, self.n_features, np.float64, batch_size,
+                             self._kernel if self.backend == "numba" else None, self.run)
 
 
-def sequence_sums(res, seqs: Sequence[np.ndarray], ends: np.ndarray, batch_size: int | None, dtype) -> np.ndarray:
-    """:meth:`FloatReservoir.sequence_sums` for either reservoir ``res`` (float or integer)."""
+def sequence_sums(seqs: Sequence[np.ndarray], ends: np.ndarray, n_features: int, dtype, batch_size: int | None,
+                  kernel, run) -> np.ndarray:
+    """:meth:`FloatReservoir.sequence_sums` for either reservoir: with ``kernel(padded, lengths,
+    store=False, ends=...)`` (numba) the sums are accumulated in the kernel, else they are summed
+    from the features of ``run(seqs, batch_size)``."""
     ends = np.asarray(ends, dtype=np.int64)
     lengths = np.array([len(s) for s in seqs])
     if ends.ndim != 2 or len(ends) != len(seqs) or ends.size and (
             ends.min() < 1 or np.any(ends.max(axis=1) > lengths) or np.any(np.diff(ends, axis=1) < 0)):
         raise ValueError("ends must be (sequences, K): ascending frame counts from 1 to each sequence's length")
-    out = np.zeros((len(seqs), ends.shape[1], res.n_features), dtype=dtype)
-    if res.backend == "numba":
+    out = np.zeros((len(seqs), ends.shape[1], n_features), dtype=dtype)
+    if kernel is not None:
         for idx in length_batches(lengths, batch_size or DEFAULT_BATCH["numba"]):
-            out[idx] = res._kernel(pad([seqs[i] for i in idx], dtype=dtype), lengths[idx], store=False,
-                                   ends=ends[idx])[2]
+            out[idx] = kernel(pad([seqs[i] for i in idx], dtype=dtype), lengths[idx], store=False,
+                              ends=ends[idx])[2]
     else:
-        for i, feats in res.run(seqs, batch_size):
+        for i, feats in run(seqs, batch_size):
             out[i] = np.cumsum(feats, axis=0)[ends[i] - 1]
     return out
 
