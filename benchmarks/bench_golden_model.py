@@ -46,11 +46,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sw_model import classify, kernels  # noqa: E402
-from sw_model.config import config_from_dict  # noqa: E402
-from sw_model.fixed import FixedReservoir, quantise_inputs  # noqa: E402
-from sw_model.readout import Gram  # noqa: E402
-from sw_model.reservoir import FloatReservoir  # noqa: E402
+from memres.sw_model import classify, kernels  # noqa: E402
+from memres.sw_model.config import config_from_dict  # noqa: E402
+from memres.sw_model.fixed import FixedReservoir, quantise_inputs  # noqa: E402
+from memres.sw_model.readout import Gram  # noqa: E402
+from memres.sw_model.reservoir import FloatReservoir  # noqa: E402
 
 
 #: Seconds between two timed items (not timed).

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sw_model import kernels
-from sw_model.config import config_from_dict
-from sw_model.fixed import FixedReservoir, quantise_inputs
-from sw_model.reservoir import FloatReservoir
+from memres.sw_model import kernels
+from memres.sw_model.config import config_from_dict
+from memres.sw_model.fixed import FixedReservoir, quantise_inputs
+from memres.sw_model.reservoir import FloatReservoir
 
 ROOT = Path(__file__).resolve().parents[2]
 

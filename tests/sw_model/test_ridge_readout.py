@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from sw_model import kernels
-from sw_model.readout import Gram, Quantiser, RidgeSolver, quantise, ridge, upper_inverse_factor
+from memres.sw_model import kernels
+from memres.sw_model.readout import Gram, Quantiser, RidgeSolver, quantise, ridge, upper_inverse_factor
 
 
 def _data(seed=0, n=500, f=12, k=3):
