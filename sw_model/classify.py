@@ -200,3 +200,10 @@ def decide_float(sums: SequenceSums, readout) -> np.ndarray:
 
 def _best(scores: dict[float, float]) -> float:
     return max(scores, key=lambda lam: (scores[lam], lam))
+
+
+def confusion(labels: np.ndarray, decisions: np.ndarray, n_classes: int) -> np.ndarray:
+    """Confusion matrix: rows true class, columns decided class."""
+    m = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(m, (labels, decisions), 1)
+    return m

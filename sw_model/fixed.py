@@ -18,9 +18,9 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from . import device
+from . import device, kernels
 from .config import FixedConfig, ReservoirConfig
-from .reservoir import DeviceParams, device_params, length_batches, n_features, pad
+from .reservoir import DEFAULT_BATCH, DeviceParams, device_params, n_features, run_sequences, sequence_sums
 
 
 def round_half_up(x: np.ndarray | float) -> np.ndarray:
@@ -182,11 +182,16 @@ def state_feature(k: FixedConstants, g: np.ndarray) -> np.ndarray:
 
 
 class FixedReservoir:
-    """Batched integer simulation; same interface as :class:`FloatReservoir`."""
+    """Batched integer simulation; same interface as :class:`FloatReservoir`.
 
-    def __init__(self, cfg: ReservoirConfig, fx: FixedConfig, n_inputs: int):
+    Both backends (``"numba"``, the default when numba imports, and
+    ``"numpy"``; see :mod:`sw_model.kernels`) give identical integers.
+    """
+
+    def __init__(self, cfg: ReservoirConfig, fx: FixedConfig, n_inputs: int, backend: str | None = None):
         self.cfg = cfg
         self.k = build_constants(cfg, fx, n_inputs)
+        self.backend = kernels.resolve_backend(backend)
 
     @property
     def n_features(self) -> int:
@@ -197,6 +202,14 @@ class FixedReservoir:
 
         With ``record_states`` also returns the states after every pulse, (B, T, ML, N).
         """
+        return self._run_batch(u_int, None, record_states)
+
+    def _run_batch(self, u_int: np.ndarray, lengths, record_states: bool):
+        """:meth:`run_batch`; with ``lengths`` the numba path skips the padding after each sequence
+        (those frames of the result are then undefined)."""
+        if self.backend == "numba":
+            feats, states, _ = self._kernel(u_int, lengths, record_states=record_states)
+            return (feats, states) if record_states else feats
         k = self.k
         b, t_len, _ = u_int.shape
         n, ml = k.n_devices, k.n_virtual
@@ -217,12 +230,20 @@ class FixedReservoir:
                 g = idle_update(k, g)
         return (feats, states) if record_states else feats
 
-    def run(self, seqs: Sequence[np.ndarray], batch_size: int = 256) -> Iterator[tuple[int, np.ndarray]]:
+    def run(self, seqs: Sequence[np.ndarray], batch_size: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(index, integer features (T_i, F))``; ``seqs`` hold input codes."""
-        for idx in length_batches([len(s) for s in seqs], batch_size):
-            feats = self.run_batch(pad([seqs[i] for i in idx], dtype=np.int64))
-            for k, i in enumerate(idx):
-                yield int(i), feats[k, :len(seqs[i])]
+        return run_sequences(self._run_batch, seqs, batch_size or DEFAULT_BATCH[self.backend], np.int64)
+
+    def sequence_sums(self, seqs: Sequence[np.ndarray], ends: np.ndarray, batch_size: int | None = None
+                      ) -> np.ndarray:
+        """Integer sums of the features of the first ``ends[i, k]`` frames of every sequence, (S, K, F)
+        (see :meth:`sw_model.reservoir.FloatReservoir.sequence_sums`)."""
+        return sequence_sums(seqs, ends, self.n_features, np.int64, batch_size,
+                             self._kernel if self.backend == "numba" else None, self.run)
+
+    def _kernel(self, u_int: np.ndarray, lengths, **what):
+        """:func:`sw_model.kernels.fixed_run` on a padded batch (numba backend)."""
+        return kernels.fixed_run(u_int, lengths, self.k, **what)
 
 
 # --- widths ---------------------------------------------------------------

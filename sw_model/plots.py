@@ -46,9 +46,8 @@ def device_states(path: Path, model: TrainedModel, u: np.ndarray, max_devices: i
 
 def fsdd_plots(out: Path, model: TrainedModel, labels, dec_float, dec_fixed, u0: np.ndarray) -> dict:
     """Confusion matrix, early-recognition curve and device states."""
-    from .workflow import confusion
     paths = {}
-    m = confusion(labels, dec_fixed[:, -1], 10)
+    m = classify.confusion(labels, dec_fixed[:, -1], 10)
     fig, ax = plt.subplots(figsize=(5, 4.5))
     im = ax.imshow(m, cmap="Blues")
     for (i, j), v in np.ndenumerate(m):

@@ -14,12 +14,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
+import scipy.linalg.lapack
 
+from . import kernels
 from .fixed import round_half_up
 
 
 class Gram:
     """Running sums for least squares on frames: X^T X, X^T Y, sum x, sum y, count."""
+
+    #: Frames per block when integer features are converted to float.
+    BLOCK = 2048
 
     def __init__(self, n_features: int, n_outputs: int):
         self.xtx = np.zeros((n_features, n_features))
@@ -29,12 +35,20 @@ class Gram:
         self.n = 0
 
     def add(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Add frames ``x`` (T, F) with targets ``y`` (T, K)."""
-        x = np.asarray(x, dtype=np.float64)
+        """Add frames ``x`` (T, F) with targets ``y`` (T, K).
+
+        Integer features are converted to float in blocks of :data:`BLOCK`
+        frames, so no float copy of a large integer ``x`` is held (the sums
+        of integer features are exact in float64 while below 2^53).
+        """
         y = np.asarray(y, dtype=np.float64)
-        self.xtx += x.T @ x
-        self.xty += x.T @ y
-        self.xs += x.sum(axis=0)
+        x = np.asarray(x)
+        step = len(x) if x.dtype == np.float64 else self.BLOCK
+        for start in range(0, len(x), max(1, step)):
+            xb = x[start:start + step].astype(np.float64, copy=False)
+            self.xtx += xb.T @ xb
+            self.xty += xb.T @ y[start:start + step]
+            self.xs += xb.sum(axis=0)
         self.ys += y.sum(axis=0)
         self.n += len(x)
 
@@ -47,13 +61,17 @@ class Gram:
 
 
 class RidgeSolver:
-    """Ridge readouts of one training set for any lambda, from one eigendecomposition.
+    """Ridge readouts of one training set for any lambda.
 
     Features are standardised (training mean and standard deviation);
     ``lam`` is relative: the penalty is ``lam * n`` on unit-variance features,
     so one grid of lambdas suits any data size. Constant features get weight
     0. :meth:`solve` returns ``(W (F, K), b (K,))`` with ``y = x @ W + b`` on
-    raw features (the standardisation folded in).
+    raw features (the standardisation folded in). Each lambda is one Cholesky
+    factorisation of the regularised system (many times cheaper than the
+    eigendecomposition a whole grid could share, for grids of up to ~15
+    lambdas); a system that is not numerically positive definite falls back
+    to the eigendecomposition, with negative eigenvalues taken as 0.
     """
 
     def __init__(self, gram: Gram):
@@ -68,14 +86,26 @@ class RidgeSolver:
         self.live = var > 1e-12 * max(1.0, float(np.max(np.abs(self.mean))) ** 2)
         self.sd = np.where(self.live, np.sqrt(np.where(self.live, var, 1.0)), 1.0)
         live = self.live
-        zz = (cov / np.outer(self.sd, self.sd))[np.ix_(live, live)]
-        zy = ((gram.xty - n * np.outer(self.mean, self.ymean)) / self.sd[:, None])[live]
-        self.evals, self.evecs = np.linalg.eigh(zz)
-        self.proj = self.evecs.T @ zy
+        self.zz = (cov / np.outer(self.sd, self.sd))[np.ix_(live, live)]
+        self.zy = ((gram.xty - n * np.outer(self.mean, self.ymean)) / self.sd[:, None])[live]
+        self._eig = None
+
+    def _solve_standardised(self, lam: float) -> np.ndarray:
+        a = self.zz.copy()
+        a.flat[::len(a) + 1] += lam * self.n
+        try:
+            return scipy.linalg.cho_solve(scipy.linalg.cho_factor(a, overwrite_a=True, check_finite=False),
+                                          self.zy, check_finite=False)
+        except np.linalg.LinAlgError:
+            if self._eig is None:
+                evals, evecs = np.linalg.eigh(self.zz)
+                self._eig = evals, evecs, evecs.T @ self.zy
+            evals, evecs, proj = self._eig
+            return evecs @ (proj / (np.maximum(evals, 0.0) + lam * self.n)[:, None])
 
     def solve(self, lam: float) -> tuple[np.ndarray, np.ndarray]:
-        w = np.zeros((len(self.live), self.proj.shape[1]))
-        w[self.live] = self.evecs @ (self.proj / (np.maximum(self.evals, 0.0) + lam * self.n)[:, None])
+        w = np.zeros((len(self.live), self.zy.shape[1]))
+        w[self.live] = self._solve_standardised(lam)
         w /= self.sd[:, None]
         return w, self.ymean - self.mean @ w
 
@@ -97,6 +127,19 @@ class IntReadout:
         return np.asarray(x_int, dtype=np.int64) @ self.w + self.b
 
 
+def upper_inverse_factor(cov: np.ndarray) -> np.ndarray:
+    """The upper triangular U with positive diagonal and U^T U = cov^-1, for a positive definite ``cov``.
+
+    With J the order reversal and J cov J = L L^T (Cholesky), U = J L^-1 J:
+    one Cholesky factorisation and one triangular inverse, without forming cov^-1.
+    """
+    low = scipy.linalg.cholesky(cov[::-1, ::-1], lower=True, check_finite=False)
+    inv, info = scipy.linalg.lapack.dtrtri(low, lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"triangular inverse failed (info {info})")
+    return np.ascontiguousarray(inv[::-1, ::-1])
+
+
 class Quantiser:
     """Rounds float readouts of one training set to integers (see :func:`quantise`).
 
@@ -113,18 +156,12 @@ class Quantiser:
         cov += damp * max(float(np.mean(np.diag(cov))), 1e-30) * np.eye(len(cov))
         # Upper Cholesky factor U of cov^-1 (cov^-1 = U^T U): row j holds how the
         # remaining weights absorb the error made on weight j.
-        self.u = np.linalg.cholesky(np.linalg.inv(cov)).T
+        self.u = upper_inverse_factor(cov)
 
     def __call__(self, w: np.ndarray, b: np.ndarray, weight_bits: int, bias_limit: int) -> IntReadout:
         w_max = (1 << (weight_bits - 1)) - 1
         scale = _scale(w, w_max)
-        work = np.array(w, dtype=np.float64) / scale
-        w_int = np.zeros(work.shape, dtype=np.int64)
-        u = self.u
-        for j in range(len(work)):
-            w_int[j] = np.clip(round_half_up(work[j]), -w_max, w_max)
-            err = (work[j] - w_int[j]) / u[j, j]
-            work[j + 1:] -= np.outer(u[j, j + 1:], err)
+        w_int = kernels.quantise_rows(np.array(w, dtype=np.float64) / scale, self.u, w_max)
         b_int = round_half_up(self.ymean / scale - self.mean @ w_int)
         return IntReadout(w=w_int, b=np.clip(b_int, -bias_limit, bias_limit), scale=scale)
 

@@ -55,14 +55,14 @@ def fit_scaler(data: RegressionData) -> InputScaler:
     return InputScaler.fit(data.series.u[:data.washout + data.n_train])
 
 
-def _fit_rows(data: RegressionData) -> tuple[slice, slice]:
+def fit_rows(data: RegressionData) -> tuple[slice, slice]:
     """Rows used to fit and to validate lambda, both inside the training part."""
     start, stop = data.train_rows.start, data.train_rows.stop
     cut = stop - max(1, data.n_train // 5)
     return slice(start, cut), slice(cut, stop)
 
 
-def _gram(x: np.ndarray, y: np.ndarray) -> Gram:
+def gram_of(x: np.ndarray, y: np.ndarray) -> Gram:
     g = Gram(x.shape[1], y.shape[1])
     g.add(x, y)
     return g
@@ -102,26 +102,26 @@ def train_regression(cfg: ModelConfig, data: RegressionData, with_fixed: bool = 
     scaler = fit_scaler(data)
     xf, xi = features(cfg, data, scaler)
     y = data.series.y
-    fit, val = _fit_rows(data)
+    fit, val = fit_rows(data)
     tr, te = data.train_rows, data.test_rows
     lambdas = cfg.readout.lambdas
 
     def val_score(pred: np.ndarray) -> float:
         return nrmse(y[val], pred)
 
-    solve = RidgeSolver(_gram(xf[fit], y[fit])).solve
+    solve = RidgeSolver(gram_of(xf[fit], y[fit])).solve
     scores = {lam: val_score(xf[val] @ w + b) for lam in lambdas for w, b in [solve(lam)]}
     lam_f = min(scores, key=lambda lam: (scores[lam], -lam))
-    w, b = ridge(_gram(xf[tr], y[tr]), lam_f)
+    w, b = ridge(gram_of(xf[tr], y[tr]), lam_f)
     pred_f = xf[te] @ w + b
 
     ro, pred_x, lam_x = None, None, float("nan")
     if with_fixed:
         k = FixedReservoir(cfg.reservoir, cfg.fixed, data.series.u.shape[1]).k
         make = int_readouts(cfg.fixed.weight_bits, bias_limit(k))
-        on_fit = make(_gram(xi[fit], y[fit]))
+        on_fit = make(gram_of(xi[fit], y[fit]))
         scores = {lam: val_score(r(xi[val]) * r.scale) for lam in lambdas for r in [on_fit(lam)]}
         lam_x = min(scores, key=lambda lam: (scores[lam], -lam))
-        ro = make(_gram(xi[tr], y[tr]))(lam_x)
+        ro = make(gram_of(xi[tr], y[tr]))(lam_x)
         pred_x = ro(xi[te]) * ro.scale
     return RegressionResult(scaler, lam_f, lam_x, w, b, ro, y[te], pred_f, pred_x)

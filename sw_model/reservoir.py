@@ -18,7 +18,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from . import device
+from . import device, kernels
 from .config import ReservoirConfig
 
 
@@ -97,13 +97,26 @@ def pad(seqs: Sequence[np.ndarray], dtype=np.float64) -> np.ndarray:
     return out
 
 
-class FloatReservoir:
-    """Batched float simulation of the reservoir."""
+#: Sequences per batch in :meth:`FloatReservoir.run` and :meth:`~sw_model.fixed.FixedReservoir.run`
+#: when no batch size is given: the numba kernels need no large batches, and small ones keep the
+#: (B, T, F) feature array small; the numpy path steps once per pulse for the whole batch, so it
+#: wants large ones.
+DEFAULT_BATCH = {"numba": 32, "numpy": 256}
 
-    def __init__(self, cfg: ReservoirConfig, n_inputs: int):
+
+class FloatReservoir:
+    """Batched float simulation of the reservoir.
+
+    ``backend`` chooses the implementation, ``"numba"`` (compiled kernels,
+    the default when numba imports) or ``"numpy"`` (the reference); see
+    :mod:`sw_model.kernels`. Both give the same features to rounding.
+    """
+
+    def __init__(self, cfg: ReservoirConfig, n_inputs: int, backend: str | None = None):
         cfg.validate()
         self.cfg = cfg
         self.params = device_params(cfg, n_inputs)
+        self.backend = kernels.resolve_backend(backend)
         self._noise_rng = np.random.default_rng([cfg.seed, 2])
 
     @property
@@ -123,6 +136,28 @@ class FloatReservoir:
 
         With ``record_states`` also returns the states after every pulse, (B, T, ML, N).
         """
+        return self._run_batch(u, None, record_states)
+
+    def _kernel(self, u: np.ndarray, lengths, **what):
+        """:func:`sw_model.kernels.float_run` on a padded batch (numba backend)."""
+        cfg, prm = self.cfg, self.params
+        noise = None
+        if cfg.read_noise:
+            # The numpy path draws (B, N) normals per pulse, frame by frame: the same stream.
+            b, t_len, _ = u.shape
+            noise = self._noise_rng.standard_normal((t_len, cfg.n_virtual, b, cfg.n_devices))
+        return kernels.float_run(
+            u, lengths, prm.mask, v_min=cfg.v_min, v_max=cfg.v_max, input_scale=cfg.input_scale,
+            alpha=prm.alpha, kp=cfg.kp, kn=cfg.kn, r=prm.r, g0=cfg.g0,
+            r_idle=prm.r_idle if cfg.idle_ns else None, state_features=cfg.state_features,
+            noise=noise, noise_amp=cfg.read_noise, n_features=self.n_features, **what)
+
+    def _run_batch(self, u: np.ndarray, lengths, record_states: bool):
+        """:meth:`run_batch`; with ``lengths`` the numba path skips the padding after each sequence
+        (those frames of the result are then undefined)."""
+        if self.backend == "numba":
+            feats, states, sums = self._kernel(u, lengths, record_states=record_states)
+            return (feats, states) if record_states else feats
         cfg, prm = self.cfg, self.params
         b, t_len, _ = u.shape
         n, ml = cfg.n_devices, cfg.n_virtual
@@ -145,9 +180,49 @@ class FloatReservoir:
                 g = device.relax(g, prm.r_idle, cfg.g0)
         return (feats, states) if record_states else feats
 
-    def run(self, seqs: Sequence[np.ndarray], batch_size: int = 256) -> Iterator[tuple[int, np.ndarray]]:
+    def run(self, seqs: Sequence[np.ndarray], batch_size: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(index, features (T_i, F))`` for every sequence, in length-sorted batches."""
-        for idx in length_batches([len(s) for s in seqs], batch_size):
-            feats = self.run_batch(pad([seqs[i] for i in idx]))
-            for k, i in enumerate(idx):
-                yield int(i), feats[k, :len(seqs[i])]
+        return run_sequences(self._run_batch, seqs, batch_size or DEFAULT_BATCH[self.backend], np.float64)
+
+    def sequence_sums(self, seqs: Sequence[np.ndarray], ends: np.ndarray, batch_size: int | None = None
+                      ) -> np.ndarray:
+        """Sums of the features of the first ``ends[i, k]`` frames of every sequence, (S, K, F).
+
+        What a sequence decision needs (:class:`sw_model.classify.SequenceSums`),
+        without keeping the features; the same values as ``np.cumsum`` over
+        the features of :meth:`run`.
+        """
+        return sequence_sums(seqs, ends, self.n_features, np.float64, batch_size,
+                             self._kernel if self.backend == "numba" else None, self.run)
+
+
+def sequence_sums(seqs: Sequence[np.ndarray], ends: np.ndarray, n_features: int, dtype, batch_size: int | None,
+                  kernel, run) -> np.ndarray:
+    """:meth:`FloatReservoir.sequence_sums` for either reservoir: with ``kernel(padded, lengths,
+    store=False, ends=...)`` (numba) the sums are accumulated in the kernel, else they are summed
+    from the features of ``run(seqs, batch_size)``."""
+    ends = np.asarray(ends, dtype=np.int64)
+    lengths = np.array([len(s) for s in seqs])
+    if ends.ndim != 2 or len(ends) != len(seqs) or ends.size and (
+            ends.min() < 1 or np.any(ends.max(axis=1) > lengths) or np.any(np.diff(ends, axis=1) < 0)):
+        raise ValueError("ends must be (sequences, K): ascending frame counts from 1 to each sequence's length")
+    out = np.zeros((len(seqs), ends.shape[1], n_features), dtype=dtype)
+    if kernel is not None:
+        for idx in length_batches(lengths, batch_size or DEFAULT_BATCH["numba"]):
+            out[idx] = kernel(pad([seqs[i] for i in idx], dtype=dtype), lengths[idx], store=False,
+                              ends=ends[idx])[2]
+    else:
+        for i, feats in run(seqs, batch_size):
+            out[i] = np.cumsum(feats, axis=0)[ends[i] - 1]
+    return out
+
+
+def run_sequences(run_batch, seqs: Sequence[np.ndarray], batch_size: int, dtype
+                  ) -> Iterator[tuple[int, np.ndarray]]:
+    """``(index, features)`` of every sequence, from ``run_batch(padded, lengths, False)`` on
+    length-sorted batches of ``batch_size`` sequences."""
+    for idx in length_batches([len(s) for s in seqs], batch_size):
+        lengths = np.array([len(seqs[i]) for i in idx])
+        feats = run_batch(pad([seqs[i] for i in idx], dtype=dtype), lengths, False)
+        for k, i in enumerate(idx):
+            yield int(i), feats[k, :lengths[k]]

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import classify, regression, speech
+from . import classify, plots, regression, speech
 from .config import ModelConfig, config_from_dict
 from .datasets import DatasetError, list_recordings, loso_folds, standard_split
 from .fixed import FixedReservoir, quantise_inputs
@@ -76,7 +76,7 @@ def fsdd_root(data_dir: str | Path | None) -> Path:
     return root
 
 
-def _cochleagrams(cfg: ModelConfig, recs, show: bool) -> dict[str, np.ndarray]:
+def cochleagrams(cfg: ModelConfig, recs, show: bool) -> dict[str, np.ndarray]:
     feats = load_fsdd_features(recs, speech.frontend_config(cfg), progress=show)
     return {str(r.path): f for r, f in zip(recs, feats)}
 
@@ -107,13 +107,13 @@ def train(task: str, cfg: ModelConfig | None = None, *, data_dir: str | Path | N
 
 def _train_fsdd(cfg: ModelConfig, root: Path, split: str, progress: Progress, show: bool) -> TrainedModel:
     recs = list_recordings(root)
-    coch = _cochleagrams(cfg, recs, show)
+    coch = cochleagrams(cfg, recs, show)
     train_recs, test_recs = standard_split(recs)
     tick = progress("standard split: float + integer reservoir", 2 * len(recs))
     res = speech.train_split(cfg, train_recs, test_recs, coch, progress=tick)
     metrics = {"task": "fsdd", "split": split, **res.metrics(), "notes": cfg.reservoir.notes()}
     if split == "loso":
-        metrics["loso"] = _loso(cfg, recs, coch, progress)
+        metrics["loso"] = loso_metrics(cfg, recs, coch, progress)
     return TrainedModel(
         task="fsdd", config=cfg, n_inputs=len(res.normaliser.lo), n_outputs=speech.N_CLASSES,
         w_float=res.w_float, b_float=res.b_float, readout_int=res.readout_int,
@@ -121,7 +121,7 @@ def _train_fsdd(cfg: ModelConfig, root: Path, split: str, progress: Progress, sh
     )
 
 
-def _loso(cfg: ModelConfig, recs, coch, progress: Progress) -> dict:
+def loso_metrics(cfg: ModelConfig, recs, coch, progress: Progress) -> dict:
     per = {}
     for speaker, tr, te in loso_folds(recs):
         tick = progress(f"leave out {speaker}", 2 * len(recs))
@@ -151,7 +151,7 @@ def _evaluate_fsdd(model: TrainedModel, root: Path, plots_dir, progress: Progres
     cfg = model.config
     recs = list_recordings(root)
     _, test = standard_split(recs)
-    coch = _cochleagrams(cfg, test, False)
+    coch = cochleagrams(cfg, test, False)
     norm = Normaliser.from_dict(model.preprocessing)
     u = [norm.transform(coch[str(r.path)]) for r in test]
     labels = np.array([r.digit for r in test])
@@ -159,22 +159,23 @@ def _evaluate_fsdd(model: TrainedModel, root: Path, plots_dir, progress: Progres
     res_x = FixedReservoir(cfg.reservoir, cfg.fixed, model.n_inputs)
     u_int = [quantise_inputs(x, cfg.fixed.input_bits) for x in u]
     tick = progress("test set: float + integer reservoir", 2 * len(test))
-    sf = classify.stream_features(res_f.run(u), len(test), res_f.n_features, labels, speech.N_CLASSES,
-                                  lambda i: None, progress=tick)
-    sx = classify.stream_features(res_x.run(u_int), len(test), res_x.n_features, labels, speech.N_CLASSES,
-                                  lambda i: None, dtype=np.int64, progress=tick)
-    dec_f = classify.decisions_float(sf.sums, model.w_float, model.b_float)
-    dec_x = classify.decisions_int(sx.sums, model.readout_int)
+    # Only the per-sequence sums are needed: the reservoirs accumulate them without keeping features.
+    ends = np.array([classify.prefix_ends(len(x)) for x in u])
+    sf = classify.SequenceSums(res_f.sequence_sums(u, ends), ends)
+    tick(len(test))
+    sx = classify.SequenceSums(res_x.sequence_sums(u_int, ends), ends)
+    tick(len(test))
+    dec_f = classify.decisions_float(sf, model.w_float, model.b_float)
+    dec_x = classify.decisions_int(sx, model.readout_int)
     acc_f, acc_x = classify.accuracy(dec_f, labels), classify.accuracy(dec_x, labels)
     metrics = {
         "task": "fsdd", "n_test": len(test),
         "float": {"accuracy": float(acc_f[-1])}, "fixed": {"accuracy": float(acc_x[-1])},
         "early": [{"fraction": fr, "float": float(a), "fixed": float(b)}
                   for fr, a, b in zip(classify.EARLY_FRACTIONS, acc_f, acc_x)],
-        "confusion_fixed": confusion(labels, dec_x[:, -1], speech.N_CLASSES).tolist(),
+        "confusion_fixed": classify.confusion(labels, dec_x[:, -1], speech.N_CLASSES).tolist(),
     }
     if plots_dir is not None:
-        from . import plots
         metrics["plots"] = plots.fsdd_plots(Path(plots_dir), model, labels, dec_f, dec_x, u[0])
     return metrics
 
@@ -193,14 +194,7 @@ def _evaluate_regression(model: TrainedModel, plots_dir) -> dict:
     metrics = {"task": model.task, "n_test": int(len(y)),
                "float": {"nrmse": regression.nrmse(y, pred_f)}, "fixed": {"nrmse": regression.nrmse(y, pred_x)}}
     if plots_dir is not None:
-        from . import plots
         u = scaler.transform(data.series.u)
         metrics["plots"] = plots.regression_plots(Path(plots_dir), model, y, pred_f, pred_x, u[:200])
     return metrics
 
-
-def confusion(labels: np.ndarray, decisions: np.ndarray, n_classes: int) -> np.ndarray:
-    """Confusion matrix: rows true class, columns decided class."""
-    m = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(m, (labels, decisions), 1)
-    return m

@@ -64,20 +64,20 @@ def esn_regression(task: str, cfg, *, seed: int = 0, read_noise: float = 0.0,
     data = regression.make_data(task, cfg, seed=seed)
     u = regression.fit_scaler(data).transform(data.series.u)
     y = data.series.y
-    fit, val = regression._fit_rows(data)
+    fit, val = regression.fit_rows(data)
     tr, te = data.train_rows, data.test_rows
     best = None
     for i, params in enumerate(grid):
         x = esn_states(make_esn(params, u.shape[1], seed=seed), u)
         if read_noise:
             x = x * (1.0 + read_noise * np.random.default_rng([seed, 2, i]).standard_normal(x.shape))
-        solve = RidgeSolver(regression._gram(x[fit], y[fit])).solve
+        solve = RidgeSolver(regression.gram_of(x[fit], y[fit])).solve
         for lam in cfg.readout.lambdas:
             w, b = solve(lam)
             score = regression.nrmse(y[val], x[val] @ w + b)
             if best is None or score < best[0]:
                 best = (score, lam, params, x)
     score, lam, params, x = best
-    w, b = ridge(regression._gram(x[tr], y[tr]), lam)
+    w, b = ridge(regression.gram_of(x[tr], y[tr]), lam)
     return {"nrmse": regression.nrmse(y[te], x[te] @ w + b), "val_nrmse": score, "lambda": lam, "params": params}
 

@@ -213,7 +213,7 @@ def _fsdd(s: Settings, out: Path, bars, esn_ok: bool, esn_status: str) -> tuple[
     root = workflow.fsdd_root(s.data)
     recs = list_recordings(root)
     logger.info(f"accuracy: FSDD ({len(recs)} recordings, {_describe(cfg)}): front-end")
-    coch = workflow._cochleagrams(cfg, recs, False)
+    coch = workflow.cochleagrams(cfg, recs, False)
     train, test = standard_split(recs)
     t = time.perf_counter()
     res = speech.train_split(cfg, train, test, coch, progress=bars("FSDD standard split: float + integer",
@@ -244,10 +244,10 @@ def _fsdd(s: Settings, out: Path, bars, esn_ok: bool, esn_status: str) -> tuple[
     rows = [std]
     if s.loso:
         lcfg = _config("fsdd", {}, s.loso_config or s.fsdd_config)
-        lcoch = coch if lcfg.frontend == cfg.frontend else workflow._cochleagrams(lcfg, recs, False)
+        lcoch = coch if lcfg.frontend == cfg.frontend else workflow.cochleagrams(lcfg, recs, False)
         logger.info(f"accuracy: FSDD leave-one-speaker-out ({_describe(lcfg)})")
         t = time.perf_counter()
-        lo = workflow._loso(lcfg, recs, lcoch, bars)
+        lo = workflow.loso_metrics(lcfg, recs, lcoch, bars)
         row = {"task": "fsdd", "label": "FSDD spoken digits", "split": "loso", "metric": "accuracy",
                "n_test": len(recs), "config": _describe(lcfg), "float": lo["accuracy"],
                "fixed": lo["fixed_accuracy"], "per_speaker": lo["per_speaker"],
