@@ -162,7 +162,8 @@ def _evaluate_fsdd(model: TrainedModel, root: Path, plots_dir, progress: Progres
     sf = classify.stream_features(res_f.run(u), len(test), res_f.n_features, labels, speech.N_CLASSES,
                                   lambda i: None, progress=tick)
     sx = classify.stream_features(res_x.run(u_int), len(test), res_x.n_features, labels, speech.N_CLASSES,
-                                  lambda i: None, dtype=np.int64, progress=tick)
+                                  lambda i: None, dtype=np.int64, progress=tick,
+                                  saturation=classify.Saturation.of(res_x.k))
     dec_f = classify.decisions_float(sf.sums, model.w_float, model.b_float)
     dec_x = classify.decisions_int(sx.sums, model.readout_int)
     acc_f, acc_x = classify.accuracy(dec_f, labels), classify.accuracy(dec_x, labels)
