@@ -177,3 +177,23 @@ def test_reference_agrees_with_rtl_on_saturating_sums(seed, tmp_path):
         _, dec = ref.decisions(c, seq)
         assert y == exp.get(i).y.tolist() and dec == list(exp.get(i).decisions)
     assert rep["decisions"] == [ref.decisions(c, s)[1][-1] for s in seqs]
+
+
+def test_model_file_layout_as_documented(tmp_path):
+    """docs/model.md "Model file": the header and the digest recomputed with numpy, json and hashlib alone."""
+    import hashlib
+    cfg = config_from_dict({"reservoir": {"n_devices": 4, "n_virtual": 2}})
+    model = TrainedModel(task="test", config=cfg, n_inputs=2, n_outputs=3)
+    model.readout_int = IntReadout(w=np.ones((8, 3), dtype=np.int64), b=np.arange(3), scale=0.25)
+    path = model.save(tmp_path / "m.npz")
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {name: z[name] for name in z.files}
+    text = arrays.pop("meta").tobytes().decode("utf-8")
+    meta = json.loads(text)
+    assert (meta["format"], meta["format_version"], meta["int_scale"]) == ("memres-model", 2, 0.25)
+    assert sorted(arrays) == ["b_int", "w_int"] and arrays["w_int"].dtype.str == "<i8"
+    h = hashlib.sha256(json.dumps({k: v for k, v in meta.items() if k != "digest"}, sort_keys=True).encode())
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}:{a.dtype.str}:{a.shape}".encode() + a.tobytes())
+    assert meta["digest"] == "sha256:" + h.hexdigest()
