@@ -14,7 +14,7 @@ import numpy as np
 from amaranth.hdl import Shape
 from amaranth.lib import data, wiring
 
-from memres.hdl import ReservoirCore
+from memres.hdl import CoreParams, ReservoirCore
 
 FORMAT = "memres-hardware-manifest"
 FORMAT_VERSION = 1
@@ -165,7 +165,11 @@ def integer_constants(core: ReservoirCore) -> dict:
     With docs/fixed_point.md this is all an independent implementation needs: no float is
     recomputed downstream. Arrays are nested lists: ``mask[c][m][n]``, ``weights[j][k]``.
     """
-    p = core.params
+    return constants_of(core.params, core._weights, core._biases)
+
+
+def constants_of(p: CoreParams, weights, biases) -> dict:
+    """:func:`integer_constants` of a core with parameters ``p`` and the (checked) readout ``weights``, ``biases``."""
     k = p.k
     ints = lambda a: np.asarray(a, dtype=np.int64).tolist()  # noqa: E731
     return {
@@ -180,7 +184,7 @@ def integer_constants(core: ReservoirCore) -> dict:
         "r": ints(k.r), "r_idle": None if k.r_idle is None else ints(k.r_idle),
         "mask": ints(k.mask),
         "a_lut": ints(k.a_lut), "h_lut": ints(k.h_lut), "f_lut": ints(k.f_lut),
-        "weights": ints(core._weights), "biases": ints(core._biases),
+        "weights": ints(weights), "biases": ints(biases),
         "weight_max": p.weight_max, "bias_limit": p.bias_max, "sequence_sum_limit": p.seq_limit,
         "widths": p.widths.to_dict(),
     }

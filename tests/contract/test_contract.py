@@ -10,7 +10,6 @@ import pytest
 
 import contract_reference as ref
 from memres.hdl.design import Design
-from memres.hdl.verilog import design_core
 from memres.pygen import generate as gen
 from memres.pygen import manifest
 from memres.pygen.verify import check_design, write_verilog
@@ -38,7 +37,7 @@ def saturating(d: Design, rng: np.random.Generator, max_frames: int = 1) -> Desi
 
 def constants_of(d: Design) -> dict:
     """The constants file ``memres generate`` writes for this design (as text, read back)."""
-    return json.loads(manifest.dumps(manifest.integer_constants(design_core(d))))
+    return json.loads(manifest.dumps(manifest.constants_of(d.params, d.w, d.b)))
 
 
 def sw_model_view(d: Design, seqs):
