@@ -350,4 +350,6 @@ def summary(m: dict, out_dir) -> str:
         lines.append(f"  {s['family']}: {s['luts']} LUTs, {s['ffs']} FFs, {s['dsps']} DSPs, {s['brams']} BRAMs "
                      f"({'fits' if s['fits_device'] else 'does not fit'} {s['device']})")
     lines.append(f"  manifest: {Path(out_dir) / MANIFEST_FILE}")
+    if "constants" in m["files"]:
+        lines.append(f"  integer constants: {Path(out_dir) / m['files']['constants']}")
     return "\n".join(lines)

@@ -225,6 +225,7 @@ def test_cli_summary_for_people(config_file, tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "clocks per frame" in captured.err and "C=3 inputs, K=2 outputs" in captured.err
+    assert "constants.json" in captured.err
 
 
 def test_cli_serial_readout(model_file, tmp_path, capsys):
