@@ -67,7 +67,9 @@ class SequenceSums:
 
     def take(self, idx: np.ndarray) -> "SequenceSums":
         """The sums of the sequences ``idx``."""
-        frames = {j: self.frames[int(i)] for j, i in enumerate(np.asarray(idx).ravel()) if int(i) in self.frames}
+        rows = np.asarray(idx)
+        rows = np.flatnonzero(rows) if rows.dtype == bool else np.arange(len(self.ends))[rows].ravel()
+        frames = {j: self.frames[int(i)] for j, i in enumerate(rows) if int(i) in self.frames}
         return SequenceSums(self.sums[idx], self.ends[idx], self.saturation, frames)
 
     def set(self, i: int, feats: np.ndarray) -> None:

@@ -196,3 +196,17 @@ def test_model_file_layout_as_documented(tmp_path):
         a = np.ascontiguousarray(arrays[name])
         h.update(f"{name}:{a.dtype.str}:{a.shape}".encode() + a.tobytes())
     assert meta["digest"] == "sha256:" + h.hexdigest()
+
+
+def test_sequence_sums_take_keeps_the_long_sequences():
+    """SequenceSums.take (cross-validation folds, test sets) carries the kept frames to their new rows."""
+    sat = classify.Saturation(limit=10, max_frames=2)
+    sums = classify.SequenceSums.empty(4, 1, np.int64, sat)
+    for i, t in enumerate([1, 3, 2, 5]):
+        sums.set(i, np.ones((t, 1), dtype=np.int64))
+    assert sorted(sums.frames) == [1, 3]
+    for idx in (np.array([3, 0, 1]), np.array([False, True, False, True]), [-1]):
+        part = sums.take(idx)
+        lengths = [len(part.frames[j]) if j in part.frames else None for j in range(len(part.ends))]
+        want = [len(sums.frames[i]) if i in sums.frames else None for i in np.arange(4)[np.asarray(idx)]]
+        assert lengths == want
