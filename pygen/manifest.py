@@ -171,7 +171,10 @@ def integer_constants(core: ReservoirCore) -> dict:
 def constants_of(p: CoreParams, weights, biases) -> dict:
     """:func:`integer_constants` of a core with parameters ``p`` and the (checked) readout ``weights``, ``biases``."""
     k = p.k
-    ints = lambda a: np.asarray(a, dtype=np.int64).tolist()  # noqa: E731
+
+    def ints(a) -> list:
+        return np.asarray(a, dtype=np.int64).tolist()
+
     return {
         "format": CONSTANTS_FORMAT,
         "format_version": CONSTANTS_FORMAT_VERSION,
