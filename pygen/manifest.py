@@ -14,16 +14,20 @@ import numpy as np
 from amaranth.hdl import Shape
 from amaranth.lib import data, wiring
 
-from memres.hdl import ReservoirCore
+from memres.hdl import CoreParams, ReservoirCore
 
 FORMAT = "memres-hardware-manifest"
 FORMAT_VERSION = 1
+CONSTANTS_FORMAT = "memres-integer-constants"
+CONSTANTS_FORMAT_VERSION = 1
 
 
 def sha256_of(*arrays) -> str:
+    """SHA-256 over each array in turn: the ASCII text of its shape as Python prints a tuple
+    (``"(4,)"``, ``"(2, 3)"``), then its values as little-endian int64 in C order (docs/hardware.md)."""
     h = hashlib.sha256()
     for a in arrays:
-        a = np.ascontiguousarray(np.asarray(a, dtype=np.int64))
+        a = np.ascontiguousarray(np.asarray(a, dtype="<i8"))
         h.update(str(a.shape).encode())
         h.update(a.tobytes())
     return h.hexdigest()
@@ -69,8 +73,13 @@ def port_list(core: ReservoirCore) -> list[dict]:
     return sorted(ports, key=lambda p: p["name"])
 
 
-def build(core: ReservoirCore, *, source: dict, verilog_name: str, verilog_text: str) -> dict:
-    """The manifest dictionary of ``core`` (without synthesis figures)."""
+def build(core: ReservoirCore, *, source: dict, verilog_name: str, verilog_text: str,
+          constants_name: str | None = None, constants_text: str | None = None) -> dict:
+    """The manifest dictionary of ``core`` (without synthesis figures).
+
+    ``constants_name`` / ``constants_text``: the file of :func:`integer_constants` written beside the
+    manifest (:func:`dumps` of it), named and hashed (SHA-256 of its bytes) under ``files``.
+    """
     from memres.sw_model import __version__
     import amaranth
 
@@ -85,7 +94,10 @@ def build(core: ReservoirCore, *, source: dict, verilog_name: str, verilog_text:
         "source": source,
         "top": "memres_top",
         "files": {"verilog": verilog_name,
-                  "verilog_sha256": hashlib.sha256(verilog_text.encode()).hexdigest()},
+                  "verilog_sha256": hashlib.sha256(verilog_text.encode()).hexdigest(),
+                  **({} if constants_name is None else {
+                      "constants": constants_name,
+                      "constants_sha256": hashlib.sha256(constants_text.encode()).hexdigest()})},
         "clock_domains": ["sync"],
         "parameters": {
             "n_inputs": p.n_inputs, "n_outputs": p.n_outputs, "n_devices": p.n_devices,
@@ -144,6 +156,40 @@ def build(core: ReservoirCore, *, source: dict, verilog_name: str, verilog_text:
                   f"sequence, modulo 2^{len(core.cells.trace.entry[0].frame)}); plain outputs, "
                   "removed by synthesis when unconnected"),
         "ports": port_list(core),
+    }
+
+
+def integer_constants(core: ReservoirCore) -> dict:
+    """Every integer the hardware computes with, as values (the file ``constants.json``).
+
+    With docs/fixed_point.md this is all an independent implementation needs: no float is
+    recomputed downstream. Arrays are nested lists: ``mask[c][m][n]``, ``weights[j][k]``.
+    """
+    return constants_of(core.params, core._weights, core._biases)
+
+
+def constants_of(p: CoreParams, weights, biases) -> dict:
+    """:func:`integer_constants` of a core with parameters ``p`` and the (checked) readout ``weights``, ``biases``."""
+    k = p.k
+
+    def ints(a) -> list:
+        return np.asarray(a, dtype=np.int64).tolist()
+
+    return {
+        "format": CONSTANTS_FORMAT,
+        "format_version": CONSTANTS_FORMAT_VERSION,
+        "fixed": dict(k.fx.__dict__),
+        "n_inputs": p.n_inputs, "n_devices": p.n_devices, "n_virtual": p.n_virtual,
+        "n_features": p.n_features, "n_outputs": p.n_outputs,
+        "state_features": bool(k.state_features),
+        "u_max": k.u_max, "q_max": k.q_max, "g_max": k.g_max, "current_shift": k.current_shift,
+        "gain": int(k.gain), "center": int(k.center), "g0": int(k.g0),
+        "r": ints(k.r), "r_idle": None if k.r_idle is None else ints(k.r_idle),
+        "mask": ints(k.mask),
+        "a_lut": ints(k.a_lut), "h_lut": ints(k.h_lut), "f_lut": ints(k.f_lut),
+        "weights": ints(weights), "biases": ints(biases),
+        "weight_max": p.weight_max, "bias_limit": p.bias_max, "sequence_sum_limit": p.seq_limit,
+        "widths": p.widths.to_dict(),
     }
 
 

@@ -375,7 +375,7 @@ def _fsdd_figures(model, design: Design, test: dict, run: dict) -> dict:
     n = len(test["seqs"])
     rtl = np.array(run["decisions"][:n])
     res = FixedReservoir(design.config.reservoir, design.config.fixed, design.n_inputs)
-    sums = classify.SequenceSums.empty(n, res.n_features, np.int64)
+    sums = classify.SequenceSums.empty(n, res.n_features, np.int64, classify.Saturation.of(res.k))
     for i, feats in res.run(test["seqs"]):
         sums.set(i, feats)
     ref = classify.decisions_int(sums, model.readout_int)[:, -1]

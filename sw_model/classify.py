@@ -7,7 +7,11 @@ integer path uses exactly the integer sums the hardware accumulates.
 
 Training streams features through :class:`~sw_model.readout.Gram`
 accumulators; per sequence only a few prefix sums are kept, which is all the
-sequence-level decisions need (the readout is linear).
+sequence-level decisions need (the readout is linear). The integer decisions
+follow the hardware's rule, :func:`running_decisions` (sums saturated after
+every frame): within ``fixed.max_frames`` frames the sums never reach the
+limit, so the prefix sums give the same decisions; the frames of longer
+sequences are kept (:class:`Saturation`) and decided frame by frame.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from .fixed import FixedConstants, derive_widths
 from .readout import Gram, IntReadout, Quantiser, RidgeSolver
 
 #: Fractions of each sequence at which early decisions are reported.
@@ -28,27 +33,54 @@ def prefix_ends(length: int, fractions: Sequence[float] = EARLY_FRACTIONS) -> np
     return np.maximum(1, np.ceil(np.asarray(fractions) * length - 1e-9).astype(int))
 
 
+@dataclass(frozen=True)
+class Saturation:
+    """The per-sequence sums of the integer readout: ``Y_lim`` and the length ``T_max`` within which
+    they never reach it (docs/fixed_point.md, "Readout")."""
+
+    limit: int
+    max_frames: int
+
+    @classmethod
+    def of(cls, k: FixedConstants) -> "Saturation":
+        return cls((1 << (derive_widths(k).seq_acc - 1)) - 1, k.fx.max_frames)
+
+
 @dataclass
 class SequenceSums:
-    """Prefix sums of features per sequence: sums[i, j] = sum of the first ends[i, j] frames."""
+    """Prefix sums of features per sequence: sums[i, j] = sum of the first ends[i, j] frames.
+
+    With ``saturation``, the features of every sequence longer than ``saturation.max_frames`` are kept
+    in ``frames`` (their integer decisions need the per-frame outputs, see :func:`decisions_int`).
+    """
 
     sums: np.ndarray          # (S, len(EARLY_FRACTIONS), F)
     ends: np.ndarray          # (S, len(EARLY_FRACTIONS)) int
+    saturation: Saturation | None = None
+    frames: dict[int, np.ndarray] = field(default_factory=dict)
 
     @classmethod
-    def empty(cls, n_seq: int, n_features: int, dtype) -> "SequenceSums":
+    def empty(cls, n_seq: int, n_features: int, dtype, saturation: Saturation | None = None) -> "SequenceSums":
         k = len(EARLY_FRACTIONS)
-        return cls(np.zeros((n_seq, k, n_features), dtype=dtype), np.zeros((n_seq, k), dtype=np.int64))
+        return cls(np.zeros((n_seq, k, n_features), dtype=dtype), np.zeros((n_seq, k), dtype=np.int64),
+                   saturation)
 
     def take(self, idx: np.ndarray) -> "SequenceSums":
         """The sums of the sequences ``idx``."""
-        return SequenceSums(self.sums[idx], self.ends[idx])
+        rows = np.asarray(idx)
+        rows = np.flatnonzero(rows) if rows.dtype == bool else np.arange(len(self.ends))[rows].ravel()
+        frames = {j: self.frames[int(i)] for j, i in enumerate(rows) if int(i) in self.frames}
+        return SequenceSums(self.sums[idx], self.ends[idx], self.saturation, frames)
 
     def set(self, i: int, feats: np.ndarray) -> None:
         ends = prefix_ends(len(feats))
         c = np.cumsum(feats, axis=0)
         self.sums[i] = c[ends - 1]
         self.ends[i] = ends
+        if self.saturation is not None and len(feats) > self.saturation.max_frames:
+            self.frames[i] = np.asarray(feats)
+        else:
+            self.frames.pop(i, None)
 
 
 @dataclass
@@ -61,13 +93,15 @@ class StreamedFeatures:
 
 def stream_features(runs: Iterator[tuple[int, np.ndarray]], n_seq: int, n_features: int,
                     labels: np.ndarray, n_classes: int, part_of: Callable[[int], str | None],
-                    dtype=np.float64, progress: Callable[[int], None] | None = None) -> StreamedFeatures:
+                    dtype=np.float64, progress: Callable[[int], None] | None = None,
+                    saturation: Saturation | None = None) -> StreamedFeatures:
     """Consume ``(index, features)`` pairs into prefix sums and per-part Gram sums.
 
     ``part_of(i)`` names the training part of sequence ``i`` ("fit", "val") or
     returns None for sequences that must not touch training statistics.
+    ``saturation``: integer features, decided by the hardware's rule (:class:`SequenceSums`).
     """
-    out = StreamedFeatures(SequenceSums.empty(n_seq, n_features, dtype))
+    out = StreamedFeatures(SequenceSums.empty(n_seq, n_features, dtype, saturation))
     eye = np.eye(n_classes)
     # Frames are buffered per part and added to the Gram sums in large blocks:
     # one big matrix product is many times faster than one per sequence.
@@ -101,14 +135,19 @@ def decisions_float(sums: SequenceSums, w: np.ndarray, b: np.ndarray) -> np.ndar
 
 
 def decisions_int(sums: SequenceSums, ro: IntReadout) -> np.ndarray:
-    """Class decisions of an integer readout, with exact integer sums (ties -> lowest class).
+    """Class decisions (S, len(EARLY_FRACTIONS)) of an integer readout by the hardware's rule.
 
-    The hardware's rule is :func:`running_decisions` (sums saturated after every frame); for sequences of
-    at most ``fixed.max_frames`` frames the sums never reach ``Y_lim`` (``derive_widths``), and then the
-    two agree. Longer sequences need the per-frame outputs: ``running_decisions(x @ ro.w + ro.b, limit)``.
+    The rule is :func:`running_decisions` (sums saturated after every frame, ties -> lowest class).
+    For sequences of at most ``fixed.max_frames`` frames the sums never reach ``Y_lim``
+    (``derive_widths``), so the exact prefix sums give its decisions; the sequences whose frames
+    ``sums`` kept (longer ones, with ``saturation``) are run through :func:`running_decisions`.
     """
     scores = sums.sums.astype(np.int64) @ ro.w + sums.ends[..., None] * ro.b
-    return np.argmax(scores, axis=-1)
+    dec = np.argmax(scores, axis=-1)
+    for i, feats in sums.frames.items():
+        _, per_frame = running_decisions(np.asarray(feats, dtype=np.int64) @ ro.w + ro.b, sums.saturation.limit)
+        dec[i] = per_frame[sums.ends[i] - 1]
+    return dec
 
 
 def running_decisions(y: np.ndarray, limit: int, start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

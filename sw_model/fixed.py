@@ -97,7 +97,13 @@ def pulse_voltages(cfg: ReservoirConfig, pulse_bits: int) -> np.ndarray:
 
 def build_constants(cfg: ReservoirConfig, fx: FixedConfig, n_inputs: int,
                     params: DeviceParams | None = None) -> FixedConstants:
-    """Quantise the float configuration into the integer contract."""
+    """Quantise the float configuration into the integer contract.
+
+    The one place the float evaluation order of the constants is fixed: each expression below is
+    the one written in docs/fixed_point.md ("Constants"), evaluated in IEEE-754 double, left to
+    right. Downstream nothing recomputes them: ``memres generate`` writes the integers to
+    ``constants.json``.
+    """
     cfg.validate()
     fx.validate()
     if cfg.alpha_spread:

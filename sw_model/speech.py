@@ -130,7 +130,8 @@ def train_split(cfg: ModelConfig, train: Sequence[Recording], test: Sequence[Rec
         fres = FixedReservoir(cfg.reservoir, cfg.fixed, n_inputs)
         u_int = [quantise_inputs(x, cfg.fixed.input_bits) for x in u]
         streamed_i = classify.stream_features(fres.run(u_int), len(u), fres.n_features, labels,
-                                              N_CLASSES, data.part_of, dtype=np.int64, progress=progress)
+                                              N_CLASSES, data.part_of, dtype=np.int64, progress=progress,
+                                              saturation=classify.Saturation.of(fres.k))
         make = classify.int_readouts(cfg.fixed.weight_bits, bias_limit(fres.k))
         choice_x = classify.cross_validate(streamed_i, data.folds, labels, lambdas, make, classify.decisions_int)
         ro = make(sum(streamed_i.grams.values(), Gram(fres.n_features, N_CLASSES)))(choice_x.lam)

@@ -163,7 +163,12 @@ def _evaluate_fsdd(model: TrainedModel, root: Path, plots_dir, progress: Progres
     ends = np.array([classify.prefix_ends(len(x)) for x in u])
     sf = classify.SequenceSums(res_f.sequence_sums(u, ends), ends)
     tick(len(test))
-    sx = classify.SequenceSums(res_x.sequence_sums(u_int, ends), ends)
+    sat = classify.Saturation.of(res_x.k)
+    sx = classify.SequenceSums(res_x.sequence_sums(u_int, ends), ends, sat)
+    long = [i for i, x in enumerate(u_int) if len(x) > sat.max_frames]
+    # Beyond max_frames the hardware's sums may saturate: decisions_int needs those sequences' frames.
+    for j, feats in res_x.run([u_int[i] for i in long]):
+        sx.frames[long[j]] = np.asarray(feats)
     tick(len(test))
     dec_f = classify.decisions_float(sf, model.w_float, model.b_float)
     dec_x = classify.decisions_int(sx, model.readout_int)

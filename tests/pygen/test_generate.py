@@ -93,12 +93,34 @@ def test_generate_from_model_bakes_its_readout(model_file, tmp_path):
     assert other["readout"]["weights_sha256"] != m["readout"]["weights_sha256"]
 
 
+def test_constants_file_holds_every_integer_as_values(model_file, tmp_path):
+    """constants.json beside the manifest, named and hashed there, equals the integer model's constants."""
+    import hashlib
+    from memres.sw_model.model_file import load_model
+    m = gen.generate(model_file, tmp_path / "out")
+    raw = (tmp_path / "out" / m["files"]["constants"]).read_bytes()
+    assert m["files"]["constants"] == "constants.json"
+    assert hashlib.sha256(raw).hexdigest() == m["files"]["constants_sha256"]
+    c = json.loads(raw)
+    model = load_model(model_file)
+    k = model.constants()
+    assert c["format"] == "memres-integer-constants" and c["format_version"] == 1
+    for name in ("mask", "r", "r_idle", "a_lut", "h_lut", "f_lut"):
+        assert np.array_equal(np.array(c[name]), getattr(k, name)), name
+    assert (c["gain"], c["center"], c["g0"]) == (k.gain, k.center, k.g0)
+    assert np.array_equal(c["weights"], model.readout_int.w) and np.array_equal(c["biases"], model.readout_int.b)
+    assert c["fixed"] == m["formats"]["fixed"] and c["widths"] == m["formats"]["widths"]
+    # the manifest's table hashes follow the documented format (shape text, then little-endian int64)
+    a = np.array(c["a_lut"], dtype="<i8")
+    assert hashlib.sha256(str(a.shape).encode() + a.tobytes()).hexdigest() == m["constants"]["a_lut"]["sha256"]
+
+
 def test_generate_is_deterministic(model_file, tmp_path):
     a = gen.generate(model_file, tmp_path / "a", lanes=2)
     b = gen.generate(model_file, tmp_path / "b", lanes=2)
     assert a == b
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert names == sorted(p.name for p in (tmp_path / "b").iterdir()) == ["manifest.json", "memres_top.v"]
+    assert names == sorted(p.name for p in (tmp_path / "b").iterdir()) == ["constants.json", "manifest.json", "memres_top.v"]
     match, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", names, shallow=False)
     assert mismatch == [] and errors == []
     text = (tmp_path / "a" / "memres_top.v").read_text()
@@ -203,6 +225,7 @@ def test_cli_summary_for_people(config_file, tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "clocks per frame" in captured.err and "C=3 inputs, K=2 outputs" in captured.err
+    assert "constants.json" in captured.err
 
 
 def test_cli_serial_readout(model_file, tmp_path, capsys):

@@ -63,7 +63,7 @@ def test_expectation_uses_the_integer_model():
     seqs = random_sequences(d, np.random.default_rng(1), 5, 8)
     exp = Expectation(d, seqs)
     res = FixedReservoir(d.config.reservoir, d.config.fixed, d.n_inputs)
-    sums = classify.SequenceSums.empty(len(seqs), res.n_features, np.int64)
+    sums = classify.SequenceSums.empty(len(seqs), res.n_features, np.int64, classify.Saturation.of(res.k))
     for i, feats in res.run(seqs):
         assert np.array_equal(exp.get(i).y, d.readout(feats))
         sums.set(i, feats)
