@@ -32,7 +32,8 @@ import numpy as np
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
-from memres.sw_model.fixed import FixedConstants, Widths, bias_limit, bits_signed, bits_unsigned, derive_widths
+from memres.sw_model.fixed import (FixedConstants, Widths, bias_limit, bits_signed, bits_unsigned, derive_widths,
+                                     update_range)
 from memres.sw_model.errors import MemresError
 
 __all__ = ["CoreParams", "HardwareParamError", "MIN_SLOTS", "TRACE_FRAME_BITS", "MAX_INPUTS", "ReadoutMode",
@@ -213,6 +214,11 @@ class CoreParams:
     @cached_property
     def widths(self) -> Widths:
         return derive_widths(self.k, self.n_outputs)
+
+    @cached_property
+    def update_range(self) -> tuple[int, int]:
+        """Smallest and largest state update before its clamp (``sw_model.fixed.update_range``)."""
+        return update_range(self.k)
 
     @property
     def weight_max(self) -> int:
