@@ -36,9 +36,10 @@ SPRAM_WIDTH = 16
 SPRAM_DEPTH = 1 << 14
 
 
-def spram_blocks(width: int, depth: int) -> int:
-    """SPRAM blocks a ``width x depth`` RAM takes: columns of 16 bits times banks of 16384 words."""
-    return -(-width // SPRAM_WIDTH) * -(-depth // SPRAM_DEPTH)
+def spram_blocks(width: int, depth: int, granularity: int | None = None) -> int:
+    """SPRAM blocks a ``width x depth`` RAM takes: columns of 16 bits per write granule, times banks of 16384 words."""
+    g = granularity or width
+    return (width // g) * -(-g // SPRAM_WIDTH) * -(-depth // SPRAM_DEPTH)
 
 
 class Spram(wiring.Component):
@@ -47,6 +48,10 @@ class Spram(wiring.Component):
     Parameters
     ----------
     width, depth : int
+    granularity : int, optional
+        Bits per write enable (``width`` by default). Each granule has SPRAM columns of its own
+        (the blocks' nibble masks cannot write an arbitrary bit field), so ``width / granularity``
+        granules of ``ceil(granularity / 16)`` blocks each.
     primitive : bool
         Instantiate ``SB_SPRAM256KA`` blocks (iCE40 builds, Verilator with Yosys' model).
 
@@ -55,8 +60,8 @@ class Spram(wiring.Component):
     addr : In(range(depth))
     en : In(1)
         Read ``mem[addr]`` into ``rdata`` at the clock edge (when not writing).
-    we : In(1)
-        Write ``wdata`` to ``mem[addr]`` at the clock edge.
+    we : In(width // granularity)
+        Write granule ``i`` of ``wdata`` to ``mem[addr]`` where bit ``i`` is set; no read in that clock.
     wdata : In(width)
     rdata : Out(width)
         Registered: valid the clock after ``en``; holds while neither ``en`` nor ``we``.
@@ -65,64 +70,71 @@ class Spram(wiring.Component):
     #: The register stages of a read: the block's output register (one clock).
     STAGES = ("read",)
 
-    def __init__(self, width: int, depth: int, *, primitive: bool):
-        if width < 1 or depth < 2:
-            raise ValueError(f"an SPRAM needs width >= 1 and depth >= 2, not {width} x {depth}")
+    def __init__(self, width: int, depth: int, *, granularity: int | None = None, primitive: bool):
+        granularity = width if granularity is None else granularity
+        if width < 1 or depth < 2 or granularity < 1 or width % granularity:
+            raise ValueError(f"an SPRAM needs width >= 1, depth >= 2 and a granularity dividing the width, "
+                             f"not {width} x {depth} by {granularity}")
         self.width, self.depth, self.primitive = int(width), int(depth), bool(primitive)
+        self.granularity = int(granularity)
         super().__init__({
             "addr": In(range(depth)),
             "en": In(1),
-            "we": In(1),
+            "we": In(width // granularity),
             "wdata": In(width),
             "rdata": Out(width),
         })
 
     @property
     def blocks(self) -> int:
-        return spram_blocks(self.width, self.depth)
+        return spram_blocks(self.width, self.depth, self.granularity)
 
     def elaborate(self, platform):
         m = Module()
+        g, n_gran = self.granularity, self.width // self.granularity
+        writing = self.we.any()
         if not self.primitive:
             m.submodules.mem = mem = Memory(shape=self.width, depth=self.depth, init=[])
-            wr = mem.write_port()
+            wr = mem.write_port(granularity=g)
             rd = mem.read_port()
             m.d.comb += [wr.addr.eq(self.addr), wr.data.eq(self.wdata), wr.en.eq(self.we),
-                         rd.addr.eq(self.addr), rd.en.eq(self.en & ~self.we), self.rdata.eq(rd.data)]
+                         rd.addr.eq(self.addr), rd.en.eq(self.en & ~writing), self.rdata.eq(rd.data)]
             return m
 
-        cols = -(-self.width // SPRAM_WIDTH)
+        cols = -(-g // SPRAM_WIDTH)          # blocks side by side per granule
         banks = -(-self.depth // SPRAM_DEPTH)
-        wdata = Signal(cols * SPRAM_WIDTH)
-        m.d.comb += wdata.eq(self.wdata)
         addr = Signal(max(len(self.addr), 14))
         m.d.comb += addr.eq(self.addr)
         bank = addr[14:] if banks > 1 else Const(0, 1)
         bank_read = Signal(range(max(banks, 2)))     # the bank the output registers hold
-        with m.If(self.en & ~self.we):
+        with m.If(self.en & ~writing):
             m.d.sync += bank_read.eq(bank)
         outs = []
         for b in range(banks):
             sel = Signal(name=f"bank{b}_sel")
             m.d.comb += sel.eq(bank == b)
-            dout = Signal(cols * SPRAM_WIDTH, name=f"bank{b}_data")
-            for c in range(cols):
-                m.submodules[f"spram_b{b}_c{c}"] = Instance(
-                    "SB_SPRAM256KA",
-                    i_ADDRESS=addr[:14],
-                    i_DATAIN=wdata[c * SPRAM_WIDTH:(c + 1) * SPRAM_WIDTH],
-                    i_MASKWREN=Const(0b1111, 4),
-                    i_WREN=self.we & sel,
-                    i_CHIPSELECT=(self.we | self.en) & sel,
-                    i_CLOCK=ClockSignal(),
-                    i_STANDBY=Const(0, 1),
-                    i_SLEEP=Const(0, 1),
-                    i_POWEROFF=Const(1, 1),      # active low: powered on
-                    o_DATAOUT=dout[c * SPRAM_WIDTH:(c + 1) * SPRAM_WIDTH],
-                )
+            dout = Signal(self.width, name=f"bank{b}_data")
+            for i in range(n_gran):
+                din = Signal(cols * SPRAM_WIDTH, name=f"bank{b}_g{i}_din")
+                got = Signal(cols * SPRAM_WIDTH, name=f"bank{b}_g{i}_dout")
+                m.d.comb += [din.eq(self.wdata[i * g:(i + 1) * g]), dout[i * g:(i + 1) * g].eq(got)]
+                for c in range(cols):
+                    m.submodules[f"spram_b{b}_g{i}_c{c}"] = Instance(
+                        "SB_SPRAM256KA",
+                        i_ADDRESS=addr[:14],
+                        i_DATAIN=din[c * SPRAM_WIDTH:(c + 1) * SPRAM_WIDTH],
+                        i_MASKWREN=Const(0b1111, 4),
+                        i_WREN=self.we[i] & sel,
+                        i_CHIPSELECT=(self.we[i] | (self.en & ~writing)) & sel,
+                        i_CLOCK=ClockSignal(),
+                        i_STANDBY=Const(0, 1),
+                        i_SLEEP=Const(0, 1),
+                        i_POWEROFF=Const(1, 1),      # active low: powered on
+                        o_DATAOUT=got[c * SPRAM_WIDTH:(c + 1) * SPRAM_WIDTH],
+                    )
             outs.append(dout)
         with m.Switch(bank_read):
             for b, dout in enumerate(outs):
                 with m.Case(b):
-                    m.d.comb += self.rdata.eq(dout[:self.width])
+                    m.d.comb += self.rdata.eq(dout)
         return m
