@@ -96,8 +96,9 @@ def make_design(source, board: str, *, lanes: int = 1, baud: float = DEFAULT_BAU
     except PllError as e:
         raise BuildError(f"{spec.name}: {e}; or use the {spec.f_osc / 1e6:g} MHz oscillator") from None
     clk = spec.f_osc if pll is None else pll.f_out
+    readout = spec.default_readout if readout is None else readout
     core, info = gen.build_core(source, lanes=lanes, n_inputs=n_inputs, n_outputs=n_outputs, trace=False,
-                            readout=spec.default_readout if readout is None else readout)
+                                readout=readout, weight_ram=spec.weight_ram(readout))
     try:
         design = ReservoirBoard(core, clk, baud, config_hash=info["config_hash"], version=__version__)
     except BaudError as e:
