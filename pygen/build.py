@@ -340,7 +340,7 @@ def _base_report(design, spec, pll, info, source, lanes, baud, out) -> dict:
         "source": {**info, "path": str(source)},
         "parameters": {"n_devices": p.n_devices, "n_virtual": p.n_virtual, "n_inputs": p.n_inputs,
                        "n_outputs": p.n_outputs, "n_features": p.n_features, "lanes": p.lanes,
-                       "readout": p.readout,
+                       "readout": p.readout, "weight_ram": p.weight_ram,
                        "dt_ns": _config_of(source).reservoir.dt_ns},
         "clock_mhz": design.clk_freq / 1e6,
         "oscillator_mhz": spec.f_osc / 1e6,
