@@ -40,6 +40,14 @@ class BoardSpec:
     #: ``memres build`` defaults: core clock (MHz; the oscillator's unless a PLL is wanted) and readout.
     default_clock_mhz: float = 0.0
     default_readout: str = "parallel"
+    #: Where the serial readout keeps its weights on this board (``CoreParams.weight_ram``): "spram" on the
+    #: UP5K (its four 256-kbit SPRAMs, which the bitstream cannot initialise: ``memres run`` writes the
+    #: weights at start-up), else "block".
+    serial_weight_ram: str = "block"
+
+    def weight_ram(self, readout: str) -> str:
+        """The readout's weight memory for ``readout`` ("parallel" | "serial") on this board."""
+        return self.serial_weight_ram if str(readout) == "serial" else "block"
 
     def pll(self, f_out: float) -> PllPlan:
         return solve_pll(self.family, self.f_osc, f_out)
@@ -68,7 +76,7 @@ BOARDS: dict[str, BoardSpec] = {
         activity_led=("led_g", 0), dropped_led=("led_r", 0), heartbeat_led=("led", 6),
         extra_resources="break_off_pmod", programmer="iceprog", bitstream_ext=".bin",
         capacity={"lcs": 5280, "luts": 5280, "ffs": 5280, "dsps": 8, "brams": 30, "spram": 4},
-        package="sg48", default_clock_mhz=12.0, default_readout="serial"),
+        package="sg48", default_clock_mhz=12.0, default_readout="serial", serial_weight_ram="spram"),
     # LED0..LED4 = decision bits 0..4, LED5 = heartbeat, LED6 = dropped frame, LED7 = activity.
     "ulx3s": BoardSpec(
         "ulx3s", "ecp5", "LFE5U-85F-6BG381", _ulx3s, "clk25", 25e6,

@@ -7,7 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .arith import clamp, rshr
+from .arith import rshr
 from .params import CoreParams
 from .pipeline import beat_stages, pass_beat
 
@@ -40,7 +40,7 @@ class CellArray(wiring.Component):
 
         decay = g0 + rshr(r[n] (g - g0), B_r)
         move  = rshr(A[q] (H[q] g_max - g), B_l)
-        g'    = clamp(decay + move, 0, g_max)          -> written back
+        g'    = clamp(decay + move, 0, g_max)          -> written back (sides that can act only)
         i     = rshr(g' F[q], B_g + B_l - B_i)          -> feature
 
     On the end pass (``node == ML``) the feature is the state feature
@@ -195,10 +195,18 @@ class CellArray(wiring.Component):
         s2_end = Signal()
         m.d.comb += s2_end.eq(s2.node >= p.n_virtual)
         s2_new = Signal(state_layout)
+        # Range analysis (`CoreParams.update_range`, exhaustive over every state and table entry):
+        # a side of the clamp that the update can never reach is left out (for the FSDD default,
+        # decay + move stays 59 LSB below g_max and above 0, so there is no clamp at all).
+        upd_lo, upd_hi = p.update_range
         for lane in range(lanes):
             # g0 + rshr(x, B_r) == rshr(x + g0 2^B_r, B_r): g0 rides on the rounding constant, one adder less
             total = rshr(s2_decay[lane], fx.decay_bits, offset=g0 << fx.decay_bits) + rshr(s2_move[lane], fx.lut_bits)
-            m.d.comb += s2_new[lane].eq(clamp(total, 0, g_max))
+            if upd_lo < 0:
+                total = Mux(total < 0, 0, total)
+            if upd_hi > g_max:
+                total = Mux(total > g_max, g_max, total)
+            m.d.comb += s2_new[lane].eq(total)
         writes = Signal()
         m.d.comb += [
             writes.eq(~s2_end | p.has_idle),

@@ -45,11 +45,19 @@ class Design:
     baked: bool = True
     source: str = "in-memory design"
     readout_mode: str = "parallel"
+    #: Where the serial readout keeps its weights (``CoreParams.weight_ram``): "block", or "spram" (iCE40
+    #: SPRAM, not initialised by the bitstream: the readout is written through ``load`` first).
+    weight_ram: str = "block"
 
     @cached_property
     def params(self) -> CoreParams:
         k = build_constants(self.config.reservoir, self.config.fixed, self.n_inputs)
-        return CoreParams(k, self.n_outputs, self.lanes, self.readout_mode)
+        return CoreParams(k, self.n_outputs, self.lanes, self.readout_mode, self.weight_ram)
+
+    @property
+    def needs_load(self) -> bool:
+        """Whether the readout must be written through ``load`` before frames: not baked, or in SPRAM."""
+        return not self.baked or self.weight_ram != "block"
 
     @property
     def readout(self) -> IntReadout:
@@ -61,17 +69,18 @@ class Design:
                 "n_virtual": p.n_virtual, "n_inputs": p.n_inputs, "n_outputs": p.n_outputs, "lanes": p.lanes,
                 "state_features": bool(p.k.state_features), "idle_gap": p.has_idle, "rows": p.rows,
                 "fixed": dict(p.k.fx.__dict__), "readout": "baked" if self.baked else "loaded",
-                "readout_mode": p.readout}
+                "readout_mode": p.readout, "weight_ram": p.weight_ram}
 
     def to_json(self) -> dict:
         return {"config": self.config.to_dict(), "n_inputs": self.n_inputs, "n_outputs": self.n_outputs,
-                "lanes": self.lanes, "baked": self.baked, "source": self.source, "readout_mode": self.readout_mode}
+                "lanes": self.lanes, "baked": self.baked, "source": self.source, "readout_mode": self.readout_mode,
+                "weight_ram": self.weight_ram}
 
     @classmethod
     def from_json(cls, d: dict, w: np.ndarray, b: np.ndarray) -> "Design":
         return cls(config_from_dict(d["config"]), int(d["n_inputs"]), int(d["n_outputs"]), int(d["lanes"]),
                    np.asarray(w, dtype=np.int64), np.asarray(b, dtype=np.int64), bool(d["baked"]), d["source"],
-                   d.get("readout_mode", "parallel"))
+                   d.get("readout_mode", "parallel"), d.get("weight_ram", "block"))
 
     def with_lanes(self, lanes: int) -> "Design":
         return dataclasses.replace(self, lanes=lanes)

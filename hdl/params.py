@@ -32,7 +32,8 @@ import numpy as np
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
-from memres.sw_model.fixed import FixedConstants, Widths, bias_limit, bits_signed, bits_unsigned, derive_widths
+from memres.sw_model.fixed import (FixedConstants, Widths, bias_limit, bits_signed, bits_unsigned, derive_widths,
+                                     update_range)
 from memres.sw_model.errors import MemresError
 
 __all__ = ["CoreParams", "HardwareParamError", "MIN_SLOTS", "TRACE_FRAME_BITS", "MAX_INPUTS", "ReadoutMode",
@@ -67,6 +68,12 @@ class ReadoutMode(enum.StrEnum):
 #: The values of :class:`ReadoutMode` (command-line choices).
 READOUT_MODES = tuple(mode.value for mode in ReadoutMode)
 
+#: Where the serial readout keeps its weights: block RAM (initialised with the baked readout), the iCE40
+#: SPRAM blocks (``SB_SPRAM256KA``; iCE40 builds and Verilator with Yosys' model), or the behavioural
+#: equivalent of the SPRAM for Amaranth's simulator. SPRAM starts empty (zero in simulation): the
+#: weights are written through ``load`` after start-up (WEIGHT_WRITE).
+WEIGHT_RAMS = ("block", "spram", "spram-sim")
+
 
 class HardwareParamError(MemresError, ValueError):
     """A parameter combination the hardware cannot implement; the message names it."""
@@ -96,6 +103,8 @@ class CoreParams:
         Cells updated per clock: a power of two, at most the number of devices.
     readout : ReadoutMode or its value ("parallel" | "serial")
         The readout crossbar and classifier variant; stored as a :class:`ReadoutMode`.
+    weight_ram : str
+        One of :data:`WEIGHT_RAMS`: where the serial readout keeps its weights.
 
     Raises
     ------
@@ -109,6 +118,7 @@ class CoreParams:
     n_outputs: int
     lanes: int = 1
     readout: ReadoutMode = ReadoutMode.PARALLEL
+    weight_ram: str = "block"
 
     def __post_init__(self):
         lanes = operator.index(self.lanes)
@@ -121,6 +131,11 @@ class CoreParams:
         if self.readout not in READOUT_MODES:
             raise HardwareParamError(f"readout must be one of {', '.join(READOUT_MODES)}, not {self.readout!r}")
         object.__setattr__(self, "readout", ReadoutMode(self.readout))
+        if self.weight_ram not in WEIGHT_RAMS:
+            raise HardwareParamError(f"weight_ram must be one of {', '.join(WEIGHT_RAMS)}, not {self.weight_ram!r}")
+        if self.weight_ram != "block" and self.readout is not ReadoutMode.SERIAL:
+            raise HardwareParamError(f"weight_ram={self.weight_ram!r} needs the serial readout (its weights are "
+                                     f"one lanes-wide word per clock); the parallel readout keeps them in block RAM")
         if operator.index(self.n_outputs) < 1:
             raise HardwareParamError(f"the readout needs at least one output, not {self.n_outputs!r}")
         if not 1 <= self.k.n_inputs <= MAX_INPUTS:
@@ -213,6 +228,11 @@ class CoreParams:
     @cached_property
     def widths(self) -> Widths:
         return derive_widths(self.k, self.n_outputs)
+
+    @cached_property
+    def update_range(self) -> tuple[int, int]:
+        """Smallest and largest state update before its clamp (``sw_model.fixed.update_range``)."""
+        return update_range(self.k)
 
     @property
     def weight_max(self) -> int:

@@ -11,6 +11,7 @@ from amaranth.lib.wiring import In, Out
 from .arith import clamp, const_mul, tree_sum
 from .params import CoreParams, HardwareParamError
 from .pipeline import beat_stages
+from .spram import Spram
 
 __all__ = ["ReadoutCrossbar", "SerialReadoutCrossbar", "check_readout"]
 
@@ -296,11 +297,25 @@ class SerialReadoutCrossbar(_Crossbar):
         lanes, n_out = p.lanes, p.n_outputs
         m = Module()
 
-        m.submodules.weights = weights = Memory(
-            shape=data.ArrayLayout(signed(p.k.fx.weight_bits), lanes), depth=p.rows * n_out,
-            init=p.weight_words(self._w))
-        w_rd = weights.read_port()
-        w_wr = weights.write_port(granularity=1)
+        w_layout = data.ArrayLayout(signed(p.k.fx.weight_bits), lanes)
+        if p.weight_ram == "block":
+            m.submodules.weights = weights = Memory(shape=w_layout, depth=p.rows * n_out,
+                                                    init=p.weight_words(self._w))
+            w_rd = weights.read_port()
+            w_wr = weights.write_port(granularity=1)
+        else:
+            # SPRAM (iCE40): one read or write per clock, registered read (its STAGES: one clock, as
+            # the block RAM's read port, so the "issue" stage covers it). No initial contents: the
+            # weights arrive through `load` (WEIGHT_WRITE) after start-up; a write only happens
+            # between frames, when no read is wanted.
+            m.submodules.weights = spram = Spram(w_layout.size, max(p.rows * n_out, 2),
+                                                 granularity=p.k.fx.weight_bits,
+                                                 primitive=p.weight_ram == "spram")
+            assert len(Spram.STAGES) == 1     # the weight word arrives at "products", as from a block RAM
+            w_rd = Signal(data.StructLayout({"addr": len(spram.addr), "en": 1, "data": w_layout}))
+            w_wr = Signal(data.StructLayout({"addr": len(spram.addr), "data": w_layout, "en": lanes}))
+            m.d.comb += [spram.addr.eq(Mux(w_wr.en.any(), w_wr.addr, w_rd.addr)), spram.en.eq(w_rd.en),
+                         spram.we.eq(w_wr.en), spram.wdata.eq(w_wr.data), w_rd.data.eq(spram.rdata)]
         # Words 0 .. K-1: the frame accumulators; K .. 2K-1: the biases (kept through reset, as memory).
         m.submodules.acc = acc = Memory(
             shape=signed(p.widths.frame_acc), depth=2 * n_out, init=[0] * n_out + [int(v) for v in self._b])

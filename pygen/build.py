@@ -96,8 +96,9 @@ def make_design(source, board: str, *, lanes: int = 1, baud: float = DEFAULT_BAU
     except PllError as e:
         raise BuildError(f"{spec.name}: {e}; or use the {spec.f_osc / 1e6:g} MHz oscillator") from None
     clk = spec.f_osc if pll is None else pll.f_out
+    readout = spec.default_readout if readout is None else readout
     core, info = gen.build_core(source, lanes=lanes, n_inputs=n_inputs, n_outputs=n_outputs, trace=False,
-                            readout=spec.default_readout if readout is None else readout)
+                                readout=readout, weight_ram=spec.weight_ram(readout))
     try:
         design = ReservoirBoard(core, clk, baud, config_hash=info["config_hash"], version=__version__)
     except BaudError as e:
@@ -339,7 +340,7 @@ def _base_report(design, spec, pll, info, source, lanes, baud, out) -> dict:
         "source": {**info, "path": str(source)},
         "parameters": {"n_devices": p.n_devices, "n_virtual": p.n_virtual, "n_inputs": p.n_inputs,
                        "n_outputs": p.n_outputs, "n_features": p.n_features, "lanes": p.lanes,
-                       "readout": p.readout,
+                       "readout": p.readout, "weight_ram": p.weight_ram,
                        "dt_ns": _config_of(source).reservoir.dt_ns},
         "clock_mhz": design.clk_freq / 1e6,
         "oscillator_mhz": spec.f_osc / 1e6,

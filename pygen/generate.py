@@ -22,6 +22,7 @@ would name this checkout's paths) and the manifest holds no time stamps.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import re
@@ -106,10 +107,11 @@ def _check_count(name: str, value) -> int:
 
 def build_core(source: str | Path, *, lanes: int = 1, n_inputs: int | None = None,
                n_outputs: int | None = None, trace: bool = True,
-               readout: str = "parallel") -> tuple[ReservoirCore, dict]:
+               readout: str = "parallel", weight_ram: str = "block") -> tuple[ReservoirCore, dict]:
     """The :class:`hdl.ReservoirCore` of a model or configuration file, and the source description.
 
     ``readout``: the crossbar variant, ``"parallel"`` or ``"serial"`` (:data:`hdl.params.READOUT_MODES`).
+    ``weight_ram``: where the serial readout keeps its weights (:data:`hdl.params.WEIGHT_RAMS`).
     """
     lanes = _check_count("lanes", lanes)
     if n_inputs is not None:
@@ -121,7 +123,8 @@ def build_core(source: str | Path, *, lanes: int = 1, n_inputs: int | None = Non
     except SourceError as e:
         raise GenerateError(str(e)) from None
     try:
-        params = src.design(lanes=lanes, readout_mode=readout).params   # the one design record's parameters
+        design = dataclasses.replace(src.design(lanes=lanes, readout_mode=readout), weight_ram=weight_ram)
+        params = design.params   # the one design record's parameters
         return ReservoirCore(params, src.weights, src.biases, trace=trace), src.info
     except HardwareParamError as e:
         raise GenerateError(str(e)) from None

@@ -21,6 +21,7 @@ import json
 import sys
 
 from memres.hdl.board import link_format
+from memres.hdl.boards import BOARDS
 from memres.hdl.params import CoreParams
 from memres.pygen.console import add_output_flags
 from memres.pygen.options import HardwareOptions
@@ -71,12 +72,13 @@ def run(args: argparse.Namespace) -> int:
     timeout = args.timeout if args.timeout is not None else (30.0 if args.sim else 1.0)
     say = (lambda *a: None) if getattr(args, "quiet", False) else (lambda *a: print(*a, file=sys.stderr))
 
-    def session(port_path: str, fmt: LinkFormat, params) -> dict:
+    def session(port_path: str, fmt: LinkFormat, params, spram: bool) -> dict:
         with SerialPort(port_path, args.baud) as port:
             client = BoardClient(port, fmt, timeout=timeout, quiet=0.2 if args.sim else 0.05)
             first = client.check(model.config.hash(), __version__)
             out = {"port": port_path, "config_hash": model.config.hash(), "version": first.version}
-            if args.write_weights:
+            # SPRAM (the iCEBreaker's serial readout) is not set by the bitstream: write the weights always.
+            if args.write_weights or spram:
                 out["weight_writes"] = client.write_readout(params, model.readout_int.w, model.readout_int.b)
                 first = client.status()
             decisions = []
@@ -96,10 +98,12 @@ def run(args: argparse.Namespace) -> int:
         opts = HardwareOptions.from_args(args)
         with SimBoard(args.model, opts.board, lanes=opts.lanes, baud=args.baud, clock_mhz=opts.clock_mhz,
                       readout=opts.readout) as sim:
-            result = {**session(sim.port, sim.fmt, sim.params), "sim": True, "board": args.board, "baud": args.baud}
+            result = {**session(sim.port, sim.fmt, sim.params, sim.params.weight_ram == "spram"), "sim": True, "board": args.board, "baud": args.baud}
     else:
         params = CoreParams(model.constants(), model.n_outputs)
-        result = {**session(args.port, link_format(params), params), "sim": False, "baud": args.baud}
+        opts = HardwareOptions.from_args(args).resolved()
+        spram = opts.board in BOARDS and BOARDS[opts.board].weight_ram(opts.readout) == "spram"  # as memres build
+        result = {**session(args.port, link_format(params), params, spram), "sim": False, "baud": args.baud}
     if args.json:
         print(json.dumps(result))
     return 0

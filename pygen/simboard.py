@@ -20,7 +20,7 @@ from memres.hdl.wire import LinkFormat
 from memres.pygen.build import make_design
 from memres.pygen.generate import to_verilog
 from memres.pygen.session import WINDOW, BoardError
-from memres.testbenches.runner import run_cocotb
+from memres.testbenches.runner import run_cocotb, yosys_cell_model
 from memres.testbenches.uart_bridge import BRIDGE_ENV
 
 __all__ = ["SimBoard", "SIM_TOP"]
@@ -95,9 +95,13 @@ class SimBoard:
 
     def _simulate(self, src: Path) -> None:
         try:
-            self.result = run_cocotb([src], SIM_TOP, BRIDGE_MODULE, Path(__file__).resolve().parents[1],
+            sources, build_args = [src], ()
+            if self.params.weight_ram == "spram":     # the readout's SPRAM blocks: Yosys' own model of the cell
+                sources.append(yosys_cell_model("ice40", "SB_SPRAM256KA", self.work_dir))
+                build_args = ("-Wno-BLKSEQ",)
+            self.result = run_cocotb(sources, SIM_TOP, BRIDGE_MODULE, Path(__file__).resolve().parents[1],
                                      env={BRIDGE_ENV: str(self.work_dir / "bridge.json")},
-                                     run_dir=self.work_dir / "run")
+                                     run_dir=self.work_dir / "run", build_args=build_args)
         except BaseException as e:   # reported by __enter__/__exit__
             self._error = e
 

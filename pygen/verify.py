@@ -183,7 +183,7 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
     if not stated:
         t = core_timing(design.params)
         stated = {"latency": t.latency, "cycles_per_frame": t.cycles_per_frame}
-    load = not design.baked
+    load = design.needs_load
     job = Job(design, seqs, seed=seed, p_valid=p_valid, p_ready=p_ready, timing=timing, trace=has_trace,
               load=load, reloads=list(reloads), report=str(run_dir / "report.json"), label=label, reproduce=reproduce,
               latency=int(stated["latency"]), cycles_per_frame=int(stated["cycles_per_frame"]))
@@ -210,7 +210,7 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
 
 def _simulate(verilog: Path, job: Job, run_dir: Path, sim: str, waves: bool, timeout,
               build_args: tuple[str, ...] = ()) -> dict:
-    from memres.testbenches.runner import run_cocotb
+    from memres.testbenches.runner import run_cocotb, yosys_cell_model
 
     job_path = save_job(run_dir, job)
     harness = run_dir / f"{HARNESS_TOP}.v"
@@ -220,7 +220,13 @@ def _simulate(verilog: Path, job: Job, run_dir: Path, sim: str, waves: bool, tim
                                                       if p]])}
     Path(job.report).unlink(missing_ok=True)
     t0 = time.perf_counter()
-    res = run_cocotb([harness, verilog], HARNESS_TOP, "cocotb_core", test_dir=TESTBENCH_DIR, sim=sim, env=env, waves=waves,
+    sources = [harness, verilog]
+    if job.design.weight_ram == "spram":
+        # The SB_SPRAM256KA blocks run on Yosys' own model of the cell (its negedge-POWEROFF block
+        # uses blocking assignments: BLKSEQ waived for it).
+        sources.append(yosys_cell_model("ice40", "SB_SPRAM256KA", run_dir))
+        build_args = (*build_args, "-Wno-BLKSEQ")
+    res = run_cocotb(sources, HARNESS_TOP, "cocotb_core", test_dir=TESTBENCH_DIR, sim=sim, env=env, waves=waves,
                      run_dir=run_dir, timeout=timeout, build_args=build_args if sim == "verilator" else ())
     if not Path(job.report).is_file():
         raise RuntimeError(f"the simulation wrote no report:\n{res.summary()}")

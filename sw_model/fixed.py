@@ -265,6 +265,60 @@ def feature_bounds(k: FixedConstants) -> tuple[int, int]:
     return lo, hi
 
 
+#: Largest ``2^state_bits x (decay factors + table entries)`` that :func:`update_range` enumerates;
+#: above it the range is bounded by interval analysis (rounding bounded by its linear envelope).
+EXHAUSTIVE_LIMIT = 1 << 27
+
+
+def update_range(k: FixedConstants) -> tuple[int, int]:
+    """Smallest and largest ``decay + move`` before the clamp, over every state and pulse code.
+
+    The state before a pulse is always in ``0 .. g_max`` (it was clamped, or is ``g0``). The
+    update ``decay(r, g) + move(a, t, g)`` is taken over every decay factor ``r`` (``k.r`` and
+    ``k.r_idle``), every table entry ``(a, t) = (A[q], H[q] g_max)`` and ``(0, 0)`` (the end
+    pass, no move), and every state ``g``. The two terms depend on separate choices, so for each
+    ``g`` the extremes are the sum of each term's extremes: exhaustive and exact when
+    ``2^state_bits x (factors + entries) <= EXHAUSTIVE_LIMIT``. Above that, a sound interval
+    bound: ``x/2^s - 1 < rshr(x, s) <= x/2^s + 1/2``, whose bounds are linear in ``g`` and so
+    extreme at ``g = 0`` or ``g_max``.
+
+    Where the range lies inside ``0 .. g_max`` the clamp of the state update can never act,
+    and the hardware leaves that side out (``hdl/cell_array.py``).
+    """
+    fx = k.fx
+    rs = np.unique(np.concatenate([k.r, k.r_idle if k.r_idle is not None else k.r]).astype(np.int64))
+    entries = np.unique(np.stack([np.concatenate([k.a_lut, [0]]),
+                                  np.concatenate([k.h_lut * k.g_max, [0]])], axis=1).astype(np.int64), axis=0)
+    n_states = k.g_max + 1
+    if n_states * (len(rs) + len(entries)) <= EXHAUSTIVE_LIMIT:
+        g = np.arange(n_states, dtype=np.int64)
+        d_lo = np.full(n_states, np.iinfo(np.int64).max)
+        d_hi = np.full(n_states, np.iinfo(np.int64).min)
+        for r in rs:
+            d = k.g0 + rshift_round(r * (g - k.g0), fx.decay_bits)
+            np.minimum(d_lo, d, out=d_lo)
+            np.maximum(d_hi, d, out=d_hi)
+        m_lo = np.full(n_states, np.iinfo(np.int64).max)
+        m_hi = np.full(n_states, np.iinfo(np.int64).min)
+        for a, t in entries:
+            mv = rshift_round(a * (t - g), fx.lut_bits)
+            np.minimum(m_lo, mv, out=m_lo)
+            np.maximum(m_hi, mv, out=m_hi)
+        return int((d_lo + m_lo).min()), int((d_hi + m_hi).max())
+    # Interval bound: exact rationals in units of 2^-(D+L), at the ends g = 0 and g = g_max.
+    D, L = fx.decay_bits, fx.lut_bits
+    lo = hi = None
+    for g in (0, k.g_max):
+        for r in (int(rs.min()), int(rs.max())):
+            for a, t in entries:
+                x = (k.g0 << (D + L)) + (r * (g - k.g0) << L) + (int(a) * (int(t) - g) << D)
+                up = (x + (1 << (D + L))) >> (D + L)           # + 1/2 + 1/2, floored: >= the true value
+                down = -((-x) >> (D + L)) - 2                  # ceil(x) - 2 < x - 1 - 1 < the true value
+                lo = down if lo is None else min(lo, down)
+                hi = up if hi is None else max(hi, up)
+    return lo, hi
+
+
 @dataclass(frozen=True)
 class Widths:
     """Signal widths of the datapath, derived so that no input can overflow them."""

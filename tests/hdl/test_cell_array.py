@@ -131,3 +131,68 @@ def test_every_code_catches_one_table_entry_off_by_one():
     bad = CoreParams(dataclasses.replace(p.k, h_lut=lut), p.n_outputs, p.lanes)
     with pytest.raises(AssertionError, match="trace|beat"):
         check_cells(p, every_code(p, rng, repeats=3), rng, codes=True, dut=CellArray(bad))
+
+
+# --- range analysis: the clamp sides that can never act are left out -------------------------
+
+def _brute_update_range(k):
+    """decay + move over the full product of states, decay factors and table entries (small configs only)."""
+    from memres.sw_model.fixed import rshift_round
+    g = np.arange(k.g_max + 1, dtype=np.int64)[:, None, None]
+    rs = np.unique(np.concatenate([k.r, k.r_idle if k.r_idle is not None else k.r]))[None, :, None]
+    a = np.concatenate([k.a_lut, [0]])[None, None, :]
+    t = np.concatenate([k.h_lut * k.g_max, [0]])[None, None, :]
+    total = k.g0 + rshift_round(rs * (g - k.g0), k.fx.decay_bits) + rshift_round(a * (t - g), k.fx.lut_bits)
+    return int(total.min()), int(total.max())
+
+
+SMALL_FIXED = {"state_bits": 8, "pulse_bits": 5, "decay_bits": 8, "lut_bits": 8, "current_bits": 6}
+
+
+@pytest.mark.parametrize("reservoir, idle", [
+    ({}, 0.0), ({"input_scale": 4.0, "alpha": 50.0, "tau": 1e6}, 20.0), ({"v_min": -3.0, "kn": 2.0}, 15.0),
+    ({"alpha": 0.01, "tau": 20000.0}, 0.0), ({"v_min": -3.0, "kn": 2.0, "alpha": 1000.0}, 0.0)])
+def test_update_range_is_exact_and_interval_bound_contains_it(reservoir, idle, monkeypatch):
+    """update_range equals the brute-force range; the interval fallback is sound (contains it)."""
+    from memres.sw_model import fixed
+    p = make_params(6, 3, 3, idle_ns=idle, fixed=SMALL_FIXED, reservoir=reservoir)
+    exact = _brute_update_range(p.k)
+    assert fixed.update_range(p.k) == exact
+    monkeypatch.setattr(fixed, "EXHAUSTIVE_LIMIT", 0)
+    lo, hi = fixed.update_range(p.k)
+    assert lo <= exact[0] and hi >= exact[1] and hi - exact[1] <= 4 and exact[0] - lo <= 4
+
+
+def test_update_range_of_the_default_tables():
+    """The figures docs/hardware.md names: FSDD default 59 LSB below g_max, second-order 2283 (no clamp at all)."""
+    from memres.sw_model.fixed import build_constants, update_range
+    from memres.sw_model.workflow import default_config
+    for task, n_in, margin in (("fsdd", 32, 59), ("second-order", 1, 2283)):
+        cfg = default_config(task)
+        k = build_constants(cfg.reservoir, cfg.fixed, n_in)
+        lo, hi = update_range(k)
+        assert lo >= 0 and k.g_max - hi == margin, (task, lo, hi)
+
+
+def test_clamp_present_where_it_can_act():
+    """The saturating configuration reaches both sides, so both are kept; dropping them is caught."""
+    p = make_params(4, 2, 3, lanes=2, idle_ns=20.0,
+                    reservoir={"v_min": -3.0, "kn": 2.0, "alpha": 1000.0, "input_scale": 4.0})
+    lo, hi = p.update_range
+    assert lo < 0 and hi > p.k.g_max
+    rng = np.random.default_rng(11)
+    seqs = [rng.choice([0, p.k.u_max], size=(25, p.n_inputs)) for _ in range(2)]
+    check_cells(p, seqs, np.random.default_rng(1))
+    broken = dataclasses.replace(p)
+    broken.__dict__["update_range"] = (0, p.k.g_max)      # claims the clamp can never act
+    with pytest.raises(AssertionError):
+        check_cells(broken, seqs, rng)
+
+
+def test_clamp_left_out_stays_exact():
+    """A configuration whose update never leaves 0 .. g_max runs without the clamp, bit-exact with the model."""
+    rng = np.random.default_rng(12)
+    p = make_params(6, 3, 4, lanes=2, idle_ns=10.0)
+    lo, hi = p.update_range
+    assert 0 <= lo and hi <= p.k.g_max
+    check_cells(p, random_sequences(p, rng, 3, 4, "extremes") + random_sequences(p, rng, 2, 4), rng)

@@ -65,13 +65,18 @@ def test_readout_extreme_weights_and_features(readout):
     check_readout(p, ro, random_sequences(p, rng, 2, 3, "full"), rng)
 
 
-@pytest.mark.parametrize("readout", ["parallel", "serial"])
+@pytest.mark.parametrize("readout", ["parallel", "serial", "serial-spram"])
 def test_readout_load_port_replaces_the_readout(readout):
-    """Weights baked at zero, then every W[j, k] and b[k] written through the load port."""
+    """Weights baked at zero, then every W[j, k] and b[k] written through the load port.
+
+    ``serial-spram``: the weights in the SPRAM's behavioural model, which starts empty (as the
+    iCE40's SPRAM after configuration): the loads are what fills it."""
     rng = np.random.default_rng(9)
-    p = _variant(make_params(6, 2, 3, lanes=2, state_features=True), readout)
+    p = _variant(make_params(6, 2, 3, lanes=2, state_features=True), readout.split("-")[0])
+    if readout.endswith("spram"):
+        p = dataclasses.replace(p, weight_ram="spram-sim")
     ro = random_readout(p, rng)
-    dut = variants(p)[0](p, np.zeros_like(ro.w), np.zeros_like(ro.b))
+    dut = variants(p)[0](p, np.zeros_like(ro.w) if p.weight_ram == "block" else ro.w, np.zeros_like(ro.b))
     loads = []
     for j in range(p.n_features):
         node, dev = divmod(j, p.n_devices)
@@ -109,3 +114,19 @@ def test_readout_variants_share_one_signature():
     assert [(n, m.flow) for n, m in a.signature.members.items()] == \
         [(n, m.flow) for n, m in b.signature.members.items()]
     assert a.o.p.shape() == p.frame_sum_layout and b.o.p.shape() == p.output_sum_layout
+
+
+def test_spram_readout_starts_empty_and_needs_the_weights_written():
+    """Weights in SPRAM are not initialised by the design: unloaded, the sums are the biases alone."""
+    rng = np.random.default_rng(10)
+    p = dataclasses.replace(make_params(6, 2, 3, lanes=2), readout="serial", weight_ram="spram-sim")
+    ro = random_readout(p, rng)
+    empty = dataclasses.replace(ro, w=np.zeros_like(ro.w))
+    check_readout(p, empty, random_sequences(p, rng, 2, 3), rng, dut=SerialReadoutCrossbar(p, ro.w, ro.b))
+
+
+def test_spram_needs_the_serial_readout():
+    with pytest.raises(HardwareParamError, match="serial"):
+        dataclasses.replace(make_params(4, 2, 3), weight_ram="spram")
+    with pytest.raises(HardwareParamError, match="weight_ram"):
+        dataclasses.replace(make_params(4, 2, 3), readout="serial", weight_ram="flash")

@@ -4,6 +4,8 @@ The fast set runs in the default pytest run (Verilator builds are cached by
 content, so only the first run pays for them); the sweep is ``slow``.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -99,6 +101,23 @@ def test_serial_readout_matches_every_clock(seed, sim, p_ready, tmp_path):
     reloads = [(int(rng.integers(1, sum(map(len, seqs)))), *random_readout(d.params, rng))]
     rep = _check(d, tmp_path, seqs, sim=sim, seed=seed, p_ready=p_ready, reloads=reloads)
     assert rep["design"]["readout_mode"] == "serial"
+
+
+def test_serial_readout_in_spram_on_yosys_model(tmp_path):
+    """Weights in iCE40 SPRAM (SB_SPRAM256KA instances on Yosys' own model, compiled beside the core): the
+    SPRAM starts empty, so the checker writes the readout through ``load`` first; every clock matches,
+    also with a readout switched while frames flow."""
+    d = dataclasses.replace(random_design(2, max_devices=12, max_virtual=3, readout_mode="serial"),
+                            weight_ram="spram")
+    assert d.params.weight_ram == "spram" and d.needs_load and d.baked
+    rng = np.random.default_rng(2)
+    seqs = random_sequences(d, rng, 4, 6)
+    reloads = [(int(rng.integers(1, sum(map(len, seqs)))), *random_readout(d.params, rng))]
+    v_text_check = tmp_path / "memres_top.v"
+    rep = _check(d, tmp_path, seqs, seed=2, reloads=reloads)
+    assert "SB_SPRAM256KA" in v_text_check.read_text()
+    assert rep["design"]["weight_ram"] == "spram"
+    assert (tmp_path / "run" / "SB_SPRAM256KA.v").is_file()
 
 
 def test_readout_loaded_through_the_load_port(tmp_path):
