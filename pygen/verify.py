@@ -38,7 +38,8 @@ from memres.testbenches.coverage import COVERAGE_ARGS, COVERAGE_FILE, format_sum
     summarise, uncovered
 from memres.hdl.top import core_timing
 from memres.testbenches.predict import Design, random_readout, read_ports
-from memres.testbenches.stimulus import CORNER_HANDSHAKES, STIMULI, corner_sequences, random_sequences
+from memres.testbenches.stimulus import CORNER_HANDSHAKES, STIMULI, corner_readout, corner_sequences, \
+    random_sequences
 from memres.sw_model.errors import MemresError
 
 __all__ = ["VerifyError", "verify", "check_design", "load_design", "random_sequences", "model_test_data",
@@ -352,7 +353,8 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         if not design0.baked and n_frames >= 2:
             # a configuration's core: also switch to another random readout while frames flow
             r_rng = np.random.default_rng([s, 2])
-            reloads = [(int(r_rng.integers(1, n_frames)), *random_readout(design0.params, r_rng))]
+            reloads = [(int(r_rng.integers(1, n_frames)), *(corner_readout(design0, r_rng) if stimulus == "corners"
+                                                                else random_readout(design0.params, r_rng)))]
         repro = _reproduce(source, verilog if given else None, sim, s, lanes,
                            sequences if with_test or test is None else 0, n_inputs, n_outputs, random_count,
                            readout) + (" --stimulus corners" if stimulus == "corners" else "")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from amaranth.lib import data
+
 from memres.hdl.design import Design
 
-__all__ = ["random_sequences", "corner_sequences", "STIMULI", "CORNER_HANDSHAKES"]
+__all__ = ["random_sequences", "corner_sequences", "corner_readout", "STIMULI", "CORNER_HANDSHAKES"]
 
 #: Stimulus modes of ``memres verify --stimulus``.
 STIMULI = ("random", "corners")
@@ -47,7 +49,7 @@ def corner_sequences(design: Design, rng: np.random.Generator, count: int, max_l
     """
     p, c = design.params, design.n_inputs
     u = p.k.u_max
-    long_ = max(4 * max_len, 40)
+    long_ = 4 * max_len
     out = [np.full((1, c), u), np.zeros((1, c)), np.full((long_, c), u), np.zeros((max_len, c)),
            np.full((long_, c), u), np.fromfunction(lambda t, i: ((t + i) % 2) * u, (max_len, c)),
            np.fromfunction(lambda t, i: (t % 2) * u, (max_len, c)), np.full((max_len, c), u - 1),
@@ -58,3 +60,15 @@ def corner_sequences(design: Design, rng: np.random.Generator, count: int, max_l
         out.append(s)
     out = [np.asarray(s, dtype=np.int64) for s in out]
     return out + random_sequences(design, rng, count, max_len)
+
+
+def corner_readout(design: Design, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A readout at the ends of the ``load`` value field: every weight and bias is the field's largest or
+    smallest value (beyond ``weight_max``/``bias_max`` where the field is wider: the core's clamps act),
+    signs at random. Written while frames flow, it drives the sums towards saturation."""
+    p = design.params
+    bits = data.Layout.cast(p.load_layout)["value"].shape.width
+    hi, lo = (1 << (bits - 1)) - 1, -(1 << (bits - 1))
+    w = np.where(rng.random((p.n_features, p.n_outputs)) < 0.5, hi, lo)
+    b = np.where(rng.random(p.n_outputs) < 0.5, hi, lo)
+    return w.astype(np.int64), b.astype(np.int64)
