@@ -176,11 +176,16 @@ def main() -> int:
         sorted(random.Random(a.seed).sample(all_sites, a.count))
     print(f"# {len(all_sites)} mutant sites in {gold} ({dead} assigns drive nothing: skipped); checking {len(chosen)} on {a.sim}", file=sys.stderr)
 
+    budget = [0, 0]         # clocks of each intact run, times 3: a mutant that stalls is caught there
+
     def check(verilog: Path, tag: str) -> tuple[str, dict | None]:
         for j, (pv, pr) in enumerate(((0.7, 0.7), (1.0, 0.03))):
             try:
                 rep = check_design(design, verilog, seqs, seed=a.seed, sim=a.sim, run_dir=work / tag / f"h{j}",
-                                   p_valid=pv, p_ready=pr, timeout=a.timeout, stated=stated, reloads=reloads)
+                                   p_valid=pv, p_ready=pr, timeout=a.timeout, stated=stated, reloads=reloads,
+                                   max_cycles=3 * budget[j])
+                if tag == "gold":
+                    budget[j] = rep["cycles"]
             except Exception as e:      # the simulator rejected the Verilog, or no report (crash, timeout)
                 return "invalid", {"error": str(e).splitlines()[0][:200]}
             if not rep["passed"]:

@@ -169,7 +169,7 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
                  timing: bool = True, p_valid: float = 0.7, p_ready: float = 0.7, label: str = "",
                  reproduce: str = "", timeout: float | None = None, trace: bool | None = None,
                  build_args: tuple[str, ...] = (), stated: dict | None = None, reloads=(),
-                 coverage: bool = False) -> dict:
+                 coverage: bool = False, max_cycles: int = 0) -> dict:
     """Simulate ``verilog`` on ``seqs`` and compare every transaction; return the run's report (see check.py).
 
     ``waves``: False, True (always), or "on_failure" (re-run a failing run with waves; mismatches
@@ -178,6 +178,8 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
     ``hdl.top.core_timing`` of the design); the run's timing probe must measure the same.
     ``reloads``: ``(before_frame, w, b)`` readouts written through ``load`` while frames flow.
     ``coverage``: build with Verilator's line, branch and toggle coverage (``report["coverage_file"]``).
+    ``max_cycles``: clocks after which a run that has not delivered every result is a mismatch
+    (``progress``); 0: derived from the stimulus (generous).
     """
     if coverage:
         if sim != "verilator":
@@ -195,6 +197,7 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
     load = not design.baked
     job = Job(design, seqs, seed=seed, p_valid=p_valid, p_ready=p_ready, timing=timing, trace=has_trace,
               load=load, reloads=list(reloads), report=str(run_dir / "report.json"), label=label, reproduce=reproduce,
+              max_cycles=max_cycles,
               latency=int(stated["latency"]), cycles_per_frame=int(stated["cycles_per_frame"]))
     report = _simulate(verilog, job, run_dir, sim, waves is True, timeout, build_args)
     report["run_dir"] = str(run_dir)
@@ -383,7 +386,8 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         "seconds": time.perf_counter() - t0,
         "sim": sim, "lanes": lanes, "readout": readout, "verilog": str(verilog), "source": str(source),
         "out_dir": str(out),
-        "stimulus": (test["kind"] + " + random") if test is not None else "random",
+        "stimulus": ((test["kind"] + " + ") if test is not None else "") +
+                    ("corners + random" if stimulus == "corners" else "random"),
         "design": design0.describe(), "runs": runs, "timing_stated": stated,
     }
     if coverage:
