@@ -1,6 +1,7 @@
 """``memres verify --coverage`` and ``--stimulus corners``: coverage of the generated Verilog per block."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +10,9 @@ from memres.pygen.verify import VerifyError, load_design, verify
 from memres.testbenches.coverage import format_summary, merge, read_coverage, reachable, summarise, uncovered, \
     unreachable_reason
 from memres.testbenches.stimulus import corner_readout, corner_sequences
+
+
+TINY = Path(__file__).resolve().parents[2] / "examples" / "tiny.json"
 
 
 def _point(page, line, what, hier="tb.dut", f="core.v"):
@@ -43,11 +47,11 @@ def test_coverage_file_parsed_per_block_and_kind(tmp_path):
 
 def test_coverage_needs_verilator(tmp_path):
     with pytest.raises(VerifyError, match="verilator"):
-        verify("examples/tiny.json", n_inputs=2, n_outputs=2, sim="icarus", coverage=True, out_dir=tmp_path)
+        verify(TINY, n_inputs=2, n_outputs=2, sim="icarus", coverage=True, out_dir=tmp_path)
 
 
 def test_corner_stimulus_reaches_the_ends():
-    d, _ = load_design("examples/tiny.json", n_inputs=3, n_outputs=2)
+    d, _ = load_design(TINY, n_inputs=3, n_outputs=2)
     seqs = corner_sequences(d, np.random.default_rng(1), 2, 5)
     u = d.params.k.u_max
     assert any((s == u).all() and len(s) == 20 for s in seqs) and any((s == 0).all() for s in seqs)
