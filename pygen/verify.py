@@ -34,9 +34,12 @@ from memres.hdl.verilog import design_core, to_verilog
 from memres.pygen.console import add_output_flags
 from memres.pygen.options import HardwareOptions
 from memres.testbenches.check import HARNESS_TOP, Job, format_mismatch, harness_verilog, save_job
+from memres.testbenches.coverage import COVERAGE_ARGS, COVERAGE_FILE, format_summary, merge, read_coverage, \
+    summarise, uncovered
 from memres.hdl.top import core_timing
 from memres.testbenches.predict import Design, random_readout, read_ports
-from memres.testbenches.stimulus import random_sequences
+from memres.testbenches.stimulus import CORNER_HANDSHAKES, STIMULI, corner_readout, corner_sequences, \
+    random_sequences
 from memres.sw_model.errors import MemresError
 
 __all__ = ["VerifyError", "verify", "check_design", "load_design", "random_sequences", "model_test_data",
@@ -165,7 +168,8 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
                  sim: str = "verilator", run_dir: str | Path, waves: bool | str = False,
                  timing: bool = True, p_valid: float = 0.7, p_ready: float = 0.7, label: str = "",
                  reproduce: str = "", timeout: float | None = None, trace: bool | None = None,
-                 build_args: tuple[str, ...] = (), stated: dict | None = None, reloads=()) -> dict:
+                 build_args: tuple[str, ...] = (), stated: dict | None = None, reloads=(),
+                 coverage: bool = False, max_cycles: int = 0) -> dict:
     """Simulate ``verilog`` on ``seqs`` and compare every transaction; return the run's report (see check.py).
 
     ``waves``: False, True (always), or "on_failure" (re-run a failing run with waves; mismatches
@@ -173,7 +177,14 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
     ``stated``: ``{"latency", "cycles_per_frame"}`` the hardware states (manifest, core; default
     ``hdl.top.core_timing`` of the design); the run's timing probe must measure the same.
     ``reloads``: ``(before_frame, w, b)`` readouts written through ``load`` while frames flow.
+    ``coverage``: build with Verilator's line, branch and toggle coverage (``report["coverage_file"]``).
+    ``max_cycles``: clocks after which a run that has not delivered every result is a mismatch
+    (``progress``); 0: derived from the stimulus (generous).
     """
+    if coverage:
+        if sim != "verilator":
+            raise VerifyError("coverage needs --sim verilator")
+        build_args = (*build_args, *COVERAGE_ARGS)
     run_dir = Path(run_dir).resolve()    # the simulator runs in another working directory
     run_dir.mkdir(parents=True, exist_ok=True)
     verilog = Path(verilog).resolve()
@@ -186,10 +197,13 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
     load = design.needs_load
     job = Job(design, seqs, seed=seed, p_valid=p_valid, p_ready=p_ready, timing=timing, trace=has_trace,
               load=load, reloads=list(reloads), report=str(run_dir / "report.json"), label=label, reproduce=reproduce,
+              max_cycles=max_cycles,
               latency=int(stated["latency"]), cycles_per_frame=int(stated["cycles_per_frame"]))
     report = _simulate(verilog, job, run_dir, sim, waves is True, timeout, build_args)
     report["run_dir"] = str(run_dir)
     report["sim"] = sim
+    if coverage and (run_dir / COVERAGE_FILE).is_file():
+        report["coverage_file"] = str(run_dir / COVERAGE_FILE)
     if not report["passed"] and waves == "on_failure":
         m = report["first_mismatch"]
         wave_dir = run_dir / "waves"
@@ -219,6 +233,7 @@ def _simulate(verilog: Path, job: Job, run_dir: Path, sim: str, waves: bool, tim
            "PYTHONPATH": os.pathsep.join([str(REPO), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
                                                       if p]])}
     Path(job.report).unlink(missing_ok=True)
+    (run_dir / COVERAGE_FILE).unlink(missing_ok=True)
     t0 = time.perf_counter()
     sources = [harness, verilog]
     if job.design.weight_ram == "spram":
@@ -249,7 +264,8 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
            out_dir: str | Path = "memres-verify", sequences: int | None = None, random_count: int = 8,
            max_len: int = 10, n_inputs: int | None = None, n_outputs: int | None = None, data_dir=None,
            p_valid: float = 0.7, p_ready: float = 0.7, timing: bool = True,
-           timeout: float | None = None, log=None, readout: str | None = None) -> dict:
+           timeout: float | None = None, log=None, readout: str | None = None, stimulus: str = "random",
+           coverage: bool = False) -> dict:
     """Verify the core of a model or configuration file; return a summary dict.
 
     Keys: ``passed``, ``cycles``, ``compared``, ``mismatches``, ``first_mismatch`` (or None),
@@ -263,10 +279,18 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
     ``reproduce`` command of a report repeats it exactly. ``verilog``: check this file
     instead of generating one (its lanes are read from its trace port). ``readout``:
     ``"parallel"`` or ``"serial"``; default the ``manifest.json`` beside ``verilog``
-    (``parameters.readout``), else parallel.
+    (``parameters.readout``), else parallel. ``stimulus``: ``"random"`` or ``"corners"``
+    (:func:`testbenches.stimulus.corner_sequences` before the random sequences, and run ``i`` with the
+    handshake rates ``CORNER_HANDSHAKES[seed % 4]`` instead of ``p_valid``/``p_ready``). ``coverage``: build
+    with Verilator's coverage and add ``coverage`` (per block and kind, runs merged) and
+    ``coverage_uncovered`` (branches never taken) to the result.
     """
     if seeds < 1:
         raise VerifyError(f"seeds must be at least 1, not {seeds}")
+    if stimulus not in STIMULI:
+        raise VerifyError(f"stimulus must be one of {', '.join(STIMULI)}, not {stimulus!r}")
+    if coverage and sim != "verilator":
+        raise VerifyError("--coverage needs --sim verilator")
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     say = log or (lambda msg: None)
@@ -327,24 +351,30 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         if with_test:
             seqs = list(test["seqs"])
             n_test = len(seqs)
-        seqs += random_sequences(design, np.random.default_rng([s, 1]), random_count, max_len)
+        pv, pr = p_valid, p_ready
+        if stimulus == "corners":
+            seqs += corner_sequences(design, np.random.default_rng([s, 1]), random_count, max_len)
+            pv, pr = CORNER_HANDSHAKES[s % len(CORNER_HANDSHAKES)]
+        else:
+            seqs += random_sequences(design, np.random.default_rng([s, 1]), random_count, max_len)
         reloads = []
         n_frames = sum(map(len, seqs))
         if not design0.baked and n_frames >= 2:
             # a configuration's core: also switch to another random readout while frames flow
             r_rng = np.random.default_rng([s, 2])
-            reloads = [(int(r_rng.integers(1, n_frames)), *random_readout(design0.params, r_rng))]
+            reloads = [(int(r_rng.integers(1, n_frames)), *(corner_readout(design0, r_rng) if stimulus == "corners"
+                                                                else random_readout(design0.params, r_rng)))]
         repro = _reproduce(source, verilog if given else None, sim, s, lanes,
                            sequences if with_test or test is None else 0, n_inputs, n_outputs, random_count,
-                           readout)
+                           readout) + (" --stimulus corners" if stimulus == "corners" else "")
         clocks = n_frames * core_timing(design0.params).cycles_per_frame
         say(f"run {i + 1}/{seeds}: seed {s}, {len(seqs)} sequences, {n_frames} frames on {sim}, "
             f"about {clocks:,} clocks" + (" (long: use more --lanes or fewer --sequences for a quicker check)"
                                           if clocks > 5_000_000 else ""))
         rep = check_design(design, verilog, seqs, seed=s, sim=sim, run_dir=out / f"run{s}", waves=waves,
-                           timing=timing, p_valid=p_valid, p_ready=p_ready, label=f"seed {s}", reproduce=repro,
+                           timing=timing, p_valid=pv, p_ready=pr, label=f"seed {s}", reproduce=repro,
                            timeout=timeout, build_args=NETLIST_WAIVERS if given else (), stated=stated,
-                           reloads=reloads)
+                           reloads=reloads, coverage=coverage)
         rep["test_sequences"] = n_test
         runs.append(rep)
         if not rep["passed"]:
@@ -362,9 +392,15 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         "seconds": time.perf_counter() - t0,
         "sim": sim, "lanes": lanes, "readout": readout, "verilog": str(verilog), "source": str(source),
         "out_dir": str(out),
-        "stimulus": (test["kind"] + " + random") if test is not None else "random",
+        "stimulus": ((test["kind"] + " + ") if test is not None else "") +
+                    ("corners + random" if stimulus == "corners" else "random"),
         "design": design0.describe(), "runs": runs, "timing_stated": stated,
     }
+    if coverage:
+        points = merge(*(read_coverage(r["coverage_file"]) for r in runs if r.get("coverage_file")))
+        result["coverage"] = summarise(points, exclude=(HARNESS_TOP,))
+        result["coverage_uncovered"] = uncovered(points, "branch", exclude=(HARNESS_TOP,))
+        result["stimulus_mode"] = stimulus
     sim_seconds = sum(r["seconds"] for r in runs)
     result["cycles_per_second"] = result["cycles"] / sim_seconds if sim_seconds else 0.0
     if test is not None and test["labels"] is not None and runs[0]["passed"]:
@@ -442,6 +478,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help="FSDD folder (default: the model's)")
     parser.add_argument("--p-valid", type=float, default=0.7, help="probability an input offers a beat per clock")
     parser.add_argument("--p-ready", type=float, default=0.7, help="probability results.ready is high per clock")
+    parser.add_argument("--stimulus", choices=STIMULI, default="random",
+                        help="random (default) or corners: full-scale/zero/alternating/long saturating sequences "
+                             "before the random ones, and per seed a handshake corner (back-pressure on every stage, "
+                             "full speed, starved inputs)")
+    parser.add_argument("--coverage", action="store_true",
+                        help="Verilator line, branch and toggle coverage of the generated Verilog, per block "
+                             "(coverage.dat in each run folder; summary in verify.json and --json)")
     parser.add_argument("--no-timing", action="store_true",
                         help="skip the timing probe: do not check the latency and frame interval against "
                              "the stated ones (every transaction and the stream rules are still compared)")
@@ -459,7 +502,8 @@ def run(args: argparse.Namespace) -> int:
     result = verify(args.source, verilog=args.verilog, sim=args.sim, seeds=args.seeds, seed=args.seed, waves=waves,
                     lanes=opts.lanes, out_dir=args.output, sequences=args.sequences, random_count=args.random,
                     n_inputs=opts.n_inputs, n_outputs=opts.n_outputs, data_dir=args.data, p_valid=args.p_valid,
-                    p_ready=args.p_ready, timing=not args.no_timing, log=log, readout=opts.readout)
+                    p_ready=args.p_ready, timing=not args.no_timing, log=log, readout=opts.readout,
+                    stimulus=args.stimulus, coverage=args.coverage)
     if args.json:
         slim = {k: v for k, v in result.items() if k != "runs"}
         slim["runs"] = [{k: v for k, v in r.items() if k != "decisions"} for r in result["runs"]]
@@ -489,5 +533,11 @@ def summary(r: dict) -> str:
         for run_ in r["runs"]:
             if run_.get("wave_note"):
                 lines.append(f"  note: {run_['wave_note']}")
+    if r.get("coverage"):
+        lines.append(f"  coverage ({r.get('stimulus_mode', 'random')} stimulus), covered/total per block:")
+        lines += ["    " + x for x in format_summary(r["coverage"]).splitlines()]
+        if r.get("coverage_uncovered"):
+            lines.append(f"  {len(r['coverage_uncovered'])} branch(es) never taken: see coverage_uncovered in "
+                         f"verify.json")
     lines.append(f"  reports: {Path(r['out_dir']) / 'verify.json'}")
     return "\n".join(lines)

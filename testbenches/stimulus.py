@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from amaranth.lib import data
+
 from memres.hdl.design import Design
 
-__all__ = ["random_sequences"]
+__all__ = ["random_sequences", "corner_sequences", "corner_readout", "STIMULI", "CORNER_HANDSHAKES"]
+
+#: Stimulus modes of ``memres verify --stimulus``.
+STIMULI = ("random", "corners")
+#: ``(p_valid, p_ready)`` of the corner runs, run ``i`` takes entry ``i % 4``: back-pressure on every
+#: stage (inputs always valid, results almost never taken: every skid buffer and stall path fills),
+#: full speed, starved inputs, and both at once.
+CORNER_HANDSHAKES = ((1.0, 0.03), (1.0, 1.0), (0.15, 1.0), (0.5, 0.2))
 
 
 def random_sequences(design: Design, rng: np.random.Generator, count: int, max_len: int = 10) -> list[np.ndarray]:
@@ -27,3 +36,39 @@ def random_sequences(design: Design, rng: np.random.Generator, count: int, max_l
             s = rng.integers(0, k.u_max + 1, size=shape)
         out.append(np.asarray(s, dtype=np.int64))
     return out
+
+
+def corner_sequences(design: Design, rng: np.random.Generator, count: int, max_len: int = 10) -> list[np.ndarray]:
+    """Sequences that drive the corners of the arithmetic, then ``count`` random ones.
+
+    Every input at full scale and at zero, for one frame and for long runs (states saturate at the
+    top and decay to rest; the classifier's running sums saturate, ``seq_limit``); inputs alternating
+    between full scale and zero frame by frame and input by input (largest steps of the state);
+    one input at full scale, the others zero (one mask sign at a time); ``u_max - 1`` and 1 (the
+    codes next to the ends).
+    """
+    p, c = design.params, design.n_inputs
+    u = p.k.u_max
+    long_ = 4 * max_len
+    out = [np.full((1, c), u), np.zeros((1, c)), np.full((long_, c), u), np.zeros((max_len, c)),
+           np.full((long_, c), u), np.fromfunction(lambda t, i: ((t + i) % 2) * u, (max_len, c)),
+           np.fromfunction(lambda t, i: (t % 2) * u, (max_len, c)), np.full((max_len, c), u - 1),
+           np.full((max_len, c), 1)]
+    for i in range(min(c, 4)):
+        s = np.zeros((3, c))
+        s[:, i] = u
+        out.append(s)
+    out = [np.asarray(s, dtype=np.int64) for s in out]
+    return out + random_sequences(design, rng, count, max_len)
+
+
+def corner_readout(design: Design, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A readout at the ends of the ``load`` value field: every weight and bias is the field's largest or
+    smallest value (beyond ``weight_max``/``bias_max`` where the field is wider: the core's clamps act),
+    signs at random. Written while frames flow, it drives the sums towards saturation."""
+    p = design.params
+    bits = data.Layout.cast(p.load_layout)["value"].shape.width
+    hi, lo = (1 << (bits - 1)) - 1, -(1 << (bits - 1))
+    w = np.where(rng.random((p.n_features, p.n_outputs)) < 0.5, hi, lo)
+    b = np.where(rng.random(p.n_outputs) < 0.5, hi, lo)
+    return w.astype(np.int64), b.astype(np.int64)

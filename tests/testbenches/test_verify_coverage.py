@@ -1,0 +1,83 @@
+"""``memres verify --coverage`` and ``--stimulus corners``: coverage of the generated Verilog per block."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memres.pygen.verify import VerifyError, load_design, verify
+from memres.testbenches.coverage import format_summary, merge, read_coverage, reachable, summarise, uncovered, \
+    unreachable_reason
+from memres.testbenches.stimulus import corner_readout, corner_sequences
+
+
+TINY = Path(__file__).resolve().parents[2] / "examples" / "tiny.json"
+
+
+def _point(page, line, what, hier="tb.dut", f="core.v"):
+    key = "\x01".join(f"{k}\x02{v}" for k, v in (("f", f), ("l", line), ("t", page.split("/")[0][2:]),
+                                                  ("page", page), ("o", what), ("h", hier)))
+    return "\x01" + key
+
+
+def test_coverage_file_parsed_per_block_and_kind(tmp_path):
+    (tmp_path / "core.v").write_text("assign a = b ? 1 : 0;\n"
+                                     "if (\\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end\n")
+    dat, v = tmp_path / "coverage.dat", str(tmp_path / "core.v")
+    dat.write_text("# SystemC::Coverage-3\n" + "\n".join([
+        f"C '{_point('v_line/memres_top.cells', 1, 'block')}' 3",
+        f"C '{_point('v_branch/memres_top.cells', 1, 'cond_then', f=v)}' 0",
+        f"C '{_point('v_branch/memres_top.cells', 2, 'if', f=v)}' 0",
+        f"C '{_point('v_toggle/memres_top', 1, 'x:0->1')}' 1",
+        f"C '{_point('v_toggle/memres_verify_tb', 1, 'y:0->1')}' 0"]) + "\n")
+    pts = read_coverage(dat)
+    s = summarise(pts, exclude=("memres_verify_tb",))
+    assert s["memres_top.cells"]["line"] == {"covered": 1, "total": 1}
+    assert s["memres_top.cells"]["branch"] == {"covered": 0, "total": 2}
+    assert s["all"]["toggle"] == {"covered": 1, "total": 1}          # the harness left out
+    assert "memres_verify_tb" not in s and "memres_top.cells" in format_summary(s)
+    u = uncovered(pts, "branch", exclude=("memres_verify_tb",))
+    assert [r["line"] for r in u] == [1, 2]
+    assert u[1]["reason"].startswith("unreachable") and not u[0]["reason"]
+    assert reachable(u) == [u[0]]
+    assert summarise(merge(pts, pts))["all"]["line"] == {"covered": 1, "total": 1}
+    assert unreachable_reason("if (x) begin end") == ""
+
+
+def test_coverage_needs_verilator(tmp_path):
+    with pytest.raises(VerifyError, match="verilator"):
+        verify(TINY, n_inputs=2, n_outputs=2, sim="icarus", coverage=True, out_dir=tmp_path)
+
+
+def test_corner_stimulus_reaches_the_ends():
+    d, _ = load_design(TINY, n_inputs=3, n_outputs=2)
+    seqs = corner_sequences(d, np.random.default_rng(1), 2, 5)
+    u = d.params.k.u_max
+    assert any((s == u).all() and len(s) == 20 for s in seqs) and any((s == 0).all() for s in seqs)
+    assert any(len(set(s[:, 0])) == 2 for s in seqs)          # alternating full scale / zero
+    w, b = corner_readout(d, np.random.default_rng(1))
+    assert w.max() > d.params.weight_max and b.min() < -d.params.bias_max   # the core's clamps act
+
+
+@pytest.fixture(scope="module")
+def small_config(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cov") / "small.json"
+    path.write_text(json.dumps({"reservoir": {"n_devices": 4, "n_virtual": 2, "state_features": True, "seed": 3}}))
+    return path
+
+
+def test_coverage_of_random_and_corner_runs(small_config, tmp_path):
+    """Both runs pass; every line block is reached; the corners reach branches the random run does not
+    (state clamps, load clamps) and every branch left is either named unreachable or listed."""
+    common = dict(n_inputs=2, n_outputs=2, lanes=2, random_count=2, coverage=True, waves=False)
+    rnd = verify(small_config, out_dir=tmp_path / "r", **common)
+    cor = verify(small_config, out_dir=tmp_path / "c", stimulus="corners", seeds=2, **common)
+    assert rnd["passed"] and cor["passed"], (rnd["first_mismatch"], cor["first_mismatch"])
+    for r in (rnd, cor):
+        assert r["coverage"]["all"]["line"]["covered"] == r["coverage"]["all"]["line"]["total"] > 0
+        assert {"memres_top.cells", "memres_top.readout", "memres_top.classifier"} <= set(r["coverage"])
+        assert "memres_verify_tb" not in r["coverage"]
+    rb, cb = rnd["coverage"]["all"]["branch"], cor["coverage"]["all"]["branch"]
+    assert rb["total"] == cb["total"] and cb["covered"] > rb["covered"]
+    assert len(cor["coverage_uncovered"]) == cb["total"] - cb["covered"]
