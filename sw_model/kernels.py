@@ -79,6 +79,18 @@ if numba is not None:
                 kk += 1
 
     @njit(inline="always")
+    def _project(u, b, t, mask, p):
+        """p = u[b, t] @ mask: one frame onto all ML x N pulses (exact in float64 for integer codes)."""
+        n_in, mln = mask.shape
+        u0 = u[b, t, 0]
+        for j in range(mln):
+            p[j] = u0 * mask[0, j]
+        for c in range(1, n_in):
+            uc = u[b, t, c]
+            for j in range(mln):
+                p[j] += uc * mask[c, j]
+
+    @njit(inline="always")
     def _next_end(ends, b, t, k):
         while k < ends.shape[1] and ends[b, k] == t + 1:
             k += 1
@@ -88,7 +100,6 @@ if numba is not None:
     def _float_run(u, lengths, mask, c0, c1, sq, v_min, v_max, alpha, kp, kn, r, g0, r_idle, idle,
                    state_features, noise, noise_amp, feats, states, record, store, ends, sums):
         n_seq = u.shape[0]
-        n_in = u.shape[2]
         mln = mask.shape[1]
         n_dev = r.shape[0]
         ml = mln // n_dev
@@ -106,14 +117,7 @@ if numba is not None:
             acc = np.zeros(n_feat)
             k = 0
             for t in range(lengths[b]):
-                # projection of the frame onto all ML x N pulses (reservoir.voltages)
-                u0 = u[b, t, 0]
-                for j in range(mln):
-                    p[j] = u0 * mask[0, j]
-                for c in range(1, n_in):
-                    uc = u[b, t, c]
-                    for j in range(mln):
-                        p[j] += uc * mask[c, j]
+                _project(u, b, t, mask, p)     # projection onto all ML x N pulses (reservoir.voltages)
                 # what each pulse does, independent of the state (device.pulse_factors)
                 for m in range(ml):
                     for n in range(n_dev):
@@ -154,7 +158,6 @@ if numba is not None:
                    decay_bits, lut_bits, current_shift, state_shift, r_idle, idle, state_features, feats,
                    states, record, store, ends, sums):
         n_seq = u.shape[0]
-        n_in = u.shape[2]
         mln = mask.shape[1]
         n_dev = r.shape[0]
         ml = mln // n_dev
@@ -169,14 +172,7 @@ if numba is not None:
             acc = np.zeros(n_feat, dtype=np.int64)
             k = 0
             for t in range(lengths[b]):
-                # integer projection, exact in float64 (every partial sum is an integer < 2^53)
-                u0 = u[b, t, 0]
-                for j in range(mln):
-                    p[j] = u0 * mask[0, j]
-                for c in range(1, n_in):
-                    uc = u[b, t, c]
-                    for j in range(mln):
-                        p[j] += uc * mask[c, j]
+                _project(u, b, t, mask, p)     # integer projection, exact in float64 (partial sums < 2^53)
                 # table look-ups of the whole frame (fixed.pulse_codes)
                 for j in range(mln):
                     q = _rshift_round(np.int64(p[j]) * gain + center, gain_bits)
