@@ -171,7 +171,7 @@ def synthesize(verilog_path: Path, family: str, out_dir: Path, top: str = TOP_NA
         if "dsp_budget" in target:
             body = ["proc", "opt_expr", "opt_clean", "wreduce"]
             _run_yosys(tmp, f"{family}_list", head + body + [
-                f"select -write cell_mults.txt {top}.cells/t:$mul",
+                f"select -write cell_mults.txt {top}.cells*/t:$mul",
                 # only multipliers wide enough for a block (Yosys maps narrower ones to logic anyway)
                 f"select -write readout_mults.txt {top}.readout/t:$mul {top}.readout/r:Y_WIDTH>=11 %i"], family)
             cell_mults = (tmp / "cell_mults.txt").read_text().split()
