@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -134,14 +135,39 @@ def _yosys_command() -> list[str]:
     return [exe]
 
 
+#: Seconds between two progress lines while Yosys runs.
+_YOSYS_HEARTBEAT_S = 15.0
+_YOSYS_PASS = re.compile(r"^[0-9.]+\s+Executing ([A-Z0-9_]+ pass[^\n]*)", re.M)
+
+
+def _yosys_step(log: Path) -> str:
+    """The last pass Yosys' log names (``"ABC9 pass"``, ...), or "" before the first."""
+    try:
+        text = log.read_text(errors="replace")[-20000:]
+    except OSError:
+        return ""
+    steps = _YOSYS_PASS.findall(text)
+    return steps[-1].strip().rstrip(".") if steps else ""
+
+
 def _run_yosys(cwd: Path, name: str, lines: list[str], family: str) -> None:
+    """Run one Yosys script; every :data:`_YOSYS_HEARTBEAT_S` seconds log the pass it is in."""
     (cwd / f"{name}.ys").write_text("\n".join(lines) + "\n")
-    proc = subprocess.run([*_yosys_command(), "-q", "-l", f"{name}.log", "-s", f"{name}.ys"], cwd=cwd,
-                          capture_output=True, text=True)
+    log = cwd / f"{name}.log"
+    t0 = time.monotonic()
+    with subprocess.Popen([*_yosys_command(), "-q", "-l", log.name, "-s", f"{name}.ys"], cwd=cwd,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        while True:
+            try:
+                _, stderr = proc.communicate(timeout=_YOSYS_HEARTBEAT_S)
+                break
+            except subprocess.TimeoutExpired:
+                logger.info("Yosys %s: %s (%.0f s)", family, _yosys_step(log) or "starting",
+                            time.monotonic() - t0)
     if proc.returncode != 0:
-        log = (cwd / f"{name}.log").read_text() if (cwd / f"{name}.log").is_file() else proc.stderr
+        text = log.read_text(errors="replace") if log.is_file() else stderr
         raise GenerateError(f"Yosys {family} synthesis failed (exit {proc.returncode}):\n"
-                            + "\n".join(log.strip().splitlines()[-15:]))
+                            + "\n".join(text.strip().splitlines()[-15:]))
 
 
 def synthesize(verilog_path: Path, family: str, out_dir: Path, top: str = TOP_NAME) -> dict:
@@ -185,9 +211,11 @@ def synthesize(verilog_path: Path, family: str, out_dir: Path, top: str = TOP_NA
         script = head + body + [f"{command} -top {top}"] + tail
         try:
             _run_yosys(tmp, family, script, family)
-        except GenerateError:
+        except GenerateError as e:
             if "fallback" not in target:
                 raise
+            logger.warning("Yosys %s: '%s' failed (%s); trying '%s'", family, command,
+                           str(e).strip().splitlines()[-1][:200], target["fallback"])
             command = target["fallback"]
             script = head + body + [f"{command} -top {top}"] + tail
             _run_yosys(tmp, family, script, family)
