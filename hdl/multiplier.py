@@ -36,10 +36,15 @@ from amaranth.hdl import ClockSignal, Const, Instance, Module, Shape, Signal, si
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["RegisteredMultiplier", "DSP_WIDTH"]
+from .boards import BOARDS
+
+__all__ = ["RegisteredMultiplier", "DSP_WIDTH", "ECP5_DSPS"]
 
 #: Operand width of an ECP5 MULT18X18D (signed).
 DSP_WIDTH = 18
+#: MULT18X18D blocks of the ECP5-85F (hdl/boards.py): the cell array's take theirs first, the
+#: parallel readout's use what is left (the rest are behavioural, for Yosys to map).
+ECP5_DSPS = BOARDS["ulx3s"].capacity["dsps"]
 
 
 def _signed_width(shape: Shape) -> int:
@@ -54,6 +59,9 @@ class RegisteredMultiplier(wiring.Component):
     ----------
     a_shape, b_shape : Shape
         The operands' shapes.
+    dsp : bool
+        Use the ECP5 block when building for one (default); False keeps the
+        behavioural version there too (Yosys then maps the product its own way).
 
     Attributes
     ----------
@@ -68,8 +76,9 @@ class RegisteredMultiplier(wiring.Component):
     #: The registers, in order: the operands, the product.
     STAGES = ("operands", "product")
 
-    def __init__(self, a_shape, b_shape):
+    def __init__(self, a_shape, b_shape, *, dsp: bool = True):
         a_shape, b_shape = Shape.cast(a_shape), Shape.cast(b_shape)
+        self._dsp = bool(dsp)
         self._a_shape, self._b_shape = a_shape, b_shape
         p_width = _signed_width(a_shape) + _signed_width(b_shape)
         super().__init__({"en": In(1), "a": In(a_shape), "b": In(b_shape), "p": Out(signed(p_width))})
@@ -86,7 +95,7 @@ class RegisteredMultiplier(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        if self.uses_dsp_block(platform) and self.fits_dsp:
+        if self._dsp and self.uses_dsp_block(platform) and self.fits_dsp:
             self._ecp5(m)
         else:
             a_reg = Signal(self._a_shape)

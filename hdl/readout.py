@@ -9,6 +9,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .arith import clamp, const_mul, tree_sum
+from .multiplier import ECP5_DSPS, RegisteredMultiplier
 from .params import CoreParams, HardwareParamError
 from .pipeline import beat_stages
 
@@ -201,21 +202,19 @@ class ReadoutCrossbar(_Crossbar):
         with m.If(advance):
             m.d.sync += s1_x.eq(self.i.p.x)
 
-        # the weight row into a register (a block RAM's output is slow; the multipliers follow in a
-        # clock of their own)
-        sw_x = Signal.like(self.i.p.x)
-        sw_w = Signal.like(w_rd.data)
-        with m.If(advance):
-            m.d.sync += [sw_x.eq(s1_x), sw_w.eq(w_rd.data)]
-
-        # products
+        # products: the weight row and the features into the multipliers' operand registers (the
+        # "weights" stage: a block RAM's output is slow, the multipliers follow in a clock of their
+        # own), the products into theirs (the "products" stage). On an ECP5 they are MULT18X18D
+        # blocks while blocks are left after the cell array's three per lane (hdl/multiplier.py).
         prod_w = p.k.fx.weight_bits + p.widths.feature
         s2_prod = Signal(data.ArrayLayout(signed(prod_w), lanes * n_out))
-        with m.If(advance):
-            for ln in range(lanes):
-                for kk in range(n_out):
-                    j = ln * n_out + kk
-                    m.d.sync += s2_prod[j].eq(sw_x[ln] * sw_w[j])
+        for ln in range(lanes):
+            for kk in range(n_out):
+                j = ln * n_out + kk
+                m.submodules[f"mul{j}"] = mul = RegisteredMultiplier(
+                    self.i.p.x[ln].shape(), w_rd.data[j].shape(), dsp=3 * lanes + j < ECP5_DSPS)
+                m.d.comb += [mul.en.eq(advance), mul.a.eq(s1_x[ln]), mul.b.eq(w_rd.data[j]),
+                             s2_prod[j].eq(mul.p)]
 
         # --- accumulate; the sum of the frame's last beat goes to the output
         acc = [Signal(signed(p.widths.frame_acc), name=f"acc{kk}") for kk in range(n_out)]

@@ -132,8 +132,11 @@ def _assign_dsps(build_dir: Path, plan, env: dict, family: str, dsps: int) -> li
     budget = gen.SYNTH_TARGETS[family].get("dsp_budget", dsps)
     core = f"{BUILD_NAME}.design.core"
     script = ["read_rtlil top.il", f"hierarchy -top {BUILD_NAME}", *_PRE_SYNTH,
-              f"select -write cell_mults.txt {core}.cells*/t:$mul {core}.cells*/t:MULT18X18D",
-              f"select -write readout_mults.txt {core}.readout/t:$mul {core}.readout/r:Y_WIDTH>=11 %i"]
+              # the blocks already taken: the cell array's products, and the DSP blocks
+              # hdl/multiplier.py instantiates itself on an ECP5
+              f"select -write cell_mults.txt {core}.cells*/t:$mul {core}.cells*/t:MULT18X18D "
+              f"{core}.readout*/t:MULT18X18D",
+              f"select -write readout_mults.txt {core}.readout*/t:$mul {core}.readout*/r:Y_WIDTH>=11 %i"]
     (build_dir / "list_mults.ys").write_text("\n".join(script) + "\n")
     proc = subprocess.run([env["YOSYS"], "-q", "-l", "list_mults.log", "-s", "list_mults.ys"], cwd=build_dir,
                           env=env, capture_output=True, text=True)

@@ -199,7 +199,7 @@ def synthesize(verilog_path: Path, family: str, out_dir: Path, top: str = TOP_NA
             _run_yosys(tmp, f"{family}_list", head + body + [
                 f"select -write cell_mults.txt {top}.cells*/t:$mul",
                 # only multipliers wide enough for a block (Yosys maps narrower ones to logic anyway)
-                f"select -write readout_mults.txt {top}.readout/t:$mul {top}.readout/r:Y_WIDTH>=11 %i"], family)
+                f"select -write readout_mults.txt {top}.readout*/t:$mul {top}.readout*/r:Y_WIDTH>=11 %i"], family)
             cell_mults = (tmp / "cell_mults.txt").read_text().split()
             readout_mults = sorted((tmp / "readout_mults.txt").read_text().split())
             logic_mults = readout_mults[max(0, target["dsp_budget"] - len(cell_mults)):]
