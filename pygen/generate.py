@@ -62,9 +62,13 @@ SYNTH_TARGETS = {
     },
     "ecp5": {
         "command": "synth_ecp5",
-        # Yosys 0.70's abc9 step fails an assertion on some small designs
-        # (ABC_OPS_REINTEGRATE); mapping with -dff avoids it.
-        "fallback": "synth_ecp5 -dff",
+        # Yosys 0.70's abc9 step fails an assertion on some designs (ABC_OPS_REINTEGRATE), and
+        # 'synth_ecp5 -dff' (abc9 with -dff) then exhausts YoWASP's WebAssembly stack on large
+        # cores. The fallback maps the LUTs with the classic 'abc' instead of abc9 (synth_ecp5
+        # in Yosys 0.70 is synth_lattice, whose -noabc9 is accepted and ignored): the same
+        # script with its map_luts step replaced.
+        "fallback": ["synth_ecp5 -top {top} -run :map_luts", "techmap -map +/lattice/latches_map.v",
+                     "abc -dress -lut 4:7", "clean", "synth_ecp5 -top {top} -run map_cells:"],
         "device": "LFE5U-85F",
         "capacity": board_for_family("ecp5").capacity,
     },
@@ -216,8 +220,9 @@ def synthesize(verilog_path: Path, family: str, out_dir: Path, top: str = TOP_NA
                 raise
             logger.warning("Yosys %s: '%s' failed (%s); trying '%s'", family, command,
                            str(e).strip().splitlines()[-1][:200], target["fallback"])
-            command = target["fallback"]
-            script = head + body + [f"{command} -top {top}"] + tail
+            fallback = [line.format(top=top) for line in target["fallback"]]
+            command = "; ".join(fallback)
+            script = head + body + fallback + tail
             _run_yosys(tmp, family, script, family)
         stat = json.loads((tmp / stat_name).read_text())
         lcs = _packed_lcs(tmp, family, target) if "pack" in target else None
