@@ -282,3 +282,14 @@ def test_yosys_progress_names_the_pass_it_is_in(tmp_path, caplog, monkeypatch):
     assert beats and any("pass" in b for b in beats)
     with pytest.raises(gen.GenerateError, match="synthesis failed"):
         gen._run_yosys(tmp_path, "bad", ["read_verilog missing.v"], "ecp5")
+
+
+@pytest.mark.slow
+def test_ecp5_fallback_maps_luts_without_abc9(config_file, tmp_path, monkeypatch, caplog):
+    """When synth_ecp5 fails (here: an option it refuses) the fallback script with classic abc runs."""
+    target = dict(gen.SYNTH_TARGETS["ecp5"], command="synth_ecp5 -no-such-option")
+    monkeypatch.setitem(gen.SYNTH_TARGETS, "ecp5", target)
+    with caplog.at_level("WARNING", logger=gen.logger.name):
+        s = gen.generate(config_file, tmp_path, lanes=1, synth="ecp5", n_inputs=4, n_outputs=3)["synthesis"]
+    assert any("trying" in r.getMessage() for r in caplog.records)
+    assert "abc -dress -lut 4:7" in s["tool"] and s["luts"] > 0 and s["ffs"] > 0
