@@ -76,6 +76,8 @@ class CellArray(wiring.Component):
 
     #: The register stages, in order, from the accepted beat to the one ``o`` shows.
     STAGES = ("read", "operands", "products", "new_state", "current")
+    #: RegisteredMultipliers per lane (decay, move, current): on an ECP5 each is a DSP block.
+    MULTIPLIERS_PER_LANE = 3
 
     def __init__(self, params: CoreParams):
         if not isinstance(params, CoreParams):

@@ -9,6 +9,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .arith import clamp, const_mul, tree_sum
+from .cell_array import CellArray
 from .multiplier import ECP5_DSPS, RegisteredMultiplier
 from .params import CoreParams, HardwareParamError
 from .pipeline import beat_stages
@@ -205,14 +206,15 @@ class ReadoutCrossbar(_Crossbar):
         # products: the weight row and the features into the multipliers' operand registers (the
         # "weights" stage: a block RAM's output is slow, the multipliers follow in a clock of their
         # own), the products into theirs (the "products" stage). On an ECP5 they are MULT18X18D
-        # blocks while blocks are left after the cell array's three per lane (hdl/multiplier.py).
+        # blocks while blocks are left after the cell array's (hdl/multiplier.py).
         prod_w = p.k.fx.weight_bits + p.widths.feature
         s2_prod = Signal(data.ArrayLayout(signed(prod_w), lanes * n_out))
         for ln in range(lanes):
             for kk in range(n_out):
                 j = ln * n_out + kk
-                m.submodules[f"mul{j}"] = mul = RegisteredMultiplier(
-                    self.i.p.x[ln].shape(), w_rd.data[j].shape(), dsp=3 * lanes + j < ECP5_DSPS)
+                on_dsp = CellArray.MULTIPLIERS_PER_LANE * lanes + j < ECP5_DSPS
+                m.submodules[f"mul{j}"] = mul = RegisteredMultiplier(self.i.p.x[ln].shape(), w_rd.data[j].shape(),
+                                                                     dsp=on_dsp)
                 m.d.comb += [mul.en.eq(advance), mul.a.eq(s1_x[ln]), mul.b.eq(w_rd.data[j]),
                              s2_prod[j].eq(mul.p)]
 
