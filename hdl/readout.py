@@ -155,29 +155,43 @@ class ReadoutCrossbar(_Crossbar):
         bias_wr = biases.write_port(granularity=1)
         bias = [bias_rd.data[kk] for kk in range(n_out)]
 
-        # --- load port
+        # --- load port. A load beat is registered when accepted and written one clock later (its
+        # value clamped after the register): the path from the link's frame register through the
+        # WriteAdapter into the clamp and the memory write was the slowest of the ECP5 design. A
+        # frame is not accepted while a write is pending, so it reads the weights written.
         in_frame = Signal()
         busy = Signal()         # a beat in one of the stages before the output
         ld = self.load.p
         slot = ld.device >> p.lane_bits
-        lane = ld.device & (p.lanes - 1)
         weight_ok = (ld.node < p.passes) & (ld.device < p.n_devices)
-        m.d.comb += [
-            self.load.ready.eq(~in_frame & ~busy),
-            w_wr.addr.eq(const_mul(ld.node, p.slots) + slot),     # shifts and adds, not a DSP
-        ]
-        weight_value = clamp(ld.value, -p.weight_max, p.weight_max)
+        wr_pending = Signal()
+        wr_bias = Signal()
+        wr_weight = Signal()
+        wr_k = Signal.like(ld.k)
+        wr_lane = Signal.like(ld.device)
+        wr_addr = Signal.like(w_wr.addr)
+        wr_value = Signal.like(ld.value)
+        m.d.comb += self.load.ready.eq(~in_frame & ~busy)
+        m.d.sync += wr_pending.eq(self.load.valid & self.load.ready)
+        with m.If(self.load.valid & self.load.ready):
+            m.d.sync += [
+                wr_bias.eq(ld.bias), wr_weight.eq(~ld.bias & weight_ok), wr_k.eq(ld.k),
+                wr_lane.eq(ld.device & (p.lanes - 1)), wr_value.eq(ld.value),
+                wr_addr.eq(const_mul(ld.node, p.slots) + slot),     # shifts and adds, not a DSP
+            ]
+        m.d.comb += w_wr.addr.eq(wr_addr)
+        weight_value = clamp(wr_value, -p.weight_max, p.weight_max)
         for j in range(lanes * n_out):
             m.d.comb += w_wr.data[j].eq(weight_value)
-        with m.If(self.load.valid & self.load.ready & ~ld.bias & weight_ok):
+        with m.If(wr_pending & wr_weight):
             for ln in range(lanes):
                 for kk in range(n_out):
-                    m.d.comb += w_wr.en[ln * n_out + kk].eq((lane == ln) & (ld.k == kk))
-        bias_value = clamp(ld.value, -p.bias_max, p.bias_max)
+                    m.d.comb += w_wr.en[ln * n_out + kk].eq((wr_lane == ln) & (wr_k == kk))
+        bias_value = clamp(wr_value, -p.bias_max, p.bias_max)
         m.d.comb += [bias_rd.addr.eq(0), bias_wr.addr.eq(0)]
         for kk in range(n_out):
             m.d.comb += [bias_wr.data[kk].eq(bias_value),
-                         bias_wr.en[kk].eq(self.load.valid & self.load.ready & ld.bias & (ld.k == kk))]
+                         bias_wr.en[kk].eq(wr_pending & wr_bias & (wr_k == kk))]
 
         # --- accept: a frame may only start when no load is waiting
         advance = Signal()
@@ -185,7 +199,7 @@ class ReadoutCrossbar(_Crossbar):
         s2 = Signal(p.feature_layout)
         m.d.comb += [
             advance.eq(~(s2_valid & s2.frame_end & self.o.valid & ~self.o.ready)),
-            self.i.ready.eq(advance & (in_frame | ~self.load.valid)),
+            self.i.ready.eq(advance & (in_frame | ~self.load.valid & ~wr_pending)),
             w_rd.en.eq(advance), w_rd.addr.eq(self.i.p.row),
         ]
         with m.If(self.i.valid & self.i.ready):
