@@ -8,6 +8,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .arith import rshr
+from .multiplier import RegisteredMultiplier
 from .params import CoreParams
 from .pipeline import beat_stages, pass_beat
 
@@ -75,6 +76,8 @@ class CellArray(wiring.Component):
 
     #: The register stages, in order, from the accepted beat to the one ``o`` shows.
     STAGES = ("read", "operands", "products", "new_state", "current")
+    #: RegisteredMultipliers per lane (decay, move, current): on an ECP5 each is a DSP block.
+    MULTIPLIERS_PER_LANE = 3
 
     def __init__(self, params: CoreParams):
         if not isinstance(params, CoreParams):
@@ -153,43 +156,37 @@ class CellArray(wiring.Component):
         m.d.comb += [s1_end.eq(s1.node >= p.n_virtual), s1_restart.eq(s1.seq_first & (s1.node == 0))]
 
         # The multipliers' operands are made here too (g - g0 and H g_max - g need one adder and a
-        # multiplexer), so that the next stage is the multipliers alone.
+        # multiplexer); the "operands" and "products" stages are the two registers of each
+        # RegisteredMultiplier (on an ECP5, those of its MULT18X18D block).
         sm_g = Signal(state_layout)
-        sm_r = Signal(data.ArrayLayout(unsigned(fx.decay_bits), lanes))
-        sm_d = Signal(data.ArrayLayout(signed(fx.state_bits + 1), lanes))          # g - g0
-        sm_target = Signal(data.ArrayLayout(signed(fx.state_bits + 1), lanes))     # H g_max - g
-        sm_a = Signal(data.ArrayLayout(p.a_shape, lanes))
         sm_f = Signal(data.ArrayLayout(p.f_shape, lanes))
-        with m.If(advance):
-            for lane in range(lanes):
-                g = Signal(unsigned(fx.state_bits), name=f"g_old{lane}")
-                entry = lut_rd[lane].data
-                m.d.comb += g.eq(Mux(s1_restart, g0, state_rd.data[lane]))
-                m.d.sync += [
-                    sm_g[lane].eq(g),
-                    sm_d[lane].eq(g - g0),
-                    sm_target[lane].eq(Mux(entry.h, g_max - g, -g)),
-                    sm_r[lane].eq(Mux(s1_end, decay_rd.data[lane].r_idle, decay_rd.data[lane].r)),
-                    sm_a[lane].eq(Mux(s1_end, 0, entry.a)),      # no move on the end pass
-                    sm_f[lane].eq(entry.f),
-                ]
-
-        # --- products
         prod_r_w = fx.decay_bits + fx.state_bits + 2
         prod_a_w = p.a_shape.width + fx.state_bits + 2
-        s2_valid, s2 = st["products"]
         s2_g = Signal(state_layout)
         s2_decay = Signal(data.ArrayLayout(signed(prod_r_w), lanes))
         s2_move = Signal(data.ArrayLayout(signed(prod_a_w), lanes))
         s2_f = Signal(data.ArrayLayout(p.f_shape, lanes))
         for lane in range(lanes):
+            g = Signal(unsigned(fx.state_bits), name=f"g_old{lane}")
+            entry = lut_rd[lane].data
+            m.d.comb += g.eq(Mux(s1_restart, g0, state_rd.data[lane]))
+            m.submodules[f"mul_decay{lane}"] = mul_r = RegisteredMultiplier(unsigned(fx.decay_bits),
+                                                                            signed(fx.state_bits + 1))
+            m.submodules[f"mul_move{lane}"] = mul_a = RegisteredMultiplier(p.a_shape, signed(fx.state_bits + 1))
+            m.d.comb += [
+                mul_r.en.eq(advance),
+                mul_r.a.eq(Mux(s1_end, decay_rd.data[lane].r_idle, decay_rd.data[lane].r)),
+                mul_r.b.eq(g - g0),
+                mul_a.en.eq(advance),
+                mul_a.a.eq(Mux(s1_end, 0, entry.a)),      # no move on the end pass
+                mul_a.b.eq(Mux(entry.h, g_max - g, -g)),  # H g_max - g
+                s2_decay[lane].eq(mul_r.p),
+                s2_move[lane].eq(mul_a.p),
+            ]
             with m.If(advance):
-                m.d.sync += [
-                    s2_g[lane].eq(sm_g[lane]),
-                    s2_decay[lane].eq(sm_r[lane] * sm_d[lane]),
-                    s2_move[lane].eq(sm_a[lane] * sm_target[lane]),
-                    s2_f[lane].eq(sm_f[lane]),
-                ]
+                m.d.sync += [sm_g[lane].eq(g), sm_f[lane].eq(entry.f),
+                             s2_g[lane].eq(sm_g[lane]), s2_f[lane].eq(sm_f[lane])]
+        s2_valid, s2 = st["products"]
 
         # --- new state, written back (from the products stage)
         s2_end = Signal()
@@ -219,11 +216,10 @@ class CellArray(wiring.Component):
         # feed the state write; a multiplier after them would make that the slowest path)
         s3_writes = Signal()
         s3_g = Signal(state_layout)
-        s3_f = Signal(data.ArrayLayout(p.f_shape, lanes))
         feat_layout = data.ArrayLayout(unsigned(max(fx.state_bits, fx.current_bits)), lanes)
         s3_state_feat = Signal(feat_layout)
         with m.If(advance):
-            m.d.sync += [s3_writes.eq(writes), s3_g.eq(s2_new), s3_f.eq(s2_f)]
+            m.d.sync += [s3_writes.eq(writes), s3_g.eq(s2_new)]
             for lane in range(lanes):
                 if fx.state_bits >= fx.current_bits:
                     feat = s2_g[lane] >> (fx.state_bits - fx.current_bits)
@@ -238,8 +234,10 @@ class CellArray(wiring.Component):
         s4_state_feat = Signal(feat_layout)
         with m.If(advance):
             m.d.sync += [s4_writes.eq(s3_writes), s4_g.eq(s3_g), s4_state_feat.eq(s3_state_feat)]
-            for lane in range(lanes):
-                m.d.sync += s4_cur[lane].eq(s3_g[lane] * s3_f[lane])
+        for lane in range(lanes):    # g' F: the operands registered beside s3, the product in s4
+            m.submodules[f"mul_current{lane}"] = mul_c = RegisteredMultiplier(unsigned(fx.state_bits), p.f_shape)
+            m.d.comb += [mul_c.en.eq(advance), mul_c.a.eq(s2_new[lane]), mul_c.b.eq(s2_f[lane]),
+                         s4_cur[lane].eq(mul_c.p)]
 
         # --- output (combinational): read current / state feature
         s4_end = Signal()

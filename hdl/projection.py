@@ -30,8 +30,8 @@ class InputProjection(wiring.Component):
 
     Pipeline (one global stall, ``o.valid & ~o.ready``), the stages of
     :attr:`STAGES`: issue (frame register, row counter, mask row) | sums of
-    groups of :attr:`GROUP` inputs | ``p`` | ``p`` gain | round, clamp -> ``q``
-    output. The latency (:meth:`latency_of`) is the number of stages.
+    groups of :attr:`GROUP` inputs | the groups summed in two halves | ``p`` |
+    ``p`` gain | round, clamp -> ``q`` output. The latency (:meth:`latency_of`) is the number of stages.
 
     Parameters
     ----------
@@ -47,7 +47,7 @@ class InputProjection(wiring.Component):
     """
 
     #: The register stages, in order, from the frame register (issue) to the output register ``o``.
-    STAGES = ("issue", "group_sums", "projection", "gain", "pulse")
+    STAGES = ("issue", "group_sums", "half_sums", "projection", "gain", "pulse")
 
     #: Inputs summed together in the issue stage (the rest of the masked sum follows a clock later).
     GROUP = 4
@@ -145,11 +145,23 @@ class InputProjection(wiring.Component):
                     m.d.sync += parts[lane][gi].eq(
                         tree_sum([Mux(bits[lane * n_in + c], frame.u[c], 0) for c in grp]))
 
+        # half sums: each lane's groups (and the shared total's) summed in two halves, so that the
+        # projection stage is one addition and one subtraction (the eight group sums of 32 inputs
+        # and 2P - U in one clock were the slowest path on the ECP5)
+        n_groups = len(groups)
+        halves = [range(0, (n_groups + 1) // 2), range((n_groups + 1) // 2, n_groups)]
+        half_shape = unsigned(part_shape.width + max(1, (len(halves[0]) - 1).bit_length()))
+        s_half = Signal(data.ArrayLayout(data.ArrayLayout(half_shape, 2), lanes + 1))
+        with m.If(advance):
+            for lane in range(lanes + 1):
+                for h, idx in enumerate(halves):
+                    m.d.sync += s_half[lane][h].eq(tree_sum([parts[lane][gi] for gi in idx]) if idx else 0)
+
         # projection p = 2 P - U
-        total = tree_sum(list(parts[lanes]))
+        total = s_half[lanes][0] + s_half[lanes][1]
         s_p = Signal(data.ArrayLayout(signed(p.widths.projection), lanes))
         with m.If(advance):
-            m.d.sync += [s_p[lane].eq((tree_sum(list(parts[lane])) << 1) - total) for lane in range(lanes)]
+            m.d.sync += [s_p[lane].eq(((s_half[lane][0] + s_half[lane][1]) << 1) - total) for lane in range(lanes)]
 
         # p gain (a constant: shifts and adds)
         gained = [const_mul(s_p[lane], k.gain) for lane in range(lanes)]

@@ -9,6 +9,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .arith import clamp, const_mul, tree_sum
+from .cell_array import CellArray
+from .multiplier import ECP5_DSPS, RegisteredMultiplier
 from .params import CoreParams, HardwareParamError
 from .pipeline import beat_stages
 from .spram import Spram
@@ -154,29 +156,43 @@ class ReadoutCrossbar(_Crossbar):
         bias_wr = biases.write_port(granularity=1)
         bias = [bias_rd.data[kk] for kk in range(n_out)]
 
-        # --- load port
+        # --- load port. A load beat is registered when accepted and written one clock later (its
+        # value clamped after the register): the path from the link's frame register through the
+        # WriteAdapter into the clamp and the memory write was the slowest of the ECP5 design. A
+        # frame is not accepted while a write is pending, so it reads the weights written.
         in_frame = Signal()
         busy = Signal()         # a beat in one of the stages before the output
         ld = self.load.p
         slot = ld.device >> p.lane_bits
-        lane = ld.device & (p.lanes - 1)
         weight_ok = (ld.node < p.passes) & (ld.device < p.n_devices)
-        m.d.comb += [
-            self.load.ready.eq(~in_frame & ~busy),
-            w_wr.addr.eq(const_mul(ld.node, p.slots) + slot),     # shifts and adds, not a DSP
-        ]
-        weight_value = clamp(ld.value, -p.weight_max, p.weight_max)
+        wr_pending = Signal()
+        wr_bias = Signal()
+        wr_weight = Signal()
+        wr_k = Signal.like(ld.k)
+        wr_lane = Signal.like(ld.device)
+        wr_addr = Signal.like(w_wr.addr)
+        wr_value = Signal.like(ld.value)
+        m.d.comb += self.load.ready.eq(~in_frame & ~busy)
+        m.d.sync += wr_pending.eq(self.load.valid & self.load.ready)
+        with m.If(self.load.valid & self.load.ready):
+            m.d.sync += [
+                wr_bias.eq(ld.bias), wr_weight.eq(~ld.bias & weight_ok), wr_k.eq(ld.k),
+                wr_lane.eq(ld.device & (p.lanes - 1)), wr_value.eq(ld.value),
+                wr_addr.eq(const_mul(ld.node, p.slots) + slot),     # shifts and adds, not a DSP
+            ]
+        m.d.comb += w_wr.addr.eq(wr_addr)
+        weight_value = clamp(wr_value, -p.weight_max, p.weight_max)
         for j in range(lanes * n_out):
             m.d.comb += w_wr.data[j].eq(weight_value)
-        with m.If(self.load.valid & self.load.ready & ~ld.bias & weight_ok):
+        with m.If(wr_pending & wr_weight):
             for ln in range(lanes):
                 for kk in range(n_out):
-                    m.d.comb += w_wr.en[ln * n_out + kk].eq((lane == ln) & (ld.k == kk))
-        bias_value = clamp(ld.value, -p.bias_max, p.bias_max)
+                    m.d.comb += w_wr.en[ln * n_out + kk].eq((wr_lane == ln) & (wr_k == kk))
+        bias_value = clamp(wr_value, -p.bias_max, p.bias_max)
         m.d.comb += [bias_rd.addr.eq(0), bias_wr.addr.eq(0)]
         for kk in range(n_out):
             m.d.comb += [bias_wr.data[kk].eq(bias_value),
-                         bias_wr.en[kk].eq(self.load.valid & self.load.ready & ld.bias & (ld.k == kk))]
+                         bias_wr.en[kk].eq(wr_pending & wr_bias & (wr_k == kk))]
 
         # --- accept: a frame may only start when no load is waiting
         advance = Signal()
@@ -184,7 +200,7 @@ class ReadoutCrossbar(_Crossbar):
         s2 = Signal(p.feature_layout)
         m.d.comb += [
             advance.eq(~(s2_valid & s2.frame_end & self.o.valid & ~self.o.ready)),
-            self.i.ready.eq(advance & (in_frame | ~self.load.valid)),
+            self.i.ready.eq(advance & (in_frame | ~self.load.valid & ~wr_pending)),
             w_rd.en.eq(advance), w_rd.addr.eq(self.i.p.row),
         ]
         with m.If(self.i.valid & self.i.ready):
@@ -202,21 +218,20 @@ class ReadoutCrossbar(_Crossbar):
         with m.If(advance):
             m.d.sync += s1_x.eq(self.i.p.x)
 
-        # the weight row into a register (a block RAM's output is slow; the multipliers follow in a
-        # clock of their own)
-        sw_x = Signal.like(self.i.p.x)
-        sw_w = Signal.like(w_rd.data)
-        with m.If(advance):
-            m.d.sync += [sw_x.eq(s1_x), sw_w.eq(w_rd.data)]
-
-        # products
+        # products: the weight row and the features into the multipliers' operand registers (the
+        # "weights" stage: a block RAM's output is slow, the multipliers follow in a clock of their
+        # own), the products into theirs (the "products" stage). On an ECP5 they are MULT18X18D
+        # blocks while blocks are left after the cell array's (hdl/multiplier.py).
         prod_w = p.k.fx.weight_bits + p.widths.feature
         s2_prod = Signal(data.ArrayLayout(signed(prod_w), lanes * n_out))
-        with m.If(advance):
-            for ln in range(lanes):
-                for kk in range(n_out):
-                    j = ln * n_out + kk
-                    m.d.sync += s2_prod[j].eq(sw_x[ln] * sw_w[j])
+        for ln in range(lanes):
+            for kk in range(n_out):
+                j = ln * n_out + kk
+                on_dsp = CellArray.MULTIPLIERS_PER_LANE * lanes + j < ECP5_DSPS
+                m.submodules[f"mul{j}"] = mul = RegisteredMultiplier(self.i.p.x[ln].shape(), w_rd.data[j].shape(),
+                                                                     dsp=on_dsp)
+                m.d.comb += [mul.en.eq(advance), mul.a.eq(s1_x[ln]), mul.b.eq(w_rd.data[j]),
+                             s2_prod[j].eq(mul.p)]
 
         # --- accumulate; the sum of the frame's last beat goes to the output
         acc = [Signal(signed(p.widths.frame_acc), name=f"acc{kk}") for kk in range(n_out)]

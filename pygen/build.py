@@ -40,6 +40,7 @@ from memres.pygen.console import add_output_flags
 from memres.pygen.options import HardwareOptions
 from memres.pygen.source import load_source
 from memres.sw_model import __version__
+from memres.sw_model import progress
 from memres.sw_model.errors import MemresError
 from memres.testbenches.toolchain import ToolchainError, yowasp_env
 
@@ -106,10 +107,13 @@ def make_design(source, board: str, *, lanes: int = 1, baud: float = DEFAULT_BAU
     return design, info, pll, spec
 
 
-def _synth_overrides(family: str) -> dict:
-    """Yosys and nextpnr options: the synthesis command of ``memres generate --synth``; timing is checked here."""
+def _synth_overrides(family: str, seed: int = 1) -> dict:
+    """Yosys and nextpnr options: the synthesis command of ``memres generate --synth``; timing is checked here.
+
+    ``seed``: nextpnr's placement seed of the build script (further seeds rerun nextpnr alone, :func:`_more_seeds`).
+    """
     opts = gen.SYNTH_TARGETS[family]["command"].split()[1:]
-    return {"synth_opts": " ".join(opts), "nextpnr_opts": "--timing-allow-fail"}
+    return {"synth_opts": " ".join(opts), "nextpnr_opts": f"--timing-allow-fail --seed {seed}"}
 
 
 _PRE_SYNTH = ["proc", "opt_expr", "opt_clean", "wreduce"]
@@ -129,8 +133,11 @@ def _assign_dsps(build_dir: Path, plan, env: dict, family: str, dsps: int) -> li
     budget = gen.SYNTH_TARGETS[family].get("dsp_budget", dsps)
     core = f"{BUILD_NAME}.design.core"
     script = ["read_rtlil top.il", f"hierarchy -top {BUILD_NAME}", *_PRE_SYNTH,
-              f"select -write cell_mults.txt {core}.cells/t:$mul",
-              f"select -write readout_mults.txt {core}.readout/t:$mul {core}.readout/r:Y_WIDTH>=11 %i"]
+              # the blocks already taken: the cell array's products, and the DSP blocks
+              # hdl/multiplier.py instantiates itself on an ECP5
+              f"select -write cell_mults.txt {core}.cells*/t:$mul {core}.cells*/t:MULT18X18D "
+              f"{core}.readout*/t:MULT18X18D",
+              f"select -write readout_mults.txt {core}.readout*/t:$mul {core}.readout*/r:Y_WIDTH>=11 %i"]
     (build_dir / "list_mults.ys").write_text("\n".join(script) + "\n")
     proc = subprocess.run([env["YOSYS"], "-q", "-l", "list_mults.log", "-s", "list_mults.ys"], cwd=build_dir,
                           env=env, capture_output=True, text=True)
@@ -216,8 +223,8 @@ def _tool_versions() -> dict:
     return out
 
 
-def _plan_key(build_dir: Path, plan) -> str:
-    h = hashlib.sha256(json.dumps(_tool_versions(), sort_keys=True).encode())
+def _plan_key(build_dir: Path, plan, seeds: int = 1) -> str:
+    h = hashlib.sha256(json.dumps({**_tool_versions(), "seeds": seeds}, sort_keys=True).encode())
     for name in sorted(plan.files):
         if name.endswith(".debug.v"):
             continue
@@ -252,6 +259,64 @@ def _run_tools(build_dir: Path, plan, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(["sh", f"{plan.script}.sh"], cwd=build_dir, env=env, capture_output=True, text=True)
 
 
+def _seed_fmax(tim: Path) -> float | None:
+    """The Fmax (MHz, the slowest clock) of one nextpnr log, or None without a 'Max frequency' line."""
+    clocks = parse_nextpnr_log(tim.read_text(errors="replace")).get("clocks") if tim.is_file() else None
+    return min(c["fmax_mhz"] for c in clocks.values()) if clocks else None
+
+
+# The files of one place-and-route run: nextpnr's log and configuration, the packer's bitstreams.
+_PNR_OUTPUTS = ("tim", "config", "bit", "bin", "asc", "svf")
+
+
+def _more_seeds(build_dir: Path, plan, env: dict, spec, seeds: int, first: dict) -> list[dict]:
+    """Place and route the synthesised netlist with seeds 2..``seeds``; keep the best run in ``build_dir``.
+
+    The build script has already run once (Yosys, nextpnr with ``--seed 1``,
+    the packer). Each further seed reruns the script's commands after Yosys
+    in ``build_dir/seed-S/`` on the same netlist, with ``--seed S``. The run
+    with the highest Fmax (the slowest clock's) has its log, configuration and
+    bitstream copied to ``build_dir``, where the report reads them. Returns
+    ``[{"seed", "fmax_mhz"}]`` for every seed, the first one included.
+    """
+    script = (build_dir / f"{plan.script}.sh").read_text()
+    lines = script.splitlines()
+    yosys_at = next(i for i, line in enumerate(lines) if line.startswith('"$YOSYS"'))
+    pnr = "\n".join(lines[:yosys_at] + lines[yosys_at + 1:])    # the preamble, nextpnr, the packer
+    if "--seed 1 " not in pnr:
+        raise BuildError(f"no '--seed 1' in {build_dir / (plan.script + '.sh')}: cannot vary the seed")
+    results = [first]
+    keep = build_dir / "seed-1"
+    keep.mkdir(exist_ok=True)
+    for ext in _PNR_OUTPUTS:
+        if (build_dir / f"{BUILD_NAME}.{ext}").is_file():
+            shutil.copyfile(build_dir / f"{BUILD_NAME}.{ext}", keep / f"{BUILD_NAME}.{ext}")
+    with progress.task(f"{spec.name}: nextpnr seeds", total=seeds) as advance:
+        advance(1)
+        for seed in range(2, seeds + 1):
+            run_dir = build_dir / f"seed-{seed}"
+            run_dir.mkdir(exist_ok=True)
+            for name in (f"{BUILD_NAME}.json", f"{BUILD_NAME}.lpf", f"{BUILD_NAME}.pcf"):
+                if (build_dir / name).is_file():
+                    shutil.copyfile(build_dir / name, run_dir / name)
+            (run_dir / "pnr.sh").write_text(pnr.replace("--seed 1 ", f"--seed {seed} "))
+            proc = subprocess.run(["sh", "pnr.sh"], cwd=run_dir, env=env, capture_output=True, text=True)
+            fmax = _seed_fmax(run_dir / f"{BUILD_NAME}.tim")
+            if proc.returncode != 0 or fmax is None:
+                tail = "\n".join((proc.stderr or proc.stdout or "").strip().splitlines()[-8:])
+                raise BuildError(f"nextpnr with --seed {seed} failed (exit {proc.returncode}); logs in {run_dir}:\n"
+                                 f"{tail}")
+            results.append({"seed": seed, "fmax_mhz": fmax})
+            logger.info("%s: seed %d of %d: Fmax %.2f MHz", spec.name, seed, seeds, fmax)
+            advance(1)
+    best = max(results, key=lambda r: r["fmax_mhz"])
+    src = build_dir / f"seed-{best['seed']}"
+    for ext in _PNR_OUTPUTS:
+        if (src / f"{BUILD_NAME}.{ext}").is_file():
+            shutil.copyfile(src / f"{BUILD_NAME}.{ext}", build_dir / f"{BUILD_NAME}.{ext}")
+    return results
+
+
 def _failure(build_dir: Path, proc, family: str, report: dict) -> BuildError:
     log = (build_dir / f"{BUILD_NAME}.tim")
     text = log.read_text(errors="replace") if log.is_file() else ""
@@ -265,7 +330,7 @@ def _failure(build_dir: Path, proc, family: str, report: dict) -> BuildError:
 
 def build(source, board: str = "icebreaker", out_dir=None, *, lanes: int = 1, baud: float = DEFAULT_BAUD,
           clock_mhz: float | None = None, n_inputs: int | None = None, n_outputs: int | None = None,
-          reuse: bool = True, readout: str | None = None) -> dict:
+          reuse: bool = True, readout: str | None = None, seeds: int = 1) -> dict:
     """Build the bitstream of ``source`` for ``board`` into ``out_dir`` and return the report.
 
     Parameters
@@ -279,6 +344,10 @@ def build(source, board: str = "icebreaker", out_dir=None, *, lanes: int = 1, ba
         As ``memres build`` (clock default :data:`DEFAULT_CLOCK_MHZ`, readout :data:`DEFAULT_READOUT`).
     reuse : bool
         Skip the tools when the inputs equal those of the bitstream already there.
+    seeds : int
+        Place and route with nextpnr seeds 1..``seeds`` (Yosys runs once) and keep the
+        bitstream of the highest Fmax; the report lists every seed's Fmax
+        (``"seeds"``) and their spread (``"fmax_spread_mhz"``).
 
     Raises
     ------
@@ -288,6 +357,8 @@ def build(source, board: str = "icebreaker", out_dir=None, *, lanes: int = 1, ba
         the figures).
     """
     t0 = time.perf_counter()
+    if not isinstance(seeds, int) or seeds < 1:
+        raise BuildError(f"--seeds must be a whole number of at least 1, not {seeds!r}")
     design, info, pll, spec = make_design(source, board, lanes=lanes, baud=baud, clock_mhz=clock_mhz,
                                           n_inputs=n_inputs, n_outputs=n_outputs, readout=readout)
     top = BoardTop(spec, design, pll)
@@ -295,7 +366,7 @@ def build(source, board: str = "icebreaker", out_dir=None, *, lanes: int = 1, ba
     build_dir = out / "build"
     platform = spec.platform()
     plan = platform.prepare(top, name=BUILD_NAME, **_synth_overrides(spec.family))
-    key = _plan_key(build_dir, plan)
+    key = _plan_key(build_dir, plan, seeds)
     bit_name = f"{BUILD_NAME}{spec.bitstream_ext}"
     stamp = build_dir / STAMP
     reused = reuse and stamp.is_file() and (build_dir / bit_name).is_file() and \
@@ -313,11 +384,21 @@ def build(source, board: str = "icebreaker", out_dir=None, *, lanes: int = 1, ba
         proc = _run_tools(build_dir, plan, env)
         if proc.returncode != 0 or not (build_dir / bit_name).is_file():
             raise _failure(build_dir, proc, spec.family, report)
-        stamp.write_text(json.dumps({"key": key}))
+        seed_runs = [{"seed": 1, "fmax_mhz": _seed_fmax(build_dir / f"{BUILD_NAME}.tim")}]
+        if seeds > 1:
+            logger.info("%s: seed 1 of %d: Fmax %s MHz", spec.name, seeds, seed_runs[0]["fmax_mhz"])
+            seed_runs = _more_seeds(build_dir, plan, env, spec, seeds, seed_runs[0])
+        stamp.write_text(json.dumps({"key": key, "seeds": seed_runs}))
         logger.info("%s: bitstream built in %.0f s", spec.name, time.perf_counter() - t0)
     else:
+        seed_runs = json.loads(stamp.read_text()).get("seeds") or [
+            {"seed": 1, "fmax_mhz": _seed_fmax(build_dir / f"{BUILD_NAME}.tim")}]
         logger.info("%s: inputs unchanged, reusing the bitstream in %s", spec.name, build_dir)
     report.update(_measured(build_dir, spec, design, report))
+    fmaxes = [r["fmax_mhz"] for r in seed_runs if r["fmax_mhz"] is not None]
+    report["seeds"] = seed_runs
+    report["seed"] = max(seed_runs, key=lambda r: r["fmax_mhz"] or 0.0)["seed"]
+    report["fmax_spread_mhz"] = round(max(fmaxes) - min(fmaxes), 2) if fmaxes else None
     bitstream = out / f"memres_{board}{spec.bitstream_ext}"
     shutil.copyfile(build_dir / bit_name, bitstream)
     report["bitstream"] = str(bitstream)
@@ -393,6 +474,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", "--out", dest="output", metavar="DIR",
                         help="output folder (default build-BOARD)")
     parser.add_argument("--rebuild", action="store_true", help="run the tools even if the inputs are unchanged")
+    parser.add_argument("--seeds", type=int, default=1, metavar="N",
+                        help="place and route with nextpnr seeds 1..N and keep the fastest bitstream; the report "
+                             "lists every seed's Fmax (default 1)")
     add_output_flags(parser, "print the report as one JSON object on stdout", "no summary")
 
 
@@ -403,7 +487,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = build(args.source, opts.board, args.output, lanes=opts.lanes, baud=args.baud,
                        clock_mhz=opts.clock_mhz, n_inputs=opts.n_inputs, n_outputs=opts.n_outputs,
-                       reuse=not args.rebuild, readout=opts.readout)
+                       reuse=not args.rebuild, readout=opts.readout, seeds=args.seeds)
     except BuildError as e:
         if e.report is None:
             raise
@@ -427,7 +511,9 @@ def summary(r: dict) -> str:
     return "\n".join([
         f"{r['bitstream']}: {r['board']} ({r['device']}), N={p['n_devices']} x ML={p['n_virtual']}, "
         f"C={p['n_inputs']}, K={p['n_outputs']}, {p['lanes']} lane(s), {p.get('readout', 'parallel')} readout",
-        f"  clock {r['clock_mhz']:g} MHz ({'PLL' if r['pll'] else 'oscillator'}), Fmax {r['fmax_mhz']:.2f} MHz; "
+        f"  clock {r['clock_mhz']:g} MHz ({'PLL' if r['pll'] else 'oscillator'}), Fmax {r['fmax_mhz']:.2f} MHz"
+        + (f" (best of {len(r['seeds'])} seeds, spread {r['fmax_spread_mhz']:.2f} MHz)" if len(r.get('seeds', ())) > 1
+           else "") + "; "
         f"{', '.join(parts)} ({logic['percent'] if logic else '?'} % logic)",
         f"  {r['cycles_per_frame']} clocks/frame: {r['frames_per_s']:,.0f} frames/s, real-time factor "
         f"{r['realtime_factor']:.3g} (the UART at {r['baud']} baud carries {r['link_frames_per_s']:,.0f} frames/s)",

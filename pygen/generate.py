@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -66,9 +67,13 @@ SYNTH_TARGETS = {
     },
     "ecp5": {
         "command": "synth_ecp5",
-        # Yosys 0.70's abc9 step fails an assertion on some small designs
-        # (ABC_OPS_REINTEGRATE); mapping with -dff avoids it.
-        "fallback": "synth_ecp5 -dff",
+        # Yosys 0.70's abc9 step fails an assertion on some designs (ABC_OPS_REINTEGRATE), and
+        # 'synth_ecp5 -dff' (abc9 with -dff) then exhausts YoWASP's WebAssembly stack on large
+        # cores. The fallback maps the LUTs with the classic 'abc' instead of abc9 (synth_ecp5
+        # in Yosys 0.70 is synth_lattice, whose -noabc9 is accepted and ignored): the same
+        # script with its map_luts step replaced.
+        "fallback": ["synth_ecp5 -top {top} -run :map_luts", "techmap -map +/lattice/latches_map.v",
+                     "abc -dress -lut 4:7", "clean", "synth_ecp5 -top {top} -run map_cells:"],
         "device": "LFE5U-85F",
         "capacity": board_for_family("ecp5").capacity,
     },
@@ -141,14 +146,39 @@ def _yosys_command() -> list[str]:
     return [exe]
 
 
+#: Seconds between two progress lines while Yosys runs.
+_YOSYS_HEARTBEAT_S = 15.0
+_YOSYS_PASS = re.compile(r"^[0-9.]+\s+Executing ([A-Z0-9_]+ pass[^\n]*)", re.M)
+
+
+def _yosys_step(log: Path) -> str:
+    """The last pass Yosys' log names (``"ABC9 pass"``, ...), or "" before the first."""
+    try:
+        text = log.read_text(errors="replace")[-20000:]
+    except OSError:
+        return ""
+    steps = _YOSYS_PASS.findall(text)
+    return steps[-1].strip().rstrip(".") if steps else ""
+
+
 def _run_yosys(cwd: Path, name: str, lines: list[str], family: str) -> None:
+    """Run one Yosys script; every :data:`_YOSYS_HEARTBEAT_S` seconds log the pass it is in."""
     (cwd / f"{name}.ys").write_text("\n".join(lines) + "\n")
-    proc = subprocess.run([*_yosys_command(), "-q", "-l", f"{name}.log", "-s", f"{name}.ys"], cwd=cwd,
-                          capture_output=True, text=True)
+    log = cwd / f"{name}.log"
+    t0 = time.monotonic()
+    with subprocess.Popen([*_yosys_command(), "-q", "-l", log.name, "-s", f"{name}.ys"], cwd=cwd,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        while True:
+            try:
+                _, stderr = proc.communicate(timeout=_YOSYS_HEARTBEAT_S)
+                break
+            except subprocess.TimeoutExpired:
+                logger.info("Yosys %s: %s (%.0f s)", family, _yosys_step(log) or "starting",
+                            time.monotonic() - t0)
     if proc.returncode != 0:
-        log = (cwd / f"{name}.log").read_text() if (cwd / f"{name}.log").is_file() else proc.stderr
+        text = log.read_text(errors="replace") if log.is_file() else stderr
         raise GenerateError(f"Yosys {family} synthesis failed (exit {proc.returncode}):\n"
-                            + "\n".join(log.strip().splitlines()[-15:]))
+                            + "\n".join(text.strip().splitlines()[-15:]))
 
 
 def synthesize(verilog_path: Path, family: str, out_dir: Path, top: str = TOP_NAME) -> dict:
@@ -178,9 +208,9 @@ def synthesize(verilog_path: Path, family: str, out_dir: Path, top: str = TOP_NA
         if "dsp_budget" in target:
             body = ["proc", "opt_expr", "opt_clean", "wreduce"]
             _run_yosys(tmp, f"{family}_list", head + body + [
-                f"select -write cell_mults.txt {top}.cells/t:$mul",
+                f"select -write cell_mults.txt {top}.cells*/t:$mul",
                 # only multipliers wide enough for a block (Yosys maps narrower ones to logic anyway)
-                f"select -write readout_mults.txt {top}.readout/t:$mul {top}.readout/r:Y_WIDTH>=11 %i"], family)
+                f"select -write readout_mults.txt {top}.readout*/t:$mul {top}.readout*/r:Y_WIDTH>=11 %i"], family)
             cell_mults = (tmp / "cell_mults.txt").read_text().split()
             readout_mults = sorted((tmp / "readout_mults.txt").read_text().split())
             logic_mults = readout_mults[max(0, target["dsp_budget"] - len(cell_mults)):]
@@ -192,11 +222,14 @@ def synthesize(verilog_path: Path, family: str, out_dir: Path, top: str = TOP_NA
         script = head + body + [f"{command} -top {top}"] + tail
         try:
             _run_yosys(tmp, family, script, family)
-        except GenerateError:
+        except GenerateError as e:
             if "fallback" not in target:
                 raise
-            command = target["fallback"]
-            script = head + body + [f"{command} -top {top}"] + tail
+            logger.warning("Yosys %s: '%s' failed (%s); trying '%s'", family, command,
+                           str(e).strip().splitlines()[-1][:200], target["fallback"])
+            fallback = [line.format(top=top) for line in target["fallback"]]
+            command = "; ".join(fallback)
+            script = head + body + fallback + tail
             _run_yosys(tmp, family, script, family)
         stat = json.loads((tmp / stat_name).read_text())
         lcs = _packed_lcs(tmp, family, target) if "pack" in target else None

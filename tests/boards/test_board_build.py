@@ -35,7 +35,7 @@ def ice40(tiny_config, tmp_path_factory) -> dict:
 @pytest.fixture(scope="module")
 def ecp5(tiny_config, tmp_path_factory) -> dict:
     return _build_or_skip(tiny_config, "ulx3s", tmp_path_factory.mktemp("ecp5"), n_inputs=8, n_outputs=4,
-                          clock_mhz=30)
+                          clock_mhz=30, seeds=2)
 
 
 def _check_report(r: dict, ext: str) -> None:
@@ -65,6 +65,28 @@ def test_ulx3s_bitstream_through_the_pll(ecp5):
     assert ecp5["clock_mhz"] == pytest.approx(30) and ecp5["pll"]["CLKOP_DIV"] >= 1
     assert ecp5["utilisation"]["plls"]["used"] == 1
     assert ecp5["utilisation"]["luts"]["available"] == 83640
+
+
+def test_seeds_are_all_placed_and_the_best_is_kept(ecp5):
+    """--seeds 2: nextpnr ran with each seed on one netlist; the report and the kept bitstream are the best's."""
+    build_dir = Path(ecp5["out_dir"]) / "build"
+    seeds = ecp5["seeds"]
+    assert [s["seed"] for s in seeds] == [1, 2]
+    for s in seeds:   # each seed's figure is its own log's
+        tim = (build_dir / f"seed-{s['seed']}" / "top.tim").read_text()
+        assert min(c["fmax_mhz"] for c in parse_nextpnr_log(tim)["clocks"].values()) == s["fmax_mhz"]
+    best = max(seeds, key=lambda s: s["fmax_mhz"])
+    assert ecp5["seed"] == best["seed"] and ecp5["fmax_mhz"] == best["fmax_mhz"]
+    assert ecp5["fmax_spread_mhz"] == pytest.approx(abs(seeds[0]["fmax_mhz"] - seeds[1]["fmax_mhz"]), abs=0.01)
+    assert "--seed 2 " in (build_dir / "seed-2" / "pnr.sh").read_text()
+    assert (build_dir / "top.tim").read_text() == (build_dir / f"seed-{best['seed']}" / "top.tim").read_text()
+    kept = (build_dir / f"seed-{best['seed']}" / "top.bit").read_bytes()
+    assert Path(ecp5["bitstream"]).read_bytes() == kept
+
+
+def test_seeds_below_one_are_refused(tiny_config, tmp_path):
+    with pytest.raises(BuildError, match="--seeds"):
+        build(tiny_config, "ulx3s", tmp_path, seeds=0)
 
 
 @pytest.mark.parametrize("which", ["ice40", "ecp5"])

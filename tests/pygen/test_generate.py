@@ -287,3 +287,32 @@ def test_trace_port_costs_nothing_when_unconnected(config_file, tmp_path):
     with_trace = gen.generate(config_file, tmp_path / "trace", lanes=2, synth="ice40", n_inputs=4,
                               n_outputs=3)["synthesis"]
     assert with_trace["cells_by_type"] == without["cells_by_type"]
+
+
+def test_yosys_progress_names_the_pass_it_is_in(tmp_path, caplog, monkeypatch):
+    """While Yosys runs, a line per heartbeat says which pass it is in (read from its own log)."""
+    log = tmp_path / "x.log"
+    log.write_text("\n3.1. Executing HIERARCHY pass (managing design hierarchy).\n"
+                   "3.24.2. Executing ABC9 pass.\n  stuff\n")
+    assert gen._yosys_step(log) == "ABC9 pass"
+    assert gen._yosys_step(tmp_path / "missing.log") == ""
+    (tmp_path / "m.v").write_text("module m(input clk, input [15:0] a, b, output reg [31:0] p);\n"
+                                  "always @(posedge clk) p <= a * b;\nendmodule\n")
+    monkeypatch.setattr(gen, "_YOSYS_HEARTBEAT_S", 0.2)
+    with caplog.at_level("INFO", logger=gen.logger.name):
+        gen._run_yosys(tmp_path, "ecp5", ["read_verilog m.v", "synth_ecp5 -top m"], "ecp5")
+    beats = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Yosys ecp5:")]
+    assert beats and any("pass" in b for b in beats)
+    with pytest.raises(gen.GenerateError, match="synthesis failed"):
+        gen._run_yosys(tmp_path, "bad", ["read_verilog missing.v"], "ecp5")
+
+
+@pytest.mark.slow
+def test_ecp5_fallback_maps_luts_without_abc9(config_file, tmp_path, monkeypatch, caplog):
+    """When synth_ecp5 fails (here: an option it refuses) the fallback script with classic abc runs."""
+    target = dict(gen.SYNTH_TARGETS["ecp5"], command="synth_ecp5 -no-such-option")
+    monkeypatch.setitem(gen.SYNTH_TARGETS, "ecp5", target)
+    with caplog.at_level("WARNING", logger=gen.logger.name):
+        s = gen.generate(config_file, tmp_path, lanes=1, synth="ecp5", n_inputs=4, n_outputs=3)["synthesis"]
+    assert any("trying" in r.getMessage() for r in caplog.records)
+    assert "abc -dress -lut 4:7" in s["tool"] and s["luts"] > 0 and s["ffs"] > 0
