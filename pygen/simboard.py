@@ -99,7 +99,7 @@ class SimBoard:
             if self.params.weight_ram == "spram":     # the readout's SPRAM blocks: Yosys' own model of the cell
                 sources.append(yosys_cell_model("ice40", "SB_SPRAM256KA", self.work_dir))
                 build_args = ("-Wno-BLKSEQ",)
-            self.result = run_cocotb(sources, SIM_TOP, BRIDGE_MODULE, Path(__file__).resolve().parents[1],
+            self.result = run_cocotb(sources, SIM_TOP, BRIDGE_MODULE, None,
                                      env={BRIDGE_ENV: str(self.work_dir / "bridge.json")},
                                      run_dir=self.work_dir / "run", build_args=build_args)
         except BaseException as e:   # reported by __enter__/__exit__

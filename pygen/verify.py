@@ -34,7 +34,7 @@ from memres.hdl.verilog import design_core, to_verilog
 from memres.pygen.console import add_output_flags
 from memres.pygen.options import HardwareOptions
 from memres.testbenches.check import HARNESS_TOP, Job, format_mismatch, harness_verilog, save_job
-from memres.testbenches.coverage import COVERAGE_ARGS, COVERAGE_FILE, format_summary, merge, read_coverage, \
+from memres.testbenches.verilator_coverage import COVERAGE_ARGS, COVERAGE_FILE, format_summary, merge, read_coverage, \
     summarise, uncovered
 from memres.hdl.top import core_timing
 from memres.testbenches.predict import Design, random_readout, read_ports
@@ -46,7 +46,6 @@ __all__ = ["VerifyError", "verify", "check_design", "load_design", "random_seque
            "write_verilog", "add_arguments", "run", "summary"]
 
 REPO = Path(__file__).resolve().parents[1]
-TESTBENCH_DIR = REPO / "testbenches"
 TOP = "memres_top"
 #: A mismatch later than this many clocks is replayed for the waveform with its sequence alone
 #: (a full-length waveform of a large core would be gigabytes).
@@ -241,7 +240,7 @@ def _simulate(verilog: Path, job: Job, run_dir: Path, sim: str, waves: bool, tim
         # uses blocking assignments: BLKSEQ waived for it).
         sources.append(yosys_cell_model("ice40", "SB_SPRAM256KA", run_dir))
         build_args = (*build_args, "-Wno-BLKSEQ")
-    res = run_cocotb(sources, HARNESS_TOP, "cocotb_core", test_dir=TESTBENCH_DIR, sim=sim, env=env, waves=waves,
+    res = run_cocotb(sources, HARNESS_TOP, "memres.testbenches.cocotb_core", test_dir=None, sim=sim, env=env, waves=waves,
                      run_dir=run_dir, timeout=timeout, build_args=build_args if sim == "verilator" else ())
     if not Path(job.report).is_file():
         raise RuntimeError(f"the simulation wrote no report:\n{res.summary()}")

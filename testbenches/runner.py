@@ -402,7 +402,7 @@ def run_cocotb(
     sources: Iterable[PathLike],
     toplevel: str,
     test_module: str,
-    test_dir: PathLike,
+    test_dir: PathLike | None,
     build_dir: PathLike | None = None,
     sim: str = "verilator",
     env: Mapping[str, object] | None = None,
@@ -424,7 +424,7 @@ def run_cocotb(
     """Build *sources* (see :func:`build_sim`) and run the cocotb tests of *test_module* on them.
 
     *test_module* is a module name importable from *test_dir* (that directory is
-    put first on the simulation's PYTHONPATH).  *env* is added to the simulation's
+    put first on the simulation's PYTHONPATH), or, with *test_dir* None, an installed module.  *env* is added to the simulation's
     environment (overriding anything inherited): the way to hand parameters to the
     test, e.g. ``{"MY_PARAMS": "/tmp/x/params.json"}``.  Outputs (``results.xml``,
     ``sim.log``, waves) go to *run_dir* (default: a new temporary directory);
@@ -444,11 +444,18 @@ def run_cocotb(
         run_dir = tempfile.mkdtemp(prefix=f"memres-cocotb-{toplevel}-")
     run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    test_dir = Path(test_dir).resolve()
-    if not (test_dir / (test_module.replace(".", "/") + ".py")).is_file() and \
-            not (test_dir / test_module.replace(".", "/") / "__init__.py").is_file() and \
-            importlib.util.find_spec(test_module.split(".")[0]) is None:
-        raise FileNotFoundError(f"cocotb test module {test_module!r} not found in {test_dir} nor installed")
+    if test_dir is None:
+        # An installed module (``memres.testbenches.cocotb_core``): nothing is put on the simulation's
+        # PYTHONPATH, so no file of ours can shadow a module a library imports (a ``coverage.py`` did).
+        if importlib.util.find_spec(test_module.split(".")[0]) is None:
+            raise FileNotFoundError(f"cocotb test module {test_module!r} is not installed")
+        pythonpath = []
+    else:
+        test_dir = Path(test_dir).resolve()
+        if not (test_dir / (test_module.replace(".", "/") + ".py")).is_file() and \
+                not (test_dir / test_module.replace(".", "/") / "__init__.py").is_file():
+            raise FileNotFoundError(f"cocotb test module {test_module!r} not found in {test_dir}")
+        pythonpath = [str(test_dir)]
     results_xml = run_dir / "results.xml"
     log_path = run_dir / "sim.log"
     log_path.write_text("")
@@ -464,7 +471,7 @@ def run_cocotb(
         else:
             plus.append(f"+dumpfile_path={wave_path}")
 
-    runner = _make_runner(sim, env=env, pythonpath=[str(test_dir)], log_path=log_path,
+    runner = _make_runner(sim, env=env, pythonpath=pythonpath, log_path=log_path,
                           timeout=timeout, verbose=verbose, wave_format=build.wave_format)
     logger.debug("%s: running %s on %s (log: %s)", sim, test_module, toplevel, log_path)
     try:

@@ -109,3 +109,16 @@ def test_every_package_folder_is_installed():
              for p in (REPO / pkg).rglob("__init__.py")}
     assert found == listed, f"pyproject.toml [tool.setuptools] packages: missing {sorted(found - listed)}, " \
                             f"stale {sorted(listed - found)}"
+
+
+
+def test_simulations_run_installed_modules_only():
+    """The simulator's PYTHONPATH gets no folder of ours: a ``testbenches/coverage.py`` once replaced the
+    ``coverage`` module numba imports inside every simulation (and every check failed)."""
+    for path in (REPO / "pygen" / "verify.py", REPO / "pygen" / "simboard.py"):
+        calls = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call)
+                 and getattr(n.func, "id", None) == "run_cocotb"]
+        assert calls, path
+        for call in calls:
+            test_dir = call.args[3] if len(call.args) > 3 else next(k.value for k in call.keywords if k.arg == "test_dir")
+            assert isinstance(test_dir, ast.Constant) and test_dir.value is None, f"{path.name}: test_dir must be None"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from memres.pygen.verify import VerifyError, load_design, verify
-from memres.testbenches.coverage import format_summary, merge, read_coverage, reachable, summarise, uncovered, \
+from memres.testbenches.verilator_coverage import format_summary, merge, read_coverage, reachable, summarise, uncovered, \
     unreachable_reason
 from memres.testbenches.stimulus import corner_readout, corner_sequences
 
