@@ -33,6 +33,12 @@ try:  # numba is a dependency, but the model must keep working without it.
 except ImportError:  # pragma: no cover - exercised by the forced-numpy test in a subprocess
     numba = None
 
+if numba is not None and "NUMBA_THREADING_LAYER" not in os.environ:
+    # numba picks GNU OpenMP when libgomp is present, and GNU OpenMP terminates a child forked after a
+    # parallel kernel ran ("fork() called from a process already using GNU OpenMP"): sweeps, the bench
+    # and the front-end fork worker processes. numba's own work queue is fork-safe.
+    numba.config.THREADING_LAYER = "workqueue"
+
 BACKENDS = ("numba", "numpy")
 
 #: True when the numba kernels can be used (numba imports and ``MEMRES_NUMBA`` is not 0).

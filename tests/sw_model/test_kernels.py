@@ -171,3 +171,22 @@ def test_integer_suite_passes_on_the_forced_numpy_path():
                          env={**os.environ, "PYTHONPATH": str(ROOT), "MEMRES_NUMBA": "0"})
     assert out.returncode == 0, out.stdout[-3000:]
     assert " passed" in out.stdout
+
+
+@pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not available")
+def test_a_process_forked_after_a_parallel_kernel_can_run_it_again():
+    """Sweeps fork workers after the parent ran a kernel: GNU OpenMP would kill them (numba's default)."""
+    import multiprocessing as mp
+    cfg = config_from_dict({"reservoir": {"n_devices": 4, "n_virtual": 2}})
+    u = [np.random.default_rng(0).random((5, 2))]
+    list(FloatReservoir(cfg.reservoir, 2).run(u))          # the parent runs a parallel kernel first
+    ctx = mp.get_context("fork")
+    proc = ctx.Process(target=_run_kernel_in_child, args=(cfg.to_dict(), u))
+    proc.start()
+    proc.join(120)
+    assert proc.exitcode == 0
+
+
+def _run_kernel_in_child(cfg_dict, u):
+    cfg = config_from_dict(cfg_dict)
+    list(FloatReservoir(cfg.reservoir, 2).run(u))
