@@ -24,6 +24,7 @@ reservoir to choose per object.
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 
@@ -36,8 +37,12 @@ except ImportError:  # pragma: no cover - exercised by the forced-numpy test in 
 if numba is not None and "NUMBA_THREADING_LAYER" not in os.environ:
     # numba picks GNU OpenMP when libgomp is present, and GNU OpenMP terminates a child forked after a
     # parallel kernel ran ("fork() called from a process already using GNU OpenMP"): sweeps, the bench
-    # and the front-end fork worker processes. numba's own work queue is fork-safe.
+    # and the front-end fork worker processes. numba's own work queue is fork-safe but not thread-safe,
+    # so the kernels are entered by one thread at a time (a Dask cluster runs jobs in threads).
     numba.config.THREADING_LAYER = "workqueue"
+
+#: Held while a kernel runs: numba's work queue aborts the process on concurrent entry from two threads.
+_ONE_AT_A_TIME = threading.Lock()
 
 BACKENDS = ("numba", "numpy")
 
@@ -233,7 +238,8 @@ def quantise_rows(work: np.ndarray, u: np.ndarray, w_max: int, backend: str | No
     """
     w_int = np.zeros(work.shape, dtype=np.int64)
     if resolve_backend(backend) == "numba":
-        _quantise_rows(work, np.ascontiguousarray(u), float(w_max), w_int)
+        with _ONE_AT_A_TIME:
+            _quantise_rows(work, np.ascontiguousarray(u), float(w_max), w_int)
         return w_int
     for j in range(len(work)):
         w_int[j] = np.clip(np.floor(work[j] + 0.5), -w_max, w_max)
@@ -279,14 +285,15 @@ def float_run(u: np.ndarray, lengths, mask: np.ndarray, *, v_min: float, v_max: 
     ml, n = mask.shape[1], mask.shape[2]
     feats, states, ends_a, sums = _outputs(b, t_len, n_features, ml, n, np.float64, record_states, store, ends)
     half = (v_max - v_min) / 2
-    _float_run(np.ascontiguousarray(u, dtype=np.float64), _lengths(b, t_len, lengths),
-               np.ascontiguousarray(mask.reshape(n_in, ml * n), dtype=np.float64),
-               v_min + half, input_scale * half, float(np.sqrt(n_in)), float(v_min), float(v_max),
-               np.ascontiguousarray(alpha, dtype=np.float64), float(kp), float(kn),
-               np.ascontiguousarray(r, dtype=np.float64), float(g0),
-               np.ascontiguousarray(r if r_idle is None else r_idle, dtype=np.float64), r_idle is not None,
-               bool(state_features), np.zeros((0, 0, 0, 0)) if noise is None else noise,
-               float(noise_amp) if noise is not None else 0.0, feats, states, record_states, store, ends_a, sums)
+    with _ONE_AT_A_TIME:
+        _float_run(np.ascontiguousarray(u, dtype=np.float64), _lengths(b, t_len, lengths),
+                   np.ascontiguousarray(mask.reshape(n_in, ml * n), dtype=np.float64),
+                   v_min + half, input_scale * half, float(np.sqrt(n_in)), float(v_min), float(v_max),
+                   np.ascontiguousarray(alpha, dtype=np.float64), float(kp), float(kn),
+                   np.ascontiguousarray(r, dtype=np.float64), float(g0),
+                   np.ascontiguousarray(r if r_idle is None else r_idle, dtype=np.float64), r_idle is not None,
+                   bool(state_features), np.zeros((0, 0, 0, 0)) if noise is None else noise,
+                   float(noise_amp) if noise is not None else 0.0, feats, states, record_states, store, ends_a, sums)
     return (feats if store else None, states if record_states else None, sums if ends is not None else None)
 
 
@@ -300,14 +307,15 @@ def fixed_run(u_int: np.ndarray, lengths, k, *, record_states: bool = False, sto
         raise ValueError("integer input codes too large for the numba backend's exact float64 projection")
     feats, states, ends_a, sums = _outputs(b, t_len, k.n_features, ml, n, np.int64, record_states, store, ends)
     fx = k.fx
-    _fixed_run(u.astype(np.float64), _lengths(b, t_len, lengths),
-               np.ascontiguousarray(k.mask.reshape(n_in, ml * n), dtype=np.float64),
-               np.int64(k.gain), np.int64(k.center), np.int64(fx.gain_bits), np.int64(k.q_max),
-               np.ascontiguousarray(k.a_lut, dtype=np.int64),
-               np.ascontiguousarray(k.h_lut * k.g_max, dtype=np.int64),
-               np.ascontiguousarray(k.f_lut, dtype=np.int64), np.ascontiguousarray(k.r, dtype=np.int64),
-               np.int64(k.g0), np.int64(k.g_max), np.int64(fx.decay_bits), np.int64(fx.lut_bits),
-               np.int64(k.current_shift), np.int64(fx.state_bits - fx.current_bits),
-               np.ascontiguousarray(k.r if k.r_idle is None else k.r_idle, dtype=np.int64),
-               k.r_idle is not None, bool(k.state_features), feats, states, record_states, store, ends_a, sums)
+    with _ONE_AT_A_TIME:
+        _fixed_run(u.astype(np.float64), _lengths(b, t_len, lengths),
+                   np.ascontiguousarray(k.mask.reshape(n_in, ml * n), dtype=np.float64),
+                   np.int64(k.gain), np.int64(k.center), np.int64(fx.gain_bits), np.int64(k.q_max),
+                   np.ascontiguousarray(k.a_lut, dtype=np.int64),
+                   np.ascontiguousarray(k.h_lut * k.g_max, dtype=np.int64),
+                   np.ascontiguousarray(k.f_lut, dtype=np.int64), np.ascontiguousarray(k.r, dtype=np.int64),
+                   np.int64(k.g0), np.int64(k.g_max), np.int64(fx.decay_bits), np.int64(fx.lut_bits),
+                   np.int64(k.current_shift), np.int64(fx.state_bits - fx.current_bits),
+                   np.ascontiguousarray(k.r if k.r_idle is None else k.r_idle, dtype=np.int64),
+                   k.r_idle is not None, bool(k.state_features), feats, states, record_states, store, ends_a, sums)
     return (feats if store else None, states if record_states else None, sums if ends is not None else None)
