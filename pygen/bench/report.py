@@ -116,8 +116,8 @@ def _speed_md(sp: dict, hw: dict | None) -> list[str]:
          f"{gs['frames'] // gs['batch']} frames x {gs['channels']} channels (the FSDD front-end's shape); best of "
          "the repeats. ESN: reservoirpy, same input.", "",
          "| system | frames/s |", "| --- | --- |",
-         f"| float golden model (numpy, batched) | {_num(gs['float_frames_per_s'], ',.0f')} |",
-         f"| integer golden model (numpy int64) | {_num(gs['fixed_frames_per_s'], ',.0f')} |",
+         f"| float golden model ({gs.get('backend', 'numpy')}, batched) | {_num(gs['float_frames_per_s'], ',.0f')} |",
+         f"| integer golden model ({gs.get('backend', 'numpy')}, int64) | {_num(gs['fixed_frames_per_s'], ',.0f')} |",
          f"| reservoirpy ESN, {gs['esn_units']} units | {_num(gs['esn_frames_per_s'], ',.0f')} |", ""]
     if "rtl" in sp:
         r, gen = sp["rtl"], sp["generate"]

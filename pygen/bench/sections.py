@@ -56,6 +56,7 @@ def golden_speed(devices: int = 40, virtual: int = 10, batch: int = 256, frames:
     n = batch * frames
     out = {"devices": devices, "virtual_nodes": virtual, "batch": batch, "frames": n, "channels": channels}
     fr = FloatReservoir(cfg.reservoir, channels)
+    out["backend"] = fr.backend           # numba kernels when numba imports, else numpy
     out["float_frames_per_s"] = n / _best_of(lambda: fr.run_batch(u), repeats)
     xr = FixedReservoir(cfg.reservoir, cfg.fixed, channels)
     ui = quantise_inputs(u, cfg.fixed.input_bits)
