@@ -41,6 +41,16 @@ from memres.testbenches.predict import Design, random_readout, read_ports
 from memres.testbenches.stimulus import CORNER_HANDSHAKES, STIMULI, corner_readout, corner_sequences, \
     random_sequences
 from memres.sw_model.errors import MemresError
+from amaranth.hdl import Shape
+from memres.pygen.source import SourceError, load_source
+from memres.sw_model import classify
+from memres.sw_model import regression, speech, workflow
+from memres.sw_model.datasets import list_recordings, standard_split
+from memres.sw_model.fixed import FixedReservoir
+from memres.sw_model.fixed import quantise_inputs
+from memres.sw_model.frontend import Normaliser, load_fsdd_features
+from memres.sw_model.tasks import InputScaler
+from memres.testbenches.runner import run_cocotb, yosys_cell_model
 
 __all__ = ["VerifyError", "verify", "check_design", "load_design", "random_sequences", "model_test_data",
            "write_verilog", "add_arguments", "run", "summary"]
@@ -68,7 +78,6 @@ def load_design(source: str | Path, *, lanes: int = 1, n_inputs: int | None = No
     ``readout``: the crossbar variant of the core (``"parallel"`` or ``"serial"``).
     Returns ``(design, model or None)``.
     """
-    from memres.pygen.source import SourceError, load_source
 
     try:
         src = load_source(source, n_inputs, n_outputs)
@@ -92,11 +101,6 @@ def model_test_data(model, *, data_dir=None, limit: int | None = None) -> dict:
     (``limit`` of them, evenly spaced over the 300). Regression tasks: the test
     part of the series as one sequence.
     """
-    from memres.sw_model import regression, speech, workflow
-    from memres.sw_model.datasets import list_recordings, standard_split
-    from memres.sw_model.fixed import quantise_inputs
-    from memres.sw_model.frontend import Normaliser, load_fsdd_features
-    from memres.sw_model.tasks import InputScaler
 
     cfg = model.config
     bits = cfg.fixed.input_bits
@@ -132,7 +136,6 @@ def write_verilog(design: Design, path: str | Path) -> dict:
 
 def _check_ports(design: Design, verilog: Path) -> bool:
     """Check the Verilog's ports against the design; return whether it has the trace port."""
-    from amaranth.hdl import Shape
     p = design.params
     try:
         ports = read_ports(verilog, TOP)
@@ -223,7 +226,6 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
 
 def _simulate(verilog: Path, job: Job, run_dir: Path, sim: str, waves: bool, timeout,
               build_args: tuple[str, ...] = ()) -> dict:
-    from memres.testbenches.runner import run_cocotb, yosys_cell_model
 
     job_path = save_job(run_dir, job)
     harness = run_dir / f"{HARNESS_TOP}.v"
@@ -410,8 +412,6 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
 
 def _fsdd_figures(model, design: Design, test: dict, run: dict) -> dict:
     """RTL decisions vs labels, and vs sw_model.classify's integer decisions (an independent path)."""
-    from memres.sw_model import classify
-    from memres.sw_model.fixed import FixedReservoir
 
     n = len(test["seqs"])
     rtl = np.array(run["decisions"][:n])
