@@ -52,6 +52,7 @@ __all__ = [
     "FRONTEND_VERSION",
     "FrontEndConfig",
     "Normaliser",
+    "causal_centre",
     "cochleagram",
     "default_cache_dir",
     "erb_space",
@@ -61,6 +62,8 @@ __all__ = [
 
 #: Bump when the feature computation changes, so that old cache entries are not reused.
 FRONTEND_VERSION = 1
+#: Largest prior weight of the causal mean normalisation (frames).
+MAX_MEAN_FRAMES = 10_000
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,12 @@ class FrontEndConfig:
         ``0 < fmin < fmax < sample_rate / 2``.
     floor_db : float, default -100.0
         Lower limit of the dB values (silence maps here).
+    mean_frames : int, default 0
+        Causal mean normalisation (:class:`Normaliser`): subtract from every
+        frame the running mean of its utterance so far, which starts from the
+        training mean with the weight of ``mean_frames`` frames. 0 turns it
+        off. It is applied after the cochleagram, so it is not part of the
+        cache key (:meth:`digest`).
     """
 
     n_channels: int = 32
@@ -88,6 +97,7 @@ class FrontEndConfig:
     fmin: float = 100.0
     fmax: float = 3500.0
     floor_db: float = -100.0
+    mean_frames: int = 0
 
     def __post_init__(self) -> None:
         if not 8 <= self.n_channels <= 128:
@@ -105,6 +115,8 @@ class FrontEndConfig:
                 f"need 0 < fmin < fmax < sample_rate/2, got fmin={self.fmin}, "
                 f"fmax={self.fmax}, sample_rate={self.sample_rate}"
             )
+        if not 0 <= self.mean_frames <= MAX_MEAN_FRAMES:
+            raise ValueError(f"mean_frames must be in 0..{MAX_MEAN_FRAMES}, got {self.mean_frames}")
 
     @property
     def hop(self) -> int:
@@ -118,7 +130,8 @@ class FrontEndConfig:
 
     def digest(self) -> str:
         """Short hash of the settings and :data:`FRONTEND_VERSION` (used as cache key)."""
-        text = json.dumps({"version": FRONTEND_VERSION, **asdict(self)}, sort_keys=True)
+        settings = {k: v for k, v in asdict(self).items() if k != "mean_frames"}
+        text = json.dumps({"version": FRONTEND_VERSION, **settings}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -210,12 +223,22 @@ def cochleagram(wave: np.ndarray, cfg: FrontEndConfig = FrontEndConfig()) -> np.
 class Normaliser:
     """Per-channel affine map to [0, 1], fitted on training sequences only.
 
-    ``transform(x) = clip((x - lo) / (hi - lo), 0, 1)`` per channel, where
+    ``transform(x) = clip((c(x) - lo) / (hi - lo), 0, 1)`` per channel, where
     ``lo`` and ``hi`` are the ``lower_pct`` and ``upper_pct`` percentiles of
-    all training frames of that channel.  Percentiles (1st and 99.9th by
-    default) rather than min/max keep one outlier frame (a click, a silent
-    stretch at the floor) from squeezing the useful range.  Test data is
-    transformed with the training bounds and clipped.
+    all (centred) training frames of that channel.  Percentiles (1st and
+    99.9th by default) rather than min/max keep one outlier frame (a click, a
+    silent stretch at the floor) from squeezing the useful range.  Test data
+    is transformed with the training bounds and clipped.
+
+    ``c`` is the causal mean normalisation (cepstral-mean style, but causal,
+    so a decision after a quarter of an utterance uses only that quarter)::
+
+        c(x)[t] = x[t] - (k mean + x[0] + ... + x[t]) / (k + t + 1),   k = mean_frames
+
+    with ``mean`` the per-channel mean of all training frames. It removes
+    what stays constant over an utterance (the speaker's and the
+    microphone's spectral tilt, the level) and keeps how the spectrum moves.
+    With ``mean_frames = 0`` (the default) ``c`` is the identity.
 
     Create with :meth:`fit`; save with :meth:`to_dict` (JSON-serialisable) and
     restore with :meth:`from_dict`.
@@ -226,18 +249,29 @@ class Normaliser:
         Per-channel bounds (``hi > lo``; a constant channel gets ``hi = lo + 1``).
     lower_pct, upper_pct : float
         Percentiles the bounds were taken at.
+    mean_frames : int
+        Prior weight of the causal mean normalisation (0: off).
+    mean : tuple of float
+        Per-channel training mean (empty when ``mean_frames`` is 0).
     """
 
     lo: tuple[float, ...]
     hi: tuple[float, ...]
     lower_pct: float = 1.0
     upper_pct: float = 99.9
+    mean_frames: int = 0
+    mean: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.lo) != len(self.hi) or not self.lo:
             raise ValueError(f"lo and hi must be non-empty and equally long, got {len(self.lo)}, {len(self.hi)}")
         if any(not h > l for l, h in zip(self.lo, self.hi)):
             raise ValueError("every channel needs hi > lo")
+        if not 0 <= self.mean_frames <= MAX_MEAN_FRAMES:
+            raise ValueError(f"mean_frames must be in 0..{MAX_MEAN_FRAMES}, got {self.mean_frames}")
+        if len(self.mean) != (len(self.lo) if self.mean_frames else 0):
+            raise ValueError(f"mean has {len(self.mean)} values; expected "
+                             f"{len(self.lo) if self.mean_frames else 0} (mean_frames {self.mean_frames})")
 
     @classmethod
     def fit(
@@ -245,8 +279,9 @@ class Normaliser:
         seqs: Sequence[np.ndarray] | np.ndarray,
         lower_pct: float = 1.0,
         upper_pct: float = 99.9,
+        mean_frames: int = 0,
     ) -> Normaliser:
-        """Compute per-channel bounds from training sequences.
+        """Compute per-channel bounds (and the mean) from training sequences.
 
         Parameters
         ----------
@@ -254,6 +289,8 @@ class Normaliser:
             Training data only.
         lower_pct, upper_pct : float
             Percentiles (0..100) giving ``lo`` and ``hi``.
+        mean_frames : int
+            Prior weight of the causal mean normalisation (0: off).
 
         Returns
         -------
@@ -275,9 +312,14 @@ class Normaliser:
             raise ValueError("cannot fit on sequences without frames")
         if not np.all(np.isfinite(data)):
             raise ValueError("training data contains non-finite values")
+        mean: tuple[float, ...] = ()
+        if mean_frames:
+            mean = tuple(map(float, data.mean(axis=0)))
+            data = np.concatenate([causal_centre(a, mean, mean_frames) for a in arrays], axis=0)
         lo, hi = np.percentile(data, [lower_pct, upper_pct], axis=0)
         hi = np.where(hi > lo, hi, lo + 1.0)
-        return cls(tuple(map(float, lo)), tuple(map(float, hi)), float(lower_pct), float(upper_pct))
+        return cls(tuple(map(float, lo)), tuple(map(float, hi)), float(lower_pct), float(upper_pct),
+                   int(mean_frames), mean)
 
     @property
     def n_channels(self) -> int:
@@ -289,6 +331,8 @@ class Normaliser:
         x = np.asarray(seq, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.n_channels:
             raise ValueError(f"expected shape (T, {self.n_channels}), got {x.shape}")
+        if self.mean_frames:
+            x = causal_centre(x, self.mean, self.mean_frames)
         lo = np.asarray(self.lo)
         return np.clip((x - lo) / (np.asarray(self.hi) - lo), 0.0, 1.0)
 
@@ -300,6 +344,8 @@ class Normaliser:
             "hi": list(self.hi),
             "lower_pct": self.lower_pct,
             "upper_pct": self.upper_pct,
+            "mean_frames": self.mean_frames,
+            "mean": list(self.mean),
         }
 
     @classmethod
@@ -314,9 +360,18 @@ class Normaliser:
                 tuple(float(v) for v in d["hi"]),
                 float(d["lower_pct"]),
                 float(d["upper_pct"]),
+                int(d.get("mean_frames", 0)),
+                tuple(float(v) for v in d.get("mean", ())),
             )
         except KeyError as exc:
             raise ValueError(f"{cls.__name__} dictionary lacks key {exc}") from exc
+
+
+def causal_centre(x: np.ndarray, mean: Sequence[float], k: int) -> np.ndarray:
+    """``x[t] - (k mean + x[0] + ... + x[t]) / (k + t + 1)`` per channel (see :class:`Normaliser`)."""
+    x = np.asarray(x, dtype=np.float64)
+    running = (np.cumsum(x, axis=0) + k * np.asarray(mean)) / (k + np.arange(1, len(x) + 1))[:, None]
+    return x - running
 
 
 # --------------------------------------------------------------------------- FSDD features + cache

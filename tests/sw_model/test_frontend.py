@@ -14,6 +14,7 @@ from memres.sw_model.datasets import DatasetError, list_recordings, read_wav, st
 from memres.sw_model.frontend import (
     FrontEndConfig,
     Normaliser,
+    causal_centre,
     cochleagram,
     default_cache_dir,
     erb_space,
@@ -160,7 +161,35 @@ def test_normaliser_constant_channel_and_errors() -> None:
         Normaliser.fit([x], lower_pct=50, upper_pct=10)
 
 
+def test_causal_mean_normalisation() -> None:
+    train = _seqs(5, 30, offset=-40.0)
+    norm = Normaliser.fit(train, mean_frames=8)
+    mean = np.concatenate(train).mean(axis=0)
+    np.testing.assert_allclose(norm.mean, mean)
+    x = train[0]
+    # written out: the running mean starts from the training mean with the weight of 8 frames
+    running = np.array([(8 * mean + x[:t + 1].sum(axis=0)) / (8 + t + 1) for t in range(len(x))])
+    np.testing.assert_allclose(causal_centre(x, norm.mean, 8), x - running)
+    # causal: a frame's value does not depend on later frames
+    longer = np.concatenate([x, np.full((7, 4), 99.0)])
+    np.testing.assert_array_equal(norm.transform(longer)[:len(x)], norm.transform(x))
+    # a constant offset of the whole utterance (level, tilt) is removed as the mean adapts
+    late = norm.transform(x + 25.0)[-3:] - norm.transform(x)[-3:]
+    early = norm.transform(x + 25.0)[:3] - norm.transform(x)[:3]
+    assert np.abs(late).max() < np.abs(early).max()
+    # off by default: the identity before the affine map
+    plain = Normaliser.fit(train)
+    assert plain.mean_frames == 0 and plain.mean == ()
+    with pytest.raises(ValueError, match="mean"):
+        Normaliser(norm.lo, norm.hi, mean_frames=8)        # the mean is missing
+
+
 def test_normaliser_dict_roundtrip() -> None:
+    with_mean = Normaliser.fit(_seqs(4, 5, offset=3.0), mean_frames=5)
+    assert Normaliser.from_dict(json.loads(json.dumps(with_mean.to_dict()))) == with_mean
+    # dictionaries written before the mean normalisation existed still load (as mean_frames 0)
+    old = {k: v for k, v in Normaliser.fit(_seqs(4, 5, offset=3.0)).to_dict().items() if not k.startswith("mean")}
+    assert Normaliser.from_dict(old).mean_frames == 0
     norm = Normaliser.fit(_seqs(4, 5, offset=3.0), lower_pct=2.0, upper_pct=98.0)
     d = json.loads(json.dumps(norm.to_dict()))
     assert Normaliser.from_dict(d) == norm
