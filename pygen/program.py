@@ -145,7 +145,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flash", action="store_true", help="write the configuration flash (kept over power "
                         "cycles) instead of the FPGA's SRAM")
     parser.add_argument("--dry-run", action="store_true", help="print the command without running it")
-    add_output_flags(parser, "print one JSON object with the result", "no messages")
+    add_output_flags(parser, "print one JSON object with the result")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -158,8 +158,8 @@ def run(args: argparse.Namespace) -> int:
         result = program(args.board, args.bitstream, flash=args.flash)
     if args.json:
         print(json.dumps(result))
-    elif not getattr(args, "quiet", False):
-        if args.dry_run and not result["tool_found"]:
+    else:     # the result: printed with -q too (-q silences messages only)
+        if args.dry_run and not result["tool_found"] and not getattr(args, "quiet", False):
             print(f"(dry run: {result['command'][0]} is not installed; memres program would stop here)",
                   file=sys.stderr)
         print(" ".join(result["command"]) if args.dry_run else

@@ -2,7 +2,7 @@
 
 ::
 
-    memres verify MODEL_OR_CONFIG [--verilog FILE] [--sim verilator|icarus] [--seeds N] [--waves]
+    memres verify MODEL [--verilog FILE] [--sim verilator|icarus] [--seeds N] [--waves]
                   [--lanes N] [--readout parallel|serial] [--json]
 
     verify("model.npz", lanes=8)          # -> {"cycles": ..., "compared": ..., "mismatches": 0, ...}
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from memres.hdl.verilog import design_core, to_verilog
-from memres.pygen.console import add_output_flags
+from memres.pygen.console import MODEL_HELP, MODEL_METAVAR, add_output_flags
 from memres.pygen.options import HardwareOptions
 from memres.testbenches.check import HARNESS_TOP, Job, format_mismatch, harness_verilog, save_job
 from memres.testbenches.verilator_coverage import COVERAGE_ARGS, COVERAGE_FILE, format_summary, merge, read_coverage, \
@@ -456,9 +456,8 @@ def _json_default(o):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``memres verify MODEL_OR_CONFIG [--verilog FILE] [--sim ...] [--seeds N] ...``."""
-    parser.add_argument("source", metavar="MODEL_OR_CONFIG",
-                        help="trained model file (.npz) or configuration (.json/.toml): the golden reference")
+    """Arguments of ``memres verify MODEL [--verilog FILE] [--sim ...] [--seeds N] ...``."""
+    parser.add_argument("source", metavar=MODEL_METAVAR, help=MODEL_HELP)
     parser.add_argument("--verilog", metavar="FILE",
                         help="check this Verilog (hand-edited, or a synthesis netlist) instead of generating it")
     parser.add_argument("--sim", choices=("verilator", "icarus"), default="verilator", help="simulator (default verilator)")
@@ -489,7 +488,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the stated ones (every transaction and the stream rules are still compared)")
     parser.add_argument("-o", "--output", "--out", dest="output", default="memres-verify", metavar="DIR",
                         help="working folder: Verilog, jobs, reports, waveforms (default memres-verify)")
-    add_output_flags(parser, "print one JSON object on stdout", "no progress messages")
+    add_output_flags(parser, "print one JSON object on stdout")
 
 
 def run(args: argparse.Namespace) -> int:

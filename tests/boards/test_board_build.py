@@ -49,6 +49,11 @@ def _check_report(r: dict, ext: str) -> None:
     p = r["parameters"]
     assert r["frames_per_s"] == pytest.approx(r["clock_mhz"] * 1e6 / r["cycles_per_frame"])
     assert r["realtime_factor"] == pytest.approx(r["frames_per_s"] * p["n_virtual"] * p["dt_ns"] * 1e-9)
+    # realtime_factor is device time emulated per second; audio real time is the other figure
+    assert r["device_time_factor"] == r["realtime_factor"]
+    assert p["audio_frames_per_s"] == 100      # the front-end's default frame rate
+    assert r["audio_realtime_factor"] == pytest.approx(r["frames_per_s"] / 100)
+    assert "x audio real time" in build_mod.summary(r) and "device-time factor" in build_mod.summary(r)
     assert json.loads((Path(r["out_dir"]) / "report.json").read_text())["bitstream"] == r["bitstream"]
 
 
