@@ -40,6 +40,7 @@ from memres.hdl.top import core_timing
 from memres.testbenches.predict import Design, random_readout, read_ports
 from memres.testbenches.stimulus import CORNER_HANDSHAKES, STIMULI, corner_readout, corner_sequences, \
     random_sequences
+from memres.sw_model.atomic import check_output_path
 from memres.sw_model.errors import MemresError
 from amaranth.hdl import Shape
 from memres.pygen.source import SourceError, load_source
@@ -53,7 +54,7 @@ from memres.sw_model.tasks import InputScaler
 from memres.testbenches.runner import run_cocotb, yosys_cell_model
 
 __all__ = ["VerifyError", "verify", "check_design", "load_design", "random_sequences", "model_test_data",
-           "write_verilog", "add_arguments", "run", "summary"]
+           "write_verilog", "check_output_folder", "add_arguments", "run", "summary"]
 
 REPO = Path(__file__).resolve().parents[1]
 TOP = "memres_top"
@@ -455,6 +456,19 @@ def _json_default(o):
     return str(o)
 
 
+def check_output_folder(out_dir: str | Path, *, force: bool = False) -> Path:
+    """Refuse an output folder that holds an earlier verification (``verify.json`` or a ``run<seed>``
+    folder) unless ``force``, and any folder that cannot be written; before any work is done."""
+    out = check_output_path(out_dir, directory=True)
+    if not force and out.is_dir():
+        earlier = (out / "verify.json").is_file() or any(p.is_dir() and p.name[3:].isdigit()
+                                                         for p in out.glob("run*"))
+        if earlier:
+            raise VerifyError(f"output folder {out} holds an earlier verification: name another folder with "
+                              f"-o DIR, or replace it with --force")
+    return out
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``memres verify MODEL [--verilog FILE] [--sim ...] [--seeds N] ...``."""
     parser.add_argument("source", metavar=MODEL_METAVAR, help=MODEL_HELP)
@@ -487,7 +501,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip the timing probe: do not check the latency and frame interval against "
                              "the stated ones (every transaction and the stream rules are still compared)")
     parser.add_argument("-o", "--output", "--out", dest="output", default="memres-verify", metavar="DIR",
-                        help="working folder: Verilog, jobs, reports, waveforms (default memres-verify)")
+                        help="working folder: Verilog, jobs, reports, waveforms (default memres-verify; "
+                             "one that holds an earlier verification is refused without --force)")
+    parser.add_argument("--force", action="store_true",
+                        help="write into an output folder that holds an earlier verification, replacing its files")
     add_output_flags(parser, "print one JSON object on stdout")
 
 
@@ -497,6 +514,7 @@ def run(args: argparse.Namespace) -> int:
     quiet = getattr(args, "quiet", False)
     log = None if quiet else (lambda msg: print(f"memres verify: {msg}", file=sys.stderr))
     opts = HardwareOptions.from_args(args)
+    check_output_folder(args.output, force=args.force)
     result = verify(args.source, verilog=args.verilog, sim=args.sim, seeds=args.seeds, seed=args.seed, waves=waves,
                     lanes=opts.lanes, out_dir=args.output, sequences=args.sequences, random_count=args.random,
                     n_inputs=opts.n_inputs, n_outputs=opts.n_outputs, data_dir=args.data, p_valid=args.p_valid,
