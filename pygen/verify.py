@@ -368,7 +368,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
                                                                 else random_readout(design0.params, r_rng)))]
         repro = _reproduce(source, verilog if given else None, sim, s, lanes,
                            sequences if with_test or test is None else 0, n_inputs, n_outputs, random_count,
-                           readout) + (" --stimulus corners" if stimulus == "corners" else "")
+                           readout, out / "reproduce") + (" --stimulus corners" if stimulus == "corners" else "")
         clocks = n_frames * core_timing(design0.params).cycles_per_frame
         say(f"run {i + 1}/{seeds}: seed {s}, {len(seqs)} sequences, {n_frames} frames on {sim}, "
             f"about {clocks:,} clocks" + (" (long: use more --lanes or fewer --sequences for a quicker check)"
@@ -430,7 +430,8 @@ def _fsdd_figures(model, design: Design, test: dict, run: dict) -> dict:
 
 
 def _reproduce(source, verilog, sim, seed, lanes, sequences, n_inputs, n_outputs, random_count,
-               readout="parallel") -> str:
+               readout="parallel", out_dir=None) -> str:
+    """The command that repeats one run; ``out_dir``: its own folder (the run's keeps its report and waves)."""
     parts = ["memres verify", str(source), f"--seed {seed}", "--seeds 1", f"--lanes {lanes}", f"--sim {sim}",
              f"--random {random_count}"]
     if readout != "parallel":
@@ -443,6 +444,8 @@ def _reproduce(source, verilog, sim, seed, lanes, sequences, n_inputs, n_outputs
         parts.append(f"--inputs {n_inputs}")
     if n_outputs is not None:
         parts.append(f"--outputs {n_outputs}")
+    if out_dir is not None:
+        parts.append(f"-o {out_dir} --force")
     return " ".join(parts + ["--waves"])
 
 

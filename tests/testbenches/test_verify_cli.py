@@ -116,10 +116,12 @@ def test_reproduce_command_repeats_a_run_exactly(config, tmp_path, capsys):
     second = r["runs"][1]
     argv = second["reproduce"].split()[2:]
     assert argv[0] == str(config) and "--seed" in argv and argv[argv.index("--seed") + 1] == "2"
-    argv = [a for a in argv if a != "--waves"] + ["--no-waves", "--json", "-q", "-o", str(tmp_path / "b")]
-    assert _run(argv) == 0
-    again = json.loads(capsys.readouterr().out)
-    assert (again["cycles"], again["compared"]) == (second["cycles"], second["compared"])
+    argv = [a for a in argv if a != "--waves"] + ["--no-waves", "--json", "-q"]
+    for _ in range(2):      # as printed: its own folder beside the runs, again and again (--force)
+        assert _run(argv) == 0
+        again = json.loads(capsys.readouterr().out)
+        assert (again["cycles"], again["compared"]) == (second["cycles"], second["compared"])
+        assert again["out_dir"] == str(tmp_path / "a" / "reproduce")
 
 
 def test_generated_files_with_manifest(config, tmp_path):
