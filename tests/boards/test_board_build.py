@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from boards_common import silence
+
 from memres.pygen import build as build_mod
 from memres.pygen.build import BuildError, build, make_design, parse_nextpnr_log, parse_yosys_report
 
@@ -126,19 +128,8 @@ def test_readout_default_per_board(tiny_config):
         p = design.core.params
         assert p.readout == want, (board, readout)
         assert design.core.cycles_per_frame == (p.rows * 4 if want == "serial" else max(p.rows, 4))
-        _silence(design)     # built for its parameters only, not elaborated
+        silence(design)     # built for its parameters only, not elaborated
 
-
-def _silence(obj, seen=None):
-    """Mark ``obj`` and the elaboratables it holds as used (no UnusedElaboratable warning)."""
-    from amaranth.hdl import Elaboratable
-    seen = set() if seen is None else seen
-    if id(obj) in seen or not isinstance(obj, Elaboratable):
-        return
-    seen.add(id(obj))
-    obj._MustUse__silence = True
-    for value in vars(obj).values():
-        _silence(value, seen)
 
 
 def test_the_icebreaker_pll_is_instantiated_for_a_faster_clock(tiny_config):

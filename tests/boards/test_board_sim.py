@@ -14,6 +14,7 @@ import json
 
 import numpy as np
 import pytest
+from boards_common import silence
 
 from memres.hdl.top import core_timing
 from memres.pygen import runtime
@@ -142,10 +143,10 @@ def test_weight_writes_replace_the_readout(board, model, wavs):
     assert client.classify(codes).y == y.tolist()
 
 
-def test_sim_latency_is_the_boards_device_time(tiny_config):
+def test_sim_latency_is_the_boards_device_time(tiny_config, tmp_path):
     """`run --sim` reports the simulated board's latency in device time: the last INPUT_FRAME and its
     RESULT on the UART at the board's divisor, and the core's latency from core_timing at its clock."""
-    sim = SimBoard(tiny_config, "icebreaker", baud=BAUD, n_inputs=8, n_outputs=4)   # not started
+    sim = SimBoard(tiny_config, "icebreaker", baud=BAUD, n_inputs=8, n_outputs=4, work_dir=tmp_path)  # not started
     t = sim.device_timing()
     clk = sim.design.clk_freq
     assert clk == 12e6 and t["clock_hz"] == clk
@@ -156,6 +157,7 @@ def test_sim_latency_is_the_boards_device_time(tiny_config):
     assert t["result_s"] == pytest.approx(sim.fmt.frame_bytes(MsgType.RESULT) * byte_s)
     assert t["latency_s"] == pytest.approx(t["input_frame_s"] + t["core_latency_s"] + t["result_s"])
     assert t["latency_s"] < 1e-3                          # microseconds at 3 Mbaud, whatever the simulator takes
+    silence(sim.design)                                   # built for its timing only, not elaborated
 
 
 def test_memres_run_sim_prints_the_decisions_as_json(small_model, model, wavs, capsys):
