@@ -508,6 +508,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _factor(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
+
+
 def summary(r: dict) -> str:
     """A few lines for people."""
     p, u = r["parameters"], r["utilisation"]
@@ -522,7 +526,8 @@ def summary(r: dict) -> str:
            else "") + "; "
         f"{', '.join(parts)} ({logic['percent'] if logic else '?'} % logic)",
         f"  {r['cycles_per_frame']} clocks/frame: {r['frames_per_s']:,.0f} frames/s: "
-        f"{r['audio_realtime_factor']:,.3g}x audio real time ({r['parameters']['audio_frames_per_s']:g} frames/s), "
+        f"{_factor(r['audio_realtime_factor'])}x audio real time ({r['parameters']['audio_frames_per_s']:g} "
+        f"frames/s), "
         f"device-time factor {r['device_time_factor']:.3g} (device time emulated per second); "
         f"the UART at {r['baud']} baud carries {r['link_frames_per_s']:,.0f} frames/s",
         f"  report: {Path(r['out_dir']) / 'report.json'}",
