@@ -36,12 +36,13 @@ from memres.hdl.board import BoardTop, PllError, ReservoirBoard, plan_clock
 from memres.hdl.boards import BOARDS
 from memres.hdl.uart import BaudError
 from memres.pygen import generate as gen
-from memres.pygen.console import add_output_flags
+from memres.pygen.console import MODEL_HELP, MODEL_METAVAR, add_output_flags
 from memres.pygen.options import HardwareOptions
 from memres.pygen.source import load_source
 from memres.sw_model import __version__
 from memres.sw_model import progress
 from memres.sw_model.errors import MemresError
+from memres.sw_model.speech import frontend_config
 from memres.testbenches.toolchain import ToolchainError, yowasp_env
 
 __all__ = ["BuildError", "build", "make_design", "parse_nextpnr_log", "parse_yosys_report", "prewarm",
@@ -416,13 +417,15 @@ def build(source, board: str = "icebreaker", out_dir=None, *, lanes: int = 1, ba
 def _base_report(design, spec, pll, info, source, lanes, baud, out) -> dict:
     core, p = design.core, design.core.params
     fmt = design.fmt
+    config = _config_of(source)
     return {
         "board": spec.name, "device": spec.device, "family": spec.family,
         "source": {**info, "path": str(source)},
         "parameters": {"n_devices": p.n_devices, "n_virtual": p.n_virtual, "n_inputs": p.n_inputs,
                        "n_outputs": p.n_outputs, "n_features": p.n_features, "lanes": p.lanes,
                        "readout": p.readout, "weight_ram": p.weight_ram,
-                       "dt_ns": _config_of(source).reservoir.dt_ns},
+                       "dt_ns": config.reservoir.dt_ns,
+                       "audio_frames_per_s": frontend_config(config).frame_rate},
         "clock_mhz": design.clk_freq / 1e6,
         "oscillator_mhz": spec.f_osc / 1e6,
         "pll": None if pll is None else {k_: v for k_, v in pll.params.items() if k_ != "requested"},
@@ -448,7 +451,8 @@ def _measured(build_dir: Path, spec, design, report: dict) -> dict:
     fmax = min(c["fmax_mhz"] for c in nextpnr["clocks"].values())
     clock = report["clock_mhz"]
     ml, dt = report["parameters"]["n_virtual"], report["parameters"]["dt_ns"] * 1e-9
-    fps = clock * 1e6 / report["cycles_per_frame"]
+    fps = clock * 1e6 / report["cycles_per_frame"]     # cycles_per_frame: hdl.top.core_timing's
+    device_time_factor = fps * ml * dt   # seconds of device time (ML pulses of dt a frame) emulated per second
     return {
         "fmax_mhz": fmax,
         "clocks": nextpnr["clocks"],
@@ -457,7 +461,9 @@ def _measured(build_dir: Path, spec, design, report: dict) -> dict:
         "nextpnr_cells": nextpnr["cells"],
         "yosys_cells": yosys,
         "frames_per_s": fps,
-        "realtime_factor": fps * ml * dt,
+        "realtime_factor": device_time_factor,         # the same figure under its first name
+        "device_time_factor": device_time_factor,
+        "audio_realtime_factor": fps / report["parameters"]["audio_frames_per_s"],
         "frames_per_s_at_fmax": fmax * 1e6 / report["cycles_per_frame"],
         "link_realtime_factor": report["link_frames_per_s"] * ml * dt,
     }
@@ -467,7 +473,7 @@ def _measured(build_dir: Path, spec, design, report: dict) -> dict:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``memres build MODEL --board icebreaker|ulx3s [--lanes N] [--baud B] [--clock-mhz F] [-o DIR] [--json]``."""
-    parser.add_argument("source", metavar="MODEL", help="trained model (.npz) or configuration (.json/.toml)")
+    parser.add_argument("source", metavar=MODEL_METAVAR, help=MODEL_HELP)
     HardwareOptions.add_arguments(parser, board="required", clock=True, lanes_default=1,
                                   readout_defaults=DEFAULT_READOUT)
     parser.add_argument("--baud", type=int, default=DEFAULT_BAUD, help=f"UART baud rate (default {DEFAULT_BAUD})")
@@ -477,7 +483,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=1, metavar="N",
                         help="place and route with nextpnr seeds 1..N and keep the fastest bitstream; the report "
                              "lists every seed's Fmax (default 1)")
-    add_output_flags(parser, "print the report as one JSON object on stdout", "no summary")
+    add_output_flags(parser, "print the report as one JSON object on stdout")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -497,9 +503,13 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if args.json:
         print(json.dumps({**report, "ok": True}))
-    elif not getattr(args, "quiet", False):
+    else:     # the result: printed with -q too (-q silences progress and messages only)
         print(summary(report), file=sys.stderr)
     return 0
+
+
+def _factor(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
 
 
 def summary(r: dict) -> str:
@@ -515,8 +525,11 @@ def summary(r: dict) -> str:
         + (f" (best of {len(r['seeds'])} seeds, spread {r['fmax_spread_mhz']:.2f} MHz)" if len(r.get('seeds', ())) > 1
            else "") + "; "
         f"{', '.join(parts)} ({logic['percent'] if logic else '?'} % logic)",
-        f"  {r['cycles_per_frame']} clocks/frame: {r['frames_per_s']:,.0f} frames/s, real-time factor "
-        f"{r['realtime_factor']:.3g} (the UART at {r['baud']} baud carries {r['link_frames_per_s']:,.0f} frames/s)",
+        f"  {r['cycles_per_frame']} clocks/frame: {r['frames_per_s']:,.0f} frames/s: "
+        f"{_factor(r['audio_realtime_factor'])}x audio real time ({r['parameters']['audio_frames_per_s']:g} "
+        f"frames/s), "
+        f"device-time factor {r['device_time_factor']:.3g} (device time emulated per second); "
+        f"the UART at {r['baud']} baud carries {r['link_frames_per_s']:,.0f} frames/s",
         f"  report: {Path(r['out_dir']) / 'report.json'}",
     ])
 

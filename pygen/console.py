@@ -40,7 +40,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from memres.sw_model import progress as progress_mod
 from memres.sw_model.errors import MemresError
 
-__all__ = ["err", "UserError", "emit", "emit_error", "say", "QUIET_HELP", "MODEL_METAVAR", "MODEL_HELP", "add_output_flags", "setup_logging", "finish_progress",
+__all__ = ["err", "UserError", "emit", "emit_error", "say", "QUIET_HELP", "MODEL_METAVAR", "MODEL_HELP",
+           "TRAINED_MODEL_HELP", "add_output_flags", "setup_logging", "finish_progress",
            "progress_bars", "ProgressHandler", "LIBRARY_LOGGERS"]
 
 #: The console on stderr. Its file is looked up at each print (``sys.stderr``), so redirection works.
@@ -50,7 +51,9 @@ err = Console(stderr=True)
 QUIET_HELP = "no progress bars or messages"
 #: The metavar and help of the model argument of the commands that take a model or a configuration.
 MODEL_METAVAR = "MODEL"
-MODEL_HELP = "a trained model .npz or a configuration .json/.toml"
+#: The help of a model argument that must be trained (``evaluate``, ``run``): no configuration.
+TRAINED_MODEL_HELP = "a trained model .npz"
+MODEL_HELP = f"{TRAINED_MODEL_HELP} or a configuration .json/.toml"
 
 #: Loggers of the memres layers whose INFO records a command shows (``-q``: warnings only).
 LIBRARY_LOGGERS = ("memres",)

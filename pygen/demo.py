@@ -75,6 +75,6 @@ def hardware_steps() -> list:
         say(args, f"  iCEBreaker bitstream {r['bitstream']}: Fmax {r['fmax_mhz']:.1f} MHz, "
                   f"{r['frames_per_s']:.0f} frames/s")
         return {"ok": True, **{k: r[k] for k in ("bitstream", "fmax_mhz", "frames_per_s", "realtime_factor",
-                                                   "utilisation")}}
+                                                   "device_time_factor", "audio_realtime_factor", "utilisation")}}
 
     return [("generate", generate), ("verify", verify), ("build", build)]

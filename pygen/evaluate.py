@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from memres.pygen.console import add_output_flags, emit, progress_bars
+from memres.pygen.console import MODEL_METAVAR, TRAINED_MODEL_HELP, add_output_flags, emit, progress_bars
 from memres.pygen.train import print_metrics
 from memres.sw_model import workflow
 from memres.sw_model.atomic import check_output_path
@@ -14,7 +14,7 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", metavar="MODEL", help="a trained model .npz (written by memres train)")
+    parser.add_argument("model", metavar=MODEL_METAVAR, help=f"{TRAINED_MODEL_HELP} (written by memres train)")
     parser.add_argument("--data", help="FSDD folder (default: the one used for training)")
     parser.add_argument("--plots", metavar="DIR", help="write PNG plots into the folder DIR (created if missing)")
     add_output_flags(parser)

@@ -39,7 +39,7 @@ from memres.hdl import HardwareParamError, ReservoirCore
 from memres.hdl.boards import board_for_family
 from memres.hdl.verilog import TOP_NAME, to_verilog
 from memres.pygen import manifest as manifest_mod
-from memres.pygen.console import add_output_flags
+from memres.pygen.console import MODEL_HELP, MODEL_METAVAR, add_output_flags
 from memres.pygen.options import HardwareOptions
 from memres.pygen.source import DEFAULT_INPUTS, DEFAULT_OUTPUTS, SourceError, load_source
 from memres.sw_model.errors import MemresError
@@ -348,13 +348,12 @@ def generate(source: str | Path, out_dir: str | Path, *, lanes: int = 1, synth: 
 # --- command line ---------------------------------------------------------------------
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``memres generate MODEL_OR_CONFIG -o DIR [--lanes N] [--synth ...] ...``."""
-    parser.add_argument("source", metavar="MODEL_OR_CONFIG",
-                        help="trained model file (.npz) or configuration (.json/.toml)")
+    """Arguments of ``memres generate MODEL -o DIR [--lanes N] [--synth ...] ...``."""
+    parser.add_argument("source", metavar=MODEL_METAVAR, help=MODEL_HELP)
     parser.add_argument("-o", "--output", "--out", dest="output", required=True, metavar="DIR", help="output folder")
     HardwareOptions.add_arguments(parser, lanes_default=1, readout_default="parallel")
     parser.add_argument("--synth", choices=sorted(SYNTH_TARGETS), help="also synthesise with Yosys and report cells")
-    add_output_flags(parser, "print the manifest as one JSON object on stdout", "no summary")
+    add_output_flags(parser, "print the manifest as one JSON object on stdout")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -364,7 +363,7 @@ def run(args: argparse.Namespace) -> int:
                       n_inputs=opts.n_inputs, n_outputs=opts.n_outputs, readout=opts.readout)
     if args.json:
         print(json.dumps(result, sort_keys=True))
-    elif not getattr(args, "quiet", False):
+    else:     # the result: printed with -q too (-q silences progress and messages only)
         print(summary(result, args.output), file=sys.stderr)
     return 0
 

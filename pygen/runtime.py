@@ -23,7 +23,7 @@ import sys
 from memres.hdl.board import link_format
 from memres.hdl.boards import BOARDS
 from memres.hdl.params import CoreParams
-from memres.pygen.console import add_output_flags
+from memres.pygen.console import MODEL_METAVAR, TRAINED_MODEL_HELP, add_output_flags
 from memres.pygen.options import HardwareOptions
 from memres.pygen.protocol import LinkFormat
 from memres.pygen.serialport import SerialPort, SerialPortError
@@ -42,7 +42,7 @@ __all__ = ["WINDOW", "BoardError", "BoardMismatch", "FrameLost", "SerialPort", "
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``memres run MODEL (--port DEV | --sim) FILE.wav... [--baud B] [--json]``."""
-    parser.add_argument("model", metavar="MODEL", help="the trained model (.npz) the board was built from")
+    parser.add_argument("model", metavar=MODEL_METAVAR, help=f"{TRAINED_MODEL_HELP}: the one the board was built from")
     parser.add_argument("wavs", metavar="FILE.wav", nargs="+", help="recordings to classify")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--port", help="serial port of the board, e.g. /dev/ttyUSB1")
@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--write-weights", action="store_true",
                         help="load the model's readout over the link first (for a bitstream built from its "
                              "configuration)")
-    add_output_flags(parser, "print one JSON object with the decisions", "no progress bars or messages")
+    add_output_flags(parser, "print one JSON object with the decisions")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,8 +71,11 @@ def run(args: argparse.Namespace) -> int:
     codes = [(str(w), wav_codes(model, w)) for w in args.wavs]
     timeout = args.timeout if args.timeout is not None else (30.0 if args.sim else 1.0)
     say = (lambda *a: None) if getattr(args, "quiet", False) else (lambda *a: print(*a, file=sys.stderr))
+    # The decisions are the result: one line per file on stderr without --json, with -q too.
+    show = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
 
-    def session(port_path: str, fmt: LinkFormat, params, spram: bool) -> dict:
+    def session(port_path: str, fmt: LinkFormat, params, spram: bool, device: dict | None = None) -> dict:
+        """Classify every file; ``device``: the simulated board's device timing (``--sim``), else None."""
         with SerialPort(port_path, args.baud) as port:
             client = BoardClient(port, fmt, timeout=timeout, quiet=0.2 if args.sim else 0.05)
             first = client.check(model.config.hash(), __version__)
@@ -84,10 +87,17 @@ def run(args: argparse.Namespace) -> int:
             decisions = []
             for name, c in codes:
                 d = client.classify_retrying(c, retries=args.retries)
-                decisions.append({"file": name, "decision": d.decision, "latency_s": d.latency_s,
-                                  "frames": d.frames, "seconds": d.seconds, "retries": d.retries})
-                say(f"{name}: {d.decision}  (latency {d.latency_s * 1e3:.1f} ms, {d.frames} frames in "
-                    f"{d.seconds:.2f} s{', resent' if d.retries else ''})")
+                if device is None:      # a real board: the host's clock is the board's
+                    decisions.append({"file": name, "decision": d.decision, "latency_s": d.latency_s,
+                                      "frames": d.frames, "seconds": d.seconds, "retries": d.retries})
+                    show(f"{name}: {d.decision}  (latency {d.latency_s * 1e3:.1f} ms, {d.frames} frames in "
+                         f"{d.seconds:.2f} s{', resent' if d.retries else ''})")
+                else:                   # simulated: latency in device time, the simulator's wall time apart
+                    decisions.append({"file": name, "decision": d.decision, "latency_s": device["latency_s"],
+                                      "sim_wall_s": d.latency_s, "frames": d.frames, "seconds": d.seconds,
+                                      "retries": d.retries})
+                    show(f"{name}: {d.decision}  (board latency {device['latency_s'] * 1e3:.2f} ms; simulated "
+                         f"{d.frames} frames in {d.seconds:.2f} s of wall time{', resent' if d.retries else ''})")
             client.drain()
             out["counters"] = counter_delta(first, client.status(), fmt.counter_bits)
             out["decisions"] = decisions
@@ -98,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
         opts = HardwareOptions.from_args(args)
         with SimBoard(args.model, opts.board, lanes=opts.lanes, baud=args.baud, clock_mhz=opts.clock_mhz,
                       readout=opts.readout) as sim:
-            result = {**session(sim.port, sim.fmt, sim.params, sim.params.weight_ram == "spram"), "sim": True, "board": args.board, "baud": args.baud}
+            device = sim.device_timing()
+            result = {**session(sim.port, sim.fmt, sim.params, sim.params.weight_ram == "spram", device),
+                      "sim": True, "board": args.board, "baud": args.baud, "device_timing": device}
     else:
         params = CoreParams(model.constants(), model.n_outputs)
         opts = HardwareOptions.from_args(args).resolved()

@@ -16,7 +16,8 @@ import threading
 import time
 from pathlib import Path
 
-from memres.hdl.wire import LinkFormat
+from memres.hdl.top import core_timing
+from memres.hdl.wire import LinkFormat, MsgType
 from memres.pygen.build import make_design
 from memres.pygen.generate import to_verilog
 from memres.pygen.session import WINDOW, BoardError
@@ -62,6 +63,24 @@ class SimBoard:
     @property
     def fmt(self) -> LinkFormat:
         return self.design.fmt
+
+    def device_timing(self) -> dict:
+        """The board's latency for one frame in device time (what the simulated hardware takes, not the
+        simulator's wall time), from ``hdl.top.core_timing`` and the board's clock and UART divisor.
+
+        ``latency_s``: the last INPUT_FRAME on the wire (``input_frame_s``), the core's latency
+        (``core_latency_s`` = ``latency_cycles`` / ``clock_hz``) and its RESULT on the wire
+        (``result_s``); the time from the host writing a frame to reading its RESULT on an idle
+        board, without the USB-serial adapter's own delay.
+        """
+        clk = self.design.clk_freq
+        line_baud = clk / self.design.link.divisor       # the baud rate the UART really runs at
+        cycles = core_timing(self.params).latency
+        parts = {"input_frame_s": 1 / self.fmt.frames_per_second(line_baud, MsgType.INPUT_FRAME),
+                 "core_latency_s": cycles / clk,
+                 "result_s": 1 / self.fmt.frames_per_second(line_baud, MsgType.RESULT)}
+        return {"latency_s": sum(parts.values()), **parts, "latency_cycles": cycles, "clock_hz": clk,
+                "line_baud": line_baud}
 
     def __enter__(self) -> "SimBoard":
         self.work_dir.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 ::
 
-    memres verify MODEL_OR_CONFIG [--verilog FILE] [--sim verilator|icarus] [--seeds N] [--waves]
+    memres verify MODEL [--verilog FILE] [--sim verilator|icarus] [--seeds N] [--waves]
                   [--lanes N] [--readout parallel|serial] [--json]
 
     verify("model.npz", lanes=8)          # -> {"cycles": ..., "compared": ..., "mismatches": 0, ...}
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from memres.hdl.verilog import design_core, to_verilog
-from memres.pygen.console import add_output_flags
+from memres.pygen.console import MODEL_HELP, MODEL_METAVAR, add_output_flags
 from memres.pygen.options import HardwareOptions
 from memres.testbenches.check import HARNESS_TOP, Job, format_mismatch, harness_verilog, save_job
 from memres.testbenches.verilator_coverage import COVERAGE_ARGS, COVERAGE_FILE, format_summary, merge, read_coverage, \
@@ -40,6 +40,7 @@ from memres.hdl.top import core_timing
 from memres.testbenches.predict import Design, random_readout, read_ports
 from memres.testbenches.stimulus import CORNER_HANDSHAKES, STIMULI, corner_readout, corner_sequences, \
     random_sequences
+from memres.sw_model.atomic import check_output_path
 from memres.sw_model.errors import MemresError
 from amaranth.hdl import Shape
 from memres.pygen.source import SourceError, load_source
@@ -53,7 +54,7 @@ from memres.sw_model.tasks import InputScaler
 from memres.testbenches.runner import run_cocotb, yosys_cell_model
 
 __all__ = ["VerifyError", "verify", "check_design", "load_design", "random_sequences", "model_test_data",
-           "write_verilog", "add_arguments", "run", "summary"]
+           "write_verilog", "check_output_folder", "add_arguments", "run", "summary"]
 
 REPO = Path(__file__).resolve().parents[1]
 TOP = "memres_top"
@@ -367,7 +368,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
                                                                 else random_readout(design0.params, r_rng)))]
         repro = _reproduce(source, verilog if given else None, sim, s, lanes,
                            sequences if with_test or test is None else 0, n_inputs, n_outputs, random_count,
-                           readout) + (" --stimulus corners" if stimulus == "corners" else "")
+                           readout, out / "reproduce") + (" --stimulus corners" if stimulus == "corners" else "")
         clocks = n_frames * core_timing(design0.params).cycles_per_frame
         say(f"run {i + 1}/{seeds}: seed {s}, {len(seqs)} sequences, {n_frames} frames on {sim}, "
             f"about {clocks:,} clocks" + (" (long: use more --lanes or fewer --sequences for a quicker check)"
@@ -429,7 +430,8 @@ def _fsdd_figures(model, design: Design, test: dict, run: dict) -> dict:
 
 
 def _reproduce(source, verilog, sim, seed, lanes, sequences, n_inputs, n_outputs, random_count,
-               readout="parallel") -> str:
+               readout="parallel", out_dir=None) -> str:
+    """The command that repeats one run; ``out_dir``: its own folder (the run's keeps its report and waves)."""
     parts = ["memres verify", str(source), f"--seed {seed}", "--seeds 1", f"--lanes {lanes}", f"--sim {sim}",
              f"--random {random_count}"]
     if readout != "parallel":
@@ -442,6 +444,8 @@ def _reproduce(source, verilog, sim, seed, lanes, sequences, n_inputs, n_outputs
         parts.append(f"--inputs {n_inputs}")
     if n_outputs is not None:
         parts.append(f"--outputs {n_outputs}")
+    if out_dir is not None:
+        parts.append(f"-o {out_dir} --force")
     return " ".join(parts + ["--waves"])
 
 
@@ -455,10 +459,22 @@ def _json_default(o):
     return str(o)
 
 
+def check_output_folder(out_dir: str | Path, *, force: bool = False) -> Path:
+    """Refuse an output folder that holds an earlier verification (``verify.json`` or a ``run<seed>``
+    folder) unless ``force``, and any folder that cannot be written; before any work is done."""
+    out = check_output_path(out_dir, directory=True)
+    if not force and out.is_dir():
+        earlier = (out / "verify.json").is_file() or any(p.is_dir() and p.name[3:].isdigit()
+                                                         for p in out.glob("run*"))
+        if earlier:
+            raise VerifyError(f"output folder {out} holds an earlier verification: name another folder with "
+                              f"-o DIR, or replace it with --force")
+    return out
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``memres verify MODEL_OR_CONFIG [--verilog FILE] [--sim ...] [--seeds N] ...``."""
-    parser.add_argument("source", metavar="MODEL_OR_CONFIG",
-                        help="trained model file (.npz) or configuration (.json/.toml): the golden reference")
+    """Arguments of ``memres verify MODEL [--verilog FILE] [--sim ...] [--seeds N] ...``."""
+    parser.add_argument("source", metavar=MODEL_METAVAR, help=MODEL_HELP)
     parser.add_argument("--verilog", metavar="FILE",
                         help="check this Verilog (hand-edited, or a synthesis netlist) instead of generating it")
     parser.add_argument("--sim", choices=("verilator", "icarus"), default="verilator", help="simulator (default verilator)")
@@ -488,8 +504,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip the timing probe: do not check the latency and frame interval against "
                              "the stated ones (every transaction and the stream rules are still compared)")
     parser.add_argument("-o", "--output", "--out", dest="output", default="memres-verify", metavar="DIR",
-                        help="working folder: Verilog, jobs, reports, waveforms (default memres-verify)")
-    add_output_flags(parser, "print one JSON object on stdout", "no progress messages")
+                        help="working folder: Verilog, jobs, reports, waveforms (default memres-verify; "
+                             "one that holds an earlier verification is refused without --force)")
+    parser.add_argument("--force", action="store_true",
+                        help="write into an output folder that holds an earlier verification, replacing its files")
+    add_output_flags(parser, "print one JSON object on stdout")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -498,6 +517,7 @@ def run(args: argparse.Namespace) -> int:
     quiet = getattr(args, "quiet", False)
     log = None if quiet else (lambda msg: print(f"memres verify: {msg}", file=sys.stderr))
     opts = HardwareOptions.from_args(args)
+    check_output_folder(args.output, force=args.force)
     result = verify(args.source, verilog=args.verilog, sim=args.sim, seeds=args.seeds, seed=args.seed, waves=waves,
                     lanes=opts.lanes, out_dir=args.output, sequences=args.sequences, random_count=args.random,
                     n_inputs=opts.n_inputs, n_outputs=opts.n_outputs, data_dir=args.data, p_valid=args.p_valid,

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Sets memres up on a fresh Debian/Ubuntu machine with Python 3.11 or newer, in a project virtual
 # environment `.venv/` beside this script's folder (Debian's system pip refuses installs: PEP 668).
-#   bash scripts/setup.sh          # .venv with memres and its pinned toolchain
-#   bash scripts/setup.sh --test   # ... plus the test dependencies
+#   bash scripts/setup.sh          # .venv with memres and its pinned toolchain, and the flashing tools
+#   bash scripts/setup.sh --test   # .venv with the test dependencies, no flashing tools (what CI runs)
 # Then run the tools as .venv/bin/memres, or `. .venv/bin/activate` once and use `memres` and `python`.
 # Debian packages that are missing (a C++ compiler and make for Verilator, python3-venv, Icarus Verilog)
 # are installed with apt-get when run as root; otherwise the script says which ones to install.
+# Without --test it also installs the tools `memres program` runs: iceprog (Debian's fpga-icestorm) and
+# openFPGALoader (Debian's openfpgaloader), without recommended packages (about 2 MB with libusb/libftdi).
 # MEMRES_VENV=DIR puts the environment elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,19 +32,39 @@ fi
 
 debian_pkgs=(g++ make perl zlib1g-dev liblz4-dev iverilog)
 "$python" -c 'import ensurepip, venv' 2>/dev/null || debian_pkgs+=("python3-venv")
-missing=()
-if command -v dpkg-query >/dev/null 2>&1; then
-  for p in "${debian_pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+# The flashing tools of `memres program`: only without --test (CI flashes no board).
+flash_pkgs=()
+if [ -z "$extras" ]; then flash_pkgs=(fpga-icestorm openfpgaloader); fi
+
+not_installed() {   # the Debian packages among "$@" that are not installed
+  command -v dpkg-query >/dev/null 2>&1 || return 0
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
   done
-fi
-if [ ${#missing[@]} -gt 0 ]; then
+}
+mapfile -t missing < <(not_installed "${debian_pkgs[@]}")
+mapfile -t missing_flash < <(not_installed "${flash_pkgs[@]}")
+if [ $(( ${#missing[@]} + ${#missing_flash[@]} )) -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Debian packages: ${missing[*]}"
+    echo "setup: installing Debian packages: ${missing[*]} ${missing_flash[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    if [ ${#missing[@]} -gt 0 ]; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    if [ ${#missing_flash[@]} -gt 0 ]; then
+      # Not fatal: memres works without them, and `memres program` says how to install them.
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_flash[@]}" \
+        >/dev/null || echo "setup: warning: could not install ${missing_flash[*]} (needed only by memres program)" >&2
+    fi
   else
-    echo "setup: warning: missing Debian packages (${missing[*]}); install them as root (apt-get install ${missing[*]})" >&2
+    if [ ${#missing[@]} -gt 0 ]; then
+      echo "setup: warning: missing Debian packages (${missing[*]}); install them as root" \
+        "(apt-get install ${missing[*]})" >&2
+    fi
+    if [ ${#missing_flash[@]} -gt 0 ]; then
+      echo "setup: note: memres program needs ${missing_flash[*]}; install them as root" \
+        "(apt-get install --no-install-recommends ${missing_flash[*]})" >&2
+    fi
   fi
 fi
 

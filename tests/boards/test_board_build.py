@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from boards_common import silence
+
 from memres.pygen import build as build_mod
 from memres.pygen.build import BuildError, build, make_design, parse_nextpnr_log, parse_yosys_report
 
@@ -49,6 +51,11 @@ def _check_report(r: dict, ext: str) -> None:
     p = r["parameters"]
     assert r["frames_per_s"] == pytest.approx(r["clock_mhz"] * 1e6 / r["cycles_per_frame"])
     assert r["realtime_factor"] == pytest.approx(r["frames_per_s"] * p["n_virtual"] * p["dt_ns"] * 1e-9)
+    # realtime_factor is device time emulated per second; audio real time is the other figure
+    assert r["device_time_factor"] == r["realtime_factor"]
+    assert p["audio_frames_per_s"] == 100      # the front-end's default frame rate
+    assert r["audio_realtime_factor"] == pytest.approx(r["frames_per_s"] / 100)
+    assert "x audio real time" in build_mod.summary(r) and "device-time factor" in build_mod.summary(r)
     assert json.loads((Path(r["out_dir"]) / "report.json").read_text())["bitstream"] == r["bitstream"]
 
 
@@ -121,19 +128,8 @@ def test_readout_default_per_board(tiny_config):
         p = design.core.params
         assert p.readout == want, (board, readout)
         assert design.core.cycles_per_frame == (p.rows * 4 if want == "serial" else max(p.rows, 4))
-        _silence(design)     # built for its parameters only, not elaborated
+        silence(design)     # built for its parameters only, not elaborated
 
-
-def _silence(obj, seen=None):
-    """Mark ``obj`` and the elaboratables it holds as used (no UnusedElaboratable warning)."""
-    from amaranth.hdl import Elaboratable
-    seen = set() if seen is None else seen
-    if id(obj) in seen or not isinstance(obj, Elaboratable):
-        return
-    seen.add(id(obj))
-    obj._MustUse__silence = True
-    for value in vars(obj).values():
-        _silence(value, seen)
 
 
 def test_the_icebreaker_pll_is_instantiated_for_a_faster_clock(tiny_config):

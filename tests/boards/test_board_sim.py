@@ -14,7 +14,9 @@ import json
 
 import numpy as np
 import pytest
+from boards_common import silence
 
+from memres.hdl.top import core_timing
 from memres.pygen import runtime
 from memres.pygen.protocol import COUNTERS, MsgType
 from memres.pygen.runtime import BoardClient, BoardMismatch, SerialPort, SimBoard, expected_decision, wav_codes
@@ -141,6 +143,23 @@ def test_weight_writes_replace_the_readout(board, model, wavs):
     assert client.classify(codes).y == y.tolist()
 
 
+def test_sim_latency_is_the_boards_device_time(tiny_config, tmp_path):
+    """`run --sim` reports the simulated board's latency in device time: the last INPUT_FRAME and its
+    RESULT on the UART at the board's divisor, and the core's latency from core_timing at its clock."""
+    sim = SimBoard(tiny_config, "icebreaker", baud=BAUD, n_inputs=8, n_outputs=4, work_dir=tmp_path)  # not started
+    t = sim.device_timing()
+    clk = sim.design.clk_freq
+    assert clk == 12e6 and t["clock_hz"] == clk
+    assert t["latency_cycles"] == core_timing(sim.params).latency > 0
+    assert t["core_latency_s"] == pytest.approx(t["latency_cycles"] / 12e6)
+    byte_s = 10 * sim.design.link.divisor / clk          # 8N1: ten bit times a byte
+    assert t["input_frame_s"] == pytest.approx(sim.fmt.frame_bytes(MsgType.INPUT_FRAME) * byte_s)
+    assert t["result_s"] == pytest.approx(sim.fmt.frame_bytes(MsgType.RESULT) * byte_s)
+    assert t["latency_s"] == pytest.approx(t["input_frame_s"] + t["core_latency_s"] + t["result_s"])
+    assert t["latency_s"] < 1e-3                          # microseconds at 3 Mbaud, whatever the simulator takes
+    silence(sim.design)                                   # built for its timing only, not elaborated
+
+
 def test_memres_run_sim_prints_the_decisions_as_json(small_model, model, wavs, capsys):
     parser = argparse.ArgumentParser()
     runtime.add_arguments(parser)
@@ -156,4 +175,6 @@ def test_memres_run_sim_prints_the_decisions_as_json(small_model, model, wavs, c
     for d, wav in zip(out["decisions"], wavs):
         assert d["decision"] == expected_decision(model, wav_codes(model, wav))[0]
         assert d["latency_s"] > 0 and d["frames"] > 0 and d["retries"] == 0
+        # latency_s is the board's (device time), not the simulator's wall time, which is sim_wall_s
+        assert d["latency_s"] == out["device_timing"]["latency_s"] and d["sim_wall_s"] > 0
     assert out["counters"]["bad_crc"] == 0 and out["counters"]["results"] == sum(d["frames"] for d in out["decisions"])

@@ -42,6 +42,30 @@ def test_relative_output_folder(config, tmp_path, capsys, monkeypatch):
     assert (tmp_path / "rel" / "verify.json").is_file()
 
 
+def test_an_earlier_verification_is_not_overwritten_without_force(config, tmp_path, capsys):
+    """A second `memres verify` into the same folder is refused at once, naming the folder and --force;
+    with --force it runs and replaces the report."""
+    from memres.pygen.cli import main
+    out = tmp_path / "out"
+    argv = ["verify", str(config), "--inputs", "3", "--outputs", "3", "--sim", "icarus", "--random", "2", "-q",
+            "-o", str(out)]
+    assert main(argv + ["--json"]) == 0
+    first = (out / "verify.json").read_bytes()
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and str(out) in err and "--force" in err, err
+    assert (out / "verify.json").read_bytes() == first              # nothing was touched
+    (out / "verify.json").unlink()                                  # an interrupted run leaves run folders
+    assert main(argv) == 2 and "--force" in capsys.readouterr().err
+    assert main(argv + ["--force", "--seed", "5", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["passed"]
+    assert json.loads((out / "verify.json").read_text())["runs"][0]["seed"] == 5
+    empty = tmp_path / "empty"                                      # an empty folder holds nothing to lose
+    empty.mkdir()
+    assert verify_mod.check_output_folder(empty) == empty
+
+
 def test_hand_edited_verilog_fails_with_exit_status_1(config, tmp_path, capsys):
     """--verilog: a broken design (one decay factor off) is reported: clock, cell, expected, got, reproduction."""
     d, _ = verify_mod.load_design(config, lanes=2, n_inputs=3, n_outputs=3, seed=1)
@@ -92,10 +116,12 @@ def test_reproduce_command_repeats_a_run_exactly(config, tmp_path, capsys):
     second = r["runs"][1]
     argv = second["reproduce"].split()[2:]
     assert argv[0] == str(config) and "--seed" in argv and argv[argv.index("--seed") + 1] == "2"
-    argv = [a for a in argv if a != "--waves"] + ["--no-waves", "--json", "-q", "-o", str(tmp_path / "b")]
-    assert _run(argv) == 0
-    again = json.loads(capsys.readouterr().out)
-    assert (again["cycles"], again["compared"]) == (second["cycles"], second["compared"])
+    argv = [a for a in argv if a != "--waves"] + ["--no-waves", "--json", "-q"]
+    for _ in range(2):      # as printed: its own folder beside the runs, again and again (--force)
+        assert _run(argv) == 0
+        again = json.loads(capsys.readouterr().out)
+        assert (again["cycles"], again["compared"]) == (second["cycles"], second["compared"])
+        assert again["out_dir"] == str(tmp_path / "a" / "reproduce")
 
 
 def test_generated_files_with_manifest(config, tmp_path):
