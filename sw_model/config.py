@@ -328,6 +328,10 @@ def _check_frontend(settings: dict) -> None:
         if key not in fields:
             raise ConfigError(f"config field frontend.{key!s} is unknown: allowed keys are {', '.join(sorted(fields))}")
         default = fields[key].default
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise _bad(f"frontend.{key}", value, "true or false")
+            continue
         _check_number(f"frontend.{key}", value, integer=isinstance(default, int))
     try:
         FrontEndConfig(**settings)

@@ -53,6 +53,7 @@ __all__ = [
     "FrontEndConfig",
     "Normaliser",
     "causal_centre",
+    "level_free",
     "cochleagram",
     "default_cache_dir",
     "erb_space",
@@ -64,6 +65,8 @@ __all__ = [
 FRONTEND_VERSION = 1
 #: Largest prior weight of the causal mean normalisation (frames).
 MAX_MEAN_FRAMES = 10_000
+#: FrontEndConfig fields that the Normaliser applies (not part of the cochleagram cache key).
+NORMALISATION_FIELDS = ("remove_level", "mean_frames")
 
 
 @dataclass(frozen=True)
@@ -83,12 +86,18 @@ class FrontEndConfig:
         ``0 < fmin < fmax < sample_rate / 2``.
     floor_db : float, default -100.0
         Lower limit of the dB values (silence maps here).
+    remove_level : bool, default False
+        Subtract from every frame its mean over the channels (its level in
+        dB), so that only the shape of the spectrum is left: loudness
+        normalisation that needs no past frames (:class:`Normaliser`).
     mean_frames : int, default 0
         Causal mean normalisation (:class:`Normaliser`): subtract from every
         frame the running mean of its utterance so far, which starts from the
         training mean with the weight of ``mean_frames`` frames. 0 turns it
-        off. It is applied after the cochleagram, so it is not part of the
-        cache key (:meth:`digest`).
+        off.
+
+    The last two are applied after the cochleagram, so they are not part of
+    the cache key (:meth:`digest`).
     """
 
     n_channels: int = 32
@@ -97,6 +106,7 @@ class FrontEndConfig:
     fmin: float = 100.0
     fmax: float = 3500.0
     floor_db: float = -100.0
+    remove_level: bool = False
     mean_frames: int = 0
 
     def __post_init__(self) -> None:
@@ -130,7 +140,7 @@ class FrontEndConfig:
 
     def digest(self) -> str:
         """Short hash of the settings and :data:`FRONTEND_VERSION` (used as cache key)."""
-        settings = {k: v for k, v in asdict(self).items() if k != "mean_frames"}
+        settings = {k: v for k, v in asdict(self).items() if k not in NORMALISATION_FIELDS}
         text = json.dumps({"version": FRONTEND_VERSION, **settings}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -230,15 +240,17 @@ class Normaliser:
     silent stretch at the floor) from squeezing the useful range.  Test data
     is transformed with the training bounds and clipped.
 
-    ``c`` is the causal mean normalisation (cepstral-mean style, but causal,
-    so a decision after a quarter of an utterance uses only that quarter)::
+    ``c`` normalises each utterance causally, so that a decision after a
+    quarter of an utterance uses only that quarter. With ``remove_level``,
+    each frame first loses its mean over the channels (its level in dB). Then
+    the causal mean normalisation (cepstral-mean style)::
 
         c(x)[t] = x[t] - (k mean + x[0] + ... + x[t]) / (k + t + 1),   k = mean_frames
 
-    with ``mean`` the per-channel mean of all training frames. It removes
-    what stays constant over an utterance (the speaker's and the
-    microphone's spectral tilt, the level) and keeps how the spectrum moves.
-    With ``mean_frames = 0`` (the default) ``c`` is the identity.
+    with ``mean`` the per-channel mean of all (level-free) training frames.
+    It removes what stays constant over an utterance (the speaker's and the
+    microphone's spectral tilt) and keeps how the spectrum moves. With both
+    off (the default) ``c`` is the identity.
 
     Create with :meth:`fit`; save with :meth:`to_dict` (JSON-serialisable) and
     restore with :meth:`from_dict`.
@@ -253,6 +265,8 @@ class Normaliser:
         Prior weight of the causal mean normalisation (0: off).
     mean : tuple of float
         Per-channel training mean (empty when ``mean_frames`` is 0).
+    remove_level : bool
+        Subtract each frame's mean over the channels first.
     """
 
     lo: tuple[float, ...]
@@ -261,6 +275,7 @@ class Normaliser:
     upper_pct: float = 99.9
     mean_frames: int = 0
     mean: tuple[float, ...] = ()
+    remove_level: bool = False
 
     def __post_init__(self) -> None:
         if len(self.lo) != len(self.hi) or not self.lo:
@@ -280,6 +295,7 @@ class Normaliser:
         lower_pct: float = 1.0,
         upper_pct: float = 99.9,
         mean_frames: int = 0,
+        remove_level: bool = False,
     ) -> Normaliser:
         """Compute per-channel bounds (and the mean) from training sequences.
 
@@ -291,6 +307,8 @@ class Normaliser:
             Percentiles (0..100) giving ``lo`` and ``hi``.
         mean_frames : int
             Prior weight of the causal mean normalisation (0: off).
+        remove_level : bool
+            Subtract each frame's mean over the channels first.
 
         Returns
         -------
@@ -312,6 +330,9 @@ class Normaliser:
             raise ValueError("cannot fit on sequences without frames")
         if not np.all(np.isfinite(data)):
             raise ValueError("training data contains non-finite values")
+        if remove_level:
+            arrays = [level_free(a) for a in arrays]
+            data = np.concatenate(arrays, axis=0)
         mean: tuple[float, ...] = ()
         if mean_frames:
             mean = tuple(map(float, data.mean(axis=0)))
@@ -319,7 +340,7 @@ class Normaliser:
         lo, hi = np.percentile(data, [lower_pct, upper_pct], axis=0)
         hi = np.where(hi > lo, hi, lo + 1.0)
         return cls(tuple(map(float, lo)), tuple(map(float, hi)), float(lower_pct), float(upper_pct),
-                   int(mean_frames), mean)
+                   int(mean_frames), mean, bool(remove_level))
 
     @property
     def n_channels(self) -> int:
@@ -331,6 +352,8 @@ class Normaliser:
         x = np.asarray(seq, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.n_channels:
             raise ValueError(f"expected shape (T, {self.n_channels}), got {x.shape}")
+        if self.remove_level:
+            x = level_free(x)
         if self.mean_frames:
             x = causal_centre(x, self.mean, self.mean_frames)
         lo = np.asarray(self.lo)
@@ -346,6 +369,7 @@ class Normaliser:
             "upper_pct": self.upper_pct,
             "mean_frames": self.mean_frames,
             "mean": list(self.mean),
+            "remove_level": self.remove_level,
         }
 
     @classmethod
@@ -362,9 +386,16 @@ class Normaliser:
                 float(d["upper_pct"]),
                 int(d.get("mean_frames", 0)),
                 tuple(float(v) for v in d.get("mean", ())),
+                bool(d.get("remove_level", False)),
             )
         except KeyError as exc:
             raise ValueError(f"{cls.__name__} dictionary lacks key {exc}") from exc
+
+
+def level_free(x: np.ndarray) -> np.ndarray:
+    """Each frame minus its mean over the channels (see :class:`Normaliser`)."""
+    x = np.asarray(x, dtype=np.float64)
+    return x - x.mean(axis=1, keepdims=True)
 
 
 def causal_centre(x: np.ndarray, mean: Sequence[float], k: int) -> np.ndarray:

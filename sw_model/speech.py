@@ -84,10 +84,11 @@ class SplitData:
 
 
 def prepare_split(train: Sequence[Recording], test: Sequence[Recording],
-                  cochleagrams: dict[str, np.ndarray], mean_frames: int = 0) -> SplitData:
-    """Normalise (fitted on ``train`` only; ``mean_frames``: see :class:`Normaliser`), label and fold one split."""
+                  cochleagrams: dict[str, np.ndarray], fe: FrontEndConfig = FrontEndConfig()) -> SplitData:
+    """Normalise (fitted on ``train`` only, as ``fe`` says: see :class:`Normaliser`), label and fold one split."""
     recs = list(train) + list(test)
-    normaliser = Normaliser.fit([cochleagrams[str(r.path)] for r in train], mean_frames=mean_frames)
+    normaliser = Normaliser.fit([cochleagrams[str(r.path)] for r in train], mean_frames=fe.mean_frames,
+                                remove_level=fe.remove_level)
     u = [normaliser.transform(cochleagrams[str(r.path)]) for r in recs]
     # Lambda is chosen by cross-validation over the training recordings, in
     # N_FOLDS folds by take number (every fold holds every digit and speaker).
@@ -119,7 +120,7 @@ def train_split(cfg: ModelConfig, train: Sequence[Recording], test: Sequence[Rec
     front-end output. ``progress`` is called with the number of sequences
     each reservoir pass finishes.
     """
-    data = prepare_split(train, test, cochleagrams, frontend_config(cfg).mean_frames)
+    data = prepare_split(train, test, cochleagrams, frontend_config(cfg))
     u, labels, test_idx = data.u, data.labels, data.test_idx
     lambdas = cfg.readout.lambdas
     n_inputs = u[0].shape[1]

@@ -37,15 +37,15 @@ def esn_states(esn, u: np.ndarray) -> np.ndarray:
 
 
 def esn_classify(train, test, cochleagrams: dict, lambdas, params: dict = ESN_FSDD,
-                 progress: Callable[[int], None] | None = None, mean_frames: int = 0) -> dict:
+                 progress: Callable[[int], None] | None = None, frontend=None) -> dict:
     """An ESN on the same front-end output, split, normaliser and readout as :func:`sw_model.speech.train_split`.
 
     The ESN replaces the reservoir; everything else is the float path of the
     memristive model: frame scores summed per utterance, ridge readout with lambda
-    chosen by the same 5-fold cross-validation by take (``mean_frames``: the model's front-end
-    setting, so both see the same input). Returns accuracy and early figures.
+    chosen by the same 5-fold cross-validation by take (``frontend``: the model's front-end
+    settings, so both see the same input). Returns accuracy and early figures.
     """
-    data = speech.prepare_split(train, test, cochleagrams, mean_frames)
+    data = speech.prepare_split(train, test, cochleagrams, frontend or speech.FrontEndConfig())
     esn = make_esn(params, data.u[0].shape[1])
     runs = ((i, esn_states(esn, x)) for i, x in enumerate(data.u))
     choice, _, _, dec = speech.float_decisions(data, runs, params["units"], lambdas, progress)

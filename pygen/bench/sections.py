@@ -233,7 +233,7 @@ def _fsdd(s: Settings, out: Path, bars, esn_ok: bool, esn_status: str) -> tuple[
         logger.info(f"accuracy: FSDD standard split: ESN baseline ({ESN_FSDD['units']} units)")
         e = esn_classify(train, test, coch, cfg.readout.lambdas, progress=bars("FSDD standard split: ESN",
                                                                                len(recs)),
-                         mean_frames=speech.frontend_config(cfg).mean_frames)
+                         frontend=speech.frontend_config(cfg))
         std["esn"], std["esn_params"] = e["accuracy"], e["params"]
         for row, a in zip(early, e["early"]):
             row["esn"] = a
@@ -259,7 +259,7 @@ def _fsdd(s: Settings, out: Path, bars, esn_ok: bool, esn_status: str) -> tuple[
             for speaker, tr, te in loso_folds(recs):
                 per[speaker] = esn_classify(tr, te, lcoch, lcfg.readout.lambdas,
                                             progress=bars(f"ESN, leave out {speaker}", len(recs)),
-                                            mean_frames=speech.frontend_config(lcfg).mean_frames)["accuracy"]
+                                            frontend=speech.frontend_config(lcfg))["accuracy"]
                 row["per_speaker"][speaker]["esn"] = per[speaker]
             row["esn"] = float(np.mean(list(per.values())))
         else:

@@ -15,6 +15,7 @@ from memres.sw_model.frontend import (
     FrontEndConfig,
     Normaliser,
     causal_centre,
+    level_free,
     cochleagram,
     default_cache_dir,
     erb_space,
@@ -177,6 +178,11 @@ def test_causal_mean_normalisation() -> None:
     late = norm.transform(x + 25.0)[-3:] - norm.transform(x)[-3:]
     early = norm.transform(x + 25.0)[:3] - norm.transform(x)[:3]
     assert np.abs(late).max() < np.abs(early).max()
+    # the level (mean over the channels) of each frame is removed before the mean, when asked
+    lf = Normaliser.fit(train, mean_frames=8, remove_level=True)
+    np.testing.assert_allclose(lf.mean, np.concatenate([level_free(t) for t in train]).mean(axis=0))
+    np.testing.assert_allclose(lf.transform(x + np.arange(len(x))[:, None]), lf.transform(x))
+    assert Normaliser.from_dict(json.loads(json.dumps(lf.to_dict()))) == lf
     # off by default: the identity before the affine map
     plain = Normaliser.fit(train)
     assert plain.mean_frames == 0 and plain.mean == ()
