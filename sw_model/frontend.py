@@ -66,7 +66,9 @@ FRONTEND_VERSION = 1
 #: Largest prior weight of the causal mean normalisation (frames).
 MAX_MEAN_FRAMES = 10_000
 #: FrontEndConfig fields that the Normaliser applies (not part of the cochleagram cache key).
-NORMALISATION_FIELDS = ("remove_level", "mean_frames")
+NORMALISATION_FIELDS = ("remove_level", "mean_frames", "input_taps")
+#: Longest input delay line of the time-series tasks (steps).
+MAX_INPUT_TAPS = 64
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,13 @@ class FrontEndConfig:
         training mean with the weight of ``mean_frames`` frames. 0 turns it
         off.
 
-    The last two are applied after the cochleagram, so they are not part of
+    input_taps : int, default 1
+        Time-series tasks only (:class:`~sw_model.tasks.InputScaler`): the
+        reservoir sees the last ``input_taps`` scaled inputs, ``u(t)`` ..
+        ``u(t - input_taps + 1)``, as that many times the channels: a delay
+        line on the host in front of the mask. 1 is the input alone.
+
+    The last three are applied after the cochleagram, so they are not part of
     the cache key (:meth:`digest`).
     """
 
@@ -108,6 +116,7 @@ class FrontEndConfig:
     floor_db: float = -100.0
     remove_level: bool = False
     mean_frames: int = 0
+    input_taps: int = 1
 
     def __post_init__(self) -> None:
         if not 8 <= self.n_channels <= 128:
@@ -127,6 +136,8 @@ class FrontEndConfig:
             )
         if not 0 <= self.mean_frames <= MAX_MEAN_FRAMES:
             raise ValueError(f"mean_frames must be in 0..{MAX_MEAN_FRAMES}, got {self.mean_frames}")
+        if not 1 <= self.input_taps <= MAX_INPUT_TAPS:
+            raise ValueError(f"input_taps must be in 1..{MAX_INPUT_TAPS}, got {self.input_taps}")
 
     @property
     def hop(self) -> int:

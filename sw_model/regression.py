@@ -15,6 +15,7 @@ import numpy as np
 
 from .config import ModelConfig
 from .fixed import FixedReservoir, bias_limit, quantise_inputs
+from .frontend import FrontEndConfig
 from .classify import int_readouts
 from .readout import Gram, IntReadout, RidgeSolver, ridge
 from .reservoir import FloatReservoir
@@ -51,8 +52,13 @@ def make_data(task: str, cfg: ModelConfig, n_train: int = N_TRAIN, n_test: int =
     return RegressionData(series, n_train, n_test, washout)
 
 
-def fit_scaler(data: RegressionData) -> InputScaler:
-    return InputScaler.fit(data.series.u[:data.washout + data.n_train])
+def input_taps(cfg: ModelConfig) -> int:
+    """Length of the input delay line (config ``frontend.input_taps``, see :class:`InputScaler`)."""
+    return FrontEndConfig(**cfg.frontend).input_taps
+
+
+def fit_scaler(data: RegressionData, taps: int = 1) -> InputScaler:
+    return InputScaler.fit(data.series.u[:data.washout + data.n_train], taps=taps)
 
 
 def fit_rows(data: RegressionData) -> tuple[slice, slice]:
@@ -99,7 +105,7 @@ def features(cfg: ModelConfig, data: RegressionData, scaler: InputScaler) -> tup
 
 def train_regression(cfg: ModelConfig, data: RegressionData, with_fixed: bool = True) -> RegressionResult:
     """Fit float and integer ridge readouts on the training part; predict the test part."""
-    scaler = fit_scaler(data)
+    scaler = fit_scaler(data, input_taps(cfg))
     xf, xi = features(cfg, data, scaler)
     y = data.series.y
     fit, val = fit_rows(data)
@@ -117,7 +123,7 @@ def train_regression(cfg: ModelConfig, data: RegressionData, with_fixed: bool = 
 
     ro, pred_x, lam_x = None, None, float("nan")
     if with_fixed:
-        k = FixedReservoir(cfg.reservoir, cfg.fixed, data.series.u.shape[1]).k
+        k = FixedReservoir(cfg.reservoir, cfg.fixed, scaler.n_outputs).k
         make = int_readouts(cfg.fixed.weight_bits, bias_limit(k))
         on_fit = make(gram_of(xi[fit], y[fit]))
         scores = {lam: val_score(r(xi[val]) * r.scale) for lam in lambdas for r in [on_fit(lam)]}

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import classify
-from .config import ModelConfig
+from .config import ConfigError, ModelConfig
 from .datasets import Recording
 from .fixed import FixedReservoir, bias_limit, quantise_inputs
 from .frontend import FrontEndConfig, Normaliser
@@ -30,9 +30,13 @@ N_FOLDS = 5
 
 def frontend_config(cfg: ModelConfig) -> FrontEndConfig:
     try:
-        return FrontEndConfig(**cfg.frontend)
+        fe = FrontEndConfig(**cfg.frontend)
     except TypeError as e:
         raise ValueError(f"config section 'frontend': {e}") from None
+    if fe.input_taps != 1:
+        raise ConfigError(f"config field frontend.input_taps = {fe.input_taps} applies to the time-series tasks, "
+                          "not to spoken digits: leave it at 1")
+    return fe
 
 
 @dataclass

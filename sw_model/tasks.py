@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .frontend import Normaliser
+from .frontend import MAX_INPUT_TAPS, Normaliser
 
 __all__ = [
     "TASKS",
@@ -360,6 +360,7 @@ def split_series(
     return train, test
 
 
+@dataclass(frozen=True)
 class InputScaler(Normaliser):
     """Maps each input channel to [0, 1] from training statistics (the reservoir expects [0, 1]).
 
@@ -367,6 +368,11 @@ class InputScaler(Normaliser):
     minimum and maximum (percentiles 0 and 100) of the *training* inputs: the
     synthetic tasks have bounded inputs, so no outlier protection is needed.
     Values outside the training range (test data) are clipped.
+
+    With ``taps > 1`` (config ``frontend.input_taps``) the output of step t is
+    the scaled inputs of steps t, t-1, .., t-taps+1 side by side (``taps``
+    times the channels; before the first step the delay line holds 0): the
+    reservoir's mask then mixes the recent past into every pulse.
 
     Examples
     --------
@@ -381,9 +387,41 @@ class InputScaler(Normaliser):
         seqs: Sequence[np.ndarray] | np.ndarray,
         lower_pct: float = 0.0,
         upper_pct: float = 100.0,
+        taps: int = 1,
     ) -> InputScaler:
         """Fit on training inputs: one (T, C) array or a sequence of them."""
-        return super().fit(seqs, lower_pct, upper_pct)  # type: ignore[return-value]
+        base = super().fit(seqs, lower_pct, upper_pct)
+        return cls(base.lo, base.hi, base.lower_pct, base.upper_pct, taps=int(taps))
+
+    taps: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 1 <= self.taps <= MAX_INPUT_TAPS:
+            raise ValueError(f"taps must be in 1..{MAX_INPUT_TAPS}, got {self.taps}")
+
+    @property
+    def n_outputs(self) -> int:
+        """Width of :meth:`transform`'s output: channels times taps."""
+        return self.n_channels * self.taps
+
+    def transform(self, seq: np.ndarray) -> np.ndarray:
+        """Scale a (T, C) sequence to [0, 1] per channel and spread it over the delay line: (T, C taps)."""
+        x = super().transform(seq)
+        if self.taps == 1:
+            return x
+        past = np.concatenate([np.zeros((self.taps - 1, x.shape[1])), x])
+        return np.concatenate([past[self.taps - 1 - j:len(past) - j] for j in range(self.taps)], axis=1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "taps": self.taps}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]):
+        if d.get("kind", cls.__name__) != cls.__name__:
+            raise ValueError(f"dictionary describes a {d['kind']!r}, not a {cls.__name__!r}")
+        base = Normaliser.from_dict({**d, "kind": Normaliser.__name__})
+        return cls(base.lo, base.hi, base.lower_pct, base.upper_pct, taps=int(d.get("taps", 1)))
 
 
 def nrmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:

@@ -63,7 +63,7 @@ def esn_regression(task: str, cfg, *, seed: int = 0, read_noise: float = 0.0,
     ``read_noise``: relative Gaussian noise on every state read (as the reservoir's ``read_noise``).
     """
     data = regression.make_data(task, cfg, seed=seed)
-    u = regression.fit_scaler(data).transform(data.series.u)
+    u = regression.fit_scaler(data, regression.input_taps(cfg)).transform(data.series.u)
     y = data.series.y
     fit, val = regression.fit_rows(data)
     tr, te = data.train_rows, data.test_rows

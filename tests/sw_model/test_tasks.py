@@ -168,3 +168,19 @@ def test_nrmse() -> None:
         nrmse(y, y[:, :1])
     with pytest.raises(ValueError):
         nrmse(np.ones(10), np.ones(10))
+
+
+def test_input_scaler_delay_line() -> None:
+    u = np.column_stack([np.arange(10.0), 100.0 - np.arange(10.0)])
+    scaler = InputScaler.fit(u, taps=3)
+    x = scaler.transform(u)
+    assert x.shape == (10, 6) and scaler.n_outputs == 6
+    plain = InputScaler.fit(u).transform(u)
+    # step t holds the scaled inputs of t, t-1, t-2 side by side; before the start the line holds 0
+    np.testing.assert_array_equal(x[:, 0:2], plain)
+    np.testing.assert_array_equal(x[2:, 2:4], plain[1:-1])
+    np.testing.assert_array_equal(x[3:, 4:6], plain[1:-2])
+    np.testing.assert_array_equal(x[:2, 4:6], 0.0)
+    assert InputScaler.from_dict(json.loads(json.dumps(scaler.to_dict()))) == scaler
+    with pytest.raises(ValueError, match="taps"):
+        InputScaler.fit(u, taps=0)
