@@ -9,7 +9,7 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .cell_array import CellArray, TraceSignature
+from .cell_array import CellArray
 from .classifier import Classifier, SerialClassifier
 from .params import CoreParams, HardwareParamError, ReadoutMode
 from .projection import InputProjection
@@ -88,7 +88,7 @@ class ReservoirCore(wiring.Component):
                     C-input adders,     A/H/F LUTs,   lanes x K MACs,     argmax)
                     gain, clamp)        decay ROM)    bias)       ▲
                                           │                       └── load (run-time readout)
-                                          └─► trace (valid-only, per lane)
+                                          └─► trace[lane] (always-ready streams)
 
     With ``params.readout == "serial"`` the readout and classifier are
     :class:`~hdl.readout.SerialReadoutCrossbar` and
@@ -118,7 +118,8 @@ class ReservoirCore(wiring.Component):
     frames : In(stream.Signature(params.frame_layout))
     results : Out(stream.Signature(params.result_layout))
     load : In(stream.Signature(params.load_layout))
-    trace : Out(TraceSignature(params)), only with ``trace=True``
+    trace : the cell array's ``trace`` member, only with ``trace=True``
+        One always-ready stream of cell writes per lane (:class:`~hdl.cell_array.CellArray`).
     """
 
     def __init__(self, params: CoreParams, weights=None, biases=None, *, trace: bool = True):
@@ -150,7 +151,7 @@ class ReservoirCore(wiring.Component):
             "load": In(stream.Signature(params.load_layout)),
         }
         if self._trace:
-            members["trace"] = Out(TraceSignature(params))
+            members["trace"] = self.cells.signature.members["trace"]
         super().__init__(members)
 
     @property
@@ -191,5 +192,6 @@ class ReservoirCore(wiring.Component):
         wiring.connect(m, self.classifier.o, wiring.flipped(self.results))
         wiring.connect(m, wiring.flipped(self.load), self.readout.load)
         if self._trace:
-            wiring.connect(m, self.cells.trace, wiring.flipped(self.trace))
+            for cells_lane, lane in zip(self.cells.trace, self.trace):
+                wiring.connect(m, cells_lane, wiring.flipped(lane))
         return m

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from memres.hdl.verilog import design_core, to_verilog
+from memres.hdl.verilog import TRACE_PAYLOAD, TRACE_VALID, design_core, to_verilog
 from memres.pygen.console import add_output_flags
 from memres.pygen.options import HardwareOptions
 from memres.testbenches.check import HARNESS_TOP, Job, format_mismatch, harness_verilog, save_job
@@ -146,10 +146,15 @@ def _check_ports(design: Design, verilog: Path) -> bool:
     for name in ("clk", "rst", "frames__valid", "frames__ready", "results__valid", "results__ready",
                  "load__valid", "load__ready"):
         want[name] = 1
-    has_trace = "trace__valid" in ports
+    has_trace = TRACE_VALID.format(lane=0) in ports
     if has_trace:
-        want["trace__valid"] = p.lanes
-        want["trace__entry"] = Shape.cast(p.trace_entry_layout).width * p.lanes
+        lanes = _trace_lanes(ports)
+        if lanes != p.lanes:
+            raise VerifyError(f"{verilog}: module {TOP} has {lanes} trace lane(s); the core of "
+                              f"{Path(design.source).name} has {p.lanes}")
+        for lane in range(p.lanes):
+            want[TRACE_VALID.format(lane=lane)] = 1
+            want[TRACE_PAYLOAD.format(lane=lane)] = Shape.cast(p.trace_entry_layout).width
     for name, width in want.items():
         if name not in ports:
             raise VerifyError(f"{verilog}: module {TOP} has no port {name}; is it a memres core?")
@@ -159,9 +164,17 @@ def _check_ports(design: Design, verilog: Path) -> bool:
     return has_trace
 
 
+def _trace_lanes(ports: dict) -> int:
+    """Lanes of a core's ports: its trace streams ``trace__0__valid``, ``trace__1__valid``, ... (0 without)."""
+    lanes = 0
+    while TRACE_VALID.format(lane=lanes) in ports:
+        lanes += 1
+    return lanes
+
+
 def lanes_of_verilog(verilog: str | Path) -> int | None:
-    ports = read_ports(verilog, TOP)
-    return ports["trace__valid"][1] if "trace__valid" in ports else None
+    """The lane count of a core's Verilog, from its trace ports; None without them."""
+    return _trace_lanes(read_ports(verilog, TOP)) or None
 
 
 # --- one simulation ----------------------------------------------------------------------

@@ -77,7 +77,8 @@ def test_ports_of_generated_verilog(tmp_path):
     d = random_design(1)
     write_verilog(d, tmp_path / "core.v")
     ports = verilog_ports((tmp_path / "core.v").read_text(), "memres_top")
-    assert ports["trace__valid"] == ("output", d.lanes)
+    assert [ports[f"trace__{lane}__valid"] for lane in range(d.lanes)] == [("output", 1)] * d.lanes
+    assert f"trace__{d.lanes}__valid" not in ports and "trace__0__ready" not in ports
     assert ports["frames__ready"] == ("output", 1)
 
 
