@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, stream
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .arith import rshr
+from .checked import CoreBlock
 from .multiplier import RegisteredMultiplier
 from .params import CoreParams
 from .pipeline import beat_stages, pass_beat
@@ -15,7 +16,7 @@ from .pipeline import beat_stages, pass_beat
 __all__ = ["CellArray"]
 
 
-class CellArray(wiring.Component):
+class CellArray(CoreBlock):
     """Device states, pulse update through the A/H/F tables, saturation and read current.
 
     Per beat and lane, from the state ``g`` before the pulse (``g0`` on the
@@ -68,8 +69,6 @@ class CellArray(wiring.Component):
     MULTIPLIERS_PER_LANE = 3
 
     def __init__(self, params: CoreParams):
-        if not isinstance(params, CoreParams):
-            raise TypeError(f"params must be a CoreParams, not {params!r}")
         self._p = params
         super().__init__({
             "i": In(stream.Signature(params.pulse_layout)),

@@ -10,8 +10,9 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .cell_array import CellArray
+from .checked import CoreBlock
 from .classifier import Classifier, SerialClassifier
-from .params import CoreParams, HardwareParamError, ReadoutMode
+from .params import CoreParams, ReadoutMode
 from .projection import InputProjection
 from .readout import ReadoutCrossbar, SerialReadoutCrossbar, check_readout
 from .skid import SkidBuffer
@@ -78,7 +79,7 @@ def core_timing(params: CoreParams) -> CoreTiming:
                       interval_terms=interval)
 
 
-class ReservoirCore(wiring.Component):
+class ReservoirCore(CoreBlock):
     """One stream of frames in, one result per frame out.
 
     ::
@@ -122,19 +123,24 @@ class ReservoirCore(wiring.Component):
         One always-ready stream of cell writes per lane (:class:`~hdl.cell_array.CellArray`).
     """
 
+    @classmethod
+    def check(cls, params: CoreParams, weights=None, biases=None, *, trace: bool = True) -> None:
+        """Refuse a readout that does not fit ``params`` (:func:`~hdl.readout.check_readout`)."""
+        super().check(params)
+        cls._readout(params, weights, biases)
+
+    @staticmethod
+    def _readout(params: CoreParams, weights, biases) -> tuple[np.ndarray, np.ndarray]:
+        """The checked readout; zeros for what is omitted."""
+        return check_readout(
+            params,
+            np.zeros((params.n_features, params.n_outputs), dtype=np.int64) if weights is None else weights,
+            np.zeros(params.n_outputs, dtype=np.int64) if biases is None else biases)
+
     def __init__(self, params: CoreParams, weights=None, biases=None, *, trace: bool = True):
-        if not isinstance(params, CoreParams):
-            raise TypeError(f"params must be a CoreParams, not {params!r}")
         self._p = params
         self._trace = bool(trace)
-        try:
-            self._weights, self._biases = check_readout(
-                params,
-                np.zeros((params.n_features, params.n_outputs), dtype=np.int64) if weights is None else weights,
-                np.zeros(params.n_outputs, dtype=np.int64) if biases is None else biases)
-        except HardwareParamError:
-            self._MustUse__silence = True   # refused, not forgotten: no "never used" warning
-            raise
+        self._weights, self._biases = self._readout(params, weights, biases)
         self.projection = InputProjection(params)
         self.cells = CellArray(params)
         readout, classifier = variants(params)
