@@ -148,10 +148,6 @@ def _check_ports(design: Design, verilog: Path) -> bool:
         want[name] = 1
     has_trace = TRACE_VALID.format(lane=0) in ports
     if has_trace:
-        lanes = _trace_lanes(ports)
-        if lanes != p.lanes:
-            raise VerifyError(f"{verilog}: module {TOP} has {lanes} trace lane(s); the core of "
-                              f"{Path(design.source).name} has {p.lanes}")
         for lane in range(p.lanes):
             want[TRACE_VALID.format(lane=lane)] = 1
             want[TRACE_PAYLOAD.format(lane=lane)] = Shape.cast(p.trace_entry_layout).width
@@ -161,6 +157,9 @@ def _check_ports(design: Design, verilog: Path) -> bool:
         if ports[name][1] != width:
             raise VerifyError(f"{verilog}: port {name} is {ports[name][1]} bits wide; the core of "
                               f"{Path(design.source).name} with {p.lanes} lane(s) has {width}")
+    if has_trace and _trace_lanes(ports) != p.lanes:
+        raise VerifyError(f"{verilog}: module {TOP} has trace ports for {_trace_lanes(ports)} lanes; the core of "
+                          f"{Path(design.source).name} has {p.lanes} lane(s)")
     return has_trace
 
 
@@ -173,8 +172,14 @@ def _trace_lanes(ports: dict) -> int:
 
 
 def lanes_of_verilog(verilog: str | Path) -> int | None:
-    """The lane count of a core's Verilog, from its trace ports; None without them."""
-    return _trace_lanes(read_ports(verilog, TOP)) or None
+    """The lane count of a core's Verilog, from its trace ports; None without them.
+
+    A core generated before the trace became one stream per lane has one ``trace__valid`` port,
+    ``lanes`` bits wide: its lanes are read from that width (and it is checked without its trace).
+    """
+    ports = read_ports(verilog, TOP)
+    legacy = ports["trace__valid"][1] if "trace__valid" in ports else None
+    return _trace_lanes(ports) or legacy
 
 
 # --- one simulation ----------------------------------------------------------------------
