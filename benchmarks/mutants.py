@@ -74,7 +74,7 @@ def sites(verilog: str) -> tuple[list[tuple[int, str, str, str]], int]:
     """Every mutant: (line index, kind, description, new line); and how many assigns drive nothing.
 
     Only ``assign`` lines of the core's modules whose target is read somewhere: Yosys also writes
-    named views of ports and structs (``\\trace__entry[0].g = trace__entry[33:22]``) that nothing reads,
+    named views of ports and structs (``\\trace__0__payload.g = trace__0__payload[35:22]``) that nothing reads,
     whose mutants would be equivalent by construction."""
     out, dead = [], 0
     lines = verilog.splitlines()

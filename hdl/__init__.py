@@ -4,7 +4,7 @@ The blocks implement the integer contract of ``docs/fixed_point.md`` bit for
 bit; ``docs/hardware.md`` describes the architecture and the schedule.
 """
 
-from .cell_array import CellArray, TraceSignature
+from .cell_array import CellArray
 from .classifier import Classifier, SerialClassifier
 from .params import MIN_SLOTS, CoreParams, HardwareParamError, ReadoutMode
 from .projection import InputProjection
@@ -14,6 +14,6 @@ from .top import CoreTiming, ReservoirCore, core_timing
 
 __all__ = [
     "CoreParams", "HardwareParamError", "MIN_SLOTS", "ReadoutMode",
-    "InputProjection", "CellArray", "TraceSignature", "ReadoutCrossbar", "SerialReadoutCrossbar", "Classifier",
+    "InputProjection", "CellArray", "ReadoutCrossbar", "SerialReadoutCrossbar", "Classifier",
     "SerialClassifier", "ReservoirCore", "CoreTiming", "core_timing", "SkidBuffer",
 ]

@@ -24,6 +24,7 @@ from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
 
 from .boards import BOARDS, BoardSpec
+from .checked import CheckedComponent
 from .link import Link, write_layout
 from .params import CoreParams
 from .pll import PllError, PllPlan, ecp5_pll, ice40_pll, pll_instance, plan_clock
@@ -155,7 +156,7 @@ def led_layout(params: CoreParams) -> data.StructLayout:
     return data.StructLayout({"decision": params.decision_bits, "activity": 1, "dropped": 1, "heartbeat": 1})
 
 
-class ReservoirBoard(wiring.Component):
+class ReservoirBoard(CheckedComponent):
     """Link + ReservoirCore + WriteAdapter + LED drivers: the board top without its clock.
 
     Parameters
@@ -182,10 +183,16 @@ class ReservoirBoard(wiring.Component):
         count 10 ms ticks of one prescaler.
     """
 
-    def __init__(self, core: ReservoirCore, clk_freq: float, baud: float = 115200, *,
-                 config_hash: str | bytes = bytes(8), version: str = ""):
+    @classmethod
+    def check(cls, core: ReservoirCore, clk_freq: float, baud: float = 115200, *,
+              config_hash: str | bytes = bytes(8), version: str = "") -> None:
+        """Refuse what the :class:`Link` would refuse, before the board (and its link) exists."""
         if not isinstance(core, ReservoirCore):
             raise TypeError(f"core must be a ReservoirCore, not {core!r}")
+        Link.check(link_format(core.params), clk_freq, baud, config_hash=config_hash, version=version)
+
+    def __init__(self, core: ReservoirCore, clk_freq: float, baud: float = 115200, *,
+                 config_hash: str | bytes = bytes(8), version: str = ""):
         self.core = core
         p = core.params
         self.fmt = link_format(p)

@@ -3,37 +3,20 @@
 from __future__ import annotations
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, stream
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .arith import rshr
+from .checked import CoreBlock
 from .multiplier import RegisteredMultiplier
 from .params import CoreParams
 from .pipeline import beat_stages, pass_beat
 
-__all__ = ["CellArray", "TraceSignature"]
+__all__ = ["CellArray"]
 
 
-class TraceSignature(wiring.Signature):
-    """Valid-only view of the cell writes: per lane a ``valid`` bit and a trace entry.
-
-    Members
-    -------
-    valid : Out(lanes)
-        Lane ``l`` wrote a cell this clock.
-    entry : Out(ArrayLayout(params.trace_entry_layout, lanes))
-        What lane ``l`` wrote: device ``n``, pass ``m``, frame, new state ``g``, feature ``i``.
-    """
-
-    def __init__(self, params: CoreParams):
-        super().__init__({
-            "valid": Out(params.lanes),
-            "entry": Out(data.ArrayLayout(params.trace_entry_layout, params.lanes)),
-        })
-
-
-class CellArray(wiring.Component):
+class CellArray(CoreBlock):
     """Device states, pulse update through the A/H/F tables, saturation and read current.
 
     Per beat and lane, from the state ``g`` before the pulse (``g0`` on the
@@ -68,10 +51,16 @@ class CellArray(wiring.Component):
     ----------
     i : In(stream.Signature(params.pulse_layout))
     o : Out(stream.Signature(params.feature_layout))
-    trace : Out(TraceSignature(params))
-        One entry per cell written, when the beat leaves the block. Plain
-        outputs: nothing else depends on them, so they cost no logic when
-        left unconnected.
+    trace : Out(stream.Signature(params.trace_entry_layout, always_ready=True)).array(params.lanes)
+        Lane ``l``'s cell writes: ``trace[l].valid`` is high for one clock per
+        cell written, when the beat leaves the block, and ``trace[l].payload``
+        says what was written (device ``n``, pass ``m``, frame, new state
+        ``g``, feature ``i``). One stream per lane, because the lanes write
+        independently (a padding lane-slot writes nothing while the others
+        of its beat do), which one ``valid`` for all lanes could not say;
+        ``always_ready``, because a trace only reports and cannot stall the
+        pipeline. Plain outputs: nothing else depends on them, so they cost
+        no logic when left unconnected.
     """
 
     #: The register stages, in order, from the accepted beat to the one ``o`` shows.
@@ -80,13 +69,11 @@ class CellArray(wiring.Component):
     MULTIPLIERS_PER_LANE = 3
 
     def __init__(self, params: CoreParams):
-        if not isinstance(params, CoreParams):
-            raise TypeError(f"params must be a CoreParams, not {params!r}")
         self._p = params
         super().__init__({
             "i": In(stream.Signature(params.pulse_layout)),
             "o": Out(stream.Signature(params.feature_layout)),
-            "trace": Out(TraceSignature(params)),
+            "trace": Out(stream.Signature(params.trace_entry_layout, always_ready=True)).array(params.lanes),
         })
 
     @classmethod
@@ -252,16 +239,16 @@ class CellArray(wiring.Component):
                 Mux(active, Mux(s4_end, end_feature, rshr(s4_cur[lane], k.current_shift)), 0))
 
             # Trace: once per cell written, when its beat leaves.
-            entry = self.trace.entry[lane]
+            entry = self.trace[lane].payload
             m.d.comb += [
-                self.trace.valid[lane].eq(s4_valid & advance & s4_writes & active),
+                self.trace[lane].valid.eq(s4_valid & advance & s4_writes & active),
                 entry.n.eq(n_of_lane), entry.m.eq(s4.node), entry.g.eq(s4_g[lane]), entry.i.eq(self.o.p.x[lane]),
             ]
 
         # Frame index within the sequence, for the trace only.
-        frame_count = Signal(len(self.trace.entry[0].frame))
+        frame_count = Signal(len(self.trace[0].payload.frame))
         frame_now = Mux(s4.seq_first, 0, frame_count)
         with m.If(s4_valid & advance & s4.frame_end):
             m.d.sync += frame_count.eq(frame_now + 1)
-        m.d.comb += [self.trace.entry[lane].frame.eq(frame_now) for lane in range(lanes)]
+        m.d.comb += [self.trace[lane].payload.frame.eq(frame_now) for lane in range(lanes)]
         return m

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from amaranth.hdl import Array, Module, Mux, Signal, signed
-from amaranth.lib import stream, wiring
+from amaranth.lib import stream
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .arith import clamp
+from .checked import CoreBlock
 from .params import CoreParams
 
 __all__ = ["Classifier", "SerialClassifier"]
 
 
-class Classifier(wiring.Component):
+class Classifier(CoreBlock):
     """``Y[k] = clamp(Y[k] + y[k], -Y_lim, Y_lim)`` per sequence; decision = argmax Y after each frame.
 
     ``Y`` restarts at 0 with a frame flagged ``first``. The decision after a
@@ -58,8 +59,6 @@ class Classifier(wiring.Component):
     STAGES = ("sum", "decide")
 
     def __init__(self, params: CoreParams):
-        if not isinstance(params, CoreParams):
-            raise TypeError(f"params must be a CoreParams, not {params!r}")
         self._p = params
         super().__init__({
             "i": In(stream.Signature(self.input_layout(params))),

@@ -27,10 +27,11 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .checked import CheckedComponent
 from .uart import UartRx, UartTx, baud_divisor
 from .wire import COUNTERS, CRC16, CRC16_AFTER_SYNC, HEADER_BYTES, HOST_TO_BOARD, SYNC, LinkFormat, MsgType, Status
 
-__all__ = ["Deframer", "FrameReceiver", "SlotBuffer", "Framer", "Link", "frame_layout", "result_layout",
+__all__ = ["Deframer", "FrameReceiver", "SlotBuffer", "Framer", "Link", "line_timing", "frame_layout", "result_layout",
            "write_layout", "counters_layout", "events_layout", "RX_COUNTERS"]
 
 #: Counters kept by the deframer (all but ``results``, which the framer counts).
@@ -83,6 +84,36 @@ def _check_timeout(timeout_cycles) -> int:
     return timeout_cycles
 
 
+def _config_hash(config_hash: bytes | str) -> bytes:
+    """The 8 bytes of a configuration hash given as bytes or 16 hex digits."""
+    if isinstance(config_hash, str):
+        try:
+            config_hash = bytes.fromhex(config_hash)
+        except ValueError:
+            raise ValueError(f"config_hash must be 16 hex digits, not {config_hash!r}") from None
+    if not isinstance(config_hash, (bytes, bytearray)) or len(config_hash) != 8:
+        raise ValueError(f"config_hash must be 8 bytes, not {config_hash!r}")
+    return bytes(config_hash)
+
+
+def line_timing(clk_freq: float, baud: float, timeout: float = DEFAULT_TIMEOUT) -> tuple[int, int]:
+    """(UART clocks per bit, frame timeout in clocks) of a :class:`Link` at ``clk_freq`` Hz and ``baud``.
+
+    Raises
+    ------
+    BaudError
+        See :func:`~hdl.uart.baud_divisor`.
+    ValueError
+        When ``timeout`` (seconds) is shorter than 2 byte times.
+    """
+    divisor = baud_divisor(clk_freq, baud)
+    cycles = round(timeout * clk_freq)
+    if cycles < 20 * divisor:
+        raise ValueError(f"timeout {timeout:g} s is {cycles} clocks, less than 2 byte times "
+                         f"({20 * divisor} clocks at {baud:g} baud)")
+    return divisor, cycles
+
+
 def _bytes_const(raw: bytes) -> Const:
     """Bytes as a constant whose byte 0 is in the least significant bits (sent first)."""
     return Const(int.from_bytes(raw, "little"), 8 * len(raw))
@@ -98,7 +129,7 @@ def store_layout(fmt: LinkFormat) -> data.StructLayout:
     return data.StructLayout({"en": 1, "offset": range(_slot_bytes(fmt)), "data": 8})
 
 
-class FrameReceiver(wiring.Component):
+class FrameReceiver(CheckedComponent):
     """Finds frames in the received bytes, checks them, and says what to do with each.
 
     One byte per clock, every clock (a UART cannot wait):
@@ -135,9 +166,14 @@ class FrameReceiver(wiring.Component):
     events : Out(events_layout(RX_COUNTERS))
     """
 
+    @classmethod
+    def check(cls, fmt: LinkFormat, timeout_cycles: int) -> None:
+        _check_format(fmt)
+        _check_timeout(timeout_cycles)
+
     def __init__(self, fmt: LinkFormat, timeout_cycles: int):
-        self._fmt = _check_format(fmt)
-        self._timeout = _check_timeout(timeout_cycles)
+        self._fmt = fmt
+        self._timeout = timeout_cycles
         super().__init__({
             "i": In(stream.Signature(8)),
             "line_error": In(1),
@@ -283,7 +319,7 @@ class FrameReceiver(wiring.Component):
         return m
 
 
-class SlotBuffer(wiring.Component):
+class SlotBuffer(CheckedComponent):
     """Two payload slots in one byte Memory, and the output register that dispatches a frame.
 
     The receiver writes a payload into the current write slot (``store``) and
@@ -302,8 +338,12 @@ class SlotBuffer(wiring.Component):
     o_writes : Out(stream.Signature(write_layout(fmt)))
     """
 
+    @classmethod
+    def check(cls, fmt: LinkFormat) -> None:
+        _check_format(fmt)
+
     def __init__(self, fmt: LinkFormat):
-        self._fmt = _check_format(fmt)
+        self._fmt = fmt
         super().__init__({
             "store": In(store_layout(fmt)),
             "commit": In(1),
@@ -382,7 +422,7 @@ class SlotBuffer(wiring.Component):
         return m
 
 
-class Deframer(wiring.Component):
+class Deframer(CheckedComponent):
     """Received bytes in, good frames out: a :class:`FrameReceiver` into a :class:`SlotBuffer`.
 
     A frame arriving with both slots full is received, checked and counted as
@@ -412,9 +452,14 @@ class Deframer(wiring.Component):
         the :class:`Framer` keeps the counters.
     """
 
+    @classmethod
+    def check(cls, fmt: LinkFormat, timeout_cycles: int) -> None:
+        _check_format(fmt)
+        _check_timeout(timeout_cycles)
+
     def __init__(self, fmt: LinkFormat, timeout_cycles: int):
-        self._fmt = _check_format(fmt)
-        self._timeout = _check_timeout(timeout_cycles)
+        self._fmt = fmt
+        self._timeout = timeout_cycles
         super().__init__({
             "i": In(stream.Signature(8)),
             "line_error": In(1),
@@ -442,7 +487,7 @@ class Deframer(wiring.Component):
         return m
 
 
-class Framer(wiring.Component):
+class Framer(CheckedComponent):
     """Sends a RESULT message per result beat, and a STATUS message per request; keeps the counters.
 
     A RESULT is sent straight from the offered result beat, one byte at a time
@@ -482,23 +527,16 @@ class Framer(wiring.Component):
         Pulses once per RESULT message sent (the ``results`` counter counts these).
     """
 
+    @classmethod
+    def check(cls, fmt: LinkFormat, config_hash: bytes | str = bytes(8), version: str = "") -> None:
+        _check_format(fmt)
+        _config_hash(config_hash)
+        fmt.version_field(version)  # raises if too long / not ASCII
+
     def __init__(self, fmt: LinkFormat, config_hash: bytes | str = bytes(8), version: str = ""):
-        self._fmt = _check_format(fmt)
-        if isinstance(config_hash, str):
-            try:
-                config_hash = bytes.fromhex(config_hash)
-            except ValueError:
-                raise ValueError(f"config_hash must be 16 hex digits, not {config_hash!r}") from None
-        if not isinstance(config_hash, (bytes, bytearray)) or len(config_hash) != 8:
-            self._MustUse__silence = True
-            raise ValueError(f"config_hash must be 8 bytes, not {config_hash!r}")
-        self._hash = bytes(config_hash)
-        try:
-            fmt.version_field(version)  # raises if too long / not ASCII
-            self._version = version
-        except ValueError:
-            self._MustUse__silence = True
-            raise
+        self._fmt = fmt
+        self._hash = _config_hash(config_hash)
+        self._version = version
         super().__init__({
             "i_results": In(stream.Signature(result_layout(fmt))),
             "status_request": In(1),
@@ -657,7 +695,7 @@ class Framer(wiring.Component):
         return m
 
 
-class Link(wiring.Component):
+class Link(CheckedComponent):
     """UART pins on one side, the core's streams on the other.
 
     Parameters
@@ -691,23 +729,20 @@ class Link(wiring.Component):
     BaudError, ValueError
     """
 
+    @classmethod
+    def check(cls, fmt: LinkFormat, clk_freq: float, baud: float = 115200, *,
+              config_hash: bytes | str = bytes(8), version: str = "", timeout: float = DEFAULT_TIMEOUT) -> None:
+        _check_format(fmt)
+        line_timing(clk_freq, baud, timeout)
+        Framer.check(fmt, config_hash, version)
+
     def __init__(self, fmt: LinkFormat, clk_freq: float, baud: float = 115200, *,
                  config_hash: bytes | str = bytes(8), version: str = "", timeout: float = DEFAULT_TIMEOUT):
-        try:
-            self._fmt = _check_format(fmt)
-            self._divisor = baud_divisor(clk_freq, baud)
-            self._clk_freq, self._baud = clk_freq, baud
-            cycles = round(timeout * clk_freq)
-            if cycles < 20 * self._divisor:
-                raise ValueError(f"timeout {timeout:g} s is {cycles} clocks, less than 2 byte times "
-                                 f"({20 * self._divisor} clocks at {baud:g} baud)")
-            self._timeout_cycles = cycles
-            # Built here so that a bad hash or version is refused at construction.
-            self.framer = Framer(fmt, config_hash, version)
-            self.deframer = Deframer(fmt, cycles)
-        except Exception:
-            self._MustUse__silence = True   # no "created but never used" warning for a refused Link
-            raise
+        self._fmt = fmt
+        self._divisor, self._timeout_cycles = line_timing(clk_freq, baud, timeout)
+        self._clk_freq, self._baud = clk_freq, baud
+        self.framer = Framer(fmt, config_hash, version)
+        self.deframer = Deframer(fmt, self._timeout_cycles)
         super().__init__({
             "rx": In(1, init=1),
             "tx": Out(1, init=1),

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, stream
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .arith import clamp, const_mul, rshr, tree_sum
+from .checked import CoreBlock
 from .params import CoreParams
 from .pipeline import beat_stages
 
 __all__ = ["InputProjection"]
 
 
-class InputProjection(wiring.Component):
+class InputProjection(CoreBlock):
     """Holds one frame and issues its beats: ``lanes`` pulse codes per beat, ``rows`` beats per frame.
 
     ``p[m, n] = sum_c mask[c, m, n] u[c]`` is computed as ``2 P - U`` with
@@ -53,8 +54,6 @@ class InputProjection(wiring.Component):
     GROUP = 4
 
     def __init__(self, params: CoreParams):
-        if not isinstance(params, CoreParams):
-            raise TypeError(f"params must be a CoreParams, not {params!r}")
         self._p = params
         super().__init__({
             "i": In(stream.Signature(params.frame_layout)),

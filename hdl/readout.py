@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, stream
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .arith import clamp, const_mul, tree_sum
+from .checked import CoreBlock
 from .cell_array import CellArray
 from .multiplier import ECP5_DSPS, RegisteredMultiplier
 from .params import CoreParams, HardwareParamError
@@ -47,20 +48,18 @@ def check_readout(params: CoreParams, weights, biases) -> tuple[np.ndarray, np.n
     return w, b
 
 
-class _Crossbar(wiring.Component):
+class _Crossbar(CoreBlock):
     """What both readout crossbars share: the checked readout and the signature (``i``, ``o``, ``load``)."""
 
+    @classmethod
+    def check(cls, params: CoreParams, weights, biases) -> None:
+        """Refuse what :func:`check_readout` refuses (before the crossbar exists)."""
+        super().check(params)
+        check_readout(params, weights, biases)
+
     def __init__(self, params: CoreParams, weights, biases, output_layout):
-        if not isinstance(params, CoreParams):
-            raise TypeError(f"params must be a CoreParams, not {params!r}")
-        try:
-            w, b = check_readout(params, weights, biases)
-        except HardwareParamError:
-            self._MustUse__silence = True   # refused, not forgotten: no "never used" warning
-            raise
         self._p = params
-        self._w = w
-        self._b = b
+        self._w, self._b = check_readout(params, weights, biases)
         super().__init__({
             "i": In(stream.Signature(params.feature_layout)),
             "o": Out(stream.Signature(output_layout)),

@@ -25,9 +25,10 @@ latency, :attr:`Spram.STAGES`); else ``rdata`` holds.
 from __future__ import annotations
 
 from amaranth.hdl import ClockSignal, Const, Instance, Module, Signal
-from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+from .checked import CheckedComponent
 
 __all__ = ["SPRAM_WIDTH", "SPRAM_DEPTH", "Spram", "spram_blocks"]
 
@@ -42,7 +43,7 @@ def spram_blocks(width: int, depth: int, granularity: int | None = None) -> int:
     return (width // g) * -(-g // SPRAM_WIDTH) * -(-depth // SPRAM_DEPTH)
 
 
-class Spram(wiring.Component):
+class Spram(CheckedComponent):
     """``width x depth`` single-port RAM: SPRAM blocks on iCE40 (``primitive``), else a ``Memory``.
 
     Parameters
@@ -70,11 +71,15 @@ class Spram(wiring.Component):
     #: The register stages of a read: the block's output register (one clock).
     STAGES = ("read",)
 
-    def __init__(self, width: int, depth: int, *, granularity: int | None = None, primitive: bool):
+    @classmethod
+    def check(cls, width: int, depth: int, *, granularity: int | None = None, primitive: bool) -> None:
         granularity = width if granularity is None else granularity
         if width < 1 or depth < 2 or granularity < 1 or width % granularity:
             raise ValueError(f"an SPRAM needs width >= 1, depth >= 2 and a granularity dividing the width, "
                              f"not {width} x {depth} by {granularity}")
+
+    def __init__(self, width: int, depth: int, *, granularity: int | None = None, primitive: bool):
+        granularity = width if granularity is None else granularity
         self.width, self.depth, self.primitive = int(width), int(depth), bool(primitive)
         self.granularity = int(granularity)
         super().__init__({

@@ -9,9 +9,10 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .cell_array import CellArray, TraceSignature
+from .cell_array import CellArray
+from .checked import CoreBlock
 from .classifier import Classifier, SerialClassifier
-from .params import CoreParams, HardwareParamError, ReadoutMode
+from .params import CoreParams, ReadoutMode
 from .projection import InputProjection
 from .readout import ReadoutCrossbar, SerialReadoutCrossbar, check_readout
 from .skid import SkidBuffer
@@ -78,7 +79,7 @@ def core_timing(params: CoreParams) -> CoreTiming:
                       interval_terms=interval)
 
 
-class ReservoirCore(wiring.Component):
+class ReservoirCore(CoreBlock):
     """One stream of frames in, one result per frame out.
 
     ::
@@ -88,7 +89,7 @@ class ReservoirCore(wiring.Component):
                     C-input adders,     A/H/F LUTs,   lanes x K MACs,     argmax)
                     gain, clamp)        decay ROM)    bias)       ▲
                                           │                       └── load (run-time readout)
-                                          └─► trace (valid-only, per lane)
+                                          └─► trace[lane] (always-ready streams)
 
     With ``params.readout == "serial"`` the readout and classifier are
     :class:`~hdl.readout.SerialReadoutCrossbar` and
@@ -118,22 +119,28 @@ class ReservoirCore(wiring.Component):
     frames : In(stream.Signature(params.frame_layout))
     results : Out(stream.Signature(params.result_layout))
     load : In(stream.Signature(params.load_layout))
-    trace : Out(TraceSignature(params)), only with ``trace=True``
+    trace : the cell array's ``trace`` member, only with ``trace=True``
+        One always-ready stream of cell writes per lane (:class:`~hdl.cell_array.CellArray`).
     """
 
+    @classmethod
+    def check(cls, params: CoreParams, weights=None, biases=None, *, trace: bool = True) -> None:
+        """Refuse a readout that does not fit ``params`` (:func:`~hdl.readout.check_readout`)."""
+        super().check(params)
+        cls._readout(params, weights, biases)
+
+    @staticmethod
+    def _readout(params: CoreParams, weights, biases) -> tuple[np.ndarray, np.ndarray]:
+        """The checked readout; zeros for what is omitted."""
+        return check_readout(
+            params,
+            np.zeros((params.n_features, params.n_outputs), dtype=np.int64) if weights is None else weights,
+            np.zeros(params.n_outputs, dtype=np.int64) if biases is None else biases)
+
     def __init__(self, params: CoreParams, weights=None, biases=None, *, trace: bool = True):
-        if not isinstance(params, CoreParams):
-            raise TypeError(f"params must be a CoreParams, not {params!r}")
         self._p = params
         self._trace = bool(trace)
-        try:
-            self._weights, self._biases = check_readout(
-                params,
-                np.zeros((params.n_features, params.n_outputs), dtype=np.int64) if weights is None else weights,
-                np.zeros(params.n_outputs, dtype=np.int64) if biases is None else biases)
-        except HardwareParamError:
-            self._MustUse__silence = True   # refused, not forgotten: no "never used" warning
-            raise
+        self._weights, self._biases = self._readout(params, weights, biases)
         self.projection = InputProjection(params)
         self.cells = CellArray(params)
         readout, classifier = variants(params)
@@ -150,7 +157,7 @@ class ReservoirCore(wiring.Component):
             "load": In(stream.Signature(params.load_layout)),
         }
         if self._trace:
-            members["trace"] = Out(TraceSignature(params))
+            members["trace"] = self.cells.signature.members["trace"]
         super().__init__(members)
 
     @property
@@ -191,5 +198,6 @@ class ReservoirCore(wiring.Component):
         wiring.connect(m, self.classifier.o, wiring.flipped(self.results))
         wiring.connect(m, wiring.flipped(self.load), self.readout.load)
         if self._trace:
-            wiring.connect(m, self.cells.trace, wiring.flipped(self.trace))
+            for cells_lane, lane in zip(self.cells.trace, self.trace):
+                wiring.connect(m, cells_lane, wiring.flipped(lane))
         return m

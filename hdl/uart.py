@@ -14,10 +14,12 @@ sampling needs a few clocks per bit).  Examples: 12 MHz / 115200 -> 104
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Signal
-from amaranth.lib import stream, wiring
+from amaranth.lib import stream
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 from memres.sw_model.errors import MemresError
+
+from .checked import CheckedComponent
 
 __all__ = ["UartRx", "UartTx", "BaudError", "baud_divisor", "MAX_BAUD_ERROR", "MIN_DIVISOR"]
 
@@ -47,15 +49,20 @@ def baud_divisor(clk_freq: float, baud: float) -> int:
     return divisor
 
 
-def _divisor_for(component, clk_freq, baud) -> int:
-    try:
-        return baud_divisor(clk_freq, baud)
-    except BaudError:
-        component._MustUse__silence = True   # refused: no "created but never used" warning
-        raise
+class _Uart(CheckedComponent):
+    """What the receiver and the transmitter share: the divisor, checked before either exists."""
+
+    @classmethod
+    def check(cls, clk_freq: float, baud: float) -> None:
+        baud_divisor(clk_freq, baud)
+
+    @property
+    def divisor(self) -> int:
+        """Clocks per bit."""
+        return self._divisor
 
 
-class UartRx(wiring.Component):
+class UartRx(_Uart):
     """UART receiver, 8 data bits, no parity, 1 stop bit, LSB first.
 
     The line goes through a 2-flip-flop synchroniser; a falling edge starts a
@@ -88,18 +95,13 @@ class UartRx(wiring.Component):
     """
 
     def __init__(self, clk_freq: float, baud: float):
-        self._divisor = _divisor_for(self, clk_freq, baud)
+        self._divisor = baud_divisor(clk_freq, baud)
         super().__init__({
             "rx": In(1, init=1),
             "o": Out(stream.Signature(8)),
             "framing_error": Out(1),
             "overrun": Out(1),
         })
-
-    @property
-    def divisor(self) -> int:
-        """Clocks per bit."""
-        return self._divisor
 
     def elaborate(self, platform):
         m = Module()
@@ -152,7 +154,7 @@ class UartRx(wiring.Component):
         return m
 
 
-class UartTx(wiring.Component):
+class UartTx(_Uart):
     """UART transmitter, 8N1, LSB first; takes a byte from ``i`` whenever the line is free.
 
     Back-to-back bytes follow each other with no idle time (a stop bit of exactly
@@ -176,13 +178,8 @@ class UartTx(wiring.Component):
     """
 
     def __init__(self, clk_freq: float, baud: float):
-        self._divisor = _divisor_for(self, clk_freq, baud)
+        self._divisor = baud_divisor(clk_freq, baud)
         super().__init__({"i": In(stream.Signature(8)), "tx": Out(1, init=1)})
-
-    @property
-    def divisor(self) -> int:
-        """Clocks per bit."""
-        return self._divisor
 
     def elaborate(self, platform):
         m = Module()

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from memres.hdl.board import BoardTop, PllError, ReservoirBoard, plan_clock
 from memres.hdl.boards import BOARDS
-from memres.hdl.uart import BaudError
+from memres.hdl.link import line_timing
 from memres.pygen import generate as gen
 from memres.pygen.console import MODEL_HELP, MODEL_METAVAR, add_output_flags
 from memres.pygen.options import HardwareOptions
@@ -98,13 +98,14 @@ def make_design(source, board: str, *, lanes: int = 1, baud: float = DEFAULT_BAU
     except PllError as e:
         raise BuildError(f"{spec.name}: {e}; or use the {spec.f_osc / 1e6:g} MHz oscillator") from None
     clk = spec.f_osc if pll is None else pll.f_out
+    try:
+        line_timing(clk, baud)    # before any hardware exists: a refused build leaves no unused core behind
+    except ValueError as e:       # BaudError, or a timeout shorter than two bytes at this baud rate
+        raise BuildError(str(e)) from None
     readout = spec.default_readout if readout is None else readout
     core, info = gen.build_core(source, lanes=lanes, n_inputs=n_inputs, n_outputs=n_outputs, trace=False,
                                 readout=readout, weight_ram=spec.weight_ram(readout))
-    try:
-        design = ReservoirBoard(core, clk, baud, config_hash=info["config_hash"], version=__version__)
-    except BaudError as e:
-        raise BuildError(str(e)) from None
+    design = ReservoirBoard(core, clk, baud, config_hash=info["config_hash"], version=__version__)
     return design, info, pll, spec
 
 

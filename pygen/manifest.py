@@ -15,6 +15,7 @@ from amaranth.hdl import Shape
 from amaranth.lib import data, wiring
 
 from memres.hdl import CoreParams, ReservoirCore
+from memres.hdl.verilog import ports as verilog_ports
 
 FORMAT = "memres-hardware-manifest"
 FORMAT_VERSION = 1
@@ -62,13 +63,12 @@ def port_list(core: ReservoirCore) -> list[dict]:
         {"name": "rst", "direction": "input", "width": 1,
          "description": "synchronous reset, active high: empties the pipeline (weights and biases are kept)"},
     ]
-    for path, member, value in core.signature.flatten(core):
-        name = "__".join(map(str, path))
+    for name, (member, _) in verilog_ports(core).items():
         shape = member.shape
         entry = {"name": name, "direction": "input" if member.flow == wiring.In else "output",
                  "width": Shape.cast(shape).width}
         if isinstance(shape, data.Layout):
-            entry["fields"] = [{**f, "name": f["name"] or str(path[-1])} for f in layout_fields(shape)]
+            entry["fields"] = [{**f, "name": f["name"] or name.rsplit("__", 1)[-1]} for f in layout_fields(shape)]
         ports.append(entry)
     return sorted(ports, key=lambda p: p["name"])
 
@@ -151,9 +151,10 @@ def build(core: ReservoirCore, *, source: dict, verilog_name: str, verilog_text:
                           "to +-weight_max / +-bias_limit; accepted only between frames, and a pending "
                           "load holds off the next frame; weights and biases survive reset"),
         },
-        "trace": ("per lane: valid bit and entry {n, m, frame, g, i} for every cell written "
+        "trace": ("per lane l an always-ready stream (trace__l__valid, trace__l__payload {n, m, frame, g, i}): "
+                  "one beat for every cell written "
                   "(m = n_virtual is the idle-gap write of the end pass; frame counts within the "
-                  f"sequence, modulo 2^{len(core.cells.trace.entry[0].frame)}); plain outputs, "
+                  f"sequence, modulo 2^{len(core.cells.trace[0].payload.frame)}); plain outputs, "
                   "removed by synthesis when unconnected"),
         "ports": port_list(core),
     }

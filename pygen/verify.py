@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from memres.hdl.verilog import design_core, to_verilog
+from memres.hdl.verilog import TRACE_PAYLOAD, TRACE_VALID, design_core, to_verilog
 from memres.pygen.console import MODEL_HELP, MODEL_METAVAR, add_output_flags
 from memres.pygen.options import HardwareOptions
 from memres.testbenches.check import HARNESS_TOP, Job, format_mismatch, harness_verilog, save_job
@@ -147,22 +147,40 @@ def _check_ports(design: Design, verilog: Path) -> bool:
     for name in ("clk", "rst", "frames__valid", "frames__ready", "results__valid", "results__ready",
                  "load__valid", "load__ready"):
         want[name] = 1
-    has_trace = "trace__valid" in ports
+    has_trace = TRACE_VALID.format(lane=0) in ports
     if has_trace:
-        want["trace__valid"] = p.lanes
-        want["trace__entry"] = Shape.cast(p.trace_entry_layout).width * p.lanes
+        for lane in range(p.lanes):
+            want[TRACE_VALID.format(lane=lane)] = 1
+            want[TRACE_PAYLOAD.format(lane=lane)] = Shape.cast(p.trace_entry_layout).width
     for name, width in want.items():
         if name not in ports:
             raise VerifyError(f"{verilog}: module {TOP} has no port {name}; is it a memres core?")
         if ports[name][1] != width:
             raise VerifyError(f"{verilog}: port {name} is {ports[name][1]} bits wide; the core of "
                               f"{Path(design.source).name} with {p.lanes} lane(s) has {width}")
+    if has_trace and _trace_lanes(ports) != p.lanes:
+        raise VerifyError(f"{verilog}: module {TOP} has trace ports for {_trace_lanes(ports)} lanes; the core of "
+                          f"{Path(design.source).name} has {p.lanes} lane(s)")
     return has_trace
 
 
+def _trace_lanes(ports: dict) -> int:
+    """Lanes of a core's ports: its trace streams ``trace__0__valid``, ``trace__1__valid``, ... (0 without)."""
+    lanes = 0
+    while TRACE_VALID.format(lane=lanes) in ports:
+        lanes += 1
+    return lanes
+
+
 def lanes_of_verilog(verilog: str | Path) -> int | None:
+    """The lane count of a core's Verilog, from its trace ports; None without them.
+
+    A core generated before the trace became one stream per lane has one ``trace__valid`` port,
+    ``lanes`` bits wide: its lanes are read from that width (and it is checked without its trace).
+    """
     ports = read_ports(verilog, TOP)
-    return ports["trace__valid"][1] if "trace__valid" in ports else None
+    legacy = ports["trace__valid"][1] if "trace__valid" in ports else None
+    return _trace_lanes(ports) or legacy
 
 
 # --- one simulation ----------------------------------------------------------------------

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from memres.hdl.top import core_timing
+from memres.hdl.verilog import TRACE_PAYLOAD, TRACE_VALID
 from memres.sw_model.classify import running_decisions
 
 from .predict import Design, Expectation, load_beats
@@ -187,7 +188,7 @@ class _Run:
     def trace_diff(self, beat, got: int, want: int, valid_bits: int) -> Mismatch:
         """The first lane and field where a trace word differs."""
         if isinstance(got, str):
-            return self.mismatch("trace__entry", hex(want), got, self.where_beat(beat))
+            return self.mismatch("trace__*__payload", hex(want), got, self.where_beat(beat))
         pk = self.exp.trace
         _, row = beat
         node, slot = divmod(row, self.p.slots)
@@ -202,7 +203,7 @@ class _Run:
                             "frame": "frame"}[name]
                     return self.mismatch(f"trace lane {lane} {name} ({what}) of device {n}, pass {node}",
                                          w[name], g[name], self.where_beat(beat))
-        return self.mismatch("trace__entry", hex(want), hex(got), self.where_beat(beat))
+        return self.mismatch("trace__*__payload", hex(want), hex(got), self.where_beat(beat))
 
     def result_diff(self, gf: int, got: int, want: int) -> Mismatch:
         pk = self.exp.result
@@ -229,7 +230,7 @@ def harness_verilog(design: Design, trace: bool = True, core: str = "memres_top"
     """Verilog of the verification top: the core, its inputs from three ports, its outputs sampled.
 
     ``ctl`` = {load.valid, frames.valid, results.ready}; at every rising edge
-    ``status_q`` = {trace.valid, results.valid, load.ready, frames.ready},
+    ``status_q`` = {trace[lanes-1 .. 0].valid, results.valid, load.ready, frames.ready},
     ``trace_q`` and ``results_q`` take the values the core presents in that
     clock, i.e. the values the handshakes of that edge see. The testbench reads
     them after the falling edge and writes the next clock's inputs there: one
@@ -240,9 +241,14 @@ def harness_verilog(design: Design, trace: bool = True, core: str = "memres_top"
     p = design.params
     fw, lw = Shape.cast(p.frame_layout).width, Shape.cast(p.load_layout).width
     rw = Shape.cast(p.result_layout).width
-    tw = Shape.cast(p.trace_entry_layout).width * p.lanes
+    ew = Shape.cast(p.trace_entry_layout).width
+    tw = ew * p.lanes
     sw = 3 + (p.lanes if trace else 0)
-    trace_ports = ",\n    .trace__valid(trace_valid), .trace__entry(trace_entry)" if trace else ""
+    # The core has one always-ready trace stream per lane; the harness gathers them into one
+    # valid word and one entry word (lane l at bit l, and at bits l*ew upwards).
+    trace_ports = "".join(f",\n    .{TRACE_VALID.format(lane=lane)}(trace_valid[{lane}]), "
+                          f".{TRACE_PAYLOAD.format(lane=lane)}(trace_entry[{(lane + 1) * ew - 1}:{lane * ew}])"
+                          for lane in range(p.lanes)) if trace else ""
     trace_decl = (f"  wire [{p.lanes - 1}:0] trace_valid;\n  wire [{tw - 1}:0] trace_entry;\n"
                   f"  output reg [{tw - 1}:0] trace_q = 0;\n") if trace else ""
     status = "{trace_valid, results_valid, load_ready, frames_ready}" if trace else \
@@ -438,9 +444,9 @@ class _TraceCheck:
             gf, row = (gf, row + 1) if row + 1 < rows else (gf + 1, 0)
         run.compared += 1
         if gf >= exp.n_frames:
-            raise run.mismatch("trace__valid", 0, tv, "all cell writes of the stimulus already seen")
+            raise run.mismatch("trace__*__valid", 0, tv, "all cell writes of the stimulus already seen")
         if tv != exp.row_valid[row]:
-            raise run.mismatch("trace__valid", exp.row_valid[row], tv, run.where_beat((gf, row)))
+            raise run.mismatch("trace__*__valid", exp.row_valid[row], tv, run.where_beat((gf, row)))
         e, t = exp.words_of(gf)
         got = _read(self.h, exp.row_mask[row])
         want = e.trace_words[t * rows + row]
@@ -458,7 +464,7 @@ class _TraceCheck:
         while gf < exp.n_frames and exp.row_valid[row] == 0:
             gf, row = (gf, row + 1) if row + 1 < rows else (gf + 1, 0)
         if gf < exp.n_frames:
-            raise self.run.mismatch("trace__valid", exp.row_valid[row], 0,
+            raise self.run.mismatch("trace__*__valid", exp.row_valid[row], 0,
                                     f"{self.run.where_beat((gf, row))}: never written")
 
 
@@ -622,7 +628,7 @@ async def _loop(dut, run: _Run, fe) -> None:
                                f"{results.done} results")
         st = _read(h_st)
         if type(st) is str:
-            raise run.mismatch("frames__ready, load__ready, results__valid, trace__valid", "0 or 1", st)
+            raise run.mismatch("frames__ready, load__ready, results__valid, trace__*__valid", "0 or 1", st)
         fr, lr, rv, tv = st & 1, (st >> 1) & 1, (st >> 2) & 1, st >> 3
         if trace is not None:
             trace.clock(tv)

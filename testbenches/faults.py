@@ -96,7 +96,8 @@ class _CellArrayIgnoresStall(CellArray):
         m = Module()
         m.submodules.inner = inner = CellArray(self._p)
         wiring.connect(m, wiring.flipped(self.i), inner.i)
-        wiring.connect(m, inner.trace, wiring.flipped(self.trace))
+        for inner_lane, lane in zip(inner.trace, self.trace):
+            wiring.connect(m, inner_lane, wiring.flipped(lane))
         m.d.comb += [self.o.valid.eq(inner.o.valid), self.o.payload.eq(inner.o.payload), inner.o.ready.eq(1)]
         return m
 

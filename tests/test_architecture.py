@@ -122,3 +122,17 @@ def test_simulations_run_installed_modules_only():
         for call in calls:
             test_dir = call.args[3] if len(call.args) > 3 else next(k.value for k in call.keywords if k.arg == "test_dir")
             assert isinstance(test_dir, ast.Constant) and test_dir.value is None, f"{path.name}: test_dir must be None"
+
+
+def test_no_refused_object_is_silenced_by_hand():
+    """Nothing sets Amaranth's private silencing attribute: components refuse bad arguments before they
+    exist (``hdl/checked.py``), and tests that drop elaboratables on purpose elaborate them or say so in
+    the file comment Amaranth reads (``# amaranth: UnusedElaboratable=no``)."""
+    needle = "_Must" + "Use"          # spelt in two halves so that this file does not match itself
+    files = [p for p in REPO.rglob("*") if p.suffix in (".py", ".md", ".toml") and p.is_file()
+             and not any(part.startswith(".") or part in ("__pycache__", "memres.egg-info")
+                         for part in p.relative_to(REPO).parts)]
+    assert len(files) > 50
+    offenders = [f"{p.relative_to(REPO)}:{n}" for p in files
+                 for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1) if needle in line]
+    assert not offenders, f"{needle} in " + ", ".join(offenders)

@@ -5,14 +5,3 @@ SMALL = {"reservoir": {"n_devices": 8, "n_virtual": 2, "alpha": 0.01, "tau": 200
 #: A few test-split recordings of the two-speaker subset (takes 0-4 are the test set).
 WAVS = ("0_george_1.wav", "5_jackson_3.wav", "7_george_2.wav", "9_jackson_0.wav")
 
-
-def silence(obj, seen=None):
-    """Mark ``obj`` and the elaboratables it holds as used (no UnusedElaboratable warning)."""
-    from amaranth.hdl import Elaboratable
-    seen = set() if seen is None else seen
-    if id(obj) in seen or not isinstance(obj, Elaboratable):
-        return
-    seen.add(id(obj))
-    obj._MustUse__silence = True
-    for value in vars(obj).values():
-        silence(value, seen)

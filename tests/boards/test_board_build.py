@@ -9,13 +9,14 @@ at 30 MHz (about a minute each once YoWASP is warm). The FSDD models and the
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import re
+import warnings
 from pathlib import Path
 
 import pytest
-
-from boards_common import silence
+from amaranth.hdl import Fragment, Module, UnusedElaboratable
 
 from memres.pygen import build as build_mod
 from memres.pygen.build import BuildError, build, make_design, parse_nextpnr_log, parse_yosys_report
@@ -128,8 +129,7 @@ def test_readout_default_per_board(tiny_config):
         p = design.core.params
         assert p.readout == want, (board, readout)
         assert design.core.cycles_per_frame == (p.rows * 4 if want == "serial" else max(p.rows, 4))
-        silence(design)     # built for its parameters only, not elaborated
-
+        Fragment.get(design, None)     # elaborated, as a build would: nothing is left unused
 
 
 def test_the_icebreaker_pll_is_instantiated_for_a_faster_clock(tiny_config):
@@ -189,6 +189,17 @@ def test_unknown_board_and_unreachable_clock_are_refused(tiny_config):
         make_design(tiny_config, "de10")
     with pytest.raises(BuildError, match="16 to 275 MHz"):
         make_design(tiny_config, "icebreaker", clock_mhz=14)
+
+
+def test_a_baud_rate_the_clock_cannot_make_is_refused_before_any_hardware_exists(tiny_config):
+    """No core is built for a board whose link would be refused, so none is left unused (no warning)."""
+    Fragment.get(Module(), None)    # Amaranth's "created but never used" warning is live from the first elaboration
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(BuildError, match="2.5e\\+06 baud at 12 MHz"):
+            make_design(tiny_config, "icebreaker", baud=2.5e6, n_inputs=8, n_outputs=4)
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, UnusedElaboratable)] == []
 
 
 # --- slow: real failures and the FSDD models ---------------------------------------------------

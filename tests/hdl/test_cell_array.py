@@ -24,10 +24,11 @@ class TraceMonitor:
         self.trace, self.lanes, self.entries = trace, lanes, []
 
     async def run(self, ctx):
-        async for _, _, valid, entry in ctx.tick().sample(self.trace.valid, self.trace.entry):
-            for lane in range(self.lanes):
-                if (valid >> lane) & 1:
-                    e = entry[lane]
+        lanes = [(lane.valid, lane.payload) for lane in self.trace]
+        assert len(lanes) == self.lanes and all(lane.signature.always_ready for lane in self.trace)
+        async for _, _, *sampled in ctx.tick().sample(*(v for pair in lanes for v in pair)):
+            for valid, e in zip(sampled[0::2], sampled[1::2]):
+                if valid:
                     self.entries.append((e.n, e.m, e.frame, e.g, e.i))
 
 

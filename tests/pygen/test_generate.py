@@ -64,7 +64,8 @@ def test_generate_from_config_writes_verilog_and_manifest(config_file, tmp_path)
     ports = {port["name"]: port for port in m["ports"]}
     assert set(ports) == {"clk", "rst", "frames__payload", "frames__valid", "frames__ready",
                           "results__payload", "results__valid", "results__ready", "load__payload",
-                          "load__valid", "load__ready", "trace__valid", "trace__entry"}
+                          "load__valid", "load__ready", "trace__0__valid", "trace__0__payload",
+                          "trace__1__valid", "trace__1__payload"}     # two lanes; always ready: no trace ready
     assert ports["frames__payload"]["width"] == 4 * 8 + 2
     fields = {f["name"]: f for f in ports["results__payload"]["fields"]}
     assert fields["y"]["count"] == 3 and fields["y"]["width"] == m["formats"]["widths"]["frame_acc"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from memres.hdl.top import core_timing
-from memres.pygen.verify import VerifyError, check_design, write_verilog
+from memres.pygen.verify import VerifyError, check_design, lanes_of_verilog, write_verilog
 from memres.testbenches.stimulus import random_sequences
 from memres.sw_model.config import config_from_dict
 from memres.testbenches.check import format_mismatch
@@ -77,8 +77,19 @@ def test_ports_of_generated_verilog(tmp_path):
     d = random_design(1)
     write_verilog(d, tmp_path / "core.v")
     ports = verilog_ports((tmp_path / "core.v").read_text(), "memres_top")
-    assert ports["trace__valid"] == ("output", d.lanes)
+    assert [ports[f"trace__{lane}__valid"] for lane in range(d.lanes)] == [("output", 1)] * d.lanes
+    assert f"trace__{d.lanes}__valid" not in ports and "trace__0__ready" not in ports
     assert ports["frames__ready"] == ("output", 1)
+    assert lanes_of_verilog(tmp_path / "core.v") == d.lanes
+
+
+def test_lanes_of_a_core_from_before_the_per_lane_trace_streams(tmp_path):
+    """One ``trace__valid`` port, ``lanes`` bits wide: the lanes are read from its width."""
+    (tmp_path / "old.v").write_text("module memres_top(clk, trace__valid, trace__entry);\n  input clk;\n"
+                                    "  output [3:0] trace__valid;\n  output [211:0] trace__entry;\nendmodule\n")
+    assert lanes_of_verilog(tmp_path / "old.v") == 4
+    (tmp_path / "none.v").write_text("module memres_top(clk);\n  input clk;\nendmodule\n")
+    assert lanes_of_verilog(tmp_path / "none.v") is None
 
 
 # --- simulated --------------------------------------------------------------------------------
@@ -174,6 +185,15 @@ def test_verilog_of_another_core_is_refused(tmp_path):
     write_verilog(other, tmp_path / "other.v")
     with pytest.raises(VerifyError, match="port"):
         check_design(d, tmp_path / "other.v", [], run_dir=tmp_path / "run", sim="icarus")
+
+
+
+def test_verilog_with_more_trace_lanes_is_refused(tmp_path):
+    """Every stream has the design's width, but the file has a trace stream per lane of a 2-lane core."""
+    d = random_design(0).with_lanes(1)
+    write_verilog(d.with_lanes(2), tmp_path / "two.v")
+    with pytest.raises(VerifyError, match="trace ports for 2 lanes; .* has 1 lane"):
+        check_design(d, tmp_path / "two.v", [], run_dir=tmp_path / "run", sim="icarus")
 
 
 @pytest.mark.slow
