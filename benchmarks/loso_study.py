@@ -1,0 +1,153 @@
+"""Speakers never heard: front-end and training variants, chosen on inner folds only.
+
+For each variant, the float reservoir runs once over all 3,000 FSDD recordings
+(the variants' normalisation needs no fitting per fold beyond one percentile
+map, fitted here on all recordings: unsupervised, and the same for every
+variant), and the per-speaker training sums are kept. Then, for every held-out
+speaker, lambda is chosen by leave-one-speaker-out cross-validation over the
+five *training* speakers ("inner"), the readout is fitted on those five, and
+the held-out speaker is decided ("outer"). A variant is judged by its inner
+accuracy; the outer figure is reported beside it, never used to choose.
+
+    python benchmarks/loso_study.py                     # all variants (~1-4 min each on 2 cores)
+    python benchmarks/loso_study.py --variants default mean3
+
+Prints one JSON line per variant: inner and outer accuracy (%, mean of 6),
+early outer accuracy at 25/50/75/100 %, per speaker, lambdas, seconds.
+`memres train --task fsdd --split loso` gives the figures of the chosen
+default with everything (normaliser included) fitted per fold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from memres.pygen.bench.esn import esn_states, make_esn
+from memres.pygen.bench.settings import ESN_FSDD
+from memres.sw_model import classify, speech
+from memres.sw_model.config import config_from_dict
+from memres.sw_model.datasets import list_recordings
+from memres.sw_model.frontend import Normaliser, causal_centre, level_free
+from memres.sw_model.readout import Gram
+from memres.sw_model.reservoir import FloatReservoir
+from memres.sw_model.workflow import DEFAULT_FSDD, TASK_DEFAULTS, cochleagrams
+
+BASE = {k: v for k, v in TASK_DEFAULTS["fsdd"].items() if k != "frontend"}   # the raw front-end
+
+
+def stretch(x: np.ndarray, f: float) -> np.ndarray:
+    """Time-stretch a (T, C) sequence by ``f`` (linear interpolation of frames)."""
+    t = np.linspace(0, len(x) - 1, max(2, round(len(x) * f)))
+    i0 = np.floor(t).astype(int)
+    i1 = np.minimum(i0 + 1, len(x) - 1)
+    w = (t - i0)[:, None]
+    return x[i0] * (1 - w) + x[i1] * w
+
+
+def shift_channels(x: np.ndarray, s: int) -> np.ndarray:
+    """Shift the spectrum by ``s`` channels (about 7 % in frequency each), edges repeated."""
+    y = np.roll(x, s, axis=1)
+    if s > 0:
+        y[:, :s] = x[:, :1]
+    elif s < 0:
+        y[:, s:] = x[:, -1:]
+    return y
+
+
+def mean_norm(k: int, level: bool = False):
+    """Causal mean normalisation as the Normaliser does it (train mean as the prior)."""
+    def make(all_x):
+        xs = [level_free(x) for x in all_x] if level else all_x
+        mu = np.concatenate(xs).mean(axis=0)
+        return lambda x: causal_centre(level_free(x) if level else x, mu, k)
+    return make
+
+
+def whole_utterance_mean(all_x):
+    return lambda x: x - x.mean(axis=0)      # not causal: uses frames not yet heard
+
+
+#: name -> (reservoir overrides or "esn", preprocessing factory or None, augmentation or None)
+VARIANTS = {
+    "default": ({}, None, None),
+    "vmin-3": ({"v_min": -3.0}, None, None),
+    "utterance-mean": ({}, whole_utterance_mean, None),
+    "mean0": ({}, mean_norm(0), None),
+    "mean3": ({}, mean_norm(3), None),
+    "mean10": ({}, mean_norm(10), None),
+    "level+mean3": ({}, mean_norm(3, level=True), None),
+    "mean10 input_scale 2": ({"input_scale": 2.0}, mean_norm(10), None),
+    "mean3 alpha 0.005": ({"alpha": 0.005}, mean_norm(3), None),
+    "mean3 alpha 0.02": ({"alpha": 0.02}, mean_norm(3), None),
+    "mean3 ML 20": ({"n_virtual": 20}, mean_norm(3), None),
+    "esn": ("esn", None, None),
+    "esn mean10": ("esn", mean_norm(10), None),
+    "mean3 dt 0.2 ns": ({"dt_ns": 0.2}, mean_norm(3), None),
+    "mean3 shift +-1 channel": ({}, mean_norm(3), lambda x: [shift_channels(x, -1), shift_channels(x, 1)]),
+    "mean3 stretch 0.85/1.15": ({}, mean_norm(3), lambda x: [stretch(x, 0.85), stretch(x, 1.15)]),
+}
+
+
+def run(name: str, recs, coch) -> dict:
+    over, pre, aug = VARIANTS[name]
+    t0 = time.perf_counter()
+    esn = over == "esn"
+    cfg = config_from_dict({**BASE, "reservoir": {**BASE["reservoir"], **({} if esn else over)}})
+    xs = [coch[str(r.path)] for r in recs]
+    if pre is not None:
+        f = pre(xs)
+        xs = [f(x) for x in xs]
+    labels = np.array([r.digit for r in recs])
+    speakers = np.array([r.speaker for r in recs])
+    seqs, seq_labels, seq_speakers = list(xs), list(labels), list(speakers)
+    if aug is not None:          # extra training copies: they join their speaker's sums, never a decision
+        for x, lab, spk in zip(xs, labels, speakers):
+            for xa in aug(x):
+                seqs.append(xa), seq_labels.append(lab), seq_speakers.append(spk)
+    norm = Normaliser.fit(xs)
+    u = [norm.transform(x) for x in seqs]
+    if esn:      # the 500-unit ESN of `memres bench` (pip install -e '.[bench]')
+        net = make_esn(ESN_FSDD, u[0].shape[1])
+        runs, n_features = ((i, esn_states(net, x)) for i, x in enumerate(u)), ESN_FSDD["units"]
+    else:
+        res = FloatReservoir(cfg.reservoir, u[0].shape[1])
+        runs, n_features = res.run(u), res.n_features
+    streamed = classify.stream_features(runs, len(u), n_features, np.array(seq_labels),
+                                        speech.N_CLASSES, lambda i: seq_speakers[i])
+    originals = np.arange(len(recs))
+    inner, per, lams = [], {}, {}
+    for held in sorted(set(speakers)):
+        grams = {k: g for k, g in streamed.grams.items() if k != held}
+        folds = {k: originals[speakers == k] for k in grams}
+        choice = classify.cross_validate(classify.StreamedFeatures(streamed.sums, grams), folds,
+                                         np.array(seq_labels), cfg.readout.lambdas, classify.float_readouts,
+                                         classify.decide_float)
+        w, b = classify.float_readouts(sum(grams.values(), Gram(n_features, speech.N_CLASSES)))(choice.lam)
+        test = originals[speakers == held]
+        acc = classify.accuracy(classify.decisions_float(streamed.sums.take(test), w, b), labels[test])
+        per[held], lams[held] = [round(100 * float(a), 1) for a in acc], choice.lam
+        inner.append(choice.val_accuracy[choice.lam])
+    return {"variant": name, "inner": round(100 * float(np.mean(inner)), 2),
+            "outer": round(float(np.mean([v[-1] for v in per.values()])), 2),
+            "early_outer": np.mean(list(per.values()), axis=0).round(1).tolist(),
+            "per_speaker": {k: v[-1] for k, v in per.items()}, "lambda": lams,
+            "seconds": round(time.perf_counter() - t0)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    ap.add_argument("--data", default=str(DEFAULT_FSDD))
+    args = ap.parse_args()
+    recs = list_recordings(args.data)
+    coch = cochleagrams(config_from_dict(BASE), recs, False)
+    for name in args.variants:
+        print(json.dumps(run(name, recs, coch)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
