@@ -67,11 +67,35 @@ def mean_norm(k: int, level: bool = False):
     return make
 
 
+def mean_var_norm(k: int):
+    """Causal mean and variance normalisation, the training mean and variance as a prior of k frames."""
+    def make(all_x):
+        data = np.concatenate(all_x)
+        mu, var = data.mean(axis=0), data.var(axis=0)
+
+        def f(x):
+            n = (k + np.arange(1, len(x) + 1))[:, None]
+            m = (np.cumsum(x, axis=0) + k * mu) / n
+            q = (np.cumsum(x ** 2, axis=0) + k * (var + mu ** 2)) / n
+            return (x - m) / np.sqrt(np.maximum(q - m ** 2, 1e-6))
+        return f
+    return make
+
+
+def with_deltas(make_pre):
+    """The normalised channels plus each channel's change since the last frame (C doubles)."""
+    def make(all_x):
+        f = make_pre(all_x)
+        return lambda x: np.concatenate([f(x), np.diff(x, axis=0, prepend=x[:1])], axis=1)
+    return make
+
+
 def whole_utterance_mean(all_x):
     return lambda x: x - x.mean(axis=0)      # not causal: uses frames not yet heard
 
 
-#: name -> (reservoir overrides or "esn", preprocessing factory or None, augmentation or None)
+#: name -> (reservoir overrides, or "esn" / "utterance" for the ESN / an utterance-level readout;
+#: preprocessing factory or None; augmentation or None)
 VARIANTS = {
     "default": ({}, None, None),
     "vmin-3": ({"v_min": -3.0}, None, None),
@@ -84,19 +108,23 @@ VARIANTS = {
     "mean3 alpha 0.005": ({"alpha": 0.005}, mean_norm(3), None),
     "mean3 alpha 0.02": ({"alpha": 0.02}, mean_norm(3), None),
     "mean3 ML 20": ({"n_virtual": 20}, mean_norm(3), None),
+    "mean+var3": ({}, mean_var_norm(3), None),
+    "mean3 + deltas": ({}, with_deltas(mean_norm(3)), None),
+    "mean3 utterance-level readout": ("utterance", mean_norm(3), None),
     "esn": ("esn", None, None),
     "esn mean10": ("esn", mean_norm(10), None),
-    "mean3 dt 0.2 ns": ({"dt_ns": 0.2}, mean_norm(3), None),
-    "mean3 shift +-1 channel": ({}, mean_norm(3), lambda x: [shift_channels(x, -1), shift_channels(x, 1)]),
-    "mean3 stretch 0.85/1.15": ({}, mean_norm(3), lambda x: [stretch(x, 0.85), stretch(x, 1.15)]),
+    "level+mean3 dt 0.2 ns": ({"dt_ns": 0.2}, mean_norm(3, level=True), None),
+    "utterance-mean shift +-1 channel": ({}, whole_utterance_mean,
+                                         lambda x: [shift_channels(x, -1), shift_channels(x, 1)]),
+    "utterance-mean stretch 0.85/1.15": ({}, whole_utterance_mean, lambda x: [stretch(x, 0.85), stretch(x, 1.15)]),
 }
 
 
 def run(name: str, recs, coch) -> dict:
     over, pre, aug = VARIANTS[name]
     t0 = time.perf_counter()
-    esn = over == "esn"
-    cfg = config_from_dict({**BASE, "reservoir": {**BASE["reservoir"], **({} if esn else over)}})
+    esn, utterance = over == "esn", over == "utterance"
+    cfg = config_from_dict({**BASE, "reservoir": {**BASE["reservoir"], **({} if esn or utterance else over)}})
     xs = [coch[str(r.path)] for r in recs]
     if pre is not None:
         f = pre(xs)
@@ -118,6 +146,14 @@ def run(name: str, recs, coch) -> dict:
         runs, n_features = res.run(u), res.n_features
     streamed = classify.stream_features(runs, len(u), n_features, np.array(seq_labels),
                                         speech.N_CLASSES, lambda i: seq_speakers[i])
+    if utterance:   # one training row per utterance (its mean features) instead of one per frame
+        means = streamed.sums.sums[:, -1, :] / streamed.sums.ends[:, -1, None]
+        spk, lab = np.array(seq_speakers), np.array(seq_labels)
+        streamed.grams = {}
+        for k in sorted(set(seq_speakers)):
+            rows = np.flatnonzero(spk == k)
+            streamed.grams[k] = Gram(n_features, speech.N_CLASSES)
+            streamed.grams[k].add(means[rows], np.eye(speech.N_CLASSES)[lab[rows]])
     originals = np.arange(len(recs))
     inner, per, lams = [], {}, {}
     for held in sorted(set(speakers)):
