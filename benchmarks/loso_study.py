@@ -108,6 +108,7 @@ VARIANTS = {
     "mean3 alpha 0.005": ({"alpha": 0.005}, mean_norm(3), None),
     "mean3 alpha 0.02": ({"alpha": 0.02}, mean_norm(3), None),
     "mean3 ML 20": ({"n_virtual": 20}, mean_norm(3), None),
+    "mean3 N 400": ({"n_devices": 400}, mean_norm(3), None),
     "mean+var3": ({}, mean_var_norm(3), None),
     "mean3 + deltas": ({}, with_deltas(mean_norm(3)), None),
     "mean3 utterance-level readout": ("utterance", mean_norm(3), None),
