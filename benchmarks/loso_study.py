@@ -59,10 +59,10 @@ def shift_channels(x: np.ndarray, s: int) -> np.ndarray:
 
 
 def mean_norm(k: int, level: bool = False):
-    """Causal mean normalisation as the Normaliser does it (train mean as the prior)."""
+    """Causal mean normalisation as the Normaliser does it (its training mean as the prior); the
+    percentile map is applied afterwards by :func:`run`, for every variant alike."""
     def make(all_x):
-        xs = [level_free(x) for x in all_x] if level else all_x
-        mu = np.concatenate(xs).mean(axis=0)
+        mu = Normaliser.fit(all_x, mean_frames=k, remove_level=level).mean
         return lambda x: causal_centre(level_free(x) if level else x, mu, k)
     return make
 

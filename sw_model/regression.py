@@ -52,12 +52,9 @@ def make_data(task: str, cfg: ModelConfig, n_train: int = N_TRAIN, n_test: int =
     return RegressionData(series, n_train, n_test, washout)
 
 
-def input_taps(cfg: ModelConfig) -> int:
-    """Length of the input delay line (config ``frontend.input_taps``, see :class:`InputScaler`)."""
-    return FrontEndConfig(**cfg.frontend).input_taps
-
-
-def fit_scaler(data: RegressionData, taps: int = 1) -> InputScaler:
+def fit_scaler(data: RegressionData, cfg: ModelConfig) -> InputScaler:
+    """The input scaler of the training part, with the delay line of ``frontend.input_taps``."""
+    taps = FrontEndConfig(**cfg.frontend).input_taps
     return InputScaler.fit(data.series.u[:data.washout + data.n_train], taps=taps)
 
 
@@ -105,7 +102,7 @@ def features(cfg: ModelConfig, data: RegressionData, scaler: InputScaler) -> tup
 
 def train_regression(cfg: ModelConfig, data: RegressionData, with_fixed: bool = True) -> RegressionResult:
     """Fit float and integer ridge readouts on the training part; predict the test part."""
-    scaler = fit_scaler(data, input_taps(cfg))
+    scaler = fit_scaler(data, cfg)
     xf, xi = features(cfg, data, scaler)
     y = data.series.y
     fit, val = fit_rows(data)

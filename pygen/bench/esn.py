@@ -8,6 +8,7 @@ import numpy as np
 
 from memres.pygen.bench.settings import ESN_FSDD, ESN_SERIES_GRID
 from memres.sw_model import classify, regression, speech
+from memres.sw_model.frontend import FrontEndConfig
 from memres.sw_model.readout import RidgeSolver, ridge
 
 __all__ = ["esn_available", "make_esn", "esn_states", "esn_classify", "esn_regression"]
@@ -37,7 +38,8 @@ def esn_states(esn, u: np.ndarray) -> np.ndarray:
 
 
 def esn_classify(train, test, cochleagrams: dict, lambdas, params: dict = ESN_FSDD,
-                 progress: Callable[[int], None] | None = None, frontend=None) -> dict:
+                 progress: Callable[[int], None] | None = None,
+                 frontend: FrontEndConfig = FrontEndConfig()) -> dict:
     """An ESN on the same front-end output, split, normaliser and readout as :func:`sw_model.speech.train_split`.
 
     The ESN replaces the reservoir; everything else is the float path of the
@@ -45,7 +47,7 @@ def esn_classify(train, test, cochleagrams: dict, lambdas, params: dict = ESN_FS
     chosen by the same 5-fold cross-validation by take (``frontend``: the model's front-end
     settings, so both see the same input). Returns accuracy and early figures.
     """
-    data = speech.prepare_split(train, test, cochleagrams, frontend or speech.FrontEndConfig())
+    data = speech.prepare_split(train, test, cochleagrams, frontend)
     esn = make_esn(params, data.u[0].shape[1])
     runs = ((i, esn_states(esn, x)) for i, x in enumerate(data.u))
     choice, _, _, dec = speech.float_decisions(data, runs, params["units"], lambdas, progress)
@@ -63,7 +65,7 @@ def esn_regression(task: str, cfg, *, seed: int = 0, read_noise: float = 0.0,
     ``read_noise``: relative Gaussian noise on every state read (as the reservoir's ``read_noise``).
     """
     data = regression.make_data(task, cfg, seed=seed)
-    u = regression.fit_scaler(data, regression.input_taps(cfg)).transform(data.series.u)
+    u = regression.fit_scaler(data, cfg).transform(data.series.u)
     y = data.series.y
     fit, val = regression.fit_rows(data)
     tr, te = data.train_rows, data.test_rows

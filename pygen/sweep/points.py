@@ -50,7 +50,7 @@ def io_counts(task: str, cfg) -> tuple[int, int]:
     if task == "fsdd":
         return speech.frontend_config(cfg).n_channels, speech.N_CLASSES
     d = regression.make_data(task, cfg, n_train=1, n_test=1)
-    return int(d.series.u.shape[1]) * regression.input_taps(cfg), int(d.series.y.shape[1])
+    return regression.fit_scaler(d, cfg).n_outputs, int(d.series.y.shape[1])
 
 
 def _point(spec: Spec, values: dict) -> Point:
