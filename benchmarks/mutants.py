@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Mutation test of the checker: small changes to the *generated Verilog*, each run through ``memres verify``.
 
-    python benchmarks/mutants.py                          # 40 mutants of a small core, Icarus
+    python benchmarks/mutants.py                          # 40 mutants of a small core, native engine
     python benchmarks/mutants.py --count 0 --json out.jsonl   # every mutant site
     python benchmarks/mutants.py --config examples/tiny.json --inputs 3 --outputs 3 --lanes 2
 
@@ -17,7 +17,8 @@ verification harness):
 
 Each mutant is checked like ``memres verify`` checks a core of a configuration (a random readout
 loaded, the corner sequences of ``testbenches/stimulus.py`` and random ones, a corner readout written
-while frames flow), first with inputs and results at 0.7, then with heavy back-pressure. It is
+while frames flow, then the two readouts and long sequences that saturate the sequence sums), first
+with inputs and results at 0.7, then with heavy back-pressure. It is
 *caught* when a run reports a mismatch (or the simulator rejects the Verilog: *invalid*), *survived*
 otherwise. A survivor is then checked for equivalence with the intact core by Yosys (``equiv_make``,
 ``equiv_simple -seq 5``, ``equiv_induct -seq 5``, ``equiv_status -assert``): *equivalent* when
@@ -43,7 +44,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from memres.pygen.verify import check_design, load_design, write_verilog  # noqa: E402
-from memres.testbenches.stimulus import corner_readout, corner_sequences  # noqa: E402
+from memres.testbenches.stimulus import corner_readout, corner_sequences, saturating_run  # noqa: E402
 
 OPS = [(" + ", " - "), (" - ", " + "), (" < ", " <= "), (" <= ", " < "), (" > ", " >= "), (" >= ", " > "),
        (" == ", " != "), (" != ", " == "), (" & ", " | "), (" | ", " ^ "), (" ^ ", " | "), (" >> ", " << "),
@@ -147,10 +148,13 @@ def main() -> int:
     ap.add_argument("--inputs", type=int, default=3)
     ap.add_argument("--outputs", type=int, default=3)
     ap.add_argument("--lanes", type=int, default=2)
-    ap.add_argument("--sim", choices=("icarus", "verilator"), default="icarus",
-                    help="icarus (default: no C++ build per mutant) or verilator")
+    ap.add_argument("--sim", choices=("icarus", "verilator"), default="verilator",
+                    help="verilator (default: the native engine, one C++ build of a few seconds per mutant, "
+                         "removed after it) or icarus (cocotb, no build, a few hundred clocks/s)")
     ap.add_argument("--count", type=int, default=40, help="mutants sampled from all sites (0: all)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--shard", default="0/1", metavar="I/N",
+                    help="check only every N-th chosen mutant from the I-th (run N of these side by side)")
     ap.add_argument("--random", type=int, default=3, help="random sequences after the corner ones")
     ap.add_argument("--max-len", type=int, default=4, help="length of the corner and random sequences (long "
                     "saturating ones: 4x)")
@@ -169,28 +173,43 @@ def main() -> int:
     seqs = corner_sequences(design, np.random.default_rng([a.seed, 1]), a.random, a.max_len)
     n_frames = sum(map(len, seqs))
     reloads = [(n_frames // 2, *corner_readout(design, np.random.default_rng([a.seed, 2])))]
+    for sign in (1, -1):      # then the runs that saturate the sequence sums (as `memres verify --stimulus corners`)
+        sat = saturating_run(design, sign)
+        if sat is not None:
+            reloads.append((n_frames, sat[0], sat[1]))
+            seqs.append(sat[2])
+            n_frames += len(sat[2])
     text = gold.read_text()
     lines = text.splitlines()
     all_sites, dead = sites(text)
     chosen = all_sites if a.count <= 0 or a.count >= len(all_sites) else \
         sorted(random.Random(a.seed).sample(all_sites, a.count))
-    print(f"# {len(all_sites)} mutant sites in {gold} ({dead} assigns drive nothing: skipped); checking {len(chosen)} on {a.sim}", file=sys.stderr)
+    shard, shards = (int(x) for x in a.shard.split("/"))
+    numbered = list(enumerate(chosen))[shard::shards]
+    print(f"# {len(all_sites)} mutant sites in {gold} ({dead} assigns drive nothing: skipped); checking {len(numbered)} on {a.sim}", file=sys.stderr)
 
     budget = [0, 0]         # clocks of each intact run, times 3: a mutant that stalls is caught there
 
     def check(verilog: Path, tag: str) -> tuple[str, dict | None]:
-        for j, (pv, pr) in enumerate(((0.7, 0.7), (1.0, 0.03))):
-            try:
-                rep = check_design(design, verilog, seqs, seed=a.seed, sim=a.sim, run_dir=work / tag / f"h{j}",
-                                   p_valid=pv, p_ready=pr, timeout=a.timeout, stated=stated, reloads=reloads,
-                                   max_cycles=3 * budget[j])
-                if tag == "gold":
-                    budget[j] = rep["cycles"]
-            except Exception as e:      # the simulator rejected the Verilog, or no report (crash, timeout)
-                return "invalid", {"error": str(e).splitlines()[0][:200]}
-            if not rep["passed"]:
-                return "caught", rep["first_mismatch"]
-        return "survived", None
+        builds = set()
+        try:
+            for j, (pv, pr) in enumerate(((0.7, 0.7), (1.0, 0.03))):
+                try:
+                    rep = check_design(design, verilog, seqs, seed=a.seed, sim=a.sim, run_dir=work / tag / f"h{j}",
+                                       p_valid=pv, p_ready=pr, timeout=a.timeout, stated=stated, reloads=reloads,
+                                       max_cycles=3 * budget[j], waves=False)
+                    builds.add(rep.get("build_dir"))
+                    if tag == "gold":
+                        budget[j] = rep["cycles"]
+                except Exception as e:      # the simulator rejected the Verilog, or no report (crash, timeout)
+                    return "invalid", {"error": str(e).splitlines()[0][:200]}
+                if not rep["passed"]:
+                    return "caught", rep["first_mismatch"]
+            return "survived", None
+        finally:
+            if tag != "gold":         # one build per mutant: not worth keeping in the cache
+                for b in builds - {None}:
+                    shutil.rmtree(b, ignore_errors=True)
 
     status, _ = check(gold, "gold")
     if status != "survived":
@@ -199,7 +218,7 @@ def main() -> int:
     totals: dict[str, int] = {}
     out = open(a.json, "a") if a.json else None
     t0 = time.perf_counter()
-    for n, (i, kind, desc, new) in enumerate(chosen):
+    for n, (i, kind, desc, new) in numbered:
         mdir = work / f"m{n}"
         mdir.mkdir(exist_ok=True)
         mv = mdir / "memres_top.v"
@@ -219,7 +238,7 @@ def main() -> int:
         if out:
             out.write(line + "\n")
             out.flush()
-    summary = {"summary": True, "sites": len(all_sites), "dead_assigns_skipped": dead, "checked": len(chosen), **totals,
+    summary = {"summary": True, "sites": len(all_sites), "dead_assigns_skipped": dead, "checked": len(numbered), "shard": a.shard, **totals,
                "seconds": round(time.perf_counter() - t0, 1), "sim": a.sim, "config": a.config, "lanes": a.lanes,
                "work": str(work)}
     print(json.dumps(summary))

@@ -33,13 +33,18 @@ import numpy as np
 from memres.hdl.verilog import TRACE_PAYLOAD, TRACE_VALID, design_core, to_verilog
 from memres.pygen.console import MODEL_HELP, MODEL_METAVAR, add_output_flags
 from memres.pygen.options import HardwareOptions
-from memres.testbenches.check import HARNESS_TOP, Job, format_mismatch, harness_verilog, save_job
+from memres.testbenches import native
+from memres.testbenches.check import compare, format_mismatch, write_report
+from memres.testbenches.harness import HARNESS_TOP, harness_verilog
+from memres.testbenches.job import Job, save_job
+from memres.testbenches.predict import Expectation
+from memres.testbenches.record import Stimulus
 from memres.testbenches.verilator_coverage import COVERAGE_ARGS, COVERAGE_FILE, format_summary, merge, read_coverage, \
     summarise, uncovered
 from memres.hdl.top import core_timing
 from memres.testbenches.predict import Design, random_readout, read_ports
 from memres.testbenches.stimulus import CORNER_HANDSHAKES, STIMULI, corner_readout, corner_sequences, \
-    random_sequences
+    random_sequences, saturating_run
 from memres.sw_model.atomic import check_output_path
 from memres.sw_model.errors import MemresError
 from amaranth.hdl import Shape
@@ -53,7 +58,7 @@ from memres.sw_model.frontend import Normaliser, load_fsdd_features
 from memres.sw_model.tasks import InputScaler
 from memres.testbenches.runner import run_cocotb, yosys_cell_model
 
-__all__ = ["VerifyError", "verify", "check_design", "load_design", "random_sequences", "model_test_data",
+__all__ = ["VerifyError", "verify", "check_design", "resolve_engine", "ENGINES", "load_design", "random_sequences", "model_test_data",
            "write_verilog", "check_output_folder", "add_arguments", "run", "summary"]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -185,13 +190,31 @@ def lanes_of_verilog(verilog: str | Path) -> int | None:
 
 # --- one simulation ----------------------------------------------------------------------
 
+#: How a run is simulated: ``native`` (Verilator's model driven by a C++ testbench, fast) or ``cocotb``.
+ENGINES = ("native", "cocotb")
+
+
+def resolve_engine(sim: str, engine: str | None) -> str:
+    """The engine of a run on ``sim``: native on Verilator unless cocotb is asked for; cocotb on Icarus."""
+    if engine is None:
+        return "native" if sim == "verilator" else "cocotb"
+    if engine not in ENGINES:
+        raise VerifyError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if engine == "native" and sim != "verilator":
+        raise VerifyError("the native engine needs --sim verilator (Icarus runs under cocotb)")
+    return engine
+
+
 def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *, seed: int = 1,
                  sim: str = "verilator", run_dir: str | Path, waves: bool | str = False,
                  timing: bool = True, p_valid: float = 0.7, p_ready: float = 0.7, label: str = "",
                  reproduce: str = "", timeout: float | None = None, trace: bool | None = None,
                  build_args: tuple[str, ...] = (), stated: dict | None = None, reloads=(),
-                 coverage: bool = False, max_cycles: int = 0) -> dict:
+                 coverage: bool = False, max_cycles: int = 0, engine: str | None = None) -> dict:
     """Simulate ``verilog`` on ``seqs`` and compare every transaction; return the run's report (see check.py).
+
+    ``engine``: ``"native"`` (Verilator with the C++ testbench of ``testbenches/native_tb.cpp``; the
+    default on Verilator) or ``"cocotb"`` (the default, and the only engine, on Icarus).
 
     ``waves``: False, True (always), or "on_failure" (re-run a failing run with waves; mismatches
     beyond :data:`WAVE_CYCLE_LIMIT` clocks are replayed with the failing sequence alone).
@@ -202,6 +225,7 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
     ``max_cycles``: clocks after which a run that has not delivered every result is a mismatch
     (``progress``); 0: derived from the stimulus (generous).
     """
+    engine = resolve_engine(sim, engine)
     if coverage:
         if sim != "verilator":
             raise VerifyError("coverage needs --sim verilator")
@@ -220,7 +244,7 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
               load=load, reloads=list(reloads), report=str(run_dir / "report.json"), label=label, reproduce=reproduce,
               max_cycles=max_cycles,
               latency=int(stated["latency"]), cycles_per_frame=int(stated["cycles_per_frame"]))
-    report = _simulate(verilog, job, run_dir, sim, waves is True, timeout, build_args)
+    report = _simulate(verilog, job, run_dir, sim, waves is True, timeout, build_args, engine)
     report["run_dir"] = str(run_dir)
     report["sim"] = sim
     if coverage and (run_dir / COVERAGE_FILE).is_file():
@@ -228,14 +252,14 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
     if not report["passed"] and waves == "on_failure":
         m = report["first_mismatch"]
         wave_dir = run_dir / "waves"
-        rerun = job
+        rerun = Job(**{**job.__dict__, "stop_at": m["cycle"] + 2})    # the same run, up to its mismatch
         if m["cycle"] > WAVE_CYCLE_LIMIT and m.get("where", "").startswith("sequence "):
             s = int(m["where"].split()[1])
-            rerun = Job(**{**job.__dict__, "seqs": [seqs[s]]})
+            rerun = Job(**{**job.__dict__, "seqs": [seqs[s]], "stop_at": 0})
             report["wave_note"] = (f"mismatch after {m['cycle']} clocks: the waveform replays sequence {s} "
                                    f"alone with the same seed")
         rerun.report = str(wave_dir / "report.json")
-        rep2 = _simulate(verilog, rerun, wave_dir, sim, True, timeout, build_args)
+        rep2 = _simulate(verilog, rerun, wave_dir, sim, True, timeout, build_args, engine)
         report["wave"] = rep2.get("wave")
         report["wave_reproduced"] = not rep2["passed"]
     if report.get("wave") and report.get("first_mismatch"):
@@ -244,14 +268,11 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
 
 
 def _simulate(verilog: Path, job: Job, run_dir: Path, sim: str, waves: bool, timeout,
-              build_args: tuple[str, ...] = ()) -> dict:
-
+              build_args: tuple[str, ...] = (), engine: str = "native") -> dict:
+    """One run of ``job``: the native engine (Verilator, C++ testbench) or cocotb; the report of the comparison."""
     job_path = save_job(run_dir, job)
     harness = run_dir / f"{HARNESS_TOP}.v"
     harness.write_text(harness_verilog(job.design, job.trace))
-    env = {"MEMRES_VERIFY_JOB": str(job_path),
-           "PYTHONPATH": os.pathsep.join([str(REPO), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
-                                                      if p]])}
     Path(job.report).unlink(missing_ok=True)
     (run_dir / COVERAGE_FILE).unlink(missing_ok=True)
     t0 = time.perf_counter()
@@ -261,6 +282,22 @@ def _simulate(verilog: Path, job: Job, run_dir: Path, sim: str, waves: bool, tim
         # uses blocking assignments: BLKSEQ waived for it).
         sources.append(yosys_cell_model("ice40", "SB_SPRAM256KA", run_dir))
         build_args = (*build_args, "-Wno-BLKSEQ")
+    if engine == "native":
+        build = native.build(job.design, sources, trace=job.trace, waves=waves, build_args=build_args)
+        exp = Expectation(job.design, job.seqs, keep_features=bool(job.reloads))
+        stim = Stimulus.of(job, exp)
+        wave = run_dir / f"{HARNESS_TOP}.{build.wave_format}" if build.wave_format else None
+        rec = native.run_native(build, job, stim, run_dir, wave=wave, timeout=timeout)
+        report = compare(job, rec, exp)
+        write_report(job, report)
+        report.update(build_seconds=build.seconds, build_cached=build.cached, wall_seconds=time.perf_counter() - t0,
+                      log=str(run_dir / "sim.log"), build_dir=str(build.build_dir))
+        if wave is not None and wave.is_file():
+            report["wave"] = str(wave)
+        return report
+    env = {"MEMRES_VERIFY_JOB": str(job_path),
+           "PYTHONPATH": os.pathsep.join([str(REPO), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+                                                      if p]])}
     res = run_cocotb(sources, HARNESS_TOP, "memres.testbenches.cocotb_core", test_dir=None, sim=sim, env=env, waves=waves,
                      run_dir=run_dir, timeout=timeout, build_args=build_args if sim == "verilator" else ())
     if not Path(job.report).is_file():
@@ -268,6 +305,7 @@ def _simulate(verilog: Path, job: Job, run_dir: Path, sim: str, waves: bool, tim
     report = json.loads(Path(job.report).read_text())
     report["build_seconds"] = res.build.seconds
     report["build_cached"] = res.build.cached
+    report["build_dir"] = str(res.build.build_dir)
     report["wall_seconds"] = time.perf_counter() - t0
     report["log"] = str(res.log_path)
     if res.wave_path is not None:
@@ -285,7 +323,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
            max_len: int = 10, n_inputs: int | None = None, n_outputs: int | None = None, data_dir=None,
            p_valid: float = 0.7, p_ready: float = 0.7, timing: bool = True,
            timeout: float | None = None, log=None, readout: str | None = None, stimulus: str = "random",
-           coverage: bool = False) -> dict:
+           coverage: bool = False, engine: str | None = None) -> dict:
     """Verify the core of a model or configuration file; return a summary dict.
 
     Keys: ``passed``, ``cycles``, ``compared``, ``mismatches``, ``first_mismatch`` (or None),
@@ -303,8 +341,9 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
     (:func:`testbenches.stimulus.corner_sequences` before the random sequences, and run ``i`` with the
     handshake rates ``CORNER_HANDSHAKES[seed % 4]`` instead of ``p_valid``/``p_ready``). ``coverage``: build
     with Verilator's coverage and add ``coverage`` (per block and kind, runs merged) and
-    ``coverage_uncovered`` (branches never taken) to the result.
+    ``coverage_uncovered`` (branches never taken) to the result. ``engine``: see :func:`check_design`.
     """
+    engine = resolve_engine(sim, engine)
     if seeds < 1:
         raise VerifyError(f"seeds must be at least 1, not {seeds}")
     if stimulus not in STIMULI:
@@ -384,9 +423,17 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
             r_rng = np.random.default_rng([s, 2])
             reloads = [(int(r_rng.integers(1, n_frames)), *(corner_readout(design0, r_rng) if stimulus == "corners"
                                                                 else random_readout(design0.params, r_rng)))]
+            for sign in ((1, -1) if stimulus == "corners" else ()):
+                # last, readouts and long sequences that drive the sequence sums into their clamps
+                sat = saturating_run(design0, sign)
+                if sat is not None:
+                    reloads.append((n_frames, sat[0], sat[1]))
+                    seqs.append(sat[2])
+                    n_frames += len(sat[2])
         repro = _reproduce(source, verilog if given else None, sim, s, lanes,
                            sequences if with_test or test is None else 0, n_inputs, n_outputs, random_count,
-                           readout, out / "reproduce") + (" --stimulus corners" if stimulus == "corners" else "")
+                           readout, out / "reproduce") + (" --stimulus corners" if stimulus == "corners" else "") + \
+            (" --engine cocotb" if engine == "cocotb" and sim == "verilator" else "")
         clocks = n_frames * core_timing(design0.params).cycles_per_frame
         say(f"run {i + 1}/{seeds}: seed {s}, {len(seqs)} sequences, {n_frames} frames on {sim}, "
             f"about {clocks:,} clocks" + (" (long: use more --lanes or fewer --sequences for a quicker check)"
@@ -394,7 +441,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         rep = check_design(design, verilog, seqs, seed=s, sim=sim, run_dir=out / f"run{s}", waves=waves,
                            timing=timing, p_valid=pv, p_ready=pr, label=f"seed {s}", reproduce=repro,
                            timeout=timeout, build_args=NETLIST_WAIVERS if given else (), stated=stated,
-                           reloads=reloads, coverage=coverage)
+                           reloads=reloads, coverage=coverage, engine=engine)
         rep["test_sequences"] = n_test
         runs.append(rep)
         if not rep["passed"]:
@@ -410,7 +457,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         "trace_writes": sum(r["trace_writes_checked"] for r in runs),
         "results": sum(r["results_checked"] for r in runs),
         "seconds": time.perf_counter() - t0,
-        "sim": sim, "lanes": lanes, "readout": readout, "verilog": str(verilog), "source": str(source),
+        "sim": sim, "engine": engine, "lanes": lanes, "readout": readout, "verilog": str(verilog), "source": str(source),
         "out_dir": str(out),
         "stimulus": ((test["kind"] + " + ") if test is not None else "") +
                     ("corners + random" if stimulus == "corners" else "random"),
@@ -419,7 +466,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
     if coverage:
         points = merge(*(read_coverage(r["coverage_file"]) for r in runs if r.get("coverage_file")))
         result["coverage"] = summarise(points, exclude=(HARNESS_TOP,))
-        result["coverage_uncovered"] = uncovered(points, "branch", exclude=(HARNESS_TOP,))
+        result["coverage_uncovered"] = uncovered(points, "branch", exclude=(HARNESS_TOP,), files=(Path(verilog),))
         result["stimulus_mode"] = stimulus
     sim_seconds = sum(r["seconds"] for r in runs)
     result["cycles_per_second"] = result["cycles"] / sim_seconds if sim_seconds else 0.0
@@ -496,6 +543,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verilog", metavar="FILE",
                         help="check this Verilog (hand-edited, or a synthesis netlist) instead of generating it")
     parser.add_argument("--sim", choices=("verilator", "icarus"), default="verilator", help="simulator (default verilator)")
+    parser.add_argument("--engine", choices=ENGINES, default=None,
+                        help="native: Verilator's model driven by a C++ testbench (default on Verilator, fast); "
+                             "cocotb: the same driver and checks under cocotb (the only engine on Icarus)")
     parser.add_argument("--seeds", type=int, default=1, help="runs with different random stimulus (default 1)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the first run (default 1)")
     parser.add_argument("--waves", action="store_true",
@@ -540,7 +590,7 @@ def run(args: argparse.Namespace) -> int:
                     lanes=opts.lanes, out_dir=args.output, sequences=args.sequences, random_count=args.random,
                     n_inputs=opts.n_inputs, n_outputs=opts.n_outputs, data_dir=args.data, p_valid=args.p_valid,
                     p_ready=args.p_ready, timing=not args.no_timing, log=log, readout=opts.readout,
-                    stimulus=args.stimulus, coverage=args.coverage)
+                    stimulus=args.stimulus, coverage=args.coverage, engine=args.engine)
     if args.json:
         slim = {k: v for k, v in result.items() if k != "runs"}
         slim["runs"] = [{k: v for k, v in r.items() if k != "decisions"} for r in result["runs"]]

@@ -9,7 +9,8 @@ import os
 
 import cocotb
 
-from memres.testbenches.check import load_job, run_job
+from memres.testbenches.check import run_job
+from memres.testbenches.job import load_job
 
 
 @cocotb.test()

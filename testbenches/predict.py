@@ -29,7 +29,8 @@ from memres.sw_model.classify import running_decisions
 from memres.sw_model.config import config_from_dict
 from memres.sw_model.fixed import FixedReservoir, idle_update
 
-__all__ = ["Design", "Packer", "Expectation", "random_readout", "random_design", "load_beats", "sequence_results"]
+__all__ = ["Design", "Packer", "Expectation", "random_readout", "random_design", "load_beats", "sequence_results",
+           "words_to_ints", "ints_to_words"]
 
 
 def random_readout(p: CoreParams, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -85,25 +86,32 @@ class Packer:
         self.entry_bits = Shape.cast(layout).width
         self.repeat = repeat
         self.width = self.entry_bits * repeat
+        self.words64 = max(1, -(-self.width // 64))
         self.by_name = {f.name: f for f in self.fields}
+        if any(f.width > 64 for f in self.fields):
+            raise ValueError("Packer handles fields of at most 64 bits")
 
-    def pack(self, values: dict[str, np.ndarray], rows: int) -> list[int]:
-        """``values[name]``: (rows,) or (rows, repeat) — arrays: (rows, [repeat,] count). Returns ``rows`` ints."""
-        bits = np.zeros((rows, self.width), dtype=np.uint8)
+    def pack_array(self, values: dict[str, np.ndarray], rows: int) -> np.ndarray:
+        """``values[name]``: (rows,) or (rows, repeat) — arrays: (rows, [repeat,] count).
+
+        Returns the words as ``(rows, words64)`` little-endian 64-bit words (bit ``b`` of a payload is
+        bit ``b % 64`` of word ``b // 64``): the layout the native engine records ports in.
+        """
+        out = np.zeros((rows, self.words64), dtype=np.uint64)
         for f in self.fields:
             v = np.asarray(values.get(f.name, 0), dtype=np.int64)
             shape = (rows, self.repeat, f.count)
-            v = np.broadcast_to(v.reshape(_as_shape(v, rows, self.repeat, f.count)), shape)
-            u = v.astype(np.uint64)
+            u = np.broadcast_to(v.reshape(_as_shape(v, rows, self.repeat, f.count)), shape).astype(np.uint64)
             if f.width < 64:
                 u = u & np.uint64((1 << f.width) - 1)
-            fb = ((u[..., None] >> np.arange(f.width, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
             for r in range(self.repeat):
                 for c in range(f.count):
-                    lo = r * self.entry_bits + f.offset + c * f.stride
-                    bits[:, lo:lo + f.width] = fb[:, r, c]
-        packed = np.packbits(bits, axis=1, bitorder="little")
-        return [int.from_bytes(row.tobytes(), "little") for row in packed]
+                    _or_bits(out, r * self.entry_bits + f.offset + c * f.stride, f.width, u[:, r, c])
+        return out
+
+    def pack(self, values: dict[str, np.ndarray], rows: int) -> list[int]:
+        """As :meth:`pack_array`, as ``rows`` Python ints."""
+        return words_to_ints(self.pack_array(values, rows))
 
     def unpack(self, word: int, entry: int = 0) -> dict[str, int | list[int]]:
         """Field values of one word (of lane/entry ``entry``)."""
@@ -126,6 +134,28 @@ class Packer:
         for e in entries:
             m |= one << (e * self.entry_bits)
         return m
+
+
+def _or_bits(out: np.ndarray, lo: int, width: int, u: np.ndarray) -> None:
+    """OR ``u`` (uint64, ``width`` bits) into bits ``lo ..`` of the rows of ``out`` (64-bit words)."""
+    w, sh = divmod(lo, 64)
+    out[:, w] |= u << np.uint64(sh)
+    if sh + width > 64:
+        out[:, w + 1] |= u >> np.uint64(64 - sh)
+
+
+def words_to_ints(words: np.ndarray) -> list[int]:
+    """``(rows, words64)`` uint64 words -> one Python int per row."""
+    raw = np.ascontiguousarray(words, dtype="<u8")
+    return [int.from_bytes(row.tobytes(), "little") for row in raw]
+
+
+def ints_to_words(values, words64: int) -> np.ndarray:
+    """Python ints -> ``(rows, words64)`` uint64 words (the inverse of :func:`words_to_ints`)."""
+    out = np.zeros((len(values), words64), dtype="<u8")
+    for r, v in enumerate(values):
+        out[r] = np.frombuffer(int(v).to_bytes(8 * words64, "little"), dtype="<u8")
+    return out.astype(np.uint64)
 
 
 def _as_shape(v: np.ndarray, rows: int, repeat: int, count: int) -> tuple:
@@ -153,7 +183,7 @@ class SequenceExpectation:
     """Expected port words of one sequence (frames in order)."""
 
     length: int
-    trace_words: list[int]     # T * rows words: cell writes of beat (t, row), invalid lanes zero
+    trace_words: np.ndarray | None   # (T * rows, words64) uint64: cell writes of beat (t, row), invalid lanes zero
     result_words: list[int]    # T words of results.payload
     y: np.ndarray              # (T, K) per-frame readout
     decisions: list[int]       # running decision after each frame
@@ -186,14 +216,18 @@ class Expectation:
         # Per row: which lanes write a cell (valid bits) and the mask of their entry bits.
         self.row_node = np.arange(p.rows) // p.slots
         self.row_slot = np.arange(p.rows) % p.slots
-        self.row_valid: list[int] = []
-        self.row_mask: list[int] = []
+        row_valid, row_mask = [], []
         for row in range(p.rows):
             node, slot = divmod(row, p.slots)
             writes = node < p.n_virtual or p.has_idle
             lanes = [l for l in range(p.lanes) if writes and p.device_of(slot, l) is not None]
-            self.row_valid.append(sum(1 << l for l in lanes))
-            self.row_mask.append(self.trace.entry_mask(lanes))
+            row_valid.append(sum(1 << l for l in lanes))
+            row_mask.append(self.trace.entry_mask(lanes))
+        self.row_valid = np.array(row_valid, dtype=np.int64)
+        #: (rows, words64): the trace bits of the lanes that write in each row
+        self.row_mask = ints_to_words(row_mask, self.trace.words64)
+        #: rows that write cells (a beat on the trace port), in beat order
+        self.write_rows = np.flatnonzero(self.row_valid)
         lengths = [len(s) for s in seqs]
         self.starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         self.n_frames = int(self.starts[-1])
@@ -250,10 +284,9 @@ class Expectation:
         node = np.tile(self.row_node, t_len)[:, None]
         dev = (np.tile(self.row_slot, t_len)[:, None] * lanes + np.arange(lanes)[None, :])
         frame = (np.repeat(np.arange(t_len), rows) % (1 << TRACE_FRAME_BITS))[:, None]
-        words = self.trace.pack({"n": dev, "m": np.broadcast_to(node, dev.shape),
-                                 "frame": np.broadcast_to(frame, dev.shape), "g": g, "i": i}, t_len * rows)
-        masks = self.row_mask * t_len
-        words = [w & m for w, m in zip(words, masks)]
+        words = self.trace.pack_array({"n": dev, "m": np.broadcast_to(node, dev.shape),
+                                       "frame": np.broadcast_to(frame, dev.shape), "g": g, "i": i}, t_len * rows)
+        words &= np.tile(self.row_mask, (t_len, 1))
         y = self.readout(feats)
         _, dec = sequence_results(p, y)
         last = np.zeros(t_len, dtype=np.int64)
@@ -264,6 +297,17 @@ class Expectation:
         frames = self.frame.pack({"u": u, "first": first, "last": last}, t_len)
         return SequenceExpectation(t_len, words, results, y, dec, frames,
                                    feats.copy() if self.keep_features else None)
+
+    def frame_array(self) -> np.ndarray:
+        """``frames.payload`` of every frame of the stimulus, in order: ``(frames, words64)`` uint64."""
+        p = self.p
+        u = np.concatenate([np.asarray(s, dtype=np.int64).reshape(-1, p.n_inputs) for s in self.seqs]) \
+            if self.seqs else np.zeros((0, p.n_inputs), dtype=np.int64)
+        first = np.zeros(self.n_frames, dtype=np.int64)
+        last = np.zeros(self.n_frames, dtype=np.int64)
+        first[self.starts[:-1][np.diff(self.starts) > 0]] = 1
+        last[self.starts[1:][np.diff(self.starts) > 0] - 1] = 1
+        return self.frame.pack_array({"u": u, "first": first, "last": last}, self.n_frames)
 
     def result_word(self, y: np.ndarray, decision: int, last: bool) -> int:
         """``results.payload`` of one frame."""

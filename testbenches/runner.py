@@ -61,8 +61,10 @@ __all__ = [
     "SimBuildError",
     "CocotbRunError",
     "build_sim",
+    "build_native",
     "run_cocotb",
     "yosys_cell_model",
+    "native_program",
     "prune_build_cache",
     "SIMULATORS",
     "DEFAULT_TIMESCALE",
@@ -386,6 +388,74 @@ def build_sim(
     logger.info("%s: %s compiled in %.1f s", sim, toplevel, time.perf_counter() - t0)
     return SimBuild(sim, toplevel, build_dir, key, False, time.perf_counter() - t0,
                     wave_format, log_path)
+
+
+def build_native(
+    sources: Iterable[PathLike],
+    toplevel: str,
+    main: PathLike,
+    headers: Mapping[str, str],
+    *,
+    waves: bool | str = False,
+    build_args: Sequence[str] = (),
+    verilator_waivers: Sequence[str] = YOSYS_VERILOG_WAIVERS,
+) -> SimBuild:
+    """Compile Verilog *sources* with Verilator into a stand-alone program around the C++ file *main*.
+
+    No cocotb, no VPI: the program (``build_dir / "Vtb"``, :func:`native_program`) drives the model
+    directly, many times faster. *headers* (file name -> text) are written into the build folder, which
+    is on the include path. Cached by content like :func:`build_sim` (the key covers the sources, *main*,
+    *headers*, flags and the tool); *waves* adds FST (or VCD) tracing (``MEMRES_WAVES_FST`` /
+    ``MEMRES_WAVES_VCD`` defined for *main*).
+    """
+    t0 = time.perf_counter()
+    sources = [Path(s).resolve() for s in sources]
+    main = Path(main).resolve()
+    tool_version = _check_tools("verilator")
+    wave_format = _resolve_wave_format("verilator", waves)
+    args = [*verilator_waivers, *map(str, build_args)]
+    if wave_format:
+        args.append("--trace-fst" if wave_format == "fst" else "--trace")
+    key = _build_key("native", tool_version, toplevel, [*sources, main], [],
+                     {name: hashlib.sha256(text.encode()).hexdigest() for name, text in headers.items()},
+                     {}, args, DEFAULT_TIMESCALE, wave_format)
+    build_dir = cache_dir() / "sim" / f"native-{toplevel}-{key[:16]}"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    stamp, log_path, output = build_dir / _STAMP, build_dir / "build.log", native_program(build_dir)
+    with _locked(build_dir / _LOCK):
+        try:
+            if json.loads(stamp.read_text()).get("key") == key and output.is_file():
+                stamp.touch()
+                return SimBuild("native", toplevel, build_dir, key, True, time.perf_counter() - t0, wave_format,
+                                log_path)
+        except (OSError, ValueError):
+            pass
+        stamp.unlink(missing_ok=True)
+        for name, text in headers.items():
+            (build_dir / name).write_text(text)
+        defines = {"fst": "-DMEMRES_WAVES_FST=1", "vcd": "-DMEMRES_WAVES_VCD=1"}.get(wave_format or "", "")
+        cmd = ["verilator", "--cc", "--exe", "--build", "-j", str(min(4, os.cpu_count() or 1)),
+               "--top-module", toplevel, "--Mdir", str(build_dir / "obj"), "-o", str(output),
+               "--timescale", "/".join(DEFAULT_TIMESCALE), *args,
+               "-CFLAGS", f"-I{build_dir} {defines}".strip(), *map(str, sources), str(main)]
+        logger.info("verilator: compiling %s natively (log: %s) ...", toplevel, log_path)
+        with open(log_path, "w") as log:
+            log.write("$ " + " ".join(cmd) + "\n")
+            log.flush()
+            rc = subprocess.run(cmd, cwd=build_dir, env=toolchain.verilator_env(), stdout=log,
+                                stderr=subprocess.STDOUT).returncode
+        if rc != 0 or not output.is_file():
+            raise SimBuildError(f"native Verilator build of {toplevel} failed (exit {rc}); full log: {log_path}\n"
+                                f"--- tail ---\n{_tail(log_path, 40)}")
+        stamp.write_text(json.dumps({"key": key, "toplevel": toplevel, "sim": "native",
+                                     "sources": [str(s) for s in sources]}, indent=1))
+    logger.info("verilator: %s compiled natively in %.1f s", toplevel, time.perf_counter() - t0)
+    return SimBuild("native", toplevel, build_dir, key, False, time.perf_counter() - t0, wave_format, log_path)
+
+
+def native_program(build_dir: PathLike) -> Path:
+    """The program :func:`build_native` makes in *build_dir*."""
+    return Path(build_dir) / "Vtb"
 
 
 def _parse_results(path: Path) -> tuple[int, int, tuple[str, ...]]:

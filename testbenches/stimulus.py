@@ -8,7 +8,11 @@ from amaranth.lib import data
 
 from memres.hdl.design import Design
 
-__all__ = ["random_sequences", "corner_sequences", "corner_readout", "STIMULI", "CORNER_HANDSHAKES"]
+__all__ = ["random_sequences", "corner_sequences", "corner_readout", "saturating_run", "STIMULI", "CORNER_HANDSHAKES",
+           "SATURATION_FRAMES_MAX"]
+
+#: Longest sequence :func:`saturating_run` makes (frames); beyond it the sums' clamp is left unreached.
+SATURATION_FRAMES_MAX = 100_000
 
 #: Stimulus modes of ``memres verify --stimulus``.
 STIMULI = ("random", "corners")
@@ -72,3 +76,31 @@ def corner_readout(design: Design, rng: np.random.Generator) -> tuple[np.ndarray
     w = np.where(rng.random((p.n_features, p.n_outputs)) < 0.5, hi, lo)
     b = np.where(rng.random(p.n_outputs) < 0.5, hi, lo)
     return w.astype(np.int64), b.astype(np.int64)
+
+
+def saturating_run(design: Design, sign: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """A readout and a sequence that drive the classifier's running sums into their clamp (``sign`` +1: the
+    upper one, -1: the lower one).
+
+    Every input at full scale; every weight at ``weight_max`` with the sign of its feature (from the
+    integer model on that input) times ``sign``, every bias at ``sign * bias_max``: ``|y[k]|`` is then
+    as large as this core makes it, and the sequence is long enough for ``y`` summed over its frames to
+    pass the sums' limit ``seq_limit`` (which ``fixed.max_frames`` frames of the largest ``y`` never
+    reach). Returns ``(w, b, sequence)``, or None when that would take more than
+    :data:`SATURATION_FRAMES_MAX` frames.
+    """
+    from memres.sw_model.fixed import FixedReservoir     # the integer model sizes the sequence
+    p = design.params
+    res = FixedReservoir(design.config.reservoir, design.config.fixed, design.n_inputs)
+    probe = np.full((1, 64, design.n_inputs), p.k.u_max, dtype=np.int64)
+    feats = np.asarray(res.run_batch(probe)[0], dtype=np.int64)
+    signs = sign * np.where(feats[-16:].sum(axis=0) >= 0, 1, -1)
+    w = np.repeat((signs * p.weight_max)[:, None], p.n_outputs, axis=1).astype(np.int64)
+    b = np.full(p.n_outputs, sign * p.bias_max, dtype=np.int64)
+    y = int((sign * (feats[-16:] @ w[:, 0])).min()) + p.bias_max       # |y| of the settled frames
+    if y <= 0:
+        return None
+    frames = -(-p.seq_limit // y) + 64          # the transient of the first frames: a margin
+    if frames > SATURATION_FRAMES_MAX:
+        return None
+    return w, b, np.full((frames, design.n_inputs), p.k.u_max, dtype=np.int64)

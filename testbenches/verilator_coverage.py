@@ -76,9 +76,16 @@ def summarise(points: dict[str, tuple[dict, int]], exclude: tuple[str, ...] = ()
     return {b: {k: dict(v) for k, v in kinds.items()} for b, kinds in out.items()}
 
 
-def uncovered(points: dict[str, tuple[dict, int]], kind: str | None = None, exclude: tuple[str, ...] = ()) -> list[dict]:
-    """The points never hit: block, kind, file, line, the Verilog line (``src``), Verilator's label (``what``)."""
+def uncovered(points: dict[str, tuple[dict, int]], kind: str | None = None, exclude: tuple[str, ...] = (),
+              files: tuple[Path, ...] = ()) -> list[dict]:
+    """The points never hit: block, kind, file, line, the Verilog line (``src``), Verilator's label (``what``).
+
+    ``files``: the Verilog that was simulated. A build is cached by content, so ``coverage.dat`` may name
+    the path of an identical file that an earlier run compiled; the line is read from the file of
+    ``files`` with the same name instead.
+    """
     rows, sources = [], {}
+    given = {Path(f).name: Path(f) for f in files}
     for f, c in points.values():
         k, block = _kind_block(f)
         if c or block in exclude or (kind is not None and k != kind):
@@ -86,7 +93,7 @@ def uncovered(points: dict[str, tuple[dict, int]], kind: str | None = None, excl
         path = f.get("f", "?")
         if path not in sources:
             try:
-                sources[path] = Path(path).read_text(errors="replace").splitlines()
+                sources[path] = given.get(Path(path).name, Path(path)).read_text(errors="replace").splitlines()
             except OSError:
                 sources[path] = []
         line = int(f.get("l", 0))

@@ -1,0 +1,226 @@
+"""Drive a job and record what the core shows: the transactions, with the clock of each.
+
+Recording and comparing are apart: an engine drives the job and records every
+trace beat, every clock a result is valid, and the clock every frame and load
+beat was taken (a :class:`Recording`); :func:`testbenches.check.compare` then
+compares the whole recording with the integer model in bulk (numpy). Two
+engines record the same thing:
+
+* :func:`record` (here), a cocotb coroutine: one ``await`` per clock, any
+  simulator cocotb runs (Icarus, Verilator);
+* :mod:`testbenches.native`, a C++ testbench compiled with Verilator's model:
+  the same driver, draw for draw (Python's Mersenne Twister in C++), tens of
+  times faster.
+
+:class:`Driver` is the driving rule; ``native_tb.cpp`` is its C++ twin, and
+``tests/testbenches/test_native.py`` shows both engines record the same
+transactions at the same clocks.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .job import Job, load_schedule, probe_frames, run_budget, tail_clocks
+from .predict import Expectation, ints_to_words
+
+__all__ = ["Recording", "Driver", "Stimulus", "record", "STOPS"]
+
+#: Why a recording ended: every result taken and the tail clocks passed; the clock budget ran out;
+#: ``Job.stop_at`` reached; a status bit was X or Z (cocotb on a 4-state simulator only).
+STOPS = ("done", "budget", "stop_at", "xz")
+
+
+@dataclass
+class Recording:
+    """What a run showed, transaction by transaction (clocks count from 1, the first edge after reset)."""
+
+    cycles: int                       # clocks simulated after reset
+    stop: str                         # one of STOPS
+    budget: int
+    trace_cycle: np.ndarray           # (beats,) clock of each trace beat (a clock with any trace valid)
+    trace_valid: np.ndarray           # (beats,) the lanes' valid bits
+    trace_words: np.ndarray           # (beats, words64) uint64: the lanes' payloads
+    result_cycle: np.ndarray          # (n,) every clock results.valid was high
+    result_ready: np.ndarray          # (n,) results.ready in that clock
+    result_words: np.ndarray          # (n, words64) uint64
+    frame_cycle: np.ndarray           # clock each frame was taken, in order
+    load_cycle: np.ndarray            # clock each load beat was taken, in order
+    xz: dict | None = None            # {"cycle", "signal", "got"}: X/Z bits seen (then stop == "xz")
+    seconds: float = 0.0              # wall time of the simulation loop
+    cpu_seconds: float = 0.0
+    engine: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Stimulus:
+    """A job's stimulus as port words: every frame and load beat in the order offered."""
+
+    frame_words: np.ndarray           # (frames, words64) uint64, frames.payload
+    load_words: np.ndarray            # (beats, words64) uint64, load.payload
+    load_at: np.ndarray               # (beats,) the frame each load beat must precede
+    probe_frames: int
+    budget: int
+    tail: int
+
+    @classmethod
+    def of(cls, job: Job, exp: Expectation) -> Stimulus:
+        beats, load_at = load_schedule(job, job.design.params)
+        return cls(exp.frame_array(), ints_to_words(exp.load_words(beats), exp.load.words64),
+                   np.array(load_at, dtype=np.int64), probe_frames(job, exp.n_frames),
+                   run_budget(job, len(beats), exp.n_frames), tail_clocks(job))
+
+
+class Driver:
+    """The driving rule: the load beat, frame and ``results.ready`` of every clock.
+
+    Load beats go first (a readout written before frame ``before_frame`` holds that frame back until all
+    its beats are taken); frames and loads are offered with probability ``p_valid`` per idle clock,
+    ``results.ready`` is high with probability ``p_ready``, except while probing: the first
+    ``probe_frames`` frames are offered on every clock and ``results.ready`` is always high until their
+    results have been valid. Random numbers from ``random.Random(seed)``, in a fixed order.
+    """
+
+    def __init__(self, job: Job, stim: Stimulus):
+        self.rng = random.Random(job.seed)
+        self.p_valid, self.p_ready = job.p_valid, job.p_ready
+        self.stim = stim
+        self.n_frames, self.n_loads = len(stim.frame_words), len(stim.load_words)
+        self.loads_sent = self.frames_sent = 0
+        self.l_offer = self.f_offer = self.rr = False
+        self.probe_accepted = self.probe_valid = 0
+
+    @property
+    def probing(self) -> bool:
+        return self.probe_valid < self.stim.probe_frames
+
+    def inputs(self) -> tuple[int, int | None, int | None]:
+        """Offer the next clock's beats: (control word, new load beat index or None, new frame index or None)."""
+        rng, probing, at = self.rng, self.probing, self.stim.load_at
+        new_load = new_frame = None
+        # while probing only the loads before frame 0: the probe's frames must not wait for a load
+        load_due = self.loads_sent < self.n_loads and self.frames_sent >= at[self.loads_sent] and \
+            (not probing or at[self.loads_sent] == 0)
+        if load_due and not self.f_offer:
+            if not self.l_offer and rng.random() < self.p_valid:
+                self.l_offer = True
+                new_load = self.loads_sent
+        elif self.frames_sent < self.n_frames and not self.f_offer and not load_due:
+            offer = self.frames_sent < self.stim.probe_frames if probing else rng.random() < self.p_valid
+            if offer:
+                self.f_offer = True
+                new_frame = self.frames_sent
+        self.rr = True if probing else rng.random() < self.p_ready
+        return self.rr | (self.f_offer << 1) | (self.l_offer << 2), new_load, new_frame
+
+    def edge(self, fr: int, lr: int, rv: int) -> tuple[bool, bool]:
+        """The edge that ended the clock: (a load beat taken, a frame taken)."""
+        if rv and self.probing and self.probe_valid < self.probe_accepted:
+            self.probe_valid += 1
+        load = bool(self.l_offer and lr)
+        if load:
+            self.l_offer = False
+            self.loads_sent += 1
+        frame = bool(self.f_offer and fr)
+        if frame:
+            self.f_offer = False
+            if self.frames_sent < self.stim.probe_frames:
+                self.probe_accepted += 1
+            self.frames_sent += 1
+        return load, frame
+
+
+def _read(handle):
+    """Integer value of a port, or its bit string when it holds X or Z."""
+    v = handle.value
+    try:
+        return int(v)
+    except ValueError:
+        return f"{v} (X/Z bits)"
+
+
+async def record(dut, job: Job, stim: Stimulus, words: dict[str, int]) -> Recording:
+    """Drive ``job`` on ``dut`` (a cocotb handle of the harness top, out of reset) and record it.
+
+    ``words``: the 64-bit word counts of ``trace_q`` and ``results_q``.
+    """
+    import cocotb
+    from cocotb.triggers import FallingEdge
+
+    fe = FallingEdge(dut.clk)
+    drv = Driver(job, stim)
+    trace: list[tuple[int, int, int]] = []
+    results: list[tuple[int, int, int]] = []
+    frames: list[int] = []
+    loads: list[int] = []
+    h_st, h_ctl, h_tr, h_res = dut.status_q, dut.ctl, getattr(dut, "trace_q", None), dut.results_q
+    cycle = done = 0
+    tail = -1
+    wrote = 0
+    stop, xz = "done", None
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    while True:
+        ctl, new_load, new_frame = drv.inputs()
+        if new_load is not None:
+            dut.load_payload.value = int.from_bytes(stim.load_words[new_load].astype("<u8").tobytes(), "little")
+        if new_frame is not None:
+            dut.frames_payload.value = int.from_bytes(stim.frame_words[new_frame].astype("<u8").tobytes(), "little")
+        if ctl != wrote:
+            h_ctl.value = wrote = ctl
+        await fe
+        cycle += 1
+        if cycle > stim.budget:
+            stop = "budget"
+            break
+        st = _read(h_st)
+        if isinstance(st, str):
+            stop, xz = "xz", {"cycle": cycle, "signal": "frames__ready, load__ready, results__valid, trace__*__valid",
+                              "got": st}
+            break
+        fr, lr, rv, tv = st & 1, (st >> 1) & 1, (st >> 2) & 1, st >> 3
+        if tv:
+            got = _read(h_tr)
+            if isinstance(got, str):
+                stop, xz = "xz", {"cycle": cycle, "signal": "trace__*__payload", "got": got}
+                break
+            trace.append((cycle, tv, got))
+        if rv:
+            got = _read(h_res)
+            if isinstance(got, str):
+                stop, xz = "xz", {"cycle": cycle, "signal": "results__payload", "got": got}
+                break
+            results.append((cycle, int(drv.rr), got))
+            done += int(drv.rr)
+        load, frame = drv.edge(fr, lr, rv)
+        if load:
+            loads.append(cycle)
+        if frame:
+            frames.append(cycle)
+        if done >= drv.n_frames and tail < 0:
+            tail = stim.tail
+        if tail >= 0:
+            if tail == 0:
+                break
+            tail -= 1
+        if job.stop_at and cycle >= job.stop_at:
+            stop = "stop_at"
+            break
+        if (cycle & 0x3FFFF) == 0:
+            cocotb.log.info("memres verify: clock %d, %d of %d frames in, %d results", cycle, drv.frames_sent,
+                            drv.n_frames, done)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+
+    def table(rows, n_words):
+        cyc = np.array([r[0] for r in rows], dtype=np.int64)
+        aux = np.array([r[1] for r in rows], dtype=np.int64)
+        return cyc, aux, ints_to_words([r[2] for r in rows], n_words)
+
+    tc, tv_, tw = table(trace, words["trace_q"])
+    rc, rr, rw = table(results, words["results_q"])
+    return Recording(cycle, stop, stim.budget, tc, tv_, tw, rc, rr, rw, np.array(frames, dtype=np.int64),
+                     np.array(loads, dtype=np.int64), xz, seconds, cpu, "cocotb")
