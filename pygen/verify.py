@@ -37,14 +37,13 @@ from memres.testbenches import native
 from memres.testbenches.check import compare, format_mismatch, write_report
 from memres.testbenches.harness import HARNESS_TOP, harness_verilog
 from memres.testbenches.job import Job, save_job
-from memres.testbenches.predict import Expectation
-from memres.testbenches.record import Stimulus
+from memres.testbenches.record import prepare
 from memres.testbenches.verilator_coverage import COVERAGE_ARGS, COVERAGE_FILE, format_summary, merge, read_coverage, \
     summarise, uncovered
 from memres.hdl.top import core_timing
 from memres.testbenches.predict import Design, random_readout, read_ports
 from memres.testbenches.stimulus import CORNER_HANDSHAKES, STIMULI, corner_readout, corner_sequences, \
-    random_sequences, saturating_run
+    corner_reset, random_sequences, saturating_run
 from memres.sw_model.atomic import check_output_path
 from memres.sw_model.errors import MemresError
 from amaranth.hdl import Shape
@@ -210,7 +209,7 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
                  timing: bool = True, p_valid: float = 0.7, p_ready: float = 0.7, label: str = "",
                  reproduce: str = "", timeout: float | None = None, trace: bool | None = None,
                  build_args: tuple[str, ...] = (), stated: dict | None = None, reloads=(),
-                 coverage: bool = False, max_cycles: int = 0, engine: str | None = None) -> dict:
+                 coverage: bool = False, max_cycles: int = 0, engine: str | None = None, resets=()) -> dict:
     """Simulate ``verilog`` on ``seqs`` and compare every transaction; return the run's report (see check.py).
 
     ``engine``: ``"native"`` (Verilator with the C++ testbench of ``testbenches/native_tb.cpp``; the
@@ -221,6 +220,7 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
     ``stated``: ``{"latency", "cycles_per_frame"}`` the hardware states (manifest, core; default
     ``hdl.top.core_timing`` of the design); the run's timing probe must measure the same.
     ``reloads``: ``(before_frame, w, b)`` readouts written through ``load`` while frames flow.
+    ``resets``: ``(frame, delay)`` resets in the middle of a sequence (``testbenches.job.Job.resets``).
     ``coverage``: build with Verilator's line, branch and toggle coverage (``report["coverage_file"]``).
     ``max_cycles``: clocks after which a run that has not delivered every result is a mismatch
     (``progress``); 0: derived from the stimulus (generous).
@@ -242,7 +242,7 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
     load = design.needs_load
     job = Job(design, seqs, seed=seed, p_valid=p_valid, p_ready=p_ready, timing=timing, trace=has_trace,
               load=load, reloads=list(reloads), report=str(run_dir / "report.json"), label=label, reproduce=reproduce,
-              max_cycles=max_cycles,
+              max_cycles=max_cycles, resets=list(resets),
               latency=int(stated["latency"]), cycles_per_frame=int(stated["cycles_per_frame"]))
     report = _simulate(verilog, job, run_dir, sim, waves is True, timeout, build_args, engine)
     report["run_dir"] = str(run_dir)
@@ -255,7 +255,7 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
         rerun = Job(**{**job.__dict__, "stop_at": m["cycle"] + 2})    # the same run, up to its mismatch
         if m["cycle"] > WAVE_CYCLE_LIMIT and m.get("where", "").startswith("sequence "):
             s = int(m["where"].split()[1])
-            rerun = Job(**{**job.__dict__, "seqs": [seqs[s]], "stop_at": 0})
+            rerun = Job(**{**job.__dict__, "seqs": [seqs[s]], "stop_at": 0, "resets": [], "reloads": []})
             report["wave_note"] = (f"mismatch after {m['cycle']} clocks: the waveform replays sequence {s} "
                                    f"alone with the same seed")
         rerun.report = str(wave_dir / "report.json")
@@ -284,11 +284,10 @@ def _simulate(verilog: Path, job: Job, run_dir: Path, sim: str, waves: bool, tim
         build_args = (*build_args, "-Wno-BLKSEQ")
     if engine == "native":
         build = native.build(job.design, sources, trace=job.trace, waves=waves, build_args=build_args)
-        exp = Expectation(job.design, job.seqs, keep_features=bool(job.reloads))
-        stim = Stimulus.of(job, exp)
+        _, exps, stims = prepare(job)
         wave = run_dir / f"{HARNESS_TOP}.{build.wave_format}" if build.wave_format else None
-        rec = native.run_native(build, job, stim, run_dir, wave=wave, timeout=timeout)
-        report = compare(job, rec, exp)
+        rec = native.run_native(build, job, stims, run_dir, wave=wave, timeout=timeout)
+        report = compare(job, rec, exps)
         write_report(job, report)
         report.update(build_seconds=build.seconds, build_cached=build.cached, wall_seconds=time.perf_counter() - t0,
                       log=str(run_dir / "sim.log"), build_dir=str(build.build_dir))
@@ -417,6 +416,9 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         else:
             seqs += random_sequences(design, np.random.default_rng([s, 1]), random_count, max_len)
         reloads = []
+        # corners: a reset in the middle of a sequence (before the saturating runs)
+        resets = [r for r in [corner_reset(design0, seqs, np.random.default_rng([s, 3]))] if r] \
+            if stimulus == "corners" else []
         n_frames = sum(map(len, seqs))
         if not design0.baked and n_frames >= 2:
             # a configuration's core: also switch to another random readout while frames flow
@@ -441,7 +443,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         rep = check_design(design, verilog, seqs, seed=s, sim=sim, run_dir=out / f"run{s}", waves=waves,
                            timing=timing, p_valid=pv, p_ready=pr, label=f"seed {s}", reproduce=repro,
                            timeout=timeout, build_args=NETLIST_WAIVERS if given else (), stated=stated,
-                           reloads=reloads, coverage=coverage, engine=engine)
+                           reloads=reloads, coverage=coverage, engine=engine, resets=resets)
         rep["test_sequences"] = n_test
         runs.append(rep)
         if not rep["passed"]:

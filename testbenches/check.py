@@ -33,9 +33,9 @@ import numpy as np
 from memres.sw_model.classify import running_decisions
 
 from .harness import port_words
-from .job import Job, load_schedule, probe_frames
+from .job import RESET_CLOCKS, Job, load_schedule, probe_frames, run_budget, segments
 from .predict import Expectation, words_to_ints
-from .record import Recording, Stimulus, record
+from .record import Recording, prepare, record
 
 __all__ = ["Mismatch", "format_mismatch", "compare", "write_report", "run_job"]
 
@@ -162,8 +162,9 @@ class _TimingProbe:
 class _Compare:
     """One recording against the prediction: counters, the expectation and the report."""
 
-    def __init__(self, job: Job, rec: Recording, exp: Expectation | None = None):
+    def __init__(self, job: Job, rec: Recording, exp: Expectation | None = None, cut: bool = False):
         self.job, self.rec = job, rec
+        self.cut = cut                # a segment ended by a reset: what was in the pipeline is lost
         self.p = job.design.params
         self.exp = exp or Expectation(job.design, job.seqs, keep_features=bool(job.reloads))
         self.cycle = 0
@@ -305,7 +306,7 @@ class _Compare:
             y = readouts.sums(gf, e.feats[t], exp.result.unpack(got)["y"])
             s, dec = running_decisions(y[None], p.seq_limit, None if t == 0 else sums)
             sums = s[-1]
-            return exp.result_word(y, int(dec[-1]), t == e.length - 1), int(dec[-1])
+            return exp.result_word(y, int(dec[-1]), t == e.length - 1 and exp.ends(exp.locate(gf)[0])), int(dec[-1])
 
         prev = 0
         try:
@@ -341,12 +342,12 @@ class _Compare:
                     continue
                 held = None
                 e, t = exp.words_of(gf)
-                if t == e.length - 1:
+                if t == e.length - 1 and exp.ends(exp.locate(gf)[0]):
                     self.decisions.append(decision)
                 done += 1
                 self.results = done
             advance(rec.cycles + 1)
-            if held is not None and prev + 1 <= rec.cycles:
+            if held is not None and prev + 1 <= rec.cycles and not self.cut:
                 self.cycle = prev + 1
                 raise self.mismatch("results__valid", 1, 0, "a result offered and not taken must stay valid")
             probe.silent(prev + 1, rec.cycles)
@@ -399,13 +400,64 @@ class _Compare:
         }
 
 
-def compare(job: Job, rec: Recording, exp: Expectation | None = None) -> dict:
-    """Compare ``rec`` with the prediction of ``job``; return the report (``passed``, ``first_mismatch``, ...)."""
+def compare(job: Job, rec: Recording, exps: list[Expectation] | None = None) -> dict:
+    """Compare ``rec`` with the prediction of ``job``; return the report (``passed``, ``first_mismatch``, ...).
+
+    ``exps``: the expectation of each segment of the job (:func:`testbenches.record.prepare`), if made.
+    A job with resets is compared segment by segment (:func:`testbenches.job.segments`), each from its
+    own clock 0; the report counts them together and gives clocks of the whole run.
+    """
     t0 = time.perf_counter()
-    c = _Compare(job, rec, exp)
-    report = c.report(c.run())
+    segs = segments(job)
+    exps = exps or [Expectation(g.job.design, g.job.seqs, keep_features=bool(g.job.reloads), open_end=g.cut)
+                    for g in segs]
+    if len(segs) == 1:
+        c = _Compare(job, rec, exps[0])
+        report = c.report(c.run())
+    else:
+        report = _compare_segments(job, rec, segs, exps)
     report["compare_seconds"] = time.perf_counter() - t0
     return report
+
+
+def _compare_segments(job: Job, rec: Recording, segs, exps) -> dict:
+    sums = ("compared", "results_checked", "trace_writes_checked", "frames_accepted", "frames")
+    total: dict | None = None
+    first_mismatch = None
+    for k, ((first, win), g, exp) in enumerate(zip(rec.windows(len(segs)), segs, exps)):
+        if win is None:
+            break
+        win.budget = run_budget(g.job, len(load_schedule(g.job, g.job.design.params)[0]), exp.n_frames)
+        c = _Compare(g.job, win, exp, cut=g.cut)
+        m = c.run()
+        r = c.report(m)
+        if total is None:
+            total = r
+        else:
+            for key in sums:
+                total[key] += r[key]
+            total["decisions"] = total["decisions"] + r["decisions"]
+        if m is not None:
+            after = f"after reset {k} (at clock {first - RESET_CLOCKS + 1})" if k else "before the first reset"
+            where = _global_where(m["where"], sum(len(h.job.seqs) for h in segs[:k]), job)
+            first_mismatch = {**m, "cycle": m["cycle"] + first, "where": f"{where}, {after}".lstrip(", ")}
+            break
+    total.update(passed=first_mismatch is None, mismatches=int(first_mismatch is not None),
+                 first_mismatch=first_mismatch, cycles=rec.cycles, sequences=len(job.seqs), resets=len(rec.resets),
+                 cycles_per_second=rec.cycles / rec.seconds if rec.seconds > 0 else 0.0,
+                 cycles_per_cpu_second=rec.cycles / rec.cpu_seconds if rec.cpu_seconds > 0 else 0.0)
+    return total
+
+
+def _global_where(where: str, offset: int, job: Job) -> str:
+    """A segment's "sequence S frame T (global frame G)" in the numbering of the whole job."""
+    import re
+    starts = np.concatenate([[0], np.cumsum([len(q) for q in job.seqs])])
+
+    def fix(m):
+        seq, t = int(m.group(1)) + offset, int(m.group(2))
+        return f"sequence {seq} frame {t} (global frame {int(starts[seq]) + t})"
+    return re.sub(r"sequence (\d+) frame (\d+) \(global frame \d+\)", fix, where)
 
 
 def write_report(job: Job, report: dict) -> None:
@@ -428,13 +480,12 @@ async def run_job(dut, job: Job) -> dict:
     dut.frames_payload.value = 0
     dut.load_payload.value = 0
     fe = FallingEdge(dut.clk)
-    for _ in range(3):
+    for _ in range(RESET_CLOCKS):
         await fe
     dut.rst.value = 0
-    exp = Expectation(job.design, job.seqs, keep_features=bool(job.reloads))
-    stim = Stimulus.of(job, exp)
-    rec = await record(dut, job, stim, port_words(job.design, job.trace))
-    report = compare(job, rec, exp)
+    _, exps, stims = prepare(job)
+    rec = await record(dut, job, stims, port_words(job.design, job.trace))
+    report = compare(job, rec, exps)
     write_report(job, report)
     cocotb.log.info("memres verify: %d clocks, %d values compared, %s", report["cycles"], report["compared"],
                     "PASS" if report["passed"] else "MISMATCH")

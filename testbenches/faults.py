@@ -23,6 +23,7 @@ input_stall_ignored    frames.ready stays high while the projection is busy (fra
 load_dropped           load beats are acknowledged but not written (a run-time readout never arrives)
 serial_weight_layout   serial readout: weight memory laid out k-major (``k * rows + row``), not ``row * K + k``
 serial_stall_ignored   serial readout: ``y[k]`` offered to the classifier is dropped when not taken
+reset_ignored          the input projection ignores ``rst``: a frame it is issuing goes on after a reset
 =====================  ==========================================================================
 
 The ``serial_*`` faults need a design with the serial readout (``Design.readout_mode``);
@@ -37,7 +38,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
-from amaranth.hdl import Module
+from amaranth.hdl import ClockDomain, ClockSignal, DomainRenamer, Module
 from amaranth.lib import wiring
 
 import memres.hdl.cell_array
@@ -111,6 +112,19 @@ class _ProjectionIgnoresBusy(InputProjection):
         wiring.connect(m, inner.o, wiring.flipped(self.o))
         m.d.comb += [inner.i.valid.eq(self.i.valid), inner.i.payload.eq(self.i.payload),
                      self.i.ready.eq(~inner.o.valid | inner.o.ready)]
+        return m
+
+
+class _ProjectionIgnoresReset(InputProjection):
+    """The intact projection in a clock domain of its own without reset: ``rst`` does not stop a frame."""
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.norst = cd = ClockDomain("norst", reset_less=True, local=True)
+        m.d.comb += cd.clk.eq(ClockSignal("sync"))
+        m.submodules.inner = inner = DomainRenamer({"sync": "norst"})(InputProjection(self._p))
+        wiring.connect(m, wiring.flipped(self.i), inner.i)
+        wiring.connect(m, inner.o, wiring.flipped(self.o))
         return m
 
 
@@ -251,6 +265,8 @@ FAULTS: dict[str, tuple[str, Callable[[Design], tuple[ReservoirCore, tuple]]]] =
                                 _wrapping(_ReadoutDropsLoads, SerialReadoutCrossbar)))),
     "serial_weight_layout": ("serial weight memory k-major instead of row * K + k",
                              _patching((memres.hdl.params.CoreParams, "weight_words", _k_major_weight_words), serial=True)),
+    "reset_ignored": ("input projection ignores rst",
+                      _patching((memres.hdl.top, "InputProjection", _ProjectionIgnoresReset))),
     "serial_stall_ignored": ("serial readout drops a y[k] the classifier does not take",
                              _patching((memres.hdl.top, "SerialReadoutCrossbar",
                                         _wrapping(_ReadoutIgnoresStall, SerialReadoutCrossbar)), serial=True)),

@@ -20,11 +20,13 @@ from memres.hdl.top import core_timing
 
 from .predict import Design, load_beats
 
-__all__ = ["Job", "save_job", "load_job", "PROBE_FRAMES", "probe_frames", "load_schedule", "run_budget",
-           "tail_clocks"]
+__all__ = ["Job", "Segment", "save_job", "load_job", "PROBE_FRAMES", "RESET_CLOCKS", "probe_frames", "load_schedule",
+           "run_budget", "tail_clocks", "segments"]
 
 #: Frames the timing probe drives from an empty pipeline (latency, then the interval between results).
 PROBE_FRAMES = 3
+#: Clocks ``rst`` is held high, at the start of a run and for a reset in the middle of one.
+RESET_CLOCKS = 3
 
 
 @dataclass
@@ -50,6 +52,10 @@ class Job:
     cycles_per_frame: int = 0
     #: Stop recording after this clock (0: never): a run repeated for its waveform ends at its mismatch.
     stop_at: int = 0
+    #: Resets in the middle of a sequence, ``(frame, delay)`` in frame order: ``delay`` clocks after global
+    #: frame ``frame`` was taken, ``rst`` is held high for :data:`RESET_CLOCKS` clocks; the rest of that
+    #: frame's sequence is never driven, and the run starts over with the next sequence (see :func:`segments`).
+    resets: list = field(default_factory=list)
 
     def __post_init__(self):
         if not self.latency or not self.cycles_per_frame:
@@ -75,6 +81,7 @@ def save_job(directory: str | Path, job: Job, name: str = "job") -> Path:
             "timing": job.timing, "trace": job.trace, "load": job.load, "max_cycles": job.max_cycles,
             "report": str(job.report), "label": job.label, "reproduce": job.reproduce, "options": job.options,
             "latency": job.latency, "cycles_per_frame": job.cycles_per_frame, "stop_at": job.stop_at,
+            "resets": [[int(f), int(d)] for f, d in job.resets],
             "arrays": f"{name}.npz"}
     path = d / f"{name}.json"
     path.write_text(json.dumps(meta, indent=1))
@@ -92,7 +99,8 @@ def load_job(path: str | Path) -> Job:
     design = Design.from_json(meta["design"], w, b)
     return Job(design, seqs, meta["seed"], meta["p_valid"], meta["p_ready"], meta["timing"], meta["trace"],
                meta["load"], meta["max_cycles"], meta["report"], reloads, meta["label"], meta["reproduce"],
-               meta["options"], meta.get("latency", 0), meta.get("cycles_per_frame", 0), meta.get("stop_at", 0))
+               meta["options"], meta.get("latency", 0), meta.get("cycles_per_frame", 0), meta.get("stop_at", 0),
+               [tuple(r) for r in meta.get("resets", [])])
 
 
 def probe_frames(job: Job, n_frames: int) -> int:
@@ -129,3 +137,52 @@ def run_budget(job: Job, n_loads: int, n_frames: int) -> int:
 def tail_clocks(job: Job) -> int:
     """Clocks a run goes on after its last result, in which nothing more may appear."""
     return 2 * job.latency + 8
+
+
+@dataclass
+class Segment:
+    """The part of a run between two resets, as a job of its own.
+
+    ``cut``: the segment ends with a reset ``delay`` clocks after its last frame was taken; its last
+    sequence stops there (no frame of it is marked ``last``) and the transactions still in the pipeline
+    are lost, so only a prefix of its results and cell writes must appear. After a reset the core is as
+    after power-up: an empty pipeline, cell states and sequence sums cleared; a readout written through
+    ``load`` is written again (the one in effect when the reset came) before the next frame.
+    """
+    job: Job
+    cut: bool = False
+    delay: int = 0
+
+
+def segments(job: Job) -> list[Segment]:
+    """``job`` split at its resets; a job without resets is one segment, itself."""
+    if not job.resets:
+        return [Segment(job)]
+    out: list[Segment] = []
+    starts = np.concatenate([[0], np.cumsum([len(s) for s in job.seqs])]).astype(np.int64)
+    design, load, reloads = job.design, job.load, list(job.reloads)
+    seq0, frame0 = 0, 0                 # first sequence and global frame of the segment
+    for cut_frame, delay in sorted(job.resets):
+        s = int(np.searchsorted(starts, cut_frame, side="right") - 1)
+        if s < seq0 or s >= len(job.seqs):
+            raise ValueError(f"reset after frame {cut_frame}: not a frame of a later sequence")
+        seqs = [np.asarray(q) for q in job.seqs[seq0:s]] + [np.asarray(job.seqs[s])[:cut_frame - starts[s] + 1]]
+        mine = [(at - frame0, w, b) for at, w, b in reloads if at <= cut_frame]
+        out.append(Segment(_part(job, design, seqs, load, mine), True, int(delay)))
+        if mine or not design.baked:
+            # the readout in effect at the reset is written again first
+            w, b = (mine[-1][1], mine[-1][2]) if mine else (design.w, design.b)
+            design = Design(design.config, design.n_inputs, design.n_outputs, design.lanes, np.asarray(w),
+                            np.asarray(b), False, design.source, design.readout_mode, design.weight_ram)
+            load = True
+        reloads = [(at, w, b) for at, w, b in reloads if at > cut_frame]
+        seq0, frame0 = s + 1, int(starts[s + 1])
+        reloads = [(max(at, frame0), w, b) for at, w, b in reloads]    # one due in the skipped frames: first
+    rest = [(at - frame0, w, b) for at, w, b in reloads]
+    out.append(Segment(_part(job, design, list(job.seqs[seq0:]), load, rest)))
+    return out
+
+
+def _part(job: Job, design, seqs: list, load: bool, reloads: list) -> Job:
+    return Job(design, seqs, job.seed, job.p_valid, job.p_ready, job.timing, job.trace, load, 0, job.report, reloads,
+               job.label, job.reproduce, job.options, job.latency, job.cycles_per_frame)

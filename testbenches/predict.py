@@ -109,6 +109,17 @@ class Packer:
                     _or_bits(out, r * self.entry_bits + f.offset + c * f.stride, f.width, u[:, r, c])
         return out
 
+    def pack_one(self, values: dict[str, object]) -> int:
+        """One word (one entry) from scalar or list field values, in plain Python (for one word at a time)."""
+        word = 0
+        for f in self.fields:
+            v = values.get(f.name, 0)
+            items = list(v) if f.count > 1 or f.stride else [v]
+            mask = (1 << f.width) - 1
+            for c, x in enumerate(items):
+                word |= (int(x) & mask) << (f.offset + c * f.stride)
+        return word
+
     def pack(self, values: dict[str, np.ndarray], rows: int) -> list[int]:
         """As :meth:`pack_array`, as ``rows`` Python ints."""
         return words_to_ints(self.pack_array(values, rows))
@@ -200,8 +211,11 @@ class Expectation:
     :class:`sw_model.readout.IntReadout`.
     """
 
-    def __init__(self, design: Design, seqs: list[np.ndarray], batch: int = 16, keep_features: bool = False):
+    def __init__(self, design: Design, seqs: list[np.ndarray], batch: int = 16, keep_features: bool = False,
+                 open_end: bool = False):
         self.design = design
+        #: the last sequence is cut short by a reset: none of its frames is marked ``last``
+        self.open_end = open_end
         self.keep_features = keep_features
         self.p = p = design.params
         self.seqs = seqs
@@ -260,9 +274,14 @@ class Expectation:
         feats, states = self.reservoir.run_batch(u, record_states=True)
         for b, i in enumerate(idx):
             t_len = len(self.seqs[i])
-            self._cache[i] = self._sequence(feats[b, :t_len], states[b, :t_len], np.asarray(self.seqs[i]))
+            self._cache[i] = self._sequence(feats[b, :t_len], states[b, :t_len], np.asarray(self.seqs[i]),
+                                            self.ends(i))
 
-    def _sequence(self, feats: np.ndarray, states: np.ndarray, u: np.ndarray) -> SequenceExpectation:
+    def ends(self, s: int) -> bool:
+        """Whether sequence ``s`` ends (its last frame is marked ``last``): all but a cut last one."""
+        return not (self.open_end and s == len(self.seqs) - 1)
+
+    def _sequence(self, feats: np.ndarray, states: np.ndarray, u: np.ndarray, ends: bool = True) -> SequenceExpectation:
         p, k = self.p, self.p.k
         n, ml, lanes = p.n_devices, p.n_virtual, p.lanes
         t_len = len(feats)
@@ -290,7 +309,7 @@ class Expectation:
         y = self.readout(feats)
         _, dec = sequence_results(p, y)
         last = np.zeros(t_len, dtype=np.int64)
-        last[-1] = 1
+        last[-1] = int(ends)
         results = self.result.pack({"y": y, "decision": np.array(dec), "last": last}, t_len)
         first = np.zeros(t_len, dtype=np.int64)
         first[0] = 1
@@ -307,12 +326,13 @@ class Expectation:
         last = np.zeros(self.n_frames, dtype=np.int64)
         first[self.starts[:-1][np.diff(self.starts) > 0]] = 1
         last[self.starts[1:][np.diff(self.starts) > 0] - 1] = 1
+        if self.open_end and self.n_frames:
+            last[-1] = 0
         return self.frame.pack_array({"u": u, "first": first, "last": last}, self.n_frames)
 
     def result_word(self, y: np.ndarray, decision: int, last: bool) -> int:
         """``results.payload`` of one frame."""
-        return self.result.pack({"y": np.asarray(y, dtype=np.int64)[None], "decision": np.array([decision]),
-                                 "last": np.array([int(last)])}, 1)[0]
+        return self.result.pack_one({"y": [int(v) for v in y], "decision": decision, "last": int(last)})
 
     def load_words(self, beats: list[dict]) -> list[int]:
         if not beats:

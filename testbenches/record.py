@@ -25,14 +25,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .job import Job, load_schedule, probe_frames, run_budget, tail_clocks
+from .job import RESET_CLOCKS, Job, Segment, load_schedule, probe_frames, run_budget, segments, tail_clocks
 from .predict import Expectation, ints_to_words
 
-__all__ = ["Recording", "Driver", "Stimulus", "record", "STOPS"]
+__all__ = ["Recording", "Driver", "Stimulus", "record", "STOPS", "prepare"]
 
-#: Why a recording ended: every result taken and the tail clocks passed; the clock budget ran out;
-#: ``Job.stop_at`` reached; a status bit was X or Z (cocotb on a 4-state simulator only).
-STOPS = ("done", "budget", "stop_at", "xz")
+#: Why a recording (or a window of it) ended: every result taken and the tail clocks passed; the clock
+#: budget ran out; ``Job.stop_at`` reached; a status bit was X or Z (cocotb on a 4-state simulator
+#: only); a reset (a segment cut short, :func:`testbenches.job.segments`).
+STOPS = ("done", "budget", "stop_at", "xz", "reset")
 
 
 @dataclass
@@ -55,6 +56,37 @@ class Recording:
     cpu_seconds: float = 0.0
     engine: str = ""
     extra: dict = field(default_factory=dict)
+    #: the last clock of each segment cut by a reset; ``rst`` is high for the RESET_CLOCKS clocks after it
+    resets: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def window(self, first: int, last: int, stop: str) -> Recording:
+        """The transactions of clocks ``first + 1 .. last``, with clocks counted from ``first``."""
+        def pick(cyc):
+            return (cyc > first) & (cyc <= last)
+        t, r = pick(self.trace_cycle), pick(self.result_cycle)
+        f, ld = pick(self.frame_cycle), pick(self.load_cycle)
+        xz = None if self.xz is None or not first < self.xz["cycle"] <= last else \
+            {**self.xz, "cycle": self.xz["cycle"] - first}
+        return Recording(max(0, min(last, self.cycles) - first), stop, self.budget, self.trace_cycle[t] - first,
+                         self.trace_valid[t], self.trace_words[t], self.result_cycle[r] - first,
+                         self.result_ready[r], self.result_words[r], self.frame_cycle[f] - first,
+                         self.load_cycle[ld] - first, xz, self.seconds, self.cpu_seconds, self.engine, self.extra)
+
+    def windows(self, n: int) -> list[tuple[int, Recording | None]]:
+        """The recording of each of ``n`` segments (None for one never reached) and the clock it starts after."""
+        out, first = [], 0
+        for k in range(n):
+            if first >= self.cycles and k > 0:
+                out.append((first, None))
+                continue
+            if k < len(self.resets):
+                last = int(self.resets[k])
+                stop = "reset" if last < self.cycles else self.stop
+            else:
+                last, stop = self.cycles, self.stop
+            out.append((first, self.window(first, last, stop)))
+            first = last + RESET_CLOCKS
+        return out
 
 
 @dataclass
@@ -67,13 +99,22 @@ class Stimulus:
     probe_frames: int
     budget: int
     tail: int
+    cut: bool = False                 # a reset ends the segment, ``delay`` clocks after its last frame was taken
+    delay: int = 0
 
     @classmethod
-    def of(cls, job: Job, exp: Expectation) -> Stimulus:
+    def of(cls, job: Job, exp: Expectation, cut: bool = False, delay: int = 0) -> Stimulus:
         beats, load_at = load_schedule(job, job.design.params)
         return cls(exp.frame_array(), ints_to_words(exp.load_words(beats), exp.load.words64),
                    np.array(load_at, dtype=np.int64), probe_frames(job, exp.n_frames),
-                   run_budget(job, len(beats), exp.n_frames), tail_clocks(job))
+                   run_budget(job, len(beats), exp.n_frames), tail_clocks(job), cut, delay)
+
+
+def prepare(job: Job) -> tuple[list[Segment], list[Expectation], list[Stimulus]]:
+    """The segments of ``job`` (split at its resets), the expectation and the stimulus of each."""
+    segs = segments(job)
+    exps = [Expectation(g.job.design, g.job.seqs, keep_features=bool(g.job.reloads), open_end=g.cut) for g in segs]
+    return segs, exps, [Stimulus.of(g.job, e, g.cut, g.delay) for g, e in zip(segs, exps)]
 
 
 class Driver:
@@ -86,8 +127,8 @@ class Driver:
     results have been valid. Random numbers from ``random.Random(seed)``, in a fixed order.
     """
 
-    def __init__(self, job: Job, stim: Stimulus):
-        self.rng = random.Random(job.seed)
+    def __init__(self, job: Job, stim: Stimulus, rng: random.Random | None = None):
+        self.rng = rng or random.Random(job.seed)       # one generator through all segments of a run
         self.p_valid, self.p_ready = job.p_valid, job.p_ready
         self.stim = stim
         self.n_frames, self.n_loads = len(stim.frame_words), len(stim.load_words)
@@ -144,75 +185,98 @@ def _read(handle):
         return f"{v} (X/Z bits)"
 
 
-async def record(dut, job: Job, stim: Stimulus, words: dict[str, int]) -> Recording:
+async def record(dut, job: Job, stims: list[Stimulus], words: dict[str, int]) -> Recording:
     """Drive ``job`` on ``dut`` (a cocotb handle of the harness top, out of reset) and record it.
 
-    ``words``: the 64-bit word counts of ``trace_q`` and ``results_q``.
+    ``stims``: one stimulus per segment (:func:`prepare`); ``words``: the 64-bit word counts of the
+    harness ports (:func:`testbenches.harness.port_words`).
     """
     import cocotb
     from cocotb.triggers import FallingEdge
 
     fe = FallingEdge(dut.clk)
-    drv = Driver(job, stim)
+    rng = random.Random(job.seed)
     trace: list[tuple[int, int, int]] = []
     results: list[tuple[int, int, int]] = []
     frames: list[int] = []
     loads: list[int] = []
+    resets: list[int] = []
     h_st, h_ctl, h_tr, h_res = dut.status_q, dut.ctl, getattr(dut, "trace_q", None), dut.results_q
-    cycle = done = 0
-    tail = -1
+    cycle = 0
     wrote = 0
     stop, xz = "done", None
     t0, cpu0 = time.perf_counter(), time.process_time()
-    while True:
-        ctl, new_load, new_frame = drv.inputs()
-        if new_load is not None:
-            dut.load_payload.value = int.from_bytes(stim.load_words[new_load].astype("<u8").tobytes(), "little")
-        if new_frame is not None:
-            dut.frames_payload.value = int.from_bytes(stim.frame_words[new_frame].astype("<u8").tobytes(), "little")
-        if ctl != wrote:
-            h_ctl.value = wrote = ctl
-        await fe
-        cycle += 1
-        if cycle > stim.budget:
-            stop = "budget"
-            break
-        st = _read(h_st)
-        if isinstance(st, str):
-            stop, xz = "xz", {"cycle": cycle, "signal": "frames__ready, load__ready, results__valid, trace__*__valid",
-                              "got": st}
-            break
-        fr, lr, rv, tv = st & 1, (st >> 1) & 1, (st >> 2) & 1, st >> 3
-        if tv:
-            got = _read(h_tr)
-            if isinstance(got, str):
-                stop, xz = "xz", {"cycle": cycle, "signal": "trace__*__payload", "got": got}
+    for stim in stims:
+        drv = Driver(job, stim, rng)
+        start, done, tail, wait = cycle, 0, -1, -1
+        while True:
+            ctl, new_load, new_frame = drv.inputs()
+            if new_load is not None:
+                dut.load_payload.value = int.from_bytes(stim.load_words[new_load].astype("<u8").tobytes(), "little")
+            if new_frame is not None:
+                dut.frames_payload.value = int.from_bytes(stim.frame_words[new_frame].astype("<u8").tobytes(),
+                                                          "little")
+            if ctl != wrote:
+                h_ctl.value = wrote = ctl
+            await fe
+            cycle += 1
+            if cycle - start > stim.budget:
+                stop = "budget"
                 break
-            trace.append((cycle, tv, got))
-        if rv:
-            got = _read(h_res)
-            if isinstance(got, str):
-                stop, xz = "xz", {"cycle": cycle, "signal": "results__payload", "got": got}
+            st = _read(h_st)
+            if isinstance(st, str):
+                stop, xz = "xz", {"cycle": cycle, "got": st,
+                                  "signal": "frames__ready, load__ready, results__valid, trace__*__valid"}
                 break
-            results.append((cycle, int(drv.rr), got))
-            done += int(drv.rr)
-        load, frame = drv.edge(fr, lr, rv)
-        if load:
-            loads.append(cycle)
-        if frame:
-            frames.append(cycle)
-        if done >= drv.n_frames and tail < 0:
-            tail = stim.tail
-        if tail >= 0:
-            if tail == 0:
+            fr, lr, rv, tv = st & 1, (st >> 1) & 1, (st >> 2) & 1, st >> 3
+            if tv:
+                got = _read(h_tr)
+                if isinstance(got, str):
+                    stop, xz = "xz", {"cycle": cycle, "signal": "trace__*__payload", "got": got}
+                    break
+                trace.append((cycle, tv, got))
+            if rv:
+                got = _read(h_res)
+                if isinstance(got, str):
+                    stop, xz = "xz", {"cycle": cycle, "signal": "results__payload", "got": got}
+                    break
+                results.append((cycle, int(drv.rr), got))
+                done += int(drv.rr)
+            load, frame = drv.edge(fr, lr, rv)
+            if load:
+                loads.append(cycle)
+            if frame:
+                frames.append(cycle)
+            if stim.cut:
+                # a reset `delay` clocks after the segment's last frame was taken
+                if wait < 0 and drv.frames_sent == drv.n_frames:
+                    wait = stim.delay
+                if wait >= 0:
+                    if wait == 0:
+                        break
+                    wait -= 1
+            else:
+                if done >= drv.n_frames and tail < 0:
+                    tail = stim.tail
+                if tail >= 0:
+                    if tail == 0:
+                        break
+                    tail -= 1
+            if job.stop_at and cycle >= job.stop_at:
+                stop = "stop_at"
                 break
-            tail -= 1
-        if job.stop_at and cycle >= job.stop_at:
-            stop = "stop_at"
+            if (cycle & 0x3FFFF) == 0:
+                cocotb.log.info("memres verify: clock %d, %d of %d frames in, %d results", cycle, drv.frames_sent,
+                                drv.n_frames, done)
+        if stop != "done" or not stim.cut:
             break
-        if (cycle & 0x3FFFF) == 0:
-            cocotb.log.info("memres verify: clock %d, %d of %d frames in, %d results", cycle, drv.frames_sent,
-                            drv.n_frames, done)
+        resets.append(cycle)
+        dut.rst.value = 1
+        h_ctl.value = wrote = 0
+        for _ in range(RESET_CLOCKS):
+            await fe
+        cycle += RESET_CLOCKS
+        dut.rst.value = 0
     seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
 
     def table(rows, n_words):
@@ -222,5 +286,6 @@ async def record(dut, job: Job, stim: Stimulus, words: dict[str, int]) -> Record
 
     tc, tv_, tw = table(trace, words["trace_q"])
     rc, rr, rw = table(results, words["results_q"])
-    return Recording(cycle, stop, stim.budget, tc, tv_, tw, rc, rr, rw, np.array(frames, dtype=np.int64),
-                     np.array(loads, dtype=np.int64), xz, seconds, cpu, "cocotb")
+    return Recording(cycle, stop, stims[0].budget, tc, tv_, tw, rc, rr, rw, np.array(frames, dtype=np.int64),
+                     np.array(loads, dtype=np.int64), xz, seconds, cpu, "cocotb",
+                     resets=np.array(resets, dtype=np.int64))

@@ -8,8 +8,8 @@ from amaranth.lib import data
 
 from memres.hdl.design import Design
 
-__all__ = ["random_sequences", "corner_sequences", "corner_readout", "saturating_run", "STIMULI", "CORNER_HANDSHAKES",
-           "SATURATION_FRAMES_MAX"]
+__all__ = ["random_sequences", "corner_sequences", "corner_readout", "saturating_run", "corner_reset", "STIMULI",
+           "CORNER_HANDSHAKES", "SATURATION_FRAMES_MAX"]
 
 #: Longest sequence :func:`saturating_run` makes (frames); beyond it the sums' clamp is left unreached.
 SATURATION_FRAMES_MAX = 100_000
@@ -104,3 +104,20 @@ def saturating_run(design: Design, sign: int = 1) -> tuple[np.ndarray, np.ndarra
     if frames > SATURATION_FRAMES_MAX:
         return None
     return w, b, np.full((frames, design.n_inputs), p.k.u_max, dtype=np.int64)
+
+
+def corner_reset(design: Design, seqs: list[np.ndarray], rng: np.random.Generator) -> tuple[int, int] | None:
+    """A reset in the middle of a sequence: ``(frame, delay)`` for ``Job.resets``.
+
+    After a frame of a sequence of at least two frames (not the first sequence, not its last frame), at a
+    random delay of up to ``latency + cycles_per_frame`` clocks, so that a frame is in the pipeline or
+    its result waits to be taken when ``rst`` rises. None when no sequence is long enough.
+    """
+    from memres.hdl.top import core_timing
+    starts = np.concatenate([[0], np.cumsum([len(q) for q in seqs])])
+    long_ = [i for i in range(1, len(seqs)) if len(seqs[i]) >= 2]
+    if not long_:
+        return None
+    i = int(rng.choice(long_))
+    t = core_timing(design.params)
+    return int(starts[i] + rng.integers(0, len(seqs[i]) - 1)), int(rng.integers(0, t.latency + t.cycles_per_frame + 1))

@@ -36,7 +36,7 @@ def recorded(tmp_path_factory):
     reload = (4, *random_readout(design.params, np.random.default_rng(4)))
     job = Job(design, seqs, seed=5, p_valid=0.6, p_ready=0.5, reloads=[reload], report=str(tmp / "report.json"))
     exp = Expectation(design, seqs, keep_features=True)
-    rec = native.run_native(build, job, Stimulus.of(job, exp), tmp, keep=True)
+    rec = native.run_native(build, job, [Stimulus.of(job, exp)], tmp, keep=True)
     return job, rec
 
 

@@ -55,6 +55,7 @@ def test_packer_round_trip():
     for i, w in enumerate(words):
         u = pk.unpack(w)
         assert u["y"] == [int(v) for v in y[i]] and u["decision"] == dec[i]
+        assert pk.pack_one({"y": list(y[i]), "decision": dec[i], "last": [0, 1, 0, 1, 1][i]}) == w
 
 
 def test_expectation_uses_the_integer_model():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from memres.pygen.verify import check_design
-from memres.testbenches.stimulus import random_sequences
+from memres.testbenches.stimulus import corner_reset, random_sequences
 from memres.sw_model.config import config_from_dict
 from memres.testbenches.faults import FAULTS, fault_verilog
 from memres.testbenches.predict import Design, random_readout
@@ -29,6 +29,8 @@ FIRST_SIGNAL = {
     "serial_weight_layout": "results y[",
     # the readout goes on where it should stall: the lost y[k] shows in the results
     "serial_stall_ignored": ("results y", "results__valid"),
+    # after a reset the old frame's cell writes go on where the next sequence's first ones are due
+    "reset_ignored": "trace",
 }
 #: Faults checked on the serial readout too (the serial_* ones only there).
 SERIAL_CHECKED = ("swapped_weight", "load_dropped")
@@ -55,12 +57,31 @@ def _caught(design, fault, tmp_path, p_ready=0.3):
     # a readout switched at run time (after frame 5) shows whether loads arrive
     reloads = [(5, *random_readout(design.params, np.random.default_rng(9)))] if fault == "load_dropped" else []
     rep = check_design(design, v, seqs, seed=3, sim="icarus", run_dir=tmp_path / "run", p_ready=p_ready,
-                       reloads=reloads)
+                       reloads=reloads, resets=_reset_at_once(design, seqs) if fault == "reset_ignored" else ())
     assert not rep["passed"] and rep["mismatches"] == 1
     m = rep["first_mismatch"]
     want = FIRST_SIGNAL[fault]
     assert any(w in m["signal"] for w in ((want,) if isinstance(want, str) else want)), m
     assert 0 < m["cycle"] <= rep["cycles"] and m["expected"] != m["got"] and m["seed"] == 3
+
+
+def _reset_at_once(design, seqs):
+    """A reset the clock after a frame in the middle of a sequence is taken (while it is being issued)."""
+    frame, _ = corner_reset(design, seqs, np.random.default_rng(4))
+    return [(frame, 0)]
+
+
+def test_reset_in_the_middle_of_a_sequence_both_engines(design, tmp_path):
+    """The intact core passes a run with a reset while a frame is in flight, and both engines agree."""
+    from memres.pygen.verify import write_verilog
+    seqs = random_sequences(design, np.random.default_rng(2), 6, 8)
+    write_verilog(design, tmp_path / "ok.v")
+    reps = [check_design(design, tmp_path / "ok.v", seqs, seed=3, sim="verilator", run_dir=tmp_path / e, p_ready=0.5,
+                         resets=_reset_at_once(design, seqs), engine=e) for e in ("native", "cocotb")]
+    assert all(r["passed"] for r in reps), [r["first_mismatch"] for r in reps]
+    assert reps[0]["resets"] == 1 and reps[0]["frames"] < sum(map(len, seqs))      # the rest of a sequence skipped
+    keys = ("cycles", "compared", "results_checked", "decisions")
+    assert {k: reps[0][k] for k in keys} == {k: reps[1][k] for k in keys}
 
 
 @pytest.mark.parametrize("fault", sorted(f for f in FAULTS if not f.startswith("serial_")))
