@@ -17,8 +17,9 @@ verification harness):
 
 Each mutant is checked like ``memres verify`` checks a core of a configuration (a random readout
 loaded, the corner sequences of ``testbenches/stimulus.py`` and random ones, a corner readout written
-while frames flow, then the two readouts and long sequences that saturate the sequence sums), first
-with inputs and results at 0.7, then with heavy back-pressure. It is
+while frames flow, a reset in the middle of a sequence), first with inputs and results at 0.7; a
+survivor then also with the two readouts and long sequences that saturate the sequence sums, then all
+of it under heavy back-pressure (inputs always valid, results taken 3 % of the clocks). It is
 *caught* when a run reports a mismatch (or the simulator rejects the Verilog: *invalid*), *survived*
 otherwise. A survivor is then checked for equivalence with the intact core by Yosys (``equiv_make``,
 ``equiv_simple -seq 5``, ``equiv_induct -seq 5``, ``equiv_status -assert``): *equivalent* when
@@ -44,7 +45,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from memres.pygen.verify import check_design, load_design, write_verilog  # noqa: E402
-from memres.testbenches.stimulus import corner_readout, corner_sequences, saturating_run  # noqa: E402
+from memres.testbenches.stimulus import corner_readout, corner_reset, corner_sequences, saturating_run  # noqa: E402
 
 OPS = [(" + ", " - "), (" - ", " + "), (" < ", " <= "), (" <= ", " < "), (" > ", " >= "), (" >= ", " > "),
        (" == ", " != "), (" != ", " == "), (" & ", " | "), (" | ", " ^ "), (" ^ ", " | "), (" >> ", " << "),
@@ -173,12 +174,18 @@ def main() -> int:
     seqs = corner_sequences(design, np.random.default_rng([a.seed, 1]), a.random, a.max_len)
     n_frames = sum(map(len, seqs))
     reloads = [(n_frames // 2, *corner_readout(design, np.random.default_rng([a.seed, 2])))]
+    resets = [r for r in [corner_reset(design, seqs, np.random.default_rng([a.seed, 3]))] if r]
+    quick = (list(seqs), list(reloads), list(resets))
     for sign in (1, -1):      # then the runs that saturate the sequence sums (as `memres verify --stimulus corners`)
         sat = saturating_run(design, sign)
         if sat is not None:
             reloads.append((n_frames, sat[0], sat[1]))
             seqs.append(sat[2])
             n_frames += len(sat[2])
+    # Stages, each run only if the mutant survived the one before: the corner and random sequences (most
+    # mutants fail there, in a fraction of a second), then with the saturating runs, then the same under
+    # heavy back-pressure.
+    stages = [(*quick, 0.7, 0.7), (seqs, reloads, resets, 0.7, 0.7), (seqs, reloads, resets, 1.0, 0.03)]
     text = gold.read_text()
     lines = text.splitlines()
     all_sites, dead = sites(text)
@@ -188,23 +195,23 @@ def main() -> int:
     numbered = list(enumerate(chosen))[shard::shards]
     print(f"# {len(all_sites)} mutant sites in {gold} ({dead} assigns drive nothing: skipped); checking {len(numbered)} on {a.sim}", file=sys.stderr)
 
-    budget = [0, 0]         # clocks of each intact run, times 3: a mutant that stalls is caught there
+    budget = [0] * len(stages)     # clocks of each intact run, times 3: a mutant that stalls is caught there
 
     def check(verilog: Path, tag: str) -> tuple[str, dict | None]:
         builds = set()
         try:
-            for j, (pv, pr) in enumerate(((0.7, 0.7), (1.0, 0.03))):
+            for j, (sq, rl, rs, pv, pr) in enumerate(stages):
                 try:
-                    rep = check_design(design, verilog, seqs, seed=a.seed, sim=a.sim, run_dir=work / tag / f"h{j}",
-                                       p_valid=pv, p_ready=pr, timeout=a.timeout, stated=stated, reloads=reloads,
-                                       max_cycles=3 * budget[j], waves=False)
+                    rep = check_design(design, verilog, sq, seed=a.seed, sim=a.sim, run_dir=work / tag / f"h{j}",
+                                       p_valid=pv, p_ready=pr, timeout=a.timeout, stated=stated, reloads=rl,
+                                       resets=rs, max_cycles=3 * budget[j], waves=False)
                     builds.add(rep.get("build_dir"))
                     if tag == "gold":
                         budget[j] = rep["cycles"]
                 except Exception as e:      # the simulator rejected the Verilog, or no report (crash, timeout)
                     return "invalid", {"error": str(e).splitlines()[0][:200]}
                 if not rep["passed"]:
-                    return "caught", rep["first_mismatch"]
+                    return "caught", {**rep["first_mismatch"], "stage": j}
             return "survived", None
         finally:
             if tag != "gold":         # one build per mutant: not worth keeping in the cache
@@ -227,7 +234,7 @@ def main() -> int:
         row = {"mutant": n, "line": i + 1, "kind": kind, "change": desc, "src": lines[i].strip()[:160],
                "status": status}
         if status == "caught":
-            row["first"] = f"clock {detail['cycle']}: {detail['signal']}"
+            row["first"] = f"stage {detail['stage']}, clock {detail['cycle']}: {detail['signal']}"
         elif status == "invalid":
             row.update(detail)
         else:

@@ -231,9 +231,10 @@ class CellArray(CoreBlock):
         m.d.comb += s4_end.eq(s4.node >= p.n_virtual)
         m.d.comb += [self.o.valid.eq(s4_valid), *pass_beat(self.o.p, s4)]
         for lane in range(lanes):
-            active = Signal(name=f"active{lane}")
             n_of_lane = s4.slot * lanes + lane
-            m.d.comb += active.eq(n_of_lane < p.n_devices)
+            # A lane's last slot may be padding (N not a multiple of the lanes); where every slot of the lane
+            # holds a device, the test can never fail and is left out.
+            active = (n_of_lane < p.n_devices) if (p.slots - 1) * lanes + lane >= p.n_devices else Const(1)
             end_feature = s4_state_feat[lane] if k.state_features else Const(0)
             m.d.comb += self.o.p.x[lane].eq(
                 Mux(active, Mux(s4_end, end_feature, rshr(s4_cur[lane], k.current_shift)), 0))

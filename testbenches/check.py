@@ -34,7 +34,7 @@ from memres.sw_model.classify import running_decisions
 
 from .harness import port_words
 from .job import RESET_CLOCKS, Job, load_schedule, probe_frames, run_budget, segments
-from .predict import Expectation, words_to_ints
+from .predict import Expectation, loaded_value, words_to_ints
 from .record import Recording, prepare, record
 
 __all__ = ["Mismatch", "format_mismatch", "compare", "write_report", "run_job"]
@@ -85,10 +85,9 @@ class _Readouts:
         beat = self.beats[self.applied]
         p, v = self.p, beat["value"]
         if beat["bias"]:
-            self.b[beat["k"]] = min(max(v, -p.bias_max), p.bias_max)
+            self.b[beat["k"]] = loaded_value(p, v, True)
         else:
-            self.w[beat["node"] * p.n_devices + beat["device"], beat["k"]] = min(max(v, -p.weight_max),
-                                                                                  p.weight_max)
+            self.w[beat["node"] * p.n_devices + beat["device"], beat["k"]] = loaded_value(p, v, False)
         self.applied += 1
 
     def sums(self, gf: int, feats: np.ndarray, got_y: list[int]) -> np.ndarray:

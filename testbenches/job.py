@@ -18,7 +18,7 @@ import numpy as np
 
 from memres.hdl.top import core_timing
 
-from .predict import Design, load_beats
+from .predict import Design, load_beats, loaded_readout
 
 __all__ = ["Job", "Segment", "save_job", "load_job", "PROBE_FRAMES", "RESET_CLOCKS", "probe_frames", "load_schedule",
            "run_budget", "tail_clocks", "segments"]
@@ -171,7 +171,7 @@ def segments(job: Job) -> list[Segment]:
         out.append(Segment(_part(job, design, seqs, load, mine), True, int(delay)))
         if mine or not design.baked:
             # the readout in effect at the reset is written again first
-            w, b = (mine[-1][1], mine[-1][2]) if mine else (design.w, design.b)
+            w, b = loaded_readout(design.params, *((mine[-1][1], mine[-1][2]) if mine else (design.w, design.b)))
             design = Design(design.config, design.n_inputs, design.n_outputs, design.lanes, np.asarray(w),
                             np.asarray(b), False, design.source, design.readout_mode, design.weight_ram)
             load = True

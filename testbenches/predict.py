@@ -29,7 +29,8 @@ from memres.sw_model.classify import running_decisions
 from memres.sw_model.config import config_from_dict
 from memres.sw_model.fixed import FixedReservoir, idle_update
 
-__all__ = ["Design", "Packer", "Expectation", "random_readout", "random_design", "load_beats", "sequence_results",
+__all__ = ["Design", "Packer", "Expectation", "random_readout", "random_design", "load_beats", "loaded_value",
+           "loaded_readout", "sequence_results",
            "words_to_ints", "ints_to_words"]
 
 
@@ -39,6 +40,18 @@ def random_readout(p: CoreParams, rng: np.random.Generator) -> tuple[np.ndarray,
     lim = max(1, p.bias_max // 10)
     b = rng.integers(-lim, lim + 1, size=p.n_outputs)
     return w.astype(np.int64), b.astype(np.int64)
+
+
+def loaded_value(p: CoreParams, value: int, bias: bool) -> int:
+    """What the readout keeps of a ``load`` beat's value: saturated to ``±bias_max`` or ``±weight_max``."""
+    lim = p.bias_max if bias else p.weight_max
+    return min(max(int(value), -lim), lim)
+
+
+def loaded_readout(p: CoreParams, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The readout the core holds after ``(w, b)`` is written through ``load`` (:func:`loaded_value`)."""
+    return (np.clip(np.asarray(w, dtype=np.int64), -p.weight_max, p.weight_max),
+            np.clip(np.asarray(b, dtype=np.int64), -p.bias_max, p.bias_max))
 
 
 def load_beats(p: CoreParams, w: np.ndarray, b: np.ndarray) -> list[dict]:
