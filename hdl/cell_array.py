@@ -103,15 +103,17 @@ class CellArray(CoreBlock):
             m.submodules[f"lut{pair}"] = lut
             lut_rd += [lut.read_port() for _ in range(min(2, lanes - 2 * pair))]
 
-        r_idle = k.r_idle if p.has_idle else k.r
-        decay_layout = data.ArrayLayout(data.StructLayout({"r": unsigned(fx.decay_bits),
-                                                           "r_idle": unsigned(fx.decay_bits)}), lanes)
+        # Without an idle gap the end pass writes no state, so its decay and move can never act: the ROM
+        # then holds r alone and the end pass's operands are left as they are.
+        decay_fields = {"r": unsigned(fx.decay_bits)} | ({"r_idle": unsigned(fx.decay_bits)} if p.has_idle else {})
+        decay_layout = data.ArrayLayout(data.StructLayout(decay_fields), lanes)
         decay_init = []
         for slot in range(p.slots):
             word = []
             for lane in range(lanes):
                 n = p.device_of(slot, lane)
-                word.append({"r": 0, "r_idle": 0} if n is None else {"r": int(k.r[n]), "r_idle": int(r_idle[n])})
+                word.append({name: 0 if n is None else int({"r": k.r, "r_idle": k.r_idle}[name][n])
+                             for name in decay_fields})
             decay_init.append(word)
         m.submodules.decay_rom = decay_rom = Memory(shape=decay_layout, depth=p.slots, init=decay_init)
         decay_rd = decay_rom.read_port()
@@ -162,10 +164,11 @@ class CellArray(CoreBlock):
             m.submodules[f"mul_move{lane}"] = mul_a = RegisteredMultiplier(p.a_shape, signed(fx.state_bits + 1))
             m.d.comb += [
                 mul_r.en.eq(advance),
-                mul_r.a.eq(Mux(s1_end, decay_rd.data[lane].r_idle, decay_rd.data[lane].r)),
+                mul_r.a.eq(Mux(s1_end, decay_rd.data[lane].r_idle, decay_rd.data[lane].r) if p.has_idle
+                           else decay_rd.data[lane].r),
                 mul_r.b.eq(g - g0),
                 mul_a.en.eq(advance),
-                mul_a.a.eq(Mux(s1_end, 0, entry.a)),      # no move on the end pass
+                mul_a.a.eq(Mux(s1_end, 0, entry.a) if p.has_idle else entry.a),      # no move on the end pass
                 mul_a.b.eq(Mux(entry.h, g_max - g, -g)),  # H g_max - g
                 s2_decay[lane].eq(mul_r.p),
                 s2_move[lane].eq(mul_a.p),

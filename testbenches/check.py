@@ -25,6 +25,7 @@ body: record, compare, write the report.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -450,7 +451,6 @@ def _compare_segments(job: Job, rec: Recording, segs, exps) -> dict:
 
 def _global_where(where: str, offset: int, job: Job) -> str:
     """A segment's "sequence S frame T (global frame G)" in the numbering of the whole job."""
-    import re
     starts = np.concatenate([[0], np.cumsum([len(q) for q in job.seqs])])
 
     def fix(m):
