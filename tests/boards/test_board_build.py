@@ -233,3 +233,20 @@ def test_fsdd_default_model_build(board, fsdd_root, tmp_path_factory):
         assert board == "icebreaker" and "does not fit" in str(e), str(e)
         return
     assert Path(r["bitstream"]).is_file() and r["frames_per_s"] > 0
+
+
+@pytest.mark.slow
+def test_fsdd_up5k_model_fits_the_icebreaker(fsdd_root, tmp_path):
+    """examples/fsdd_up5k.toml: at least 98.5 % integer accuracy, fits the UP5K, meets 24 MHz, >= 1000 frames/s."""
+    from memres.sw_model import workflow
+    from memres.sw_model.config import load_config
+    example = Path(__file__).resolve().parents[2] / "examples/fsdd_up5k.toml"
+    model = workflow.train("fsdd", load_config(example), data_dir=fsdd_root)
+    assert model.metrics["fixed"]["accuracy"] >= 0.985, model.metrics["fixed"]
+    path = tmp_path / "up5k.npz"
+    model.save(path)
+    r = build(path, "icebreaker", tmp_path / "build", clock_mhz=24)
+    used = {name: r["utilisation"][name]["used"] for name in ("lcs", "brams", "dsps", "spram")}
+    assert used["lcs"] <= 5280 and used["brams"] <= 30 and used["dsps"] <= 8 and used["spram"] <= 4, used
+    assert r["meets_clock"] and r["fmax_mhz"] >= 24
+    assert r["parameters"]["readout"] == "serial" and r["frames_per_s"] >= 1000
