@@ -255,6 +255,19 @@ class CoreParams:
     def f_shape(self):
         return _shape_of(int(self.k.f_lut.min()), int(self.k.f_lut.max()))
 
+    @cached_property
+    def h_threshold(self) -> int | None:
+        """The pulse code from which ``H[q] = 1``, when ``H`` is a step (``H[q] = q >= threshold``), else None.
+
+        ``H[q] = 1`` where ``V(q) > 0``, and ``V`` grows with ``q``, so the contract's ``H`` is a step and
+        the cell array compares ``q`` with this code instead of storing ``H`` in its table: the FSDD
+        table's entries are then 28 bits, 7 iCE40 block RAMs of 1024 x 4 instead of 8.
+        """
+        h = np.asarray(self.k.h_lut).astype(np.int64)
+        threshold = int(np.argmax(h)) if h.any() else len(h)
+        step = (np.arange(len(h)) >= threshold).astype(np.int64)
+        return threshold if np.array_equal(h, step) else None
+
     @property
     def decision_bits(self) -> int:
         return _index_bits(self.n_outputs)
