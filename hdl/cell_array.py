@@ -85,6 +85,12 @@ class CellArray(CoreBlock):
     def latency(self) -> int:
         return self.latency_of(self._p)
 
+    @staticmethod
+    def table_layout(params: CoreParams) -> data.StructLayout:
+        """One entry of the A/H/F table: ``a`` and ``f``, and ``h`` only when H is no step in q (``params.h_threshold``)."""
+        h_field = {"h": 1} if params.h_threshold is None else {}
+        return data.StructLayout({"a": params.a_shape, **h_field, "f": params.f_shape})
+
     def elaborate(self, platform):
         p = self._p
         k, fx = p.k, p.k.fx
@@ -92,9 +98,12 @@ class CellArray(CoreBlock):
         g0, g_max = int(k.g0), int(k.g_max)
         m = Module()
 
-        # --- tables
-        lut_layout = data.StructLayout({"a": p.a_shape, "h": 1, "f": p.f_shape})
-        lut_init = [{"a": int(a), "h": int(h), "f": int(f)} for a, h, f in zip(k.a_lut, k.h_lut, k.f_lut)]
+        # --- tables. H is left out of the table when it is a step in q (params.h_threshold, the
+        # contract's case): a comparison of q, registered beside the table's read, gives it.
+        h_threshold = p.h_threshold
+        lut_layout = self.table_layout(p)
+        lut_init = [{"a": int(a), "f": int(f), **({"h": int(h)} if h_threshold is None else {})}
+                    for a, h, f in zip(k.a_lut, k.h_lut, k.f_lut)]
         # One copy of the tables per two lanes: block RAMs have one (iCE40) or two (ECP5)
         # read ports, and Yosys maps a ROM with more read ports to logic.
         lut_rd = []
@@ -132,6 +141,16 @@ class CellArray(CoreBlock):
         ]
         for lane in range(lanes):
             m.d.comb += [lut_rd[lane].en.eq(advance), lut_rd[lane].addr.eq(self.i.p.q[lane])]
+        # H[q] of each lane, beside the table entry read (same enable, so it stalls with it)
+        lut_h = []
+        for lane in range(lanes):
+            if h_threshold is None:
+                lut_h.append(lut_rd[lane].data.h)
+            else:
+                h = Signal(name=f"h{lane}")
+                with m.If(advance):
+                    m.d.sync += h.eq(self.i.p.q[lane] >= h_threshold)
+                lut_h.append(h)
 
         # --- the stages: the beat's valid bit and fields (beat_stages), the data beside them
         st = beat_stages(m, advance, self.STAGES, self.i.valid, self.i.p, p.pulse_layout)
@@ -169,7 +188,7 @@ class CellArray(CoreBlock):
                 mul_r.b.eq(g - g0),
                 mul_a.en.eq(advance),
                 mul_a.a.eq(Mux(s1_end, 0, entry.a) if p.has_idle else entry.a),      # no move on the end pass
-                mul_a.b.eq(Mux(entry.h, g_max - g, -g)),  # H g_max - g
+                mul_a.b.eq(Mux(lut_h[lane], g_max - g, -g)),  # H g_max - g
                 s2_decay[lane].eq(mul_r.p),
                 s2_move[lane].eq(mul_a.p),
             ]

@@ -129,17 +129,21 @@ class Classifier(CoreBlock):
                 m.d.sync += [self.o.p.y.eq(self.i.p.y), self.o.p.last.eq(self.i.p.last)]
 
         # --- stage B: clamp, write back, running maximum; the decision after the last step
+        # best_at_lim: best_value == lim, kept in a register of its own (b_sum >= lim is when the clamped
+        # total is lim), so that `better` waits on one comparison, not on a 45-bit equality after it
         total = Signal(signed(w_seq))
         better = Signal()
+        best_at_lim = Signal()
         m.d.comb += [
             total.eq(clamp(b_sum, -lim, lim)),
-            better.eq((b_step == 0) | ((b_sum > best_value) & (best_value != lim))),
+            better.eq((b_step == 0) | ((b_sum > best_value) & ~best_at_lim)),
         ]
         with m.If(b_valid):
             m.d.sync += [
                 seq[b_step].eq(total),
                 best_index.eq(Mux(better, b_step, best_index)),
                 best_value.eq(Mux(better, total, best_value)),
+                best_at_lim.eq(Mux(better, b_sum >= lim, best_at_lim)),
             ]
             with m.If(b_last):
                 m.d.sync += [self.o.valid.eq(1), self.o.p.decision.eq(Mux(better, b_step, best_index))]
@@ -235,17 +239,20 @@ class SerialClassifier(Classifier):
                      b_sum.eq(Mux(a_first, 0, sums_rd.data) + a_y)]
 
         # --- stage B: clamp, write back, running maximum; the decision after the last step
+        # best_at_lim: best_value == lim in a register of its own, as in Classifier
         total = Signal(signed(w_seq))
         better = Signal()
+        best_at_lim = Signal()
         m.d.comb += [
             total.eq(clamp(b_sum, -lim, lim)),
-            better.eq((b_step == 0) | ((b_sum > best_value) & (best_value != lim))),
+            better.eq((b_step == 0) | ((b_sum > best_value) & ~best_at_lim)),
             sums_wr.addr.eq(b_step), sums_wr.data.eq(total), sums_wr.en.eq(b_valid),
         ]
         with m.If(b_valid):
             m.d.sync += [
                 best_index.eq(Mux(better, b_step, best_index)),
                 best_value.eq(Mux(better, total, best_value)),
+                best_at_lim.eq(Mux(better, b_sum >= lim, best_at_lim)),
             ]
             with m.If(b_end):
                 m.d.sync += [self.o.valid.eq(1), self.o.p.decision.eq(Mux(better, b_step, best_index))]

@@ -492,7 +492,7 @@ class Framer(CheckedComponent):
 
     A RESULT is sent straight from the offered result beat, one byte at a time
     picked by a multiplexer, with its CRC computed on the way; the beat is
-    taken (``ready``) with the last CRC byte, so the core holds it meanwhile,
+    taken (``ready``) the clock after the last CRC byte, so the core holds it meanwhile,
     which is the back-pressure towards the core.  A pending STATUS goes before
     the next RESULT.
 
@@ -689,9 +689,14 @@ class Framer(CheckedComponent):
             with m.State("CRC_LO"):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(crc.crc[:8])]
                 with m.If(self.o.ready):
-                    # The result beat was held by the core while its message went out.
-                    m.d.comb += [self.i_results.ready.eq(~is_status), self.result_sent.eq(~is_status)]
-                    m.next = "IDLE"
+                    m.next = "TAKE"
+            with m.State("TAKE"):
+                # The result beat was held by the core while its message went out. It is taken a
+                # clock after its last byte, so that `ready` towards the core is a state of this FSM
+                # alone: taken with the last byte, it waited on the UART transmitter's counters, and
+                # that path into the classifier's output register was the board's slowest.
+                m.d.comb += [self.i_results.ready.eq(~is_status), self.result_sent.eq(~is_status)]
+                m.next = "IDLE"
         return m
 
 

@@ -255,6 +255,19 @@ class CoreParams:
     def f_shape(self):
         return _shape_of(int(self.k.f_lut.min()), int(self.k.f_lut.max()))
 
+    @cached_property
+    def h_threshold(self) -> int | None:
+        """The pulse code from which ``H[q] = 1``, when ``H`` is a step (``H[q] = q >= threshold``), else None.
+
+        ``H[q] = 1`` where ``V(q) > 0``, and ``V`` grows with ``q``, so the contract's ``H`` is a step and
+        the cell array compares ``q`` with this code instead of storing ``H`` in its table: the FSDD
+        table's entries are then 28 bits, 7 iCE40 block RAMs of 1024 x 4 instead of 8.
+        """
+        h = np.asarray(self.k.h_lut).astype(np.int64)
+        threshold = int(np.argmax(h)) if h.any() else len(h)
+        step = (np.arange(len(h)) >= threshold).astype(np.int64)
+        return threshold if np.array_equal(h, step) else None
+
     @property
     def decision_bits(self) -> int:
         return _index_bits(self.n_outputs)
@@ -344,6 +357,24 @@ class CoreParams:
         })
 
     # --- tables -----------------------------------------------------------
+
+    @property
+    def mask_depth(self) -> int:
+        """Rows of the projection's mask ROM, addressed by the low bits of the beat's row.
+
+        Only the ``ML * slots`` beats of the pulse passes use the mask (the end pass sends no pulse).
+        When a power of two at least that large is no more than :attr:`rows`, the ROM has that many
+        rows and the row's low bits address it: the end pass then reads rows it does not use, and the
+        ROM saves the end pass's rows without a comparator in the address (the FSDD default: 2048 of
+        2200 rows, which the iCE40 maps to 16 block RAMs of 2048 x 2 bits, not 18 of 256 x 16 bits).
+        Otherwise it has all :attr:`rows` rows.
+        """
+        pow2 = 1 << _index_bits(self.n_virtual * self.slots)
+        return pow2 if pow2 <= self.rows else self.rows
+
+    def mask_rom_rows(self) -> list[int]:
+        """The projection's mask ROM: the first :attr:`mask_depth` rows of :meth:`mask_rows`."""
+        return self.mask_rows()[:self.mask_depth]
 
     def mask_rows(self) -> list[int]:
         """Projection ROM: per row, lanes x C bits, bit ``l*C + c`` set where mask[c, m, n] = +1."""

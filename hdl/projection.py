@@ -75,7 +75,9 @@ class InputProjection(CoreBlock):
         lanes, n_in = p.lanes, p.n_inputs
         m = Module()
 
-        m.submodules.mask_rom = mask_rom = Memory(shape=lanes * n_in, depth=p.rows, init=p.mask_rows())
+        # The ROM holds the pulse passes' rows (params.mask_depth); the end pass, whose pulse codes
+        # are 0 whatever the mask, may read any row.
+        m.submodules.mask_rom = mask_rom = Memory(shape=lanes * n_in, depth=p.mask_depth, init=p.mask_rom_rows())
         mask_rd = mask_rom.read_port()
 
         advance = Signal()
@@ -115,7 +117,7 @@ class InputProjection(CoreBlock):
             m.d.sync += [frame.eq(self.i.payload), frame.first.eq(self.i.p.first | after_reset), after_reset.eq(0)]
         m.d.sync += [busy.eq(busy_next), row.eq(row_next), node.eq(node_next), slot.eq(slot_next)]
         # The ROM row read now is the row the issue stage holds in the next clock.
-        m.d.comb += mask_rd.addr.eq(row_next)
+        m.d.comb += mask_rd.addr.eq(row_next[:len(mask_rd.addr)])
 
         # The masked sums are split over two clocks: groups of GROUP inputs summed in the issue
         # stage (after the mask ROM's read), the groups summed in stage 1. One adder tree over all

@@ -349,28 +349,46 @@ class SerialReadoutCrossbar(_Crossbar):
         st = beat_stages(m, advance, self.STAGES[:-1], issue, self.i.p, p.feature_layout)
         (s1_valid, s1), (s2_valid, s2) = (st[name] for name in self.STAGES[:-1])
 
-        # --- load port: only between frames, with the pipeline empty and no beat started
+        # --- load port: only between frames, with the pipeline empty and no beat started. A load beat
+        # is registered when accepted and written one clock later (its value clamped after the
+        # register), as in the parallel crossbar: the path from the WriteAdapter through the address
+        # arithmetic into the SPRAM's write enable was the iCE40 board's slowest. No step is issued
+        # while a write is pending, so the weight memory's one port is free for it.
         ld = self.load.p
         slot = ld.device >> p.lane_bits
-        lane = ld.device & (p.lanes - 1)
         weight_ok = (ld.node < p.passes) & (ld.device < p.n_devices) & (ld.k < n_out)
         load_now = Signal()
+        wr_pending = Signal()
+        wr_bias = Signal()
+        wr_weight = Signal()
+        wr_lane = Signal.like(ld.device)
+        wr_k = Signal.like(ld.k)
+        wr_value = Signal.like(ld.value)
+        wr_addr = Signal.like(w_wr.addr)
         m.d.comb += [
             self.load.ready.eq(~in_frame & (step == 0) & ~s1_valid & ~s2_valid),
             load_now.eq(self.load.valid & self.load.ready),
-            w_wr.addr.eq(const_mul(const_mul(ld.node, p.slots) + slot, n_out) + ld.k),
         ]
-        weight_value = clamp(ld.value, -p.weight_max, p.weight_max)
+        m.d.sync += wr_pending.eq(load_now)
+        with m.If(load_now):
+            m.d.sync += [
+                wr_bias.eq(ld.bias & (ld.k < n_out)), wr_weight.eq(~ld.bias & weight_ok),
+                wr_lane.eq(ld.device & (p.lanes - 1)), wr_k.eq(ld.k), wr_value.eq(ld.value),
+                wr_addr.eq(const_mul(const_mul(ld.node, p.slots) + slot, n_out) + ld.k),
+            ]
+        m.d.comb += w_wr.addr.eq(wr_addr)
+        weight_value = clamp(wr_value, -p.weight_max, p.weight_max)
         for ln in range(lanes):
             m.d.comb += [w_wr.data[ln].eq(weight_value),
-                         w_wr.en[ln].eq(load_now & ~ld.bias & weight_ok & (lane == ln))]
+                         w_wr.en[ln].eq(wr_pending & wr_weight & (wr_lane == ln))]
 
         # --- issue: step `step` of the beat at `i`; a frame's first step waits while a load is offered
+        # or being written
         m.d.comb += [
             last_step.eq(step == n_out - 1),
             advance.eq(~(s2_valid & s2.frame_end & self.o.valid & ~self.o.ready)),
-            issue.eq(self.i.valid & advance & (in_frame | (step != 0) | ~self.load.valid)),
-            self.i.ready.eq(advance & last_step & (in_frame | (step != 0) | ~self.load.valid)),
+            issue.eq(self.i.valid & advance & ~wr_pending & (in_frame | (step != 0) | ~self.load.valid)),
+            self.i.ready.eq(advance & ~wr_pending & last_step & (in_frame | (step != 0) | ~self.load.valid)),
             w_rd.en.eq(advance), w_rd.addr.eq(const_mul(self.i.p.row, n_out) + step),
         ]
         with m.If(issue):
@@ -397,10 +415,9 @@ class SerialReadoutCrossbar(_Crossbar):
         m.d.comb += total.eq(acc_rd.data + tree_sum([s2_prod[ln] for ln in range(lanes)]))
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += self.o.valid.eq(0)
-        bias_value = clamp(ld.value, -p.bias_max, p.bias_max)
-        with m.If(load_now):
-            m.d.comb += [acc_wr.addr.eq(n_out + ld.k), acc_wr.data.eq(bias_value),
-                         acc_wr.en.eq(ld.bias & (ld.k < n_out))]
+        bias_value = clamp(wr_value, -p.bias_max, p.bias_max)
+        with m.If(wr_pending):
+            m.d.comb += [acc_wr.addr.eq(n_out + wr_k), acc_wr.data.eq(bias_value), acc_wr.en.eq(wr_bias)]
         with m.Else():
             m.d.comb += [acc_wr.addr.eq(s2_k), acc_wr.data.eq(total),
                          acc_wr.en.eq(advance & s2_valid & ~s2.frame_end)]

@@ -134,6 +134,31 @@ def test_every_code_catches_one_table_entry_off_by_one():
         check_cells(p, every_code(p, rng, repeats=3), rng, codes=True, dut=CellArray(bad))
 
 
+@pytest.mark.parametrize("v_min, threshold", [(0.0, 1), (-3.0, None)])
+def test_h_is_a_step_so_the_table_leaves_it_out(v_min, threshold):
+    """H[q] = (V(q) > 0) is a step in q: params.h_threshold finds it, and the table has no H field."""
+    p = make_params(8, 4, 3, lanes=2, reservoir={"v_min": v_min, "kn": 2.0})
+    h = p.k.h_lut
+    if threshold is None:        # v_min < 0: the step is inside the codes
+        threshold = int(np.argmax(h))
+        assert 0 < threshold < len(h) - 1
+    assert p.h_threshold == threshold
+    assert np.array_equal(h, (np.arange(len(h)) >= threshold).astype(h.dtype))
+    assert "h" not in CellArray.table_layout(p).members   # A and F only
+
+
+def test_cells_keep_an_h_that_is_no_step_in_the_table():
+    """An H with a hole is no step (h_threshold None): it is stored in the table and still matches the model."""
+    rng = np.random.default_rng(23)
+    p = make_params(8, 4, 3, lanes=4, reservoir={"v_min": -3.0, "kn": 2.0})
+    lut = p.k.h_lut.copy()
+    lut[int(np.argmax(lut)) + 3] = 0
+    holed = CoreParams(dataclasses.replace(p.k, h_lut=lut), p.n_outputs, p.lanes)
+    assert holed.h_threshold is None
+    assert "h" in CellArray.table_layout(holed).members
+    check_cells(holed, every_code(holed, rng), rng, codes=True)
+
+
 # --- range analysis: the clamp sides that can never act are left out -------------------------
 
 def _brute_update_range(k):

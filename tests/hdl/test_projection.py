@@ -23,7 +23,10 @@ def check_projection(p, seqs, rng, gap=0.3, stall=0.3):
                                           f"lane {lane}: q = {got.q[lane]}, model {q}")
 
 
-@pytest.mark.parametrize("lanes, n, ml, c", [(1, 5, 2, 3), (2, 6, 3, 8), (4, 8, 2, 5), (4, 4, 3, 4), (2, 4, 2, 1)])
+# (1, 6, 2, 4) and (4, 8, 2, 5): a mask ROM shorter than the frame (params.mask_depth), whose end pass reads
+# rows of the first pass (the row's low bits)
+@pytest.mark.parametrize("lanes, n, ml, c", [(1, 5, 2, 3), (2, 6, 3, 8), (4, 8, 2, 5), (4, 4, 3, 4), (2, 4, 2, 1),
+                                             (1, 6, 2, 4)])
 def test_projection_matches_model_random(lanes, n, ml, c):
     rng = np.random.default_rng(lanes * 100 + n)
     p = make_params(n, ml, c, lanes=lanes, seed=lanes)
@@ -49,3 +52,19 @@ def test_projection_back_to_back_without_stalls():
     simulate(dut, [drv], [chk])
     assert np.all(np.diff(chk.cycles) == 1), "beats must follow each other every clock across frames"
     assert chk.cycles[0] - drv.cycles[0] == dut.latency
+
+
+@pytest.mark.parametrize("n, ml, state_features, depth, rows", [
+    (200, 10, True, 2048, 2200),   # the FSDD default: the end pass's rows are not stored
+    (6, 2, True, 16, 18),          # 12 pulse rows -> 16 (rows 16, 17 read rows 0, 1)
+    (5, 2, True, 15, 15),          # 10 pulse rows, 16 > 15 rows: all rows
+    (40, 10, True, 440, 440),      # published alpha: 400 -> 512 > 440
+    (6, 2, False, 12, 12),         # no end pass: all rows
+])
+def test_mask_rom_depth(n, ml, state_features, depth, rows):
+    p = make_params(n, ml, 3, state_features=state_features)
+    assert (p.mask_depth, p.rows) == (depth, rows)
+    rom, full = p.mask_rom_rows(), p.mask_rows()
+    assert len(rom) == depth and rom == full[:depth]
+    assert all(word == 0 for word in full[depth:]), "a row left out of the ROM must be an end-pass row"
+    assert depth == rows or (depth & (depth - 1)) == 0, "a shorter ROM is addressed by the row's low bits"
