@@ -2,20 +2,20 @@
 
 ::
 
-    memres verify MODEL [--verilog FILE] [--sim verilator|icarus] [--seeds N] [--waves]
-                  [--lanes N] [--readout parallel|serial] [--json]
+    memres verify MODEL [--verilog FILE] [--sim verilator|icarus] [--engine native|cocotb] [--seeds N]
+                  [--waves] [--lanes N] [--readout parallel|serial] [--json]
 
     verify("model.npz", lanes=8)          # -> {"cycles": ..., "compared": ..., "mismatches": 0, ...}
 
 Generates the Verilog (or takes ``--verilog``: a hand-edited design, or a
-netlist written by a synthesis tool), runs it under cocotb
-(``testbenches/cocotb_core.py``) with random valid gaps and back-pressure,
-and compares every transaction with :mod:`testbenches.predict` (see
+netlist written by a synthesis tool), runs it (Verilator with the native C++
+testbench, or cocotb) with random valid gaps and back-pressure, records every
+transaction and compares them with :mod:`testbenches.predict` (see
 ``docs/verification.md``). Stimulus: for a model, its test data (FSDD test
 utterances through the model's normaliser, or the regression series' test
 part) plus random sequences; for a configuration, random sequences and a
-random readout written through the ``load`` port. The first mismatch stops a
-run; its report names the clock, the signal or cell, expected and got, the
+random readout written through the ``load`` port. The first mismatch of a
+run is reported with the clock, the signal or cell, expected and got, the
 seed, a command that reproduces it, and a waveform.
 """
 
