@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -88,7 +88,7 @@ class CellArray(CoreBlock):
     @staticmethod
     def table_layout(params: CoreParams) -> data.StructLayout:
         """One entry of the A/H/F table: ``a`` and ``f``, and ``h`` only when H is no step in q (``params.h_threshold``)."""
-        h_field = {"h": 1} if params.h_threshold is None else {}
+        h_field = {"h": 1} if params.h_threshold is None and params.h_acts else {}
         return data.StructLayout({"a": params.a_shape, **h_field, "f": params.f_shape})
 
     def elaborate(self, platform):
@@ -102,7 +102,7 @@ class CellArray(CoreBlock):
         # contract's case): a comparison of q, registered beside the table's read, gives it.
         h_threshold = p.h_threshold
         lut_layout = self.table_layout(p)
-        lut_init = [{"a": int(a), "f": int(f), **({"h": int(h)} if h_threshold is None else {})}
+        lut_init = [{"a": int(a), "f": int(f), **({"h": int(h)} if h_threshold is None and p.h_acts else {})}
                     for a, h, f in zip(k.a_lut, k.h_lut, k.f_lut)]
         # One copy of the tables per two lanes: block RAMs have one (iCE40) or two (ECP5)
         # read ports, and Yosys maps a ROM with more read ports to logic.
@@ -144,7 +144,9 @@ class CellArray(CoreBlock):
         # H[q] of each lane, beside the table entry read (same enable, so it stalls with it)
         lut_h = []
         for lane in range(lanes):
-            if h_threshold is None:
+            if not p.h_acts:
+                lut_h.append(True)      # A = 0 wherever H = 0: the move is A (g_max - g) for every code, no test
+            elif h_threshold is None:
                 lut_h.append(lut_rd[lane].data.h)
             else:
                 h = Signal(name=f"h{lane}")
@@ -188,7 +190,8 @@ class CellArray(CoreBlock):
                 mul_r.b.eq(g - g0),
                 mul_a.en.eq(advance),
                 mul_a.a.eq(Mux(s1_end, 0, entry.a) if p.has_idle else entry.a),      # no move on the end pass
-                mul_a.b.eq(Mux(lut_h[lane], g_max - g, -g)),  # H g_max - g
+                mul_a.b.eq(Mux(lut_h[lane], g_max - g, -g) if isinstance(lut_h[lane], Value)      # H g_max - g
+                           else g_max - g),
                 s2_decay[lane].eq(mul_r.p),
                 s2_move[lane].eq(mul_a.p),
             ]

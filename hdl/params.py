@@ -268,6 +268,18 @@ class CoreParams:
         step = (np.arange(len(h)) >= threshold).astype(np.int64)
         return threshold if np.array_equal(h, step) else None
 
+    @cached_property
+    def h_acts(self) -> bool:
+        """Whether ``H`` changes any move: some pulse code has ``H[q] = 0`` and ``A[q] != 0``.
+
+        The move is ``A[q] (H[q] g_max - g)``; where ``A[q] = 0`` it is 0 whatever ``H[q]`` is, so when
+        ``A`` vanishes on every code with ``H[q] = 0`` the cell array computes ``A[q] (g_max - g)`` and
+        has no ``H`` at all (for example with ``v_min = 0``: only code 0 has ``H = 0``, and ``A[0] = 0``).
+        """
+        h = np.asarray(self.k.h_lut).astype(np.int64)
+        a = np.asarray(self.k.a_lut).astype(np.int64)
+        return bool(np.any((h == 0) & (a != 0)))
+
     @property
     def decision_bits(self) -> int:
         return _index_bits(self.n_outputs)
