@@ -48,6 +48,32 @@ def check_readout(params: CoreParams, weights, biases) -> tuple[np.ndarray, np.n
     return w, b
 
 
+class _LoadWrite:
+    """A ``load`` beat taken when ``take``, held in registers: the weight or bias memory is written from
+    them the clock after (``pending``), so the load's address arithmetic stays out of the write enable.
+
+    ``addr``: the weight memory address of the beat, from its fields and ``slot``; ``k_ok``: a test of
+    ``k`` (the serial readout refuses an output index beyond K).
+    """
+
+    def __init__(self, m, p: CoreParams, ld, take, addr_shape, addr_of, k_ok=None):
+        slot = ld.device >> p.lane_bits
+        weight_ok = (ld.node < p.passes) & (ld.device < p.n_devices)
+        bias_ok = ld.bias
+        if k_ok is not None:
+            weight_ok, bias_ok = weight_ok & k_ok, bias_ok & k_ok
+        self.pending, self.bias, self.weight = Signal(), Signal(), Signal()
+        self.k, self.lane = Signal.like(ld.k), Signal.like(ld.device)
+        self.value, self.addr = Signal.like(ld.value), Signal(addr_shape)
+        m.d.sync += self.pending.eq(take)
+        with m.If(take):
+            m.d.sync += [
+                self.bias.eq(bias_ok), self.weight.eq(~ld.bias & weight_ok), self.k.eq(ld.k),
+                self.lane.eq(ld.device & (p.lanes - 1)), self.value.eq(ld.value),
+                self.addr.eq(addr_of(ld, slot)),     # shifts and adds, not a DSP
+            ]
+
+
 class _Crossbar(CoreBlock):
     """What both readout crossbars share: the checked readout and the signature (``i``, ``o``, ``load``)."""
 
@@ -161,24 +187,11 @@ class ReadoutCrossbar(_Crossbar):
         # frame is not accepted while a write is pending, so it reads the weights written.
         in_frame = Signal()
         busy = Signal()         # a beat in one of the stages before the output
-        ld = self.load.p
-        slot = ld.device >> p.lane_bits
-        weight_ok = (ld.node < p.passes) & (ld.device < p.n_devices)
-        wr_pending = Signal()
-        wr_bias = Signal()
-        wr_weight = Signal()
-        wr_k = Signal.like(ld.k)
-        wr_lane = Signal.like(ld.device)
-        wr_addr = Signal.like(w_wr.addr)
-        wr_value = Signal.like(ld.value)
         m.d.comb += self.load.ready.eq(~in_frame & ~busy)
-        m.d.sync += wr_pending.eq(self.load.valid & self.load.ready)
-        with m.If(self.load.valid & self.load.ready):
-            m.d.sync += [
-                wr_bias.eq(ld.bias), wr_weight.eq(~ld.bias & weight_ok), wr_k.eq(ld.k),
-                wr_lane.eq(ld.device & (p.lanes - 1)), wr_value.eq(ld.value),
-                wr_addr.eq(const_mul(ld.node, p.slots) + slot),     # shifts and adds, not a DSP
-            ]
+        wr = _LoadWrite(m, p, self.load.p, self.load.valid & self.load.ready, w_wr.addr.shape(),
+                        lambda ld, slot: const_mul(ld.node, p.slots) + slot)
+        wr_pending, wr_bias, wr_weight, wr_k, wr_lane, wr_value, wr_addr = \
+            wr.pending, wr.bias, wr.weight, wr.k, wr.lane, wr.value, wr.addr
         m.d.comb += w_wr.addr.eq(wr_addr)
         weight_value = clamp(wr_value, -p.weight_max, p.weight_max)
         for j in range(lanes * n_out):
@@ -354,28 +367,16 @@ class SerialReadoutCrossbar(_Crossbar):
         # register), as in the parallel crossbar: the path from the WriteAdapter through the address
         # arithmetic into the SPRAM's write enable was the iCE40 board's slowest. No step is issued
         # while a write is pending, so the weight memory's one port is free for it.
-        ld = self.load.p
-        slot = ld.device >> p.lane_bits
-        weight_ok = (ld.node < p.passes) & (ld.device < p.n_devices) & (ld.k < n_out)
         load_now = Signal()
-        wr_pending = Signal()
-        wr_bias = Signal()
-        wr_weight = Signal()
-        wr_lane = Signal.like(ld.device)
-        wr_k = Signal.like(ld.k)
-        wr_value = Signal.like(ld.value)
-        wr_addr = Signal.like(w_wr.addr)
         m.d.comb += [
             self.load.ready.eq(~in_frame & (step == 0) & ~s1_valid & ~s2_valid),
             load_now.eq(self.load.valid & self.load.ready),
         ]
-        m.d.sync += wr_pending.eq(load_now)
-        with m.If(load_now):
-            m.d.sync += [
-                wr_bias.eq(ld.bias & (ld.k < n_out)), wr_weight.eq(~ld.bias & weight_ok),
-                wr_lane.eq(ld.device & (p.lanes - 1)), wr_k.eq(ld.k), wr_value.eq(ld.value),
-                wr_addr.eq(const_mul(const_mul(ld.node, p.slots) + slot, n_out) + ld.k),
-            ]
+        wr = _LoadWrite(m, p, self.load.p, load_now, w_wr.addr.shape(),
+                        lambda ld, slot: const_mul(const_mul(ld.node, p.slots) + slot, n_out) + ld.k,
+                        k_ok=self.load.p.k < n_out)
+        wr_pending, wr_bias, wr_weight, wr_k, wr_lane, wr_value, wr_addr = \
+            wr.pending, wr.bias, wr.weight, wr.k, wr.lane, wr.value, wr.addr
         m.d.comb += w_wr.addr.eq(wr_addr)
         weight_value = clamp(wr_value, -p.weight_max, p.weight_max)
         for ln in range(lanes):
