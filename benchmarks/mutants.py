@@ -154,6 +154,8 @@ def main() -> int:
                          "removed after it) or icarus (cocotb, no build, a few hundred clocks/s)")
     ap.add_argument("--count", type=int, default=40, help="mutants sampled from all sites (0: all)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--skip", type=int, default=0, metavar="N",
+                    help="leave out the first N chosen mutants (to go on with a stopped run)")
     ap.add_argument("--shard", default="0/1", metavar="I/N",
                     help="check only every N-th chosen mutant from the I-th (run N of these side by side)")
     ap.add_argument("--random", type=int, default=3, help="random sequences after the corner ones")
@@ -192,7 +194,7 @@ def main() -> int:
     chosen = all_sites if a.count <= 0 or a.count >= len(all_sites) else \
         sorted(random.Random(a.seed).sample(all_sites, a.count))
     shard, shards = (int(x) for x in a.shard.split("/"))
-    numbered = list(enumerate(chosen))[shard::shards]
+    numbered = list(enumerate(chosen))[a.skip:][shard::shards]
     print(f"# {len(all_sites)} mutant sites in {gold} ({dead} assigns drive nothing: skipped); checking {len(numbered)} on {a.sim}", file=sys.stderr)
 
     budget = [0] * len(stages)     # clocks of each intact run, times 3: a mutant that stalls is caught there

@@ -293,6 +293,11 @@ def wav_header(path: str | Path) -> tuple[int, int, int, int]:
                 elif cid == b"data":
                     if fmt is None:
                         raise DatasetError(f"WAV file {path} has its data chunk before the fmt chunk")
+                    riff_end = 8 + struct.unpack(order + "I", head[4:8])[0]
+                    if riff_end < f.tell():
+                        # readers stop at the RIFF size: the chunks beyond it do not exist for them
+                        raise DatasetError(f"WAV file {path} is damaged: its RIFF header ends the file at byte "
+                                           f"{riff_end}, before its data chunk")
                     left = size - f.tell()
                     if clen > left:
                         raise DatasetError(f"WAV file {path} is truncated: its header announces {clen} bytes "

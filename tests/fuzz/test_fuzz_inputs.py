@@ -137,6 +137,17 @@ def test_damaged_wav_is_read_or_refused(tmp_path_factory, data):
     assert x.ndim == 1 and x.size <= 60 * 8000 and np.all(np.abs(x) <= 1.0)
 
 
+def test_a_riff_size_that_ends_before_the_data_chunk_is_refused(tmp_path):
+    """Found by the fuzz test above: scipy's reader stops at the RIFF size and then fails with an
+    UnboundLocalError (no fmt chunk read) instead of an error of its own."""
+    raw = bytearray(GOOD_WAV)
+    raw[4:6] = b"\x00\x00"
+    path = tmp_path / "x.wav"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DatasetError, match="RIFF header ends the file"):
+        read_wav(path)
+
+
 def test_a_one_hertz_header_is_refused_before_allocating(tmp_path):
     raw = bytearray(GOOD_WAV)
     raw[24:28] = struct.pack("<I", 1)
