@@ -347,11 +347,11 @@ class Expectation:
         """``results.payload`` of one frame."""
         return self.result.pack_one({"y": [int(v) for v in y], "decision": decision, "last": int(last)})
 
-    def load_words(self, beats: list[dict]) -> list[int]:
-        if not beats:
-            return []
-        cols = {name: np.array([b[name] for b in beats]) for name in ("value", "k", "device", "node", "bias")}
-        return self.load.pack(cols, len(beats))
+    def load_array(self, beats: list[dict]) -> np.ndarray:
+        """``load.payload`` of every beat, in order: ``(beats, words64)`` uint64."""
+        cols = {name: np.array([b[name] for b in beats], dtype=np.int64)
+                for name in ("value", "k", "device", "node", "bias")}
+        return self.load.pack_array(cols, len(beats))
 
 
 def verilog_ports(text: str, top: str) -> dict[str, tuple[str, int]]:

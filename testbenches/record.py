@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .job import RESET_CLOCKS, Job, Segment, load_schedule, probe_frames, run_budget, segments, tail_clocks
-from .predict import Expectation, ints_to_words
+from .predict import Expectation, ints_to_words, words_to_ints
 
 __all__ = ["Recording", "Driver", "Stimulus", "record", "STOPS", "prepare"]
 
@@ -105,7 +105,7 @@ class Stimulus:
     @classmethod
     def of(cls, job: Job, exp: Expectation, cut: bool = False, delay: int = 0) -> Stimulus:
         beats, load_at = load_schedule(job, job.design.params)
-        return cls(exp.frame_array(), ints_to_words(exp.load_words(beats), exp.load.words64),
+        return cls(exp.frame_array(), exp.load_array(beats),
                    np.array(load_at, dtype=np.int64), probe_frames(job, exp.n_frames),
                    run_budget(job, len(beats), exp.n_frames), tail_clocks(job), cut, delay)
 
@@ -212,10 +212,9 @@ async def record(dut, job: Job, stims: list[Stimulus], words: dict[str, int]) ->
         while True:
             ctl, new_load, new_frame = drv.inputs()
             if new_load is not None:
-                dut.load_payload.value = int.from_bytes(stim.load_words[new_load].astype("<u8").tobytes(), "little")
+                dut.load_payload.value = words_to_ints(stim.load_words[new_load:new_load + 1])[0]
             if new_frame is not None:
-                dut.frames_payload.value = int.from_bytes(stim.frame_words[new_frame].astype("<u8").tobytes(),
-                                                          "little")
+                dut.frames_payload.value = words_to_ints(stim.frame_words[new_frame:new_frame + 1])[0]
             if ctl != wrote:
                 h_ctl.value = wrote = ctl
             await fe
