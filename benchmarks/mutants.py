@@ -16,10 +16,12 @@ verification harness):
   ``[28:0]`` padded: the operand one bit narrower).
 
 Each mutant is checked like ``memres verify`` checks a core of a configuration (a random readout
-loaded, the corner sequences of ``testbenches/stimulus.py`` and random ones, a corner readout written
-while frames flow, a reset in the middle of a sequence), first with inputs and results at 0.7; a
-survivor then also with the two readouts and long sequences that saturate the sequence sums, then all
-of it under heavy back-pressure (inputs always valid, results taken 3 % of the clocks). It is
+loaded, the corner sequences of ``testbenches/stimulus.py`` with the rounding-tie sequences of
+``testbenches/directed.py`` and random ones, a corner readout written while frames flow, a reset in
+the middle of a sequence), first with inputs and results at 0.7; a survivor then the same under heavy
+back-pressure (inputs always valid, results taken 3 % of the clocks), then with the readouts and long
+sequences that saturate the sequence sums (``stimulus.saturation_runs``: all outputs alike, and all
+but one with that one on the clamp's edge). It is
 *caught* when a run reports a mismatch (or the simulator rejects the Verilog: *invalid*), *survived*
 otherwise. A survivor is then checked for equivalence with the intact core by Yosys (``equiv_make``,
 ``equiv_simple -seq 5``, ``equiv_induct -seq 5``, ``equiv_status -assert``): *equivalent* when
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import shutil
@@ -45,7 +48,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from memres.pygen.verify import check_design, load_design, write_verilog  # noqa: E402
-from memres.testbenches.stimulus import corner_readout, corner_reset, corner_sequences, saturating_run  # noqa: E402
+from memres.testbenches.directed import tie_sequences  # noqa: E402
+from memres.testbenches.stimulus import TIE_SEARCH_PAIRS, corner_readout, corner_reset, corner_sequences, \
+    saturation_runs  # noqa: E402
 
 OPS = [(" + ", " - "), (" - ", " + "), (" < ", " <= "), (" <= ", " < "), (" > ", " >= "), (" >= ", " > "),
        (" == ", " != "), (" != ", " == "), (" & ", " | "), (" | ", " ^ "), (" ^ ", " | "), (" >> ", " << "),
@@ -158,15 +163,20 @@ def main() -> int:
                     help="leave out the first N chosen mutants (to go on with a stopped run)")
     ap.add_argument("--shard", default="0/1", metavar="I/N",
                     help="check only every N-th chosen mutant from the I-th (run N of these side by side)")
+    ap.add_argument("--lines", help="only the sites on these lines of the generated Verilog (comma-separated; "
+                    "e.g. the survivors of an earlier run)")
     ap.add_argument("--random", type=int, default=3, help="random sequences after the corner ones")
     ap.add_argument("--max-len", type=int, default=4, help="length of the corner and random sequences (long "
                     "saturating ones: 4x)")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per simulation")
+    ap.add_argument("--equiv-timeout", type=float, default=60.0, help="seconds for Yosys' equivalence check")
     ap.add_argument("--no-equiv", action="store_true", help="skip the Yosys equivalence check of survivors")
     ap.add_argument("--json", help="append the per-mutant lines to this file")
     ap.add_argument("--work", help="working folder (default: a temporary one)")
     a = ap.parse_args()
 
+    if shutil.which("ccache") and "OBJCACHE" not in os.environ:
+        os.environ["OBJCACHE"] = "ccache"      # the Verilator runtime's objects are the same in every build
     work = Path(a.work or tempfile.mkdtemp(prefix="memres-mutants-")).resolve()
     work.mkdir(parents=True, exist_ok=True)
     design, _ = load_design(a.config, lanes=a.lanes, n_inputs=a.inputs, n_outputs=a.outputs, seed=a.seed)
@@ -178,19 +188,26 @@ def main() -> int:
     reloads = [(n_frames // 2, *corner_readout(design, np.random.default_rng([a.seed, 2])))]
     resets = [r for r in [corner_reset(design, seqs, np.random.default_rng([a.seed, 3]))] if r]
     quick = (list(seqs), list(reloads), list(resets))
-    for sign in (1, -1):      # then the runs that saturate the sequence sums (as `memres verify --stimulus corners`)
-        sat = saturating_run(design, sign)
-        if sat is not None:
-            reloads.append((n_frames, sat[0], sat[1]))
-            seqs.append(sat[2])
-            n_frames += len(sat[2])
+    # then the runs that saturate the sequence sums (as `memres verify --stimulus corners`)
+    for w, b, sat in saturation_runs(design):
+        reloads.append((n_frames, w, b))
+        seqs.append(sat)
+        n_frames += len(sat)
+    ties = tie_sequences(design, np.random.default_rng([a.seed, 1]), max_pairs=TIE_SEARCH_PAIRS, prove=True)
+    print(f"# rounding ties: {ties.summary()}", file=sys.stderr)
+    for t in ties.missed + ties.impossible:
+        print(f"#   {'not reached' if t in ties.missed else 'unreachable'}: {t[0]} rounding, residue {t[1]}, "
+              f"device {t[2]}", file=sys.stderr)
     # Stages, each run only if the mutant survived the one before: the corner and random sequences (most
-    # mutants fail there, in a fraction of a second), then with the saturating runs, then the same under
-    # heavy back-pressure.
-    stages = [(*quick, 0.7, 0.7), (seqs, reloads, resets, 0.7, 0.7), (seqs, reloads, resets, 1.0, 0.03)]
+    # mutants fail there, in a fraction of a second), then the same under heavy back-pressure, then with
+    # the long runs that saturate the sequence sums.
+    stages = [(*quick, 0.7, 0.7), (*quick, 1.0, 0.03), (seqs, reloads, resets, 0.7, 0.7)]
     text = gold.read_text()
     lines = text.splitlines()
     all_sites, dead = sites(text)
+    if a.lines:
+        keep = {int(x) for x in a.lines.split(",")}
+        all_sites = [x for x in all_sites if x[0] + 1 in keep]
     chosen = all_sites if a.count <= 0 or a.count >= len(all_sites) else \
         sorted(random.Random(a.seed).sample(all_sites, a.count))
     shard, shards = (int(x) for x in a.shard.split("/"))
@@ -240,7 +257,7 @@ def main() -> int:
         elif status == "invalid":
             row.update(detail)
         else:
-            row["equivalence"] = "skipped" if a.no_equiv else equivalent(gold, mv, mdir, a.timeout)
+            row["equivalence"] = "skipped" if a.no_equiv else equivalent(gold, mv, mdir, a.equiv_timeout)
         totals[status] = totals.get(status, 0) + 1
         line = json.dumps(row)
         print(line, flush=True)

@@ -172,10 +172,12 @@ class InputProjection(CoreBlock):
 
         # output: pulse codes q = clamp(rshr(p gain + center, B_k), 0, q_max); one adder,
         # the center and rshr's rounding half being one constant
+        # The end pass takes code 0 (A = 0: no move) where it writes the idle-relaxed state; without an
+        # idle gap it writes nothing and its code is never used, so no multiplexer is built.
         _, gain_beat = st["gain"]
         with m.If(advance):
             end_pass = gain_beat.node >= p.n_virtual
             for lane in range(lanes):
                 code = clamp(rshr(s_pg[lane], k.fx.gain_bits, offset=int(k.center)), 0, k.q_max)
-                m.d.sync += self.o.p.q[lane].eq(Mux(end_pass, 0, code))
+                m.d.sync += self.o.p.q[lane].eq(Mux(end_pass, 0, code) if p.has_idle else code)
         return m

@@ -43,7 +43,7 @@ from memres.testbenches.verilator_coverage import COVERAGE_ARGS, COVERAGE_FILE, 
 from memres.hdl.top import core_timing
 from memres.testbenches.predict import Design, random_readout, read_ports
 from memres.testbenches.stimulus import CORNER_HANDSHAKES, STIMULI, corner_readout, corner_sequences, \
-    corner_reset, random_sequences, saturating_run
+    corner_reset, random_sequences, saturation_runs
 from memres.sw_model.atomic import check_output_path
 from memres.sw_model.errors import MemresError
 from amaranth.hdl import Shape
@@ -425,13 +425,11 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
             r_rng = np.random.default_rng([s, 2])
             reloads = [(int(r_rng.integers(1, n_frames)), *(corner_readout(design0, r_rng) if stimulus == "corners"
                                                                 else random_readout(design0.params, r_rng)))]
-            for sign in ((1, -1) if stimulus == "corners" else ()):
-                # last, readouts and long sequences that drive the sequence sums into their clamps
-                sat = saturating_run(design0, sign)
-                if sat is not None:
-                    reloads.append((n_frames, sat[0], sat[1]))
-                    seqs.append(sat[2])
-                    n_frames += len(sat[2])
+            # last, readouts and long sequences that drive the sequence sums into their clamps
+            for w, b, sat in (saturation_runs(design0) if stimulus == "corners" else ()):
+                reloads.append((n_frames, w, b))
+                seqs.append(sat)
+                n_frames += len(sat)
         repro = _reproduce(source, verilog if given else None, sim, s, lanes,
                            sequences if with_test or test is None else 0, n_inputs, n_outputs, random_count,
                            readout, out / "reproduce") + (" --stimulus corners" if stimulus == "corners" else "") + \

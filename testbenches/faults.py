@@ -12,6 +12,7 @@ intact ``design``.
 fault                  what is wrong
 =====================  ==========================================================================
 cell_rounding          the cell array's ``rshr`` floors instead of rounding (decay, move, current)
+cell_rounding_tie      the cell array's ``rshr`` adds one LSB more than half: wrong at one residue only
 pulse_rounding         the projection's pulse-code ``rshr`` floors instead of rounding
 decay_lsb              one device's decay factor ``r[n]`` one LSB too large
 g0_lsb                 the resting state ``g0`` one LSB too large
@@ -75,6 +76,13 @@ def _floor_shift(x, s, offset=0):
     if offset:
         x = x + offset
     return x >> s if s > 0 else x << -s
+
+
+def _tie_shift(x, s, offset=0):
+    """``rshr`` whose rounding constant is one LSB too large: wrong only where the shifted-out bits are
+    ``2^(s-1) - 1``, which random stimulus almost never makes (``testbenches.directed.tie_sequences``)."""
+    from memres.hdl.arith import rshr
+    return rshr(x, s, offset=offset + 1) if s > 0 else rshr(x, s, offset=offset)
 
 
 # --- broken blocks: the intact block inside, its handshake miswired --------------------------
@@ -247,6 +255,8 @@ def _plain(build: Callable[[Design], ReservoirCore]) -> Callable[[Design], tuple
 FAULTS: dict[str, tuple[str, Callable[[Design], tuple[ReservoirCore, tuple]]]] = {
     "cell_rounding": ("cell array rshr floors instead of rounding",
                       _patching((memres.hdl.cell_array, "rshr", _floor_shift))),
+    "cell_rounding_tie": ("cell array rshr rounds up from one LSB below the half (a rounding tie)",
+                          _patching((memres.hdl.cell_array, "rshr", _tie_shift))),
     "pulse_rounding": ("pulse-code rshr floors instead of rounding",
                        _patching((memres.hdl.projection, "rshr", _floor_shift))),
     "decay_lsb": ("decay factor r[N/2] one LSB off", _plain(_decay_lsb)),

@@ -7,12 +7,17 @@ import numpy as np
 from amaranth.lib import data
 
 from memres.hdl.design import Design
+from memres.testbenches.directed import apart_runs, tie_sequences
 
-__all__ = ["random_sequences", "corner_sequences", "corner_readout", "saturating_run", "corner_reset", "STIMULI",
-           "CORNER_HANDSHAKES", "SATURATION_FRAMES_MAX"]
+__all__ = ["random_sequences", "corner_sequences", "corner_readout", "saturating_run", "saturation_runs",
+           "corner_reset", "STIMULI", "CORNER_HANDSHAKES", "SATURATION_FRAMES_MAX"]
 
 #: Longest sequence :func:`saturating_run` makes (frames); beyond it the sums' clamp is left unreached.
 SATURATION_FRAMES_MAX = 100_000
+
+#: (device, state) pairs the rounding-tie search of :func:`corner_sequences` may visit (a core of a few
+#: devices needs some thousands; a larger one keeps what it found by then).
+TIE_SEARCH_PAIRS = 20_000
 
 #: Stimulus modes of ``memres verify --stimulus``.
 STIMULI = ("random", "corners")
@@ -49,7 +54,8 @@ def corner_sequences(design: Design, rng: np.random.Generator, count: int, max_l
     top and decay to rest; the classifier's running sums saturate, ``seq_limit``); inputs alternating
     between full scale and zero frame by frame and input by input (largest steps of the state);
     one input at full scale, the others zero (one mask sign at a time); ``u_max - 1`` and 1 (the
-    codes next to the ends).
+    codes next to the ends); the shortest sequences that put the roundings of the pulse code, decay,
+    move and current on their rounding boundaries (:func:`testbenches.directed.tie_sequences`).
     """
     p, c = design.params, design.n_inputs
     u = p.k.u_max
@@ -62,6 +68,7 @@ def corner_sequences(design: Design, rng: np.random.Generator, count: int, max_l
         s = np.zeros((3, c))
         s[:, i] = u
         out.append(s)
+    out += tie_sequences(design, rng, max_pairs=TIE_SEARCH_PAIRS).sequences
     out = [np.asarray(s, dtype=np.int64) for s in out]
     return out + random_sequences(design, rng, count, max_len)
 
@@ -104,6 +111,22 @@ def saturating_run(design: Design, sign: int = 1) -> tuple[np.ndarray, np.ndarra
     if frames > SATURATION_FRAMES_MAX:
         return None
     return w, b, np.full((frames, design.n_inputs), p.k.u_max, dtype=np.int64)
+
+
+def saturation_runs(design: Design) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Every run of the corner stimulus that drives the sequence sums into their clamps, ``[(w, b, sequence)]``,
+    each with the readout to write before it: :func:`saturating_run` both ways (every output in the
+    clamp), then :func:`testbenches.directed.apart_runs` (every output but one in the clamp, that one on
+    its edge)."""
+    from memres.hdl.top import core_timing
+    up, down = saturating_run(design, 1), saturating_run(design, -1)
+    runs = [r for r in (up, down) if r is not None]
+    runs += apart_runs(design, up[0], SATURATION_FRAMES_MAX) if up is not None else []
+    # The next run's readout is written once its frames are due, while the last frames of this one may
+    # still be in the pipeline: a few more frames of the same input keep its last frames on its readout.
+    t = core_timing(design.params)
+    tail = -(-t.latency // t.cycles_per_frame) + 4
+    return [(w, b, np.concatenate([q, np.repeat(q[-1:], tail, axis=0)])) for w, b, q in runs]
 
 
 def corner_reset(design: Design, seqs: list[np.ndarray], rng: np.random.Generator) -> tuple[int, int] | None:

@@ -113,7 +113,9 @@ def pulse_beats(p: CoreParams, seqs, codes: bool = False) -> list[dict]:
                 lanes = []
                 for lane in range(p.lanes):
                     n = p.device_of(slot, lane)
-                    lanes.append(None if n is None else (0 if node >= p.n_virtual else int(q[node, n])))
+                    # the end pass: code 0 where it writes the idle-relaxed state, else never used
+                    end = node >= p.n_virtual
+                    lanes.append(None if n is None or (end and not p.has_idle) else (0 if end else int(q[node, n])))
                 out.append(_beat(p, row, node, slot, t, len(s), q=lanes))
     return out
 

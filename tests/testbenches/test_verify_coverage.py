@@ -10,7 +10,8 @@ from memres.pygen.verify import VerifyError, load_design, verify
 from memres.testbenches.verilator_coverage import format_summary, merge, read_coverage, reachable, summarise, uncovered, \
     unreachable_reason
 from memres.sw_model.fixed import FixedReservoir
-from memres.testbenches.stimulus import corner_readout, corner_sequences, saturating_run
+from memres.testbenches.directed import APART, apart_runs
+from memres.testbenches.stimulus import SATURATION_FRAMES_MAX, corner_readout, corner_sequences, saturating_run
 
 
 TINY = Path(__file__).resolve().parents[2] / "examples" / "tiny.json"
@@ -96,3 +97,25 @@ def test_saturating_run_passes_the_limit(sign):
     feats = FixedReservoir(d.config.reservoir, d.config.fixed, 3).run_batch(seq[None])[0]
     y = sign * (feats @ np.clip(w, -p.weight_max, p.weight_max) + b)
     assert np.cumsum(y, axis=0).max() > p.seq_limit > y.max() * d.config.fixed.max_frames
+
+
+def test_apart_runs_make_the_start_value_and_the_clamp_decide():
+    """Every output but one in the clamp, that one on its edge: the decisions then see a sequence sum one
+    LSB off (here the start value 1 instead of 0, the classifier rule's own ``start``), which they do not
+    when every output saturates alike."""
+    from memres.sw_model.classify import running_decisions
+    d, _ = load_design(TINY, n_inputs=3, n_outputs=3)
+    p = d.params
+    up = saturating_run(d, 1)
+    runs = apart_runs(d, up[0], SATURATION_FRAMES_MAX)
+    assert len(runs) == sum(len(v) for v in APART.values())     # every landing found (each checked inside)
+    res = FixedReservoir(d.config.reservoir, d.config.fixed, 3)
+
+    def turned(w, b, seq):
+        y = (res.run_batch(seq[None])[0] @ w + b)[None]
+        _, dec = running_decisions(y, p.seq_limit)
+        _, dec1 = running_decisions(y, p.seq_limit, start=np.ones((1, 3), dtype=np.int64))
+        return bool((dec != dec1).any())
+
+    assert not turned(*up)
+    assert any(turned(*r) for r in runs)

@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 
 from memres.pygen.verify import check_design
-from memres.testbenches.stimulus import corner_reset, random_sequences
+from memres.testbenches.stimulus import TIE_SEARCH_PAIRS, corner_reset, random_sequences
 from memres.sw_model.config import config_from_dict
+from memres.testbenches.directed import tie_sequences
 from memres.testbenches.faults import FAULTS, fault_verilog
 from memres.testbenches.predict import Design, random_readout
 
 #: Where each fault must first show (a substring of the mismatch's signal).
 FIRST_SIGNAL = {
-    "cell_rounding": "trace lane", "pulse_rounding": "trace lane", "decay_lsb": "trace lane",
+    "cell_rounding": "trace lane", "cell_rounding_tie": "trace lane", "pulse_rounding": "trace lane", "decay_lsb": "trace lane",
     "g0_lsb": "trace lane", "mask_sign": "trace lane", "swapped_weight": "results y[0]",
     "valid_not_held": "results__valid",
     # frames offered while the projection is busy are lost: the probe's next result is not valid when due
@@ -53,6 +54,8 @@ def test_every_fault_has_an_expected_signal():
 
 def _caught(design, fault, tmp_path, p_ready=0.3):
     seqs = random_sequences(design, np.random.default_rng(2), 6, 8)
+    if fault == "cell_rounding_tie":      # random stimulus does not reach the residue (test below)
+        seqs += tie_sequences(design, np.random.default_rng(2), max_pairs=TIE_SEARCH_PAIRS).sequences
     v = fault_verilog(design, fault, tmp_path / f"{fault}.v")
     # a readout switched at run time (after frame 5) shows whether loads arrive
     reloads = [(5, *random_readout(design.params, np.random.default_rng(9)))] if fault == "load_dropped" else []
@@ -87,6 +90,18 @@ def test_reset_in_the_middle_of_a_sequence_both_engines(design, tmp_path):
 @pytest.mark.parametrize("fault", sorted(f for f in FAULTS if not f.startswith("serial_")))
 def test_fault_is_caught(design, fault, tmp_path):
     _caught(design, fault, tmp_path)
+
+
+def test_rounding_tie_needs_the_directed_stimulus(design, tmp_path):
+    """A rounding constant one LSB off passes a long random run; the tie sequences catch it at once."""
+    v = fault_verilog(design, "cell_rounding_tie", tmp_path / "tie.v")
+    ties = tie_sequences(design, np.random.default_rng(2), max_pairs=TIE_SEARCH_PAIRS)
+    assert any(t[0] in ("move", "current") for t in ties.reached), ties.summary()
+    runs = {name: check_design(design, v, seqs, seed=3, sim="verilator", run_dir=tmp_path / name)
+            for name, seqs in (("random", random_sequences(design, np.random.default_rng(2), 300, 30)),
+                               ("ties", ties.sequences))}
+    assert runs["random"]["passed"] and runs["random"]["compared"] > 10 ** 5
+    assert not runs["ties"]["passed"] and "trace lane" in runs["ties"]["first_mismatch"]["signal"]
 
 
 @pytest.mark.parametrize("fault", [f for f in sorted(FAULTS) if f.startswith("serial_")] + list(SERIAL_CHECKED))
