@@ -9,7 +9,8 @@ memory) or the generator gives another identity.
 
 ``memres verify`` stores a small record per identity (:func:`store`) under
 ``<cache>/verified/<identity>.json`` (the cache root of
-:func:`testbenches.toolchain.cache_dir`): one section per kind of check,
+:func:`testbenches.toolchain.cache_dir`; ``$MEMRES_VERIFIED_DIR`` names another
+folder, as the tests do): one section per kind of check,
 ``core`` (the core against the integer model, transaction by transaction) and
 ``uart`` (the board top, link and core, over the bit-level UART simulation),
 each with the values compared, the mismatches, the date and the command.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +33,7 @@ from memres.pygen.generate import core_of, to_verilog
 from memres.sw_model.atomic import atomic_write_text
 from memres.testbenches.toolchain import cache_dir
 
-__all__ = ["core_identity", "record_path", "store", "load", "coverage", "hint", "KINDS"]
+__all__ = ["core_identity", "record_path", "RECORDS_ENV", "store", "load", "coverage", "hint", "KINDS"]
 
 #: The sections of a record: the core check and the board top's UART check.
 KINDS = ("core", "uart")
@@ -57,8 +59,13 @@ def core_identity(design: Design) -> dict:
             "lanes": p.lanes, "readout": str(p.readout), "weight_ram": p.weight_ram, "readout_weights": weights}
 
 
+#: Environment variable naming the records' folder instead of ``<cache>/verified``.
+RECORDS_ENV = "MEMRES_VERIFIED_DIR"
+
+
 def record_path(key: str) -> Path:
-    return cache_dir() / "verified" / f"{key}.json"
+    root = os.environ.get(RECORDS_ENV)
+    return (Path(root).expanduser() if root else cache_dir() / "verified") / f"{key}.json"
 
 
 def load(identity: dict) -> dict | None:

@@ -121,9 +121,10 @@ def test_an_unchanged_build_is_not_run_again(ice40, tiny_config):
 
 def test_a_build_reports_the_verification_that_covers_it(ice40, tiny_config, tmp_path, monkeypatch):
     """Not found: null and the command to run; after `memres verify --board` of the same core: that run."""
+    from memres.pygen.verified import RECORDS_ENV
     from memres.pygen.verify import verify
     with monkeypatch.context() as m:
-        m.setenv("MEMRES_CACHE", str(tmp_path / "empty-cache"))     # no record there
+        m.setenv(RECORDS_ENV, str(tmp_path / "no-records"))     # no record there
         r = build(tiny_config, "icebreaker", ice40["out_dir"], n_inputs=8, n_outputs=4)
         assert r["reused"] and r["verification"] is None
         assert f"memres verify {tiny_config} --board icebreaker" in r["verification_hint"]

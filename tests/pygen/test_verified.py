@@ -25,8 +25,16 @@ TINY = Path(__file__).resolve().parents[2] / "examples/tiny.json"
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     """Records in a folder of this test's own."""
-    monkeypatch.setenv("MEMRES_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+    monkeypatch.setenv(verified.RECORDS_ENV, str(tmp_path / "records"))
+    return tmp_path / "records"
+
+
+def test_records_live_in_the_cache_folder_unless_told(tmp_path, monkeypatch):
+    monkeypatch.delenv(verified.RECORDS_ENV, raising=False)
+    monkeypatch.setenv("MEMRES_CACHE", str(tmp_path / "c"))
+    assert verified.record_path("ab") == tmp_path / "c" / "verified" / "ab.json"
+    monkeypatch.setenv(verified.RECORDS_ENV, str(tmp_path / "r"))
+    assert verified.record_path("ab") == tmp_path / "r" / "ab.json"
 
 
 def test_the_board_table_chooses_the_core_options():
@@ -90,7 +98,7 @@ def test_a_build_finds_a_passing_record_and_only_that(cache):
     # a passing one does
     path = verified.store(ident, "core", _result(), command="memres verify x --board icebreaker",
                           board="icebreaker")
-    assert path.parent == cache / "verified"
+    assert path.parent == cache
     v = build_mod._verification(core, TINY, spec)["verification"]
     assert v["core"]["compared"] == 1234 and v["core"]["mismatches"] == 0 and v["uart"] is None
     assert v["core_options"] == {"lanes": 1, "readout": "serial", "weight_ram": "spram"}
