@@ -14,7 +14,22 @@ from typing import Callable
 
 from .pll import PllPlan, solve_pll
 
-__all__ = ["BoardSpec", "BOARDS", "board_for_family"]
+__all__ = ["BoardSpec", "BoardCore", "BOARDS", "board_for_family"]
+
+
+@dataclass(frozen=True)
+class BoardCore:
+    """The options of the core a board build puts behind the link (:meth:`BoardSpec.core_options`).
+
+    ``memres build`` builds this core and ``memres verify --board`` checks it: both ask
+    :meth:`BoardSpec.core_options`, so the checked core is the built one.
+    """
+    lanes: int
+    readout: str        # "parallel" | "serial" (hdl.params.READOUT_MODES)
+    weight_ram: str     # "block" | "spram" (CoreParams.weight_ram)
+
+    def describe(self) -> dict:
+        return {"lanes": self.lanes, "readout": self.readout, "weight_ram": self.weight_ram}
 
 
 @dataclass(frozen=True)
@@ -48,6 +63,13 @@ class BoardSpec:
     def weight_ram(self, readout: str) -> str:
         """The readout's weight memory for ``readout`` ("parallel" | "serial") on this board."""
         return self.serial_weight_ram if str(readout) == "serial" else "block"
+
+    def core_options(self, *, lanes: int | None = None, readout: str | None = None) -> BoardCore:
+        """The core of a build for this board: ``lanes`` (default 1), ``readout`` (default the board's) and
+        the weight memory that readout gets here. The one place where a board build's core options are chosen.
+        """
+        readout = self.default_readout if readout is None else str(readout)
+        return BoardCore(1 if lanes is None else int(lanes), readout, self.weight_ram(readout))
 
     def pll(self, f_out: float) -> PllPlan:
         return solve_pll(self.family, self.f_osc, f_out)

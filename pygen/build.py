@@ -31,11 +31,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from memres.hdl.board import BoardTop, PllError, ReservoirBoard, plan_clock
 from memres.hdl.boards import BOARDS
+from memres.hdl.design import Design
 from memres.hdl.link import line_timing
 from memres.pygen import generate as gen
+from memres.pygen import verified
 from memres.pygen.console import MODEL_HELP, MODEL_METAVAR, add_output_flags
 from memres.pygen.options import HardwareOptions
 from memres.pygen.source import load_source
@@ -45,7 +48,7 @@ from memres.sw_model.errors import MemresError
 from memres.sw_model.speech import frontend_config
 from memres.testbenches.toolchain import ToolchainError, yowasp_env
 
-__all__ = ["BuildError", "build", "make_design", "parse_nextpnr_log", "parse_yosys_report", "prewarm",
+__all__ = ["BuildError", "build", "make_board", "BoardDesign", "make_design", "parse_nextpnr_log", "parse_yosys_report", "prewarm",
            "add_arguments", "run", "DEFAULT_CLOCK_MHZ", "DEFAULT_BAUD", "DEFAULT_READOUT"]
 
 logger = logging.getLogger(__name__)
@@ -78,13 +81,24 @@ class BuildError(MemresError, ValueError):
 
 # --- the design ---------------------------------------------------------------------------------
 
-def make_design(source, board: str, *, lanes: int = 1, baud: float = DEFAULT_BAUD, clock_mhz: float | None = None,
-                n_inputs: int | None = None, n_outputs: int | None = None, readout: str | None = None):
-    """(ReservoirBoard, source info, PllPlan or None, BoardSpec) for a model or configuration file.
+class BoardDesign(NamedTuple):
+    """What :func:`make_board` makes: the board design, its source and clock, and the core's design record."""
+    board: ReservoirBoard
+    info: dict
+    pll: object            # PllPlan or None
+    spec: object           # BoardSpec
+    core: Design           # the design record of the core behind the link (what `memres verify --board` checks)
+
+
+def make_board(source, board: str, *, lanes: int | None = None, baud: float = DEFAULT_BAUD,
+               clock_mhz: float | None = None, n_inputs: int | None = None, n_outputs: int | None = None,
+               readout: str | None = None) -> BoardDesign:
+    """The board design of a model or configuration file (:class:`BoardDesign`).
 
     The ReservoirBoard runs at the board's clock: the oscillator's, or the
-    PLL's output when ``clock_mhz`` differs from it. ``readout``: the
-    crossbar variant, default :data:`DEFAULT_READOUT` of the board.
+    PLL's output when ``clock_mhz`` differs from it. The core's options (lanes,
+    readout crossbar, weight memory) are the board table's
+    (:meth:`hdl.boards.BoardSpec.core_options`, the same call as ``memres verify --board``).
     """
 
     if board not in BOARDS:
@@ -102,11 +116,21 @@ def make_design(source, board: str, *, lanes: int = 1, baud: float = DEFAULT_BAU
         line_timing(clk, baud)    # before any hardware exists: a refused build leaves no unused core behind
     except ValueError as e:       # BaudError, or a timeout shorter than two bytes at this baud rate
         raise BuildError(str(e)) from None
-    readout = spec.default_readout if readout is None else readout
-    core, info = gen.build_core(source, lanes=lanes, n_inputs=n_inputs, n_outputs=n_outputs, trace=False,
-                                readout=readout, weight_ram=spec.weight_ram(readout))
-    design = ReservoirBoard(core, clk, baud, config_hash=info["config_hash"], version=__version__)
-    return design, info, pll, spec
+    record, src = gen.board_design(source, board, lanes=lanes, readout=readout, n_inputs=n_inputs,
+                                   n_outputs=n_outputs)
+    core = gen.core_of(record, trace=False)
+    design = ReservoirBoard(core, clk, baud, config_hash=src.info["config_hash"], version=__version__)
+    return BoardDesign(design, src.info, pll, spec, record)
+
+
+def make_design(source, board: str, *, lanes: int = 1, baud: float = DEFAULT_BAUD, clock_mhz: float | None = None,
+                n_inputs: int | None = None, n_outputs: int | None = None, readout: str | None = None):
+    """(ReservoirBoard, source info, PllPlan or None, BoardSpec) for a model or configuration file
+    (:func:`make_board` without the design record). ``readout``: default :data:`DEFAULT_READOUT` of the board.
+    """
+    b = make_board(source, board, lanes=lanes, baud=baud, clock_mhz=clock_mhz, n_inputs=n_inputs,
+                   n_outputs=n_outputs, readout=readout)
+    return b.board, b.info, b.pll, b.spec
 
 
 def _synth_overrides(family: str, seed: int = 1) -> dict:
@@ -361,8 +385,9 @@ def build(source, board: str = "icebreaker", out_dir=None, *, lanes: int = 1, ba
     t0 = time.perf_counter()
     if not isinstance(seeds, int) or seeds < 1:
         raise BuildError(f"--seeds must be a whole number of at least 1, not {seeds!r}")
-    design, info, pll, spec = make_design(source, board, lanes=lanes, baud=baud, clock_mhz=clock_mhz,
-                                          n_inputs=n_inputs, n_outputs=n_outputs, readout=readout)
+    made = make_board(source, board, lanes=lanes, baud=baud, clock_mhz=clock_mhz, n_inputs=n_inputs,
+                      n_outputs=n_outputs, readout=readout)
+    design, info, pll, spec = made.board, made.info, made.pll, made.spec
     top = BoardTop(spec, design, pll)
     out = Path(out_dir if out_dir is not None else f"build-{board}")
     build_dir = out / "build"
@@ -373,7 +398,8 @@ def build(source, board: str = "icebreaker", out_dir=None, *, lanes: int = 1, ba
     stamp = build_dir / STAMP
     reused = reuse and stamp.is_file() and (build_dir / bit_name).is_file() and \
         json.loads(stamp.read_text()).get("key") == key
-    report = _base_report(design, spec, pll, info, source, lanes, baud, out)
+    report = _base_report(design, spec, pll, info, source, made.core.lanes, baud, out)
+    report.update(_verification(made.core, source, spec))
     if not reused:
         stamp.unlink(missing_ok=True)
         (build_dir / bit_name).unlink(missing_ok=True)
@@ -435,6 +461,17 @@ def _base_report(design, spec, pll, info, source, lanes, baud, out) -> dict:
         "link_frames_per_s": min(fmt.frames_per_second(baud, 0x01), fmt.frames_per_second(baud, 0x81)),
         "out_dir": str(out),
     }
+
+
+def _verification(core: Design, source, spec) -> dict:
+    """``verification``: the recorded ``memres verify`` run that covers this core (pygen.verified), or None
+    with ``verification_hint`` naming the command to run; ``core_key``: the core's identity."""
+    identity = verified.core_identity(core)
+    cov = verified.coverage(identity)
+    out = {"core_key": identity["key"], "verification": cov}
+    if cov is None:
+        out["verification_hint"] = verified.hint(identity, source, spec.name, default_readout=spec.default_readout)
+    return out
 
 
 def _config_of(source):
@@ -531,8 +568,24 @@ def summary(r: dict) -> str:
         f"frames/s), "
         f"device-time factor {r['device_time_factor']:.3g} (device time emulated per second); "
         f"the UART at {r['baud']} baud carries {r['link_frames_per_s']:,.0f} frames/s",
+        "  " + _verification_line(r),
         f"  report: {Path(r['out_dir']) / 'report.json'}",
     ])
+
+
+def _verification_line(r: dict) -> str:
+    v = r.get("verification")
+    if not v:
+        return f"not verified: {r.get('verification_hint', 'no verification recorded')}"
+    c, o = v["core"], v["core_options"]
+    line = (f"verified ({c['date']}): {o['readout']} readout, {o['lanes']} lane(s), weights in {o['weight_ram']} "
+            f"RAM; {c['compared']:,} values compared, 0 mismatches"
+            + (f", {c['test_utterances']} test utterances (RTL accuracy {c['accuracy']:.2%})"
+               if c.get("test_utterances") else "") + f" (`{c['command']}`)")
+    if v.get("uart"):
+        u = v["uart"]
+        line += f"; board top over the UART: {u['sequences']} sequences, {u['compared']:,} values, 0 mismatches"
+    return line
 
 
 if __name__ == "__main__":   # python -m memres.pygen.build --prewarm

@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         if "--json" in argv:
             print(json.dumps({"error": f"{e.parser.prog}: {e}", "type": type(e).__name__}))
         return 2
+    args.argv = argv     # the command line as given (memres verify records it)
     setup_logging(quiet=getattr(args, "quiet", False))
     try:
         return args.func(args)

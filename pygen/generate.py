@@ -36,15 +36,17 @@ from pathlib import Path
 import numpy as np
 
 from memres.hdl import HardwareParamError, ReservoirCore
-from memres.hdl.boards import board_for_family
-from memres.hdl.verilog import TOP_NAME, to_verilog
+from memres.hdl.boards import BOARDS, board_for_family
+from memres.hdl.design import Design
+from memres.hdl.verilog import TOP_NAME, design_core, to_verilog
 from memres.pygen import manifest as manifest_mod
 from memres.pygen.console import MODEL_HELP, MODEL_METAVAR, add_output_flags
 from memres.pygen.options import HardwareOptions
-from memres.pygen.source import DEFAULT_INPUTS, DEFAULT_OUTPUTS, SourceError, load_source
+from memres.pygen.source import DEFAULT_INPUTS, DEFAULT_OUTPUTS, Source, SourceError, load_source
 from memres.sw_model.errors import MemresError
 
-__all__ = ["GenerateError", "generate", "build_core", "to_verilog", "synthesize", "add_arguments", "run",
+__all__ = ["GenerateError", "generate", "build_core", "source_design", "board_design", "core_of", "to_verilog",
+           "synthesize", "add_arguments", "run",
            "DEFAULT_INPUTS", "DEFAULT_OUTPUTS", "TOP_NAME", "VERILOG_FILE", "LINT_WAIVERS"]
 
 logger = logging.getLogger(__name__)
@@ -110,13 +112,14 @@ def _check_count(name: str, value) -> int:
     return int(value)
 
 
-def build_core(source: str | Path, *, lanes: int = 1, n_inputs: int | None = None,
-               n_outputs: int | None = None, trace: bool = True,
-               readout: str = "parallel", weight_ram: str = "block") -> tuple[ReservoirCore, dict]:
-    """The :class:`hdl.ReservoirCore` of a model or configuration file, and the source description.
+def source_design(source: str | Path, *, lanes: int = 1, n_inputs: int | None = None,
+                  n_outputs: int | None = None, readout: str = "parallel",
+                  weight_ram: str = "block") -> tuple[Design, Source]:
+    """The design record (:class:`hdl.design.Design`) of a model or configuration file, and the source.
 
     ``readout``: the crossbar variant, ``"parallel"`` or ``"serial"`` (:data:`hdl.params.READOUT_MODES`).
     ``weight_ram``: where the serial readout keeps its weights (:data:`hdl.params.WEIGHT_RAMS`).
+    Its parameters are checked (:class:`GenerateError`).
     """
     lanes = _check_count("lanes", lanes)
     if n_inputs is not None:
@@ -129,12 +132,47 @@ def build_core(source: str | Path, *, lanes: int = 1, n_inputs: int | None = Non
         raise GenerateError(str(e)) from None
     try:
         design = dataclasses.replace(src.design(lanes=lanes, readout_mode=readout), weight_ram=weight_ram)
-        params = design.params   # the one design record's parameters
-        return ReservoirCore(params, src.weights, src.biases, trace=trace), src.info
+        design.params   # the one design record's parameters, checked
+        return design, src
     except HardwareParamError as e:
         raise GenerateError(str(e)) from None
     except ValueError as e:   # build_constants: e.g. alpha_spread
         raise GenerateError(f"{Path(source).name}: {e}") from None
+
+
+def board_design(source: str | Path, board: str, *, lanes: int | None = None, readout: str | None = None,
+                 n_inputs: int | None = None, n_outputs: int | None = None) -> tuple[Design, Source]:
+    """The design record of the core ``memres build --board`` puts on ``board``: lanes, readout crossbar and
+    weight memory chosen by the board table (:meth:`hdl.boards.BoardSpec.core_options`). ``memres verify
+    --board`` checks the same record."""
+    if board not in BOARDS:
+        raise GenerateError(f"unknown board {board!r}: choose one of {', '.join(BOARDS)}")
+    opts = BOARDS[board].core_options(lanes=lanes, readout=readout)
+    return source_design(source, lanes=opts.lanes, n_inputs=n_inputs, n_outputs=n_outputs, readout=opts.readout,
+                         weight_ram=opts.weight_ram)
+
+
+def build_core(source: str | Path, *, lanes: int = 1, n_inputs: int | None = None,
+               n_outputs: int | None = None, trace: bool = True,
+               readout: str = "parallel", weight_ram: str = "block") -> tuple[ReservoirCore, dict]:
+    """The :class:`hdl.ReservoirCore` of a model or configuration file, and the source description.
+
+    ``readout``, ``weight_ram``: as :func:`source_design`.
+    """
+    design, src = source_design(source, lanes=lanes, n_inputs=n_inputs, n_outputs=n_outputs, readout=readout,
+                                weight_ram=weight_ram)
+    return core_of(design, trace=trace), src.info
+
+
+def core_of(design: Design, *, trace: bool = True) -> ReservoirCore:
+    """The core of a design record (its readout baked, or zeros to be loaded); parameters refused as
+    :class:`GenerateError`."""
+    try:
+        return design_core(design, trace=trace)
+    except HardwareParamError as e:
+        raise GenerateError(str(e)) from None
+    except ValueError as e:
+        raise GenerateError(f"{Path(design.source).name}: {e}") from None
 
 
 # --- synthesis -------------------------------------------------------------------

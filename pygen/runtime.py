@@ -114,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         params = CoreParams(model.constants(), model.n_outputs)
         opts = HardwareOptions.from_args(args).resolved()
-        spram = opts.board in BOARDS and BOARDS[opts.board].weight_ram(opts.readout) == "spram"  # as memres build
+        spram = opts.board in BOARDS and \
+            BOARDS[opts.board].core_options(readout=opts.readout).weight_ram == "spram"   # as memres build
         result = {**session(args.port, link_format(params), params, spram), "sim": False, "baud": args.baud}
     if args.json:
         print(json.dumps(result))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -56,6 +57,9 @@ from memres.sw_model.fixed import quantise_inputs
 from memres.sw_model.frontend import Normaliser, load_fsdd_features
 from memres.sw_model.tasks import InputScaler
 from memres.testbenches.runner import run_cocotb, yosys_cell_model
+from memres.hdl.boards import BOARDS
+from memres.pygen import verified
+from memres.pygen.boardcheck import check_uart, summary as uart_summary
 
 __all__ = ["VerifyError", "verify", "check_design", "resolve_engine", "ENGINES", "load_design", "random_sequences", "model_test_data",
            "write_verilog", "check_output_folder", "add_arguments", "run", "summary"]
@@ -77,10 +81,12 @@ class VerifyError(MemresError, ValueError):
 # --- design and stimulus ---------------------------------------------------------------
 
 def load_design(source: str | Path, *, lanes: int = 1, n_inputs: int | None = None,
-                n_outputs: int | None = None, seed: int = 1, readout: str = "parallel") -> tuple[Design, object]:
+                n_outputs: int | None = None, seed: int = 1, readout: str = "parallel",
+                weight_ram: str = "block") -> tuple[Design, object]:
     """The :class:`Design` of a model (its readout, baked) or configuration (random readout, loaded).
 
-    ``readout``: the crossbar variant of the core (``"parallel"`` or ``"serial"``).
+    ``readout``: the crossbar variant of the core (``"parallel"`` or ``"serial"``); ``weight_ram``: where
+    the serial readout keeps its weights (``"block"``, or ``"spram"`` as on the iCEBreaker).
     Returns ``(design, model or None)``.
     """
 
@@ -91,11 +97,11 @@ def load_design(source: str | Path, *, lanes: int = 1, n_inputs: int | None = No
     if not src.is_model:
         k = src.n_outputs
         d = Design(src.config, src.n_inputs, k, lanes, np.zeros((0, k), dtype=np.int64), np.zeros(k, dtype=np.int64),
-                   baked=False, source=str(src.path), readout_mode=readout)
+                   baked=False, source=str(src.path), readout_mode=readout, weight_ram=weight_ram)
         d.w, d.b = random_readout(d.params, np.random.default_rng(seed))
         return d, None
     d = Design(src.config, src.n_inputs, src.n_outputs, lanes, src.weights, src.biases, baked=True,
-               source=str(src.path), readout_mode=readout)
+               source=str(src.path), readout_mode=readout, weight_ram=weight_ram)
     return d, src.model
 
 
@@ -322,7 +328,9 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
            max_len: int = 10, n_inputs: int | None = None, n_outputs: int | None = None, data_dir=None,
            p_valid: float = 0.7, p_ready: float = 0.7, timing: bool = True,
            timeout: float | None = None, log=None, readout: str | None = None, stimulus: str = "random",
-           coverage: bool = False, engine: str | None = None) -> dict:
+           coverage: bool = False, engine: str | None = None, board: str | None = None, uart: int = 0,
+           baud: int | None = None, clock_mhz: float | None = None, command: str | None = None,
+           record: bool = True) -> dict:
     """Verify the core of a model or configuration file; return a summary dict.
 
     Keys: ``passed``, ``cycles``, ``compared``, ``mismatches``, ``first_mismatch`` (or None),
@@ -341,8 +349,30 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
     handshake rates ``CORNER_HANDSHAKES[seed % 4]`` instead of ``p_valid``/``p_ready``). ``coverage``: build
     with Verilator's coverage and add ``coverage`` (per block and kind, runs merged) and
     ``coverage_uncovered`` (branches never taken) to the result. ``engine``: see :func:`check_design`.
+
+    ``board``: check the core ``memres build --board`` makes for that board with the same ``lanes`` and
+    ``readout`` (default the board's: :meth:`hdl.boards.BoardSpec.core_options`, the one choice both
+    commands call), weight memory included (the iCEBreaker's serial readout in SPRAM, simulated on Yosys'
+    own ``SB_SPRAM256KA`` model). ``uart``: then also stream that many sequences through the board top
+    (link + core) on the bit-level UART simulation (:func:`pygen.boardcheck.check_uart`, at ``baud``,
+    default the fastest the board clock makes; ``clock_mhz`` as ``memres build``), into ``result["uart"]``.
+    ``record``: store what was checked under the core's identity (:mod:`pygen.verified`; a generated core
+    only), where ``memres build`` finds it; ``command``: the command line it records.
     """
     engine = resolve_engine(sim, engine)
+    if uart and board is None:
+        raise VerifyError("--uart needs --board: it simulates that board's top (link + core)")
+    if uart < 0:
+        raise VerifyError(f"--uart must be 0 or more sequences, not {uart}")
+    weight_ram = "block"
+    if board is not None:
+        if board not in BOARDS:
+            raise VerifyError(f"unknown board {board!r}: choose one of {', '.join(BOARDS)}")
+        if verilog is not None:
+            raise VerifyError("--board checks the core memres build generates for the board; --verilog checks "
+                              "a given file: use one of them")
+        opts = BOARDS[board].core_options(lanes=lanes, readout=readout)
+        lanes, readout, weight_ram = opts.lanes, opts.readout, opts.weight_ram
     if seeds < 1:
         raise VerifyError(f"seeds must be at least 1, not {seeds}")
     if stimulus not in STIMULI:
@@ -366,7 +396,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         readout = json.loads(manifest_path.read_text()).get("parameters", {}).get("readout")
     readout = readout or "parallel"
     design0, model = load_design(source, lanes=lanes, n_inputs=n_inputs, n_outputs=n_outputs, seed=seed,
-                                 readout=readout)
+                                 readout=readout, weight_ram=weight_ram)
     try:
         design0.params
     except ValueError as e:
@@ -374,7 +404,8 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
     stated = None
     if verilog is None:
         verilog = out / "memres_top.v"
-        say(f"generating {verilog} ({lanes} lane(s), {readout} readout)")
+        say(f"generating {verilog} ({lanes} lane(s), {readout} readout, weights in {weight_ram} RAM"
+            + (f": the {board} build's core)" if board else ")"))
         stated = write_verilog(design0, verilog)
     elif (verilog.parent / "manifest.json").is_file():
         m = json.loads((verilog.parent / "manifest.json").read_text())
@@ -403,7 +434,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         if not design0.baked and i > 0:
             w, b = random_readout(design0.params, np.random.default_rng(s))
             design = Design(design0.config, design0.n_inputs, design0.n_outputs, lanes, w, b, False,
-                            design0.source, readout)
+                            design0.source, readout, design0.weight_ram)
         seqs, n_test = [], 0
         with_test = i == 0 and test is not None
         if with_test:
@@ -432,7 +463,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
                 n_frames += len(sat)
         repro = _reproduce(source, verilog if given else None, sim, s, lanes,
                            sequences if with_test or test is None else 0, n_inputs, n_outputs, random_count,
-                           readout, out / "reproduce") + (" --stimulus corners" if stimulus == "corners" else "") + \
+                           readout, out / "reproduce", board) + (" --stimulus corners" if stimulus == "corners" else "") + \
             (" --engine cocotb" if engine == "cocotb" and sim == "verilator" else "")
         clocks = n_frames * core_timing(design0.params).cycles_per_frame
         say(f"run {i + 1}/{seeds}: seed {s}, {len(seqs)} sequences, {n_frames} frames on {sim}, "
@@ -472,8 +503,39 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
     result["cycles_per_second"] = result["cycles"] / sim_seconds if sim_seconds else 0.0
     if test is not None and test["labels"] is not None and runs[0]["passed"]:
         result.update(_fsdd_figures(model, design0, test, runs[0]))
+    result["board"] = board
+    result["weight_ram"] = weight_ram
+    identity = None
+    command = command or (f"pygen.verify.verify({str(source)!r}, board={board!r}, lanes={lanes}, "
+                          f"readout={readout!r}, sequences={sequences}, random_count={random_count}, seed={seed})")
+    if record and not given:
+        identity = verified.core_identity(design0)
+        result["core_key"] = identity["key"]
+        result["record"] = str(verified.store(identity, "core", _record_of(result), command=command, board=board))
+    if uart and not result["passed"]:
+        say("the core check failed: the board top is not streamed over the UART")
+    if uart and result["passed"]:
+        uart_test = None
+        if model is not None and model.task == "fsdd":
+            uart_test = model_test_data(model, data_dir=data_dir, limit=uart)
+        rep = check_uart(source, board, uart, design=design0, test=uart_test, lanes=lanes, readout=readout,
+                         baud=baud, clock_mhz=clock_mhz, seed=seed, work_dir=out / "uart", log=say)
+        result["uart"] = rep
+        result["passed"] = result["passed"] and rep["passed"]
+        if identity is not None:
+            verified.store(identity, "uart", rep, command=command, board=board)
     (out / "verify.json").write_text(json.dumps(result, indent=1, default=_json_default))
     return result
+
+
+def _record_of(result: dict) -> dict:
+    """What the verification record keeps of a core check (:mod:`pygen.verified`)."""
+    keys = ("passed", "compared", "mismatches", "cycles", "sequences", "frames", "trace_writes", "results",
+            "seconds", "sim", "engine", "stimulus", "test_utterances", "accuracy", "matches_integer_model",
+            "model_accuracy", "source")
+    rec = {k: result[k] for k in keys if k in result}
+    rec["seeds"] = len(result["runs"])
+    return rec
 
 
 def _fsdd_figures(model, design: Design, test: dict, run: dict) -> dict:
@@ -495,10 +557,12 @@ def _fsdd_figures(model, design: Design, test: dict, run: dict) -> dict:
 
 
 def _reproduce(source, verilog, sim, seed, lanes, sequences, n_inputs, n_outputs, random_count,
-               readout="parallel", out_dir=None) -> str:
+               readout="parallel", out_dir=None, board=None) -> str:
     """The command that repeats one run; ``out_dir``: its own folder (the run's keeps its report and waves)."""
     parts = ["memres verify", str(source), f"--seed {seed}", "--seeds 1", f"--lanes {lanes}", f"--sim {sim}",
              f"--random {random_count}"]
+    if board is not None:
+        parts.append(f"--board {board}")
     if readout != "parallel":
         parts.append(f"--readout {readout}")
     if verilog is not None:
@@ -551,10 +615,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--waves", action="store_true",
                         help="always write a waveform (default: only for a failing run, re-run with tracing)")
     parser.add_argument("--no-waves", action="store_true", help="never write a waveform")
-    HardwareOptions.add_arguments(parser, lanes_default=None,
+    HardwareOptions.add_arguments(parser, lanes_default=None, board="optional", clock=True,
                                   lanes_help="lanes of the core (default: from --verilog's trace port, else 1)",
-                                  readout_help="readout crossbar of the core (default: the manifest beside "
-                                               "--verilog, else parallel)")
+                                  readout_help="readout crossbar of the core (default: the board's with --board, "
+                                               "the manifest beside --verilog, else parallel)",
+                                  clock_help="--uart: core clock of the simulated board top (default: the "
+                                             "board's, as memres build)")
+    parser.add_argument("--uart", type=int, default=0, metavar="N",
+                        help="with --board: also stream N sequences (an FSDD model's test utterances, else "
+                             "random) through the board top (link + core) on the bit-level UART simulation "
+                             "and compare every RESULT with the integer model")
+    parser.add_argument("--baud", type=int, metavar="B",
+                        help="--uart: baud rate of the simulated board (default: the fastest its clock makes, "
+                             "a quick simulation)")
     parser.add_argument("--sequences", type=int, metavar="N",
                         help="model: check N of its test sequences (evenly spaced; default all; 0: none)")
     parser.add_argument("--random", type=int, default=8, metavar="N", help="random sequences per run (default 8)")
@@ -585,12 +658,17 @@ def run(args: argparse.Namespace) -> int:
     quiet = getattr(args, "quiet", False)
     log = None if quiet else (lambda msg: print(f"memres verify: {msg}", file=sys.stderr))
     opts = HardwareOptions.from_args(args)
+    for flag, value in (("--baud", args.baud), ("--clock-mhz", opts.clock_mhz)):
+        if value is not None and not args.uart:
+            raise VerifyError(f"{flag} sets the simulated board top of --uart N; without --uart it checks nothing")
     check_output_folder(args.output, force=args.force)
     result = verify(args.source, verilog=args.verilog, sim=args.sim, seeds=args.seeds, seed=args.seed, waves=waves,
                     lanes=opts.lanes, out_dir=args.output, sequences=args.sequences, random_count=args.random,
                     n_inputs=opts.n_inputs, n_outputs=opts.n_outputs, data_dir=args.data, p_valid=args.p_valid,
                     p_ready=args.p_ready, timing=not args.no_timing, log=log, readout=opts.readout,
-                    stimulus=args.stimulus, coverage=args.coverage, engine=args.engine)
+                    stimulus=args.stimulus, coverage=args.coverage, engine=args.engine, board=opts.board,
+                    uart=args.uart, baud=args.baud, clock_mhz=opts.clock_mhz,
+                    command=shlex.join(["memres", *(getattr(args, "argv", None) or ["verify", args.source])]))
     if args.json:
         slim = {k: v for k, v in result.items() if k != "runs"}
         slim["runs"] = [{k: v for k, v in r.items() if k != "decisions"} for r in result["runs"]]
@@ -620,6 +698,11 @@ def summary(r: dict) -> str:
         for run_ in r["runs"]:
             if run_.get("wave_note"):
                 lines.append(f"  note: {run_['wave_note']}")
+    if r.get("board"):
+        lines.append(f"  the {r['board']} build's core (weights in {r.get('weight_ram', 'block')} RAM)"
+                     + (f"; recorded for memres build: {r['record']}" if r.get("record") else ""))
+    if r.get("uart"):
+        lines.append(uart_summary(r["uart"]))
     if r.get("coverage"):
         lines.append(f"  coverage ({r.get('stimulus_mode', 'random')} stimulus), covered/total per block:")
         lines += ["    " + x for x in format_summary(r["coverage"]).splitlines()]

@@ -9,6 +9,7 @@ Its parameters come as JSON in the file named by :data:`BRIDGE_ENV`.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import select
@@ -24,6 +25,10 @@ __all__ = ["BRIDGE_ENV", "uart_bridge"]
 
 #: Environment variable that hands the bridge its parameters inside the simulator.
 BRIDGE_ENV = "MEMRES_UART_BRIDGE"
+#: Bit times between two looks at the pseudo-terminal while there is nothing to send (each look is a
+#: return to Python: fewer of them while the core computes make the simulation faster; a byte the host
+#: writes meanwhile starts at most this late, about three byte times).
+IDLE_BITS = 32
 
 
 @cocotb.test()
@@ -80,12 +85,14 @@ async def uart_bridge(dut):
             break
         if queue:
             byte = queue.pop(0)
-            for level in [0] + [(byte >> i) & 1 for i in range(8)] + [1]:
+            # start bit, 8 data bits LSB first, stop bit; a run of equal bits is one wait (fewer returns
+            # to Python, the same waveform on the pin)
+            for level, run in itertools.groupby([0] + [(byte >> i) & 1 for i in range(8)] + [1]):
                 dut.rx.value = level
-                await Timer(bit, unit="ps")
+                await Timer(len(list(run)) * bit, unit="ps")
             state["active"] = get_sim_time("ps")
-        else:
-            await Timer(4 * bit, unit="ps")
+        else:   # nothing to send: look at the pseudo-terminal again after IDLE_BITS bit times
+            await Timer(IDLE_BITS * bit, unit="ps")
     os.close(master)
     if slave_open:
         os.close(slave)

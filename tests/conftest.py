@@ -9,6 +9,19 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def verification_records(tmp_path_factory):
+    """`memres verify` records (pygen/verified.py) go to a folder of the test session, not the user's cache."""
+    from memres.pygen.verified import RECORDS_ENV
+    old = os.environ.get(RECORDS_ENV)
+    os.environ[RECORDS_ENV] = str(tmp_path_factory.mktemp("verified"))
+    yield Path(os.environ[RECORDS_ENV])
+    if old is None:
+        os.environ.pop(RECORDS_ENV, None)
+    else:
+        os.environ[RECORDS_ENV] = old
+
+
 @pytest.fixture(scope="session")
 def fsdd_root() -> Path:
     """The read-only FSDD copy in ``shared/`` beside the repository (skips if absent).

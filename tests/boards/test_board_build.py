@@ -119,6 +119,34 @@ def test_an_unchanged_build_is_not_run_again(ice40, tiny_config):
     assert again["reused"] and again["fmax_mhz"] == ice40["fmax_mhz"] and again["seconds"] < 30
 
 
+def test_a_build_reports_the_verification_that_covers_it(ice40, tiny_config, tmp_path, monkeypatch):
+    """Not found: null and the command to run; after `memres verify --board` of the same core: that run."""
+    from memres.pygen.verified import RECORDS_ENV
+    from memres.pygen.verify import verify
+    with monkeypatch.context() as m:
+        m.setenv(RECORDS_ENV, str(tmp_path / "no-records"))     # no record there
+        r = build(tiny_config, "icebreaker", ice40["out_dir"], n_inputs=8, n_outputs=4)
+        assert r["reused"] and r["verification"] is None
+        assert f"memres verify {tiny_config} --board icebreaker" in r["verification_hint"]
+        assert "not verified" in build_mod.summary(r)
+    try:
+        v = verify(tiny_config, board="icebreaker", n_inputs=8, n_outputs=4, random_count=2,
+                   out_dir=tmp_path / "v", command="memres verify tiny.json --board icebreaker")
+    except Exception as e:  # noqa: BLE001
+        if "ToolchainError" in type(e).__name__:
+            pytest.skip(f"Verilator unavailable: {e}")
+        raise
+    assert v["passed"] and v["weight_ram"] == "spram"
+    r = build(tiny_config, "icebreaker", ice40["out_dir"], n_inputs=8, n_outputs=4)
+    assert r["reused"] and r["core_key"] == v["core_key"]
+    cov = r["verification"]
+    assert cov["core"]["compared"] == v["compared"] and cov["core"]["mismatches"] == 0
+    assert cov["core_options"] == {"lanes": 1, "readout": "serial", "weight_ram": "spram"}
+    assert cov["core"]["command"] == "memres verify tiny.json --board icebreaker"
+    assert json.loads((Path(r["out_dir"]) / "report.json").read_text())["verification"] == cov
+    assert "verified (" in build_mod.summary(r)
+
+
 def test_readout_default_per_board(tiny_config):
     """Serial on the iCEBreaker (the UP5K's logic cells), parallel on the ULX3S; --readout overrides both."""
     from memres.pygen.build import DEFAULT_READOUT
