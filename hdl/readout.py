@@ -124,8 +124,8 @@ class ReadoutCrossbar(_Crossbar):
 
     Pipeline (one global stall, held only by a finished frame that cannot
     leave), the stages of :attr:`STAGES`: accept (weights read) -> beat
-    registered | weight row registered | products | lane sum, accumulate ->
-    output register. The latency (:meth:`latency_of`) is the number of stages.
+    registered | weight row registered | products | sums of groups of
+    :attr:`LANE_GROUP` lanes | the group sums accumulated -> output register. The latency (:meth:`latency_of`) is the number of stages.
 
     :class:`SerialReadoutCrossbar` has the same signature and computes one
     output per clock instead.
@@ -145,7 +145,11 @@ class ReadoutCrossbar(_Crossbar):
     """
 
     #: The register stages, in order, from the accepted beat to the output register ``o``.
-    STAGES = ("read", "weights", "products", "accumulate")
+    STAGES = ("read", "weights", "products", "lane_sum", "accumulate")
+
+    #: Lanes summed together in the "lane_sum" stage (per output; the group sums are added to the
+    #: accumulator in the "accumulate" stage).
+    LANE_GROUP = 4
 
     def __init__(self, params: CoreParams, weights, biases):
         super().__init__(params, weights, biases, params.frame_sum_layout)
@@ -245,6 +249,18 @@ class ReadoutCrossbar(_Crossbar):
                 m.d.comb += [mul.en.eq(advance), mul.a.eq(s1_x[ln]), mul.b.eq(w_rd.data[j]),
                              s2_prod[j].eq(mul.p)]
 
+        # --- lane sums: per output, the products of groups of LANE_GROUP lanes summed into registers (the
+        # DSP blocks sit in fixed columns, far from the adders: the route from their output registers
+        # and a whole lane sum with the accumulator add did not fit one 100 MHz clock at 16 lanes)
+        groups = [range(g, min(g + self.LANE_GROUP, lanes)) for g in range(0, lanes, self.LANE_GROUP)]
+        group_w = prod_w + (min(self.LANE_GROUP, lanes) - 1).bit_length()
+        s3_sum = [[Signal(signed(group_w), name=f"lane_sum{kk}_{gi}") for gi in range(len(groups))]
+                  for kk in range(n_out)]
+        with m.If(advance):
+            for kk in range(n_out):
+                for gi, group in enumerate(groups):
+                    m.d.sync += s3_sum[kk][gi].eq(tree_sum([s2_prod[ln * n_out + kk] for ln in group]))
+
         # --- accumulate; the sum of the frame's last beat goes to the output
         acc = [Signal(signed(p.widths.frame_acc), name=f"acc{kk}") for kk in range(n_out)]
         with m.If(self.o.valid & self.o.ready):
@@ -252,7 +268,7 @@ class ReadoutCrossbar(_Crossbar):
         with m.If(advance & s2_valid):
             for kk in range(n_out):
                 base = Mux(s2.frame_start, bias[kk], acc[kk])
-                total = base + tree_sum([s2_prod[ln * n_out + kk] for ln in range(lanes)])
+                total = base + tree_sum(s3_sum[kk])
                 with m.If(s2.frame_end):
                     m.d.sync += self.o.p.y[kk].eq(total)
                 with m.Else():
