@@ -124,7 +124,7 @@ class ReadoutCrossbar(_Crossbar):
 
     Pipeline (one global stall, held only by a finished frame that cannot
     leave), the stages of :attr:`STAGES`: accept (weights read) -> beat
-    registered | weight row registered | products | sums of groups of
+    registered | weight row registered (fabric) | multiplier operands | products | sums of groups of
     :attr:`LANE_GROUP` lanes | the group sums accumulated -> output register. The latency (:meth:`latency_of`) is the number of stages.
 
     :class:`SerialReadoutCrossbar` has the same signature and computes one
@@ -145,7 +145,7 @@ class ReadoutCrossbar(_Crossbar):
     """
 
     #: The register stages, in order, from the accepted beat to the output register ``o``.
-    STAGES = ("read", "weights", "products", "lane_sum", "accumulate")
+    STAGES = ("read", "weights", "operands", "products", "lane_sum", "accumulate")
 
     #: Lanes summed together in the "lane_sum" stage (per output; the group sums are added to the
     #: accumulator in the "accumulate" stage).
@@ -234,10 +234,16 @@ class ReadoutCrossbar(_Crossbar):
         with m.If(advance):
             m.d.sync += s1_x.eq(self.i.p.x)
 
-        # products: the weight row and the features into the multipliers' operand registers (the
-        # "weights" stage: a block RAM's output is slow, the multipliers follow in a clock of their
-        # own), the products into theirs (the "products" stage). On an ECP5 they are MULT18X18D
-        # blocks while blocks are left after the cell array's (hdl/multiplier.py).
+        # weights: the weight row (a block RAM's output, slow) and the features into fabric registers;
+        # operands: from there into the multipliers' operand registers; products: the products into
+        # theirs. On an ECP5 the multipliers are MULT18X18D blocks while blocks are left after the cell
+        # array's (hdl/multiplier.py), in fixed columns: the route from a block RAM's output straight
+        # into a DSP block's operand register (12.98 ns, 5.83 of it the RAM's clock-to-output) was the
+        # FSDD core's slowest path.
+        s2_w = Signal.like(w_rd.data)
+        s2_x = Signal.like(self.i.p.x)
+        with m.If(advance):
+            m.d.sync += [s2_w.eq(w_rd.data), s2_x.eq(s1_x)]
         prod_w = p.k.fx.weight_bits + p.widths.feature
         s2_prod = Signal(data.ArrayLayout(signed(prod_w), lanes * n_out))
         for ln in range(lanes):
@@ -246,7 +252,7 @@ class ReadoutCrossbar(_Crossbar):
                 on_dsp = CellArray.MULTIPLIERS_PER_LANE * lanes + j < ECP5_DSPS
                 m.submodules[f"mul{j}"] = mul = RegisteredMultiplier(self.i.p.x[ln].shape(), w_rd.data[j].shape(),
                                                                      dsp=on_dsp)
-                m.d.comb += [mul.en.eq(advance), mul.a.eq(s1_x[ln]), mul.b.eq(w_rd.data[j]),
+                m.d.comb += [mul.en.eq(advance), mul.a.eq(s2_x[ln]), mul.b.eq(s2_w[j]),
                              s2_prod[j].eq(mul.p)]
 
         # --- lane sums: per output, the products of groups of LANE_GROUP lanes summed into registers (the
