@@ -45,8 +45,8 @@ from memres.pygen.options import HardwareOptions
 from memres.pygen.source import DEFAULT_INPUTS, DEFAULT_OUTPUTS, SourceError, load_source
 from memres.sw_model.errors import MemresError
 
-__all__ = ["GenerateError", "generate", "build_core", "to_verilog", "synthesize", "add_arguments", "run",
-           "DEFAULT_INPUTS", "DEFAULT_OUTPUTS", "TOP_NAME", "VERILOG_FILE", "LINT_WAIVERS"]
+__all__ = ["GenerateError", "generate", "build_core", "to_verilog", "synthesize", "yosys_step", "add_arguments",
+           "run", "DEFAULT_INPUTS", "DEFAULT_OUTPUTS", "TOP_NAME", "VERILOG_FILE", "LINT_WAIVERS"]
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ _YOSYS_HEARTBEAT_S = 15.0
 _YOSYS_PASS = re.compile(r"^[0-9.]+\s+Executing ([A-Z0-9_]+ pass[^\n]*)", re.M)
 
 
-def _yosys_step(log: Path) -> str:
+def yosys_step(log: Path) -> str:
     """The last pass Yosys' log names (``"ABC9 pass"``, ...), or "" before the first."""
     try:
         text = log.read_text(errors="replace")[-20000:]
@@ -180,7 +180,7 @@ def _run_yosys(cwd: Path, name: str, lines: list[str], family: str) -> None:
                 _, stderr = proc.communicate(timeout=_YOSYS_HEARTBEAT_S)
                 break
             except subprocess.TimeoutExpired:
-                logger.info("Yosys %s: %s (%.0f s)", family, _yosys_step(log) or "starting",
+                logger.info("Yosys %s: %s (%.0f s)", family, yosys_step(log) or "starting",
                             time.monotonic() - t0)
     if proc.returncode != 0:
         text = log.read_text(errors="replace") if log.is_file() else stderr

@@ -295,8 +295,8 @@ def test_yosys_progress_names_the_pass_it_is_in(tmp_path, caplog, monkeypatch):
     log = tmp_path / "x.log"
     log.write_text("\n3.1. Executing HIERARCHY pass (managing design hierarchy).\n"
                    "3.24.2. Executing ABC9 pass.\n  stuff\n")
-    assert gen._yosys_step(log) == "ABC9 pass"
-    assert gen._yosys_step(tmp_path / "missing.log") == ""
+    assert gen.yosys_step(log) == "ABC9 pass"
+    assert gen.yosys_step(tmp_path / "missing.log") == ""
     (tmp_path / "m.v").write_text("module m(input clk, input [15:0] a, b, output reg [31:0] p);\n"
                                   "always @(posedge clk) p <= a * b;\nendmodule\n")
     monkeypatch.setattr(gen, "_YOSYS_HEARTBEAT_S", 0.2)
