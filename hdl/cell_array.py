@@ -40,8 +40,8 @@ class CellArray(CoreBlock):
 
     Pipeline (one global stall), the stages of :attr:`STAGES`: accept (state,
     decay factors and tables read) -> memory outputs registered | multiplier
-    operands | products | sum, clamp, write back | current product -> output
-    (combinational). The latency (:meth:`latency_of`) is the number of stages.
+    operands | products | sum, clamp, write back, new state registered |
+    current operands | current product -> output (combinational). The latency (:meth:`latency_of`) is the number of stages.
 
     Parameters
     ----------
@@ -64,7 +64,7 @@ class CellArray(CoreBlock):
     """
 
     #: The register stages, in order, from the accepted beat to the one ``o`` shows.
-    STAGES = ("read", "operands", "products", "new_state", "current")
+    STAGES = ("read", "operands", "products", "new_state", "current_operands", "current")
     #: RegisteredMultipliers per lane (decay, move, current): on an ECP5 each is a DSP block.
     MULTIPLIERS_PER_LANE = 3
 
@@ -224,14 +224,18 @@ class CellArray(CoreBlock):
             state_wr.en.eq(advance & s2_valid & writes),
         ]
 
-        # --- the current product g' F, in a clock of its own (the sum and clamp of the new state
-        # feed the state write; a multiplier after them would make that the slowest path)
+        # --- the current product g' F, in clocks of their own: the new state is registered in the
+        # fabric ("new_state"), then it and F go into the multiplier's operand registers
+        # ("current_operands"). The sum and clamp of the new state feed the state write; a multiplier
+        # after them would be the slowest path, and so was the route from the sum into the operand
+        # registers of an ECP5 DSP block (fixed columns, away from the adders).
         s3_writes = Signal()
         s3_g = Signal(state_layout)
+        s3_f = Signal(data.ArrayLayout(p.f_shape, lanes))
         feat_layout = data.ArrayLayout(unsigned(max(fx.state_bits, fx.current_bits)), lanes)
         s3_state_feat = Signal(feat_layout)
         with m.If(advance):
-            m.d.sync += [s3_writes.eq(writes), s3_g.eq(s2_new)]
+            m.d.sync += [s3_writes.eq(writes), s3_g.eq(s2_new), s3_f.eq(s2_f)]
             for lane in range(lanes):
                 if fx.state_bits >= fx.current_bits:
                     feat = s2_g[lane] >> (fx.state_bits - fx.current_bits)
@@ -239,16 +243,23 @@ class CellArray(CoreBlock):
                     feat = s2_g[lane] << (fx.current_bits - fx.state_bits)
                 m.d.sync += s3_state_feat[lane].eq(feat)
 
+        # current_operands: what the output needs besides the product, one stage on
+        s35_writes = Signal()
+        s35_g = Signal(state_layout)
+        s35_state_feat = Signal(feat_layout)
+        with m.If(advance):
+            m.d.sync += [s35_writes.eq(s3_writes), s35_g.eq(s3_g), s35_state_feat.eq(s3_state_feat)]
+
         s4_valid, s4 = st["current"]
         s4_writes = Signal()
         s4_g = Signal(state_layout)
         s4_cur = Signal(data.ArrayLayout(signed(fx.state_bits + p.f_shape.width + 1), lanes))
         s4_state_feat = Signal(feat_layout)
         with m.If(advance):
-            m.d.sync += [s4_writes.eq(s3_writes), s4_g.eq(s3_g), s4_state_feat.eq(s3_state_feat)]
-        for lane in range(lanes):    # g' F: the operands registered beside s3, the product in s4
+            m.d.sync += [s4_writes.eq(s35_writes), s4_g.eq(s35_g), s4_state_feat.eq(s35_state_feat)]
+        for lane in range(lanes):    # g' F: the operands registered at current_operands, the product at current
             m.submodules[f"mul_current{lane}"] = mul_c = RegisteredMultiplier(unsigned(fx.state_bits), p.f_shape)
-            m.d.comb += [mul_c.en.eq(advance), mul_c.a.eq(s2_new[lane]), mul_c.b.eq(s2_f[lane]),
+            m.d.comb += [mul_c.en.eq(advance), mul_c.a.eq(s3_g[lane]), mul_c.b.eq(s3_f[lane]),
                          s4_cur[lane].eq(mul_c.p)]
 
         # --- output (combinational): read current / state feature

@@ -38,13 +38,28 @@ from amaranth.lib.wiring import In, Out
 
 from .boards import BOARDS
 
-__all__ = ["RegisteredMultiplier", "DSP_WIDTH", "ECP5_DSPS"]
+__all__ = ["RegisteredMultiplier", "FamilyPlatform", "DSP_WIDTH", "ECP5_DSPS"]
 
 #: Operand width of an ECP5 MULT18X18D (signed).
 DSP_WIDTH = 18
 #: MULT18X18D blocks of the ECP5-85F (hdl/boards.py): the cell array's take theirs first, the
 #: parallel readout's use what is left (the rest are behavioural, for Yosys to map).
 ECP5_DSPS = BOARDS["ulx3s"].capacity["dsps"]
+
+
+class FamilyPlatform:
+    """A stand-in for a board platform that says only the FPGA family (``"ecp5"``, ``"ice40"``).
+
+    It is what :class:`RegisteredMultiplier` asks of a platform: ``memres generate --synth ecp5``
+    elaborates the core with ``FamilyPlatform("ecp5")`` so that Yosys synthesises the DSP blocks
+    that ``memres build --board ulx3s`` instantiates.
+    """
+
+    def __init__(self, family: str):
+        self.family = family
+
+    def __repr__(self) -> str:
+        return f"FamilyPlatform({self.family!r})"
 
 
 def _signed_width(shape: Shape) -> int:

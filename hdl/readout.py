@@ -124,8 +124,8 @@ class ReadoutCrossbar(_Crossbar):
 
     Pipeline (one global stall, held only by a finished frame that cannot
     leave), the stages of :attr:`STAGES`: accept (weights read) -> beat
-    registered | weight row registered | products | lane sum, accumulate ->
-    output register. The latency (:meth:`latency_of`) is the number of stages.
+    registered | weight row registered (fabric) | multiplier operands | products | sums of groups of
+    :attr:`LANE_GROUP` lanes | the group sums accumulated -> output register. The latency (:meth:`latency_of`) is the number of stages.
 
     :class:`SerialReadoutCrossbar` has the same signature and computes one
     output per clock instead.
@@ -145,7 +145,11 @@ class ReadoutCrossbar(_Crossbar):
     """
 
     #: The register stages, in order, from the accepted beat to the output register ``o``.
-    STAGES = ("read", "weights", "products", "accumulate")
+    STAGES = ("read", "weights", "operands", "products", "lane_sum", "accumulate")
+
+    #: Lanes summed together in the "lane_sum" stage (per output; the group sums are added to the
+    #: accumulator in the "accumulate" stage).
+    LANE_GROUP = 4
 
     def __init__(self, params: CoreParams, weights, biases):
         super().__init__(params, weights, biases, params.frame_sum_layout)
@@ -230,10 +234,16 @@ class ReadoutCrossbar(_Crossbar):
         with m.If(advance):
             m.d.sync += s1_x.eq(self.i.p.x)
 
-        # products: the weight row and the features into the multipliers' operand registers (the
-        # "weights" stage: a block RAM's output is slow, the multipliers follow in a clock of their
-        # own), the products into theirs (the "products" stage). On an ECP5 they are MULT18X18D
-        # blocks while blocks are left after the cell array's (hdl/multiplier.py).
+        # weights: the weight row (a block RAM's output, slow) and the features into fabric registers;
+        # operands: from there into the multipliers' operand registers; products: the products into
+        # theirs. On an ECP5 the multipliers are MULT18X18D blocks while blocks are left after the cell
+        # array's (hdl/multiplier.py), in fixed columns: the route from a block RAM's output straight
+        # into a DSP block's operand register (12.98 ns, 5.83 of it the RAM's clock-to-output) was the
+        # FSDD core's slowest path.
+        s2_w = Signal.like(w_rd.data)
+        s2_x = Signal.like(self.i.p.x)
+        with m.If(advance):
+            m.d.sync += [s2_w.eq(w_rd.data), s2_x.eq(s1_x)]
         prod_w = p.k.fx.weight_bits + p.widths.feature
         s2_prod = Signal(data.ArrayLayout(signed(prod_w), lanes * n_out))
         for ln in range(lanes):
@@ -242,8 +252,20 @@ class ReadoutCrossbar(_Crossbar):
                 on_dsp = CellArray.MULTIPLIERS_PER_LANE * lanes + j < ECP5_DSPS
                 m.submodules[f"mul{j}"] = mul = RegisteredMultiplier(self.i.p.x[ln].shape(), w_rd.data[j].shape(),
                                                                      dsp=on_dsp)
-                m.d.comb += [mul.en.eq(advance), mul.a.eq(s1_x[ln]), mul.b.eq(w_rd.data[j]),
+                m.d.comb += [mul.en.eq(advance), mul.a.eq(s2_x[ln]), mul.b.eq(s2_w[j]),
                              s2_prod[j].eq(mul.p)]
+
+        # --- lane sums: per output, the products of groups of LANE_GROUP lanes summed into registers (the
+        # DSP blocks sit in fixed columns, far from the adders: the route from their output registers
+        # and a whole lane sum with the accumulator add did not fit one 100 MHz clock at 16 lanes)
+        groups = [range(g, min(g + self.LANE_GROUP, lanes)) for g in range(0, lanes, self.LANE_GROUP)]
+        group_w = prod_w + (min(self.LANE_GROUP, lanes) - 1).bit_length()
+        s3_sum = [[Signal(signed(group_w), name=f"lane_sum{kk}_{gi}") for gi in range(len(groups))]
+                  for kk in range(n_out)]
+        with m.If(advance):
+            for kk in range(n_out):
+                for gi, group in enumerate(groups):
+                    m.d.sync += s3_sum[kk][gi].eq(tree_sum([s2_prod[ln * n_out + kk] for ln in group]))
 
         # --- accumulate; the sum of the frame's last beat goes to the output
         acc = [Signal(signed(p.widths.frame_acc), name=f"acc{kk}") for kk in range(n_out)]
@@ -252,7 +274,7 @@ class ReadoutCrossbar(_Crossbar):
         with m.If(advance & s2_valid):
             for kk in range(n_out):
                 base = Mux(s2.frame_start, bias[kk], acc[kk])
-                total = base + tree_sum([s2_prod[ln * n_out + kk] for ln in range(lanes)])
+                total = base + tree_sum(s3_sum[kk])
                 with m.If(s2.frame_end):
                     m.d.sync += self.o.p.y[kk].eq(total)
                 with m.Else():

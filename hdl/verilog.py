@@ -57,10 +57,12 @@ def ports(component) -> dict:
             if not isinstance(Value.cast(value), Const)}
 
 
-def to_verilog(elaboratable, name: str = TOP_NAME) -> str:
+def to_verilog(elaboratable, name: str = TOP_NAME, *, platform=None) -> str:
     """Verilog of ``elaboratable`` (a :class:`ReservoirCore`, a board top...), reproducible text.
 
-    A component's ports are its signature's members (:func:`ports`).
+    A component's ports are its signature's members (:func:`ports`). ``platform`` is passed to
+    ``elaborate`` (e.g. :class:`~hdl.multiplier.FamilyPlatform`: the ECP5's DSP blocks instantiated
+    as :mod:`hdl.multiplier` does for a board build); None gives the portable, behavioural Verilog.
     """
     from amaranth.back import verilog
     io = None
@@ -68,7 +70,7 @@ def to_verilog(elaboratable, name: str = TOP_NAME) -> str:
         io = {name: (Value.cast(value), PortDirection.Input if member.flow == wiring.In else PortDirection.Output)
               for name, (member, value) in ports(elaboratable).items()}
     with _builtin_yosys():
-        return verilog.convert(elaboratable, name=name, ports=io, emit_src=False)
+        return verilog.convert(elaboratable, name=name, ports=io, emit_src=False, platform=platform)
 
 
 def design_core(design: Design, *, trace: bool = True) -> ReservoirCore:

@@ -281,6 +281,30 @@ def prewarm(families=("ice40", "ecp5")) -> float:
     return time.perf_counter() - t0
 
 
+def _abc_failed(build_dir: Path, family: str) -> bool:
+    """Whether Yosys stopped in an ABC pass and there is a fallback (ECP5): if so, switch the script to it.
+
+    Yosys 0.70's abc9 fails an assertion (ABC_OPS_REINTEGRATE) on some designs (seen on the 16-lane
+    regression reservoir); the fallback of ``memres generate --synth ecp5`` maps the LUTs with the
+    classic 'abc' instead. The build script's synthesis command is replaced by it and True returned.
+    """
+    fallback = gen.SYNTH_TARGETS[family].get("fallback")
+    ys = build_dir / f"{BUILD_NAME}.ys"
+    step = gen.yosys_step(build_dir / f"{BUILD_NAME}.rpt")
+    if not fallback or not step.startswith("ABC") or not ys.is_file():
+        return False
+    command = gen.SYNTH_TARGETS[family]["command"]
+    lines = ys.read_text().splitlines()
+    at = [i for i, line in enumerate(lines) if line.split()[:1] == [command.split()[0]]]
+    if len(at) != 1:
+        return False
+    logger.warning("Yosys stopped in its %s; synthesising again with classic abc: %s", step,
+                   "; ".join(fallback).format(top=BUILD_NAME))
+    lines[at[0]:at[0] + 1] = [line.format(top=BUILD_NAME) for line in fallback]
+    ys.write_text("\n".join(lines) + "\n")
+    return True
+
+
 def _run_tools(build_dir: Path, plan, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(["sh", f"{plan.script}.sh"], cwd=build_dir, env=env, capture_output=True, text=True)
 
@@ -410,6 +434,8 @@ def build(source, board: str = "icebreaker", out_dir=None, *, lanes: int = 1, ba
         logic_mults = _assign_dsps(build_dir, plan, env, spec.family, spec.capacity["dsps"])
         (build_dir / "logic_mults.json").write_text(json.dumps(logic_mults))
         proc = _run_tools(build_dir, plan, env)
+        if proc.returncode != 0 and _abc_failed(build_dir, spec.family):
+            proc = _run_tools(build_dir, plan, env)
         if proc.returncode != 0 or not (build_dir / bit_name).is_file():
             raise _failure(build_dir, proc, spec.family, report)
         seed_runs = [{"seed": 1, "fmax_mhz": _seed_fmax(build_dir / f"{BUILD_NAME}.tim")}]

@@ -38,6 +38,7 @@ import numpy as np
 from memres.hdl import HardwareParamError, ReservoirCore
 from memres.hdl.boards import BOARDS, board_for_family
 from memres.hdl.design import Design
+from memres.hdl.multiplier import FamilyPlatform
 from memres.hdl.verilog import TOP_NAME, design_core, to_verilog
 from memres.pygen import manifest as manifest_mod
 from memres.pygen.console import MODEL_HELP, MODEL_METAVAR, add_output_flags
@@ -46,7 +47,7 @@ from memres.pygen.source import DEFAULT_INPUTS, DEFAULT_OUTPUTS, Source, SourceE
 from memres.sw_model.errors import MemresError
 
 __all__ = ["GenerateError", "generate", "build_core", "source_design", "board_design", "core_of", "to_verilog",
-           "synthesize", "add_arguments", "run",
+           "synthesize", "yosys_step", "add_arguments", "run",
            "DEFAULT_INPUTS", "DEFAULT_OUTPUTS", "TOP_NAME", "VERILOG_FILE", "LINT_WAIVERS"]
 
 logger = logging.getLogger(__name__)
@@ -69,11 +70,17 @@ SYNTH_TARGETS = {
     },
     "ecp5": {
         "command": "synth_ecp5",
-        # Yosys 0.70's abc9 step fails an assertion on some designs (ABC_OPS_REINTEGRATE), and
-        # 'synth_ecp5 -dff' (abc9 with -dff) then exhausts YoWASP's WebAssembly stack on large
-        # cores. The fallback maps the LUTs with the classic 'abc' instead of abc9 (synth_ecp5
-        # in Yosys 0.70 is synth_lattice, whose -noabc9 is accepted and ignored): the same
-        # script with its map_luts step replaced.
+        # The core is elaborated for the ECP5 (hdl.multiplier.FamilyPlatform): its registered
+        # multipliers are MULT18X18D instances with their own registers, as `memres build --board
+        # ulx3s` builds them, read against Yosys' blackboxes of the ECP5 cells. The portable
+        # Verilog (behavioural '*' and fabric registers) made Yosys 0.70's abc9 fail an assertion
+        # (ABC_OPS_REINTEGRATE) after about 10 minutes on the FSDD core; this one takes about 2.
+        "platform_family": "ecp5",
+        "libs": ["+/lattice/cells_bb_ecp5.v"],
+        # Should abc9 still fail: the fallback maps the LUTs with the classic 'abc' instead of abc9
+        # ('synth_ecp5 -dff', abc9 with -dff, exhausts YoWASP's WebAssembly stack on large cores;
+        # synth_ecp5 in Yosys 0.70 is synth_lattice, whose -noabc9 is accepted and ignored): the
+        # same script with its map_luts step replaced.
         "fallback": ["synth_ecp5 -top {top} -run :map_luts", "techmap -map +/lattice/latches_map.v",
                      "abc -dress -lut 4:7", "clean", "synth_ecp5 -top {top} -run map_cells:"],
         "device": "LFE5U-85F",
@@ -189,7 +196,7 @@ _YOSYS_HEARTBEAT_S = 15.0
 _YOSYS_PASS = re.compile(r"^[0-9.]+\s+Executing ([A-Z0-9_]+ pass[^\n]*)", re.M)
 
 
-def _yosys_step(log: Path) -> str:
+def yosys_step(log: Path) -> str:
     """The last pass Yosys' log names (``"ABC9 pass"``, ...), or "" before the first."""
     try:
         text = log.read_text(errors="replace")[-20000:]
@@ -211,7 +218,7 @@ def _run_yosys(cwd: Path, name: str, lines: list[str], family: str) -> None:
                 _, stderr = proc.communicate(timeout=_YOSYS_HEARTBEAT_S)
                 break
             except subprocess.TimeoutExpired:
-                logger.info("Yosys %s: %s (%.0f s)", family, _yosys_step(log) or "starting",
+                logger.info("Yosys %s: %s (%.0f s)", family, yosys_step(log) or "starting",
                             time.monotonic() - t0)
     if proc.returncode != 0:
         text = log.read_text(errors="replace") if log.is_file() else stderr
@@ -237,7 +244,8 @@ def synthesize(verilog_path: Path, family: str, out_dir: Path, top: str = TOP_NA
     target = SYNTH_TARGETS[family]
     out_dir.mkdir(parents=True, exist_ok=True)
     stat_name = f"{family}_stat.json"
-    head = [f"read_verilog {verilog_path.name}", f"hierarchy -top {top}", f"delete -output {top}/w:trace__*"]
+    head = [*(f"read_verilog -lib {lib}" for lib in target.get("libs", ())),
+            f"read_verilog {verilog_path.name}", f"hierarchy -top {top}", f"delete -output {top}/w:trace__*"]
     logic_mults: list[str] = []
     with tempfile.TemporaryDirectory(prefix="memres-synth-") as tmp:
         tmp = Path(tmp)
@@ -377,8 +385,16 @@ def generate(source: str | Path, out_dir: str | Path, *, lanes: int = 1, synth: 
     result["lint"] = {"command": "verilator --lint-only -Wall " + " ".join(f"-Wno-{w}" for w in LINT_WAIVERS)
                       + f" {VERILOG_FILE}", "waivers": LINT_WAIVERS}
     if synth is not None:
-        logger.info("synthesising %s with Yosys (%s) ...", out / VERILOG_FILE, SYNTH_TARGETS[synth]["command"])
-        result["synthesis"] = synthesize(out / VERILOG_FILE, synth, out / "synth")
+        target = SYNTH_TARGETS[synth]
+        synth_verilog = out / VERILOG_FILE
+        if "platform_family" in target:
+            # the core as a board build elaborates it for this family (its DSP blocks instantiated)
+            synth_verilog = out / "synth" / f"{TOP_NAME}_{synth}.v"
+            synth_verilog.parent.mkdir(parents=True, exist_ok=True)
+            synth_verilog.write_text(to_verilog(core, platform=FamilyPlatform(target["platform_family"])))
+        logger.info("synthesising %s with Yosys (%s) ...", synth_verilog, target["command"])
+        result["synthesis"] = synthesize(synth_verilog, synth, out / "synth")
+        result["synthesis"]["verilog"] = synth_verilog.relative_to(out).as_posix()
     (out / MANIFEST_FILE).write_text(manifest_mod.dumps(result))
     return result
 

@@ -281,3 +281,19 @@ def test_fsdd_up5k_model_fits_the_icebreaker(fsdd_root, tmp_path):
     assert used["lcs"] <= 5280 and used["brams"] <= 30 and used["dsps"] <= 8 and used["spram"] <= 4, used
     assert r["meets_clock"] and r["fmax_mhz"] >= 24
     assert r["parameters"]["readout"] == "serial" and r["frames_per_s"] >= 1000
+
+
+def test_abc_failure_switches_the_build_script_to_classic_abc(tmp_path):
+    """A Yosys run that stopped in an ABC pass on the ECP5 gets the classic-abc fallback in place of synth_ecp5."""
+    (tmp_path / "top.ys").write_text("read_rtlil top.il\n# (script_after_read placeholder)\n"
+                                     "    synth_ecp5  -top top\nwrite_json top.json\n")
+    (tmp_path / "top.rpt").write_text("2.46.27.7. Executing ABC_OPS_REINTEGRATE pass (reintegrate).\n"
+                                      "ERROR: Assert `GetSize(conn.first) == GetSize(conn.second)' failed\n")
+    assert build_mod._abc_failed(tmp_path, "ecp5")
+    ys = (tmp_path / "top.ys").read_text()
+    assert "synth_ecp5  -top top" not in ys and "abc -dress -lut 4:7" in ys
+    assert "synth_ecp5 -top top -run :map_luts" in ys and ys.endswith("write_json top.json\n")
+    assert not build_mod._abc_failed(tmp_path, "ecp5")          # already switched: no second fallback
+    (tmp_path / "top.rpt").write_text("2.3. Executing HIERARCHY pass.\nERROR: Module `x' not found\n")
+    (tmp_path / "top.ys").write_text("    synth_ice40 -dsp -top top\n")
+    assert not build_mod._abc_failed(tmp_path, "ice40")

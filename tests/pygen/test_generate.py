@@ -295,8 +295,8 @@ def test_yosys_progress_names_the_pass_it_is_in(tmp_path, caplog, monkeypatch):
     log = tmp_path / "x.log"
     log.write_text("\n3.1. Executing HIERARCHY pass (managing design hierarchy).\n"
                    "3.24.2. Executing ABC9 pass.\n  stuff\n")
-    assert gen._yosys_step(log) == "ABC9 pass"
-    assert gen._yosys_step(tmp_path / "missing.log") == ""
+    assert gen.yosys_step(log) == "ABC9 pass"
+    assert gen.yosys_step(tmp_path / "missing.log") == ""
     (tmp_path / "m.v").write_text("module m(input clk, input [15:0] a, b, output reg [31:0] p);\n"
                                   "always @(posedge clk) p <= a * b;\nendmodule\n")
     monkeypatch.setattr(gen, "_YOSYS_HEARTBEAT_S", 0.2)
@@ -317,3 +317,16 @@ def test_ecp5_fallback_maps_luts_without_abc9(config_file, tmp_path, monkeypatch
         s = gen.generate(config_file, tmp_path, lanes=1, synth="ecp5", n_inputs=4, n_outputs=3)["synthesis"]
     assert any("trying" in r.getMessage() for r in caplog.records)
     assert "abc -dress -lut 4:7" in s["tool"] and s["luts"] > 0 and s["ffs"] > 0
+
+
+def test_ecp5_synthesis_uses_the_board_builds_dsp_blocks(config_file, tmp_path):
+    """--synth ecp5 synthesises the core as `memres build --board ulx3s` elaborates it: every registered
+    multiplier a MULT18X18D instance (3 per lane in the cell array, lanes x K in the readout), while the
+    generated Verilog stays portable (no vendor cell)."""
+    m = gen.generate(config_file, tmp_path, lanes=2, synth="ecp5", n_inputs=4, n_outputs=3)
+    assert "MULT18X18D" not in (tmp_path / gen.VERILOG_FILE).read_text()
+    ecp5_v = (tmp_path / "synth" / f"{gen.TOP_NAME}_ecp5.v").read_text()
+    assert ecp5_v.count("MULT18X18D ") == 3 * 2 + 2 * 3
+    s = m["synthesis"]
+    assert s["dsps"] == 3 * 2 + 2 * 3 and "synth_ecp5" in s["tool"] and s["luts"] > 0
+    assert s["verilog"] == f"synth/{gen.TOP_NAME}_ecp5.v"
