@@ -74,15 +74,21 @@ def corner_sequences(design: Design, rng: np.random.Generator, count: int, max_l
 
 
 def corner_readout(design: Design, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A readout at the ends of the ``load`` value field: every weight and bias is the field's largest or
-    smallest value (beyond ``weight_max``/``bias_max`` where the field is wider: the core's clamps act),
-    signs at random. Written while frames flow, it drives the sums towards saturation."""
+    """A readout at the ends of the ``load`` value field and at the core's clamps: every weight and bias is
+    the field's largest or smallest value (beyond ``weight_max``/``bias_max`` where the field is wider: the
+    core's clamps act) or a value on or one beyond a clamp bound (``+-weight_max``, ``+-(weight_max + 1)``,
+    the same for the biases), at random. Written while frames flow, it drives the sums towards saturation."""
     p = design.params
     bits = data.Layout.cast(p.load_layout)["value"].shape.width
     hi, lo = (1 << (bits - 1)) - 1, -(1 << (bits - 1))
-    w = np.where(rng.random((p.n_features, p.n_outputs)) < 0.5, hi, lo)
-    b = np.where(rng.random(p.n_outputs) < 0.5, hi, lo)
-    return w.astype(np.int64), b.astype(np.int64)
+
+    def pick(limit: int, shape) -> np.ndarray:
+        # the field's ends, and the values on and next to the core's clamp (a clamp bound one off shows there)
+        values = np.clip([hi, lo, limit, limit + 1, -limit, -limit - 1], lo, hi)
+        return values[rng.integers(0, len(values), size=shape)]
+
+    return pick(p.weight_max, (p.n_features, p.n_outputs)).astype(np.int64), \
+        pick(p.bias_max, p.n_outputs).astype(np.int64)
 
 
 def saturating_run(design: Design, sign: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:

@@ -59,7 +59,10 @@ def test_corner_stimulus_reaches_the_ends():
     assert any((s == u).all() and len(s) == 20 for s in seqs) and any((s == 0).all() for s in seqs)
     assert any(len(set(s[:, 0])) == 2 for s in seqs)          # alternating full scale / zero
     w, b = corner_readout(d, np.random.default_rng(1))
-    assert w.max() > d.params.weight_max and b.min() < -d.params.bias_max   # the core's clamps act
+    wm, bm = d.params.weight_max, d.params.bias_max
+    assert w.max() > wm + 1 and w.min() < -wm - 1                   # the core's clamps act
+    assert {wm, wm + 1, -wm, -wm - 1} <= set(w.ravel().tolist())    # on and one beyond each bound
+    assert set(np.abs(b).tolist()) <= {bm, bm + 1, int(np.abs(b).max())}
 
 
 @pytest.fixture(scope="module")
