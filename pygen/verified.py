@@ -30,7 +30,7 @@ import numpy as np
 
 from memres.hdl.design import Design
 from memres.pygen.generate import core_of, to_verilog
-from memres.sw_model.atomic import atomic_write_text
+from memres.sw_model.atomic import atomic_write_text, json_default
 from memres.testbenches.toolchain import cache_dir
 
 __all__ = ["core_identity", "record_path", "RECORDS_ENV", "store", "load", "coverage", "hint", "KINDS"]
@@ -86,7 +86,7 @@ def store(identity: dict, kind: str, result: dict, *, command: str, board: str |
     rec.update({"identity": identity})
     rec[kind] = {**result, "board": board, "command": command,
                  "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    return atomic_write_text(record_path(identity["key"]), json.dumps(rec, indent=1, default=_plain) + "\n")
+    return atomic_write_text(record_path(identity["key"]), json.dumps(rec, indent=1, default=json_default) + "\n")
 
 
 def _counts(section: dict | None) -> bool:
@@ -120,11 +120,3 @@ def hint(identity: dict, source, board: str, *, default_readout: str) -> str:
     return f"no verification of this core (model, options, generator) is recorded: run `{cmd}`"
 
 
-def _plain(o):
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)

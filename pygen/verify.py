@@ -45,7 +45,7 @@ from memres.hdl.top import core_timing
 from memres.testbenches.predict import Design, random_readout, read_ports
 from memres.testbenches.stimulus import CORNER_HANDSHAKES, STIMULI, corner_readout, corner_sequences, \
     corner_reset, random_sequences, saturation_runs
-from memres.sw_model.atomic import check_output_path
+from memres.sw_model.atomic import check_output_path, json_default
 from memres.sw_model.errors import MemresError
 from amaranth.hdl import Shape
 from memres.pygen.source import SourceError, load_source
@@ -524,7 +524,7 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         result["passed"] = result["passed"] and rep["passed"]
         if identity is not None:
             verified.store(identity, "uart", rep, command=command, board=board)
-    (out / "verify.json").write_text(json.dumps(result, indent=1, default=_json_default))
+    (out / "verify.json").write_text(json.dumps(result, indent=1, default=json_default))
     return result
 
 
@@ -578,14 +578,6 @@ def _reproduce(source, verilog, sim, seed, lanes, sequences, n_inputs, n_outputs
     return " ".join(parts + ["--waves"])
 
 
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
 
 
 def check_output_folder(out_dir: str | Path, *, force: bool = False) -> Path:
@@ -672,7 +664,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         slim = {k: v for k, v in result.items() if k != "runs"}
         slim["runs"] = [{k: v for k, v in r.items() if k != "decisions"} for r in result["runs"]]
-        print(json.dumps(slim, default=_json_default))
+        print(json.dumps(slim, default=json_default))
     else:
         print(summary(result), file=sys.stderr)
     return 0 if result["passed"] else 1

@@ -23,7 +23,8 @@ from typing import IO
 
 from .errors import MemresError
 
-__all__ = ["OutputPathError", "atomic_output", "atomic_write_bytes", "atomic_write_text", "check_output_path"]
+__all__ = ["OutputPathError", "atomic_output", "atomic_write_bytes", "atomic_write_text", "check_output_path",
+           "json_default"]
 
 
 class OutputPathError(MemresError):
@@ -94,3 +95,16 @@ def check_output_path(path: str | os.PathLike, *, directory: bool = False) -> Pa
     if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
         raise OutputPathError(f"{what} {path}: the folder {probe} is not writable")
     return path
+
+
+def json_default(o):
+    """``json.dumps(..., default=json_default)``: numpy scalars and arrays as JSON numbers and lists,
+    anything else as its text."""
+    import numpy as np
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)

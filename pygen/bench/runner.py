@@ -9,16 +9,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 
 from memres.pygen.bench.provenance import git_info, load_average, machine_info
 from memres.pygen.bench.report import write_report
 from memres.pygen.bench.sections import accuracy_section, check_memory, hardware_section, speed_section
 from memres.pygen.bench.settings import SECTIONS, Settings
-from memres.sw_model.atomic import atomic_write_text, check_output_path
+from memres.sw_model.atomic import atomic_write_text, check_output_path, json_default
 from memres.sw_model.errors import MemresError
 
-__all__ = ["run_bench", "json_default", "BenchError"]
+__all__ = ["run_bench", "BenchError"]
 
 logger = logging.getLogger("memres.pygen.bench")
 
@@ -102,13 +101,4 @@ def _run(s: Settings, out: Path, sections, command: str, bars, keep: bool) -> di
     return results
 
 
-def json_default(o):
-    """numpy scalars and arrays as JSON numbers and lists; anything else as its text."""
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
 
