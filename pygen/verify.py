@@ -578,8 +578,6 @@ def _reproduce(source, verilog, sim, seed, lanes, sequences, n_inputs, n_outputs
     return " ".join(parts + ["--waves"])
 
 
-
-
 def check_output_folder(out_dir: str | Path, *, force: bool = False) -> Path:
     """Refuse an output folder that holds an earlier verification (``verify.json`` or a ``run<seed>``
     folder) unless ``force``, and any folder that cannot be written; before any work is done."""

@@ -30,12 +30,15 @@ from memres.hdl.design import Design
 from memres.sw_model import fixed
 from memres.sw_model.classify import running_decisions
 
-__all__ = ["ROUNDINGS", "TieSearch", "tie_sequences", "apart_runs"]
+__all__ = ["APART", "TieSearch", "tie_sequences", "apart_runs"]
 
 #: The roundings of one pulse of a cell, in the order :func:`sw_model.fixed.apply_cell_update` makes them.
 CELL_ROUNDINGS = ("decay", "move", "current")
-#: Every rounding the search targets (the idle decay only where there is an idle gap).
-ROUNDINGS = ("pulse",) + CELL_ROUNDINGS + ("idle",)
+
+
+def _roundings(k) -> tuple[str, ...]:
+    """The cell's roundings in the order the model makes them, the idle decay last where there is a gap."""
+    return CELL_ROUNDINGS + (("idle",) if k.r_idle is not None else ())
 #: The two residues next to the rounding boundary: ``2^(s-1) - 1`` ("below") and ``2^(s-1)`` ("on").
 RESIDUES = ("below", "on")
 
@@ -71,8 +74,7 @@ class TieSearch:
     """What :func:`tie_sequences` found: the sequences, and per target the frame count or why not."""
 
     sequences: list[np.ndarray]
-    #: ``(rounding, residue, device) -> frames of the shortest sequence found`` (pulse: device is -1 when
-    #: the target is per (node, device) pair and counted together)
+    #: ``(rounding, residue, device) -> frames of the shortest sequence found``
     reached: dict
     #: targets no input of the alphabet reaches from rest within the search's limits, though some state
     #: and code would put the operand on the residue
@@ -163,7 +165,7 @@ def tie_sequences(design: Design, rng: np.random.Generator, alphabet: int = 1024
         q = fixed.pulse_codes(k, frames)                                   # (A, ML, N)
     pulse_hit = {res: m.any(axis=1) for res, m in _at_boundary(calls[0][0], calls[0][1]).items()}   # (A, N)
     a_q, t_q, f_q = k.a_lut[q], k.h_lut[q] * k.g_max, k.f_lut[q]
-    roundings = CELL_ROUNDINGS + (("idle",) if k.r_idle is not None else ())
+    roundings = _roundings(k)
     targets = {(rnd, res, d) for rnd in roundings for res in RESIDUES for d in range(n)}
     targets |= {("pulse", res, d) for res in RESIDUES for d in range(n)}
     found: dict = {}                 # target -> (device, frame-start state, input index) of its last frame
@@ -278,10 +280,9 @@ def _impossible(k, targets: list, reachable: dict[int, np.ndarray]) -> list:
             g_new, _ = fixed.apply_cell_update(kd, g[lo:lo + 256], k.a_lut[q], k.h_lut[q] * k.g_max, k.f_lut[q])
             if k.r_idle is not None:
                 fixed.idle_update(kd, g[lo:lo + 256, 0])
-        names = CELL_ROUNDINGS + (("idle",) if k.r_idle is not None else ())
         # the state a rounding sees: the pulse's start state (decay, move, idle), its end state (current)
         start = g[lo:lo + 256, 0, 0]
-        for rnd, (x, s_) in zip(names, calls):
+        for rnd, (x, s_) in zip(_roundings(k), calls):
             x = np.broadcast_to(x, x.shape[:-1] + (dev.size,)) if x.ndim == 3 else x     # (G', [Q,] D)
             for res, m in _at_boundary(x, s_).items():
                 for j, d in enumerate(devices):

@@ -7,6 +7,7 @@ import numpy as np
 from amaranth.lib import data
 
 from memres.hdl.design import Design
+from memres.hdl.top import core_timing
 from memres.testbenches.directed import apart_runs, tie_sequences
 
 __all__ = ["random_sequences", "corner_sequences", "corner_readout", "saturating_run", "saturation_runs",
@@ -124,7 +125,6 @@ def saturation_runs(design: Design) -> list[tuple[np.ndarray, np.ndarray, np.nda
     each with the readout to write before it: :func:`saturating_run` both ways (every output in the
     clamp), then :func:`testbenches.directed.apart_runs` (every output but one in the clamp, that one on
     its edge)."""
-    from memres.hdl.top import core_timing
     up, down = saturating_run(design, 1), saturating_run(design, -1)
     runs = [r for r in (up, down) if r is not None]
     runs += apart_runs(design, up[0], SATURATION_FRAMES_MAX) if up is not None else []
@@ -142,7 +142,6 @@ def corner_reset(design: Design, seqs: list[np.ndarray], rng: np.random.Generato
     random delay of up to ``latency + cycles_per_frame`` clocks, so that a frame is in the pipeline or
     its result waits to be taken when ``rst`` rises. None when no sequence is long enough.
     """
-    from memres.hdl.top import core_timing
     starts = np.concatenate([[0], np.cumsum([len(q) for q in seqs])])
     long_ = [i for i in range(1, len(seqs)) if len(seqs[i]) >= 2]
     if not long_:
