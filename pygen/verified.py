@@ -26,10 +26,10 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
 
 from memres.hdl.design import Design
 from memres.pygen.generate import core_of, to_verilog
+from memres.pygen.manifest import sha256_of
 from memres.sw_model.atomic import atomic_write_text, json_default
 from memres.testbenches.toolchain import cache_dir
 
@@ -40,13 +40,7 @@ KINDS = ("core", "uart")
 
 
 def _weights_digest(design: Design) -> str:
-    if not design.baked:
-        return "loaded"
-    h = hashlib.sha256()
-    for a in (design.w, design.b):
-        a = np.ascontiguousarray(np.asarray(a, dtype=np.int64))
-        h.update(repr(a.shape).encode() + a.tobytes())
-    return "sha256:" + h.hexdigest()
+    return "sha256:" + sha256_of(design.w, design.b) if design.baked else "loaded"
 
 
 def core_identity(design: Design) -> dict:
