@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -141,12 +141,11 @@ class CellArray(CoreBlock):
         ]
         for lane in range(lanes):
             m.d.comb += [lut_rd[lane].en.eq(advance), lut_rd[lane].addr.eq(self.i.p.q[lane])]
-        # H[q] of each lane, beside the table entry read (same enable, so it stalls with it)
+        # H[q] of each lane, beside the table entry read (same enable, so it stalls with it); none where
+        # A = 0 wherever H = 0 (not p.h_acts): the move is then A (g_max - g) for every code
         lut_h = []
-        for lane in range(lanes):
-            if not p.h_acts:
-                lut_h.append(True)      # A = 0 wherever H = 0: the move is A (g_max - g) for every code, no test
-            elif h_threshold is None:
+        for lane in range(lanes if p.h_acts else 0):
+            if h_threshold is None:
                 lut_h.append(lut_rd[lane].data.h)
             else:
                 h = Signal(name=f"h{lane}")
@@ -190,8 +189,7 @@ class CellArray(CoreBlock):
                 mul_r.b.eq(g - g0),
                 mul_a.en.eq(advance),
                 mul_a.a.eq(Mux(s1_end, 0, entry.a) if p.has_idle else entry.a),      # no move on the end pass
-                mul_a.b.eq(Mux(lut_h[lane], g_max - g, -g) if isinstance(lut_h[lane], Value)      # H g_max - g
-                           else g_max - g),
+                mul_a.b.eq(Mux(lut_h[lane], g_max - g, -g) if p.h_acts else g_max - g),     # H g_max - g
                 s2_decay[lane].eq(mul_r.p),
                 s2_move[lane].eq(mul_a.p),
             ]
