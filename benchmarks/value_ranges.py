@@ -10,7 +10,9 @@ field of the cell array and the readout this prints the smallest and largest val
 the core can give it (every state ``0 .. g_max`` or, where the state comes out of the update, the update's
 range; every decay factor; every table entry; every feature and weight within their bounds), the
 two's-complement and unsigned widths that hold them (unsigned: only when never negative). The bounds are exact where
-the product's operands are independent (every pair is enumerated), and never too narrow.
+the product's operands are independent (every pair is enumerated), and never too narrow. Last, whether a pulse
+code at a clamp bound read one off (the clamp's value a constant one off) changes the update of any state a
+device can reach (``testbenches.directed.codes_differ``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from memres.pygen.verify import load_design  # noqa: E402
 from memres.sw_model.fixed import bits_signed, bits_unsigned, feature_bounds, update_range  # noqa: E402
+from memres.testbenches.directed import codes_differ  # noqa: E402
 
 
 def ranges(design) -> list[tuple[str, int, int, str]]:
@@ -73,6 +76,12 @@ def main() -> int:
     for name, lo, hi, how in ranges(design):
         bits = f"{bits_signed(lo, hi)} / " + (str(bits_unsigned(hi)) if lo >= 0 else "-")
         print(f"{name:<78} {lo:>14,} {hi:>14,}  {bits:<20}  {how}")
+    # a pulse code clamped at 0 (or q_max) read one off: does any reachable state see it?
+    k = design.params.k
+    for qa, qb in ((0, 1), (k.q_max, k.q_max ^ 1)):
+        n = codes_differ(k, qa, qb)
+        print(f"pulse code {qa} read as {qb}: changes the update of {n:,} reachable (device, state) pairs "
+              "(exhaustive over every state reachable with any codes)")
     return 0
 
 

@@ -43,7 +43,7 @@ from memres.testbenches.verilator_coverage import COVERAGE_ARGS, COVERAGE_FILE, 
     summarise, uncovered
 from memres.hdl.top import core_timing
 from memres.testbenches.predict import Design, random_readout, read_ports
-from memres.testbenches.stimulus import CORNER_HANDSHAKES, STIMULI, corner_readout, corner_sequences, \
+from memres.testbenches.stimulus import CORNER_HANDSHAKES, STIMULI, corner_reloads, corner_sequences, \
     corner_reset, random_sequences, saturation_runs
 from memres.sw_model.atomic import check_output_path, json_default
 from memres.sw_model.errors import MemresError
@@ -215,7 +215,8 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
                  timing: bool = True, p_valid: float = 0.7, p_ready: float = 0.7, label: str = "",
                  reproduce: str = "", timeout: float | None = None, trace: bool | None = None,
                  build_args: tuple[str, ...] = (), stated: dict | None = None, reloads=(),
-                 coverage: bool = False, max_cycles: int = 0, engine: str | None = None, resets=()) -> dict:
+                 coverage: bool = False, max_cycles: int = 0, engine: str | None = None, resets=(),
+                 scramble_loads: bool = False) -> dict:
     """Simulate ``verilog`` on ``seqs`` and compare every transaction; return the run's report (see check.py).
 
     ``engine``: ``"native"`` (Verilator with the C++ testbench of ``testbenches/native_tb.cpp``; the
@@ -227,6 +228,8 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
     ``hdl.top.core_timing`` of the design); the run's timing probe must measure the same.
     ``reloads``: ``(before_frame, w, b)`` readouts written through ``load`` while frames flow.
     ``resets``: ``(frame, delay)`` resets in the middle of a sequence (``testbenches.job.Job.resets``).
+    ``scramble_loads``: every readout's ``load`` beats in a random order, with beats addressed outside the
+    readout among them (``testbenches.job.load_schedule``).
     ``coverage``: build with Verilator's line, branch and toggle coverage (``report["coverage_file"]``).
     ``max_cycles``: clocks after which a run that has not delivered every result is a mismatch
     (``progress``); 0: derived from the stimulus (generous).
@@ -248,7 +251,7 @@ def check_design(design: Design, verilog: str | Path, seqs: list[np.ndarray], *,
     load = design.needs_load
     job = Job(design, seqs, seed=seed, p_valid=p_valid, p_ready=p_ready, timing=timing, trace=has_trace,
               load=load, reloads=list(reloads), report=str(run_dir / "report.json"), label=label, reproduce=reproduce,
-              max_cycles=max_cycles, resets=list(resets),
+              max_cycles=max_cycles, resets=list(resets), scramble_loads=scramble_loads,
               latency=int(stated["latency"]), cycles_per_frame=int(stated["cycles_per_frame"]))
     report = _simulate(verilog, job, run_dir, sim, waves is True, timeout, build_args, engine)
     report["run_dir"] = str(run_dir)
@@ -346,7 +349,8 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
     ``"parallel"`` or ``"serial"``; default the ``manifest.json`` beside ``verilog``
     (``parameters.readout``), else parallel. ``stimulus``: ``"random"`` or ``"corners"``
     (:func:`testbenches.stimulus.corner_sequences` before the random sequences, and run ``i`` with the
-    handshake rates ``CORNER_HANDSHAKES[seed % 4]`` instead of ``p_valid``/``p_ready``). ``coverage``: build
+    handshake rates ``CORNER_HANDSHAKES[seed % 4]`` instead of ``p_valid``/``p_ready``, every readout's
+    ``load`` beats scrambled with beats addressed outside the readout among them). ``coverage``: build
     with Verilator's coverage and add ``coverage`` (per block and kind, runs merged) and
     ``coverage_uncovered`` (branches never taken) to the result. ``engine``: see :func:`check_design`.
 
@@ -454,8 +458,8 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         if not design0.baked and n_frames >= 2:
             # a configuration's core: also switch to another random readout while frames flow
             r_rng = np.random.default_rng([s, 2])
-            reloads = [(int(r_rng.integers(1, n_frames)), *(corner_readout(design0, r_rng) if stimulus == "corners"
-                                                                else random_readout(design0.params, r_rng)))]
+            reloads = corner_reloads(design0, r_rng, n_frames) if stimulus == "corners" else \
+                [(int(r_rng.integers(1, n_frames)), *random_readout(design0.params, r_rng))]
             # last, readouts and long sequences that drive the sequence sums into their clamps
             for w, b, sat in (saturation_runs(design0) if stimulus == "corners" else ()):
                 reloads.append((n_frames, w, b))
@@ -472,7 +476,8 @@ def verify(source: str | Path, *, verilog: str | Path | None = None, sim: str = 
         rep = check_design(design, verilog, seqs, seed=s, sim=sim, run_dir=out / f"run{s}", waves=waves,
                            timing=timing, p_valid=pv, p_ready=pr, label=f"seed {s}", reproduce=repro,
                            timeout=timeout, build_args=NETLIST_WAIVERS if given else (), stated=stated,
-                           reloads=reloads, coverage=coverage, engine=engine, resets=resets)
+                           reloads=reloads, coverage=coverage, engine=engine, resets=resets,
+                           scramble_loads=stimulus == "corners")
         rep["test_sequences"] = n_test
         runs.append(rep)
         if not rep["passed"]:

@@ -35,7 +35,7 @@ from memres.sw_model.classify import running_decisions
 
 from .harness import port_words
 from .job import RESET_CLOCKS, Job, load_schedule, probe_frames, run_budget, segments
-from .predict import Expectation, loaded_value, words_to_ints
+from .predict import Expectation, loaded_value, words_to_ints, writes_readout
 from .record import Recording, prepare, record
 
 __all__ = ["Mismatch", "format_mismatch", "compare", "write_report", "run_job"]
@@ -85,7 +85,9 @@ class _Readouts:
     def _apply(self) -> None:
         beat = self.beats[self.applied]
         p, v = self.p, beat["value"]
-        if beat["bias"]:
+        if not writes_readout(p, beat):
+            pass                    # addressed outside the readout: ignored
+        elif beat["bias"]:
             self.b[beat["k"]] = loaded_value(p, v, True)
         else:
             self.w[beat["node"] * p.n_devices + beat["device"], beat["k"]] = loaded_value(p, v, False)

@@ -12,6 +12,9 @@ random stimulus almost never makes.
   classifier's clamp and the one left lands exactly on the clamp's edge (one LSB inside, on it, one
   LSB beyond). The sums' start value and clamp constants then decide a decision; with every output
   saturating alike (``stimulus.saturating_run``) they cannot.
+* :func:`comedown_run`: a readout and a sequence after which one output's sum leaves the upper clamp and
+  comes back down to tie exactly with another's: the value a clamped sum is kept at decides a decision
+  only on the way down.
 
 The model's own functions compute every value (``sw_model.fixed.apply_cell_update``,
 ``pulse_codes``, ``classify.running_decisions``); the search only watches the operands of
@@ -30,7 +33,7 @@ from memres.hdl.design import Design
 from memres.sw_model import fixed
 from memres.sw_model.classify import running_decisions
 
-__all__ = ["APART", "TieSearch", "tie_sequences", "apart_runs"]
+__all__ = ["APART", "TieSearch", "tie_sequences", "apart_runs", "comedown_run", "codes_differ"]
 
 #: The roundings of one pulse of a cell, in the order :func:`sw_model.fixed.apply_cell_update` makes them.
 CELL_ROUNDINGS = ("decay", "move", "current")
@@ -262,6 +265,21 @@ def _reachable(k, targets: list) -> dict[int, np.ndarray]:
     return out
 
 
+def codes_differ(k, qa: int, qb: int) -> int:
+    """How many (device, state) pairs, over every state each device can reach with any pulse codes
+    (:func:`_reachable`, exhaustive), give a different new state or current for code ``qa`` than for code
+    ``qb``. 0 proves that a pulse code read as ``qb`` where it is ``qa`` cannot show on this core (e.g. the
+    pulse code's lower clamp value ``0`` changed to ``1``)."""
+    reachable = _reachable(k, [("decay", "on", d) for d in range(k.n_devices)])
+    count = 0
+    for d, g in reachable.items():
+        kd = dataclasses.replace(k, r=k.r[d:d + 1], r_idle=None if k.r_idle is None else k.r_idle[d:d + 1])
+        out = [fixed.apply_cell_update(kd, g[:, None], k.a_lut[[q]], k.h_lut[[q]] * k.g_max, k.f_lut[[q]])
+               for q in (qa, qb)]
+        count += int(((out[0][0] != out[1][0]) | (out[0][1] != out[1][1])).sum())
+    return count
+
+
 def _impossible(k, targets: list, reachable: dict[int, np.ndarray]) -> list:
     """The cell targets that cannot be reached: no state of ``reachable`` (and, for the move and the
     current, no code) puts that rounding's operand on that residue. Proven by exhausting the states
@@ -369,6 +387,64 @@ def apart_runs(design: Design, saturating_w: np.ndarray, frames_max: int, tries:
                 "apart_runs: the landing missed"
             out.append((w, b, seq))
     return out
+
+
+def comedown_run(design: Design, frames_max: int, tries: int = 16,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """A readout and a sequence after which output 0's sum has sat in the upper clamp and comes back down
+    to tie exactly with output 1's: ``(w, b, sequence)``, or None when that takes more than ``frames_max``
+    frames.
+
+    Output 0's weights are ``+-weight_max`` with the sign of each feature's change from rest to full scale,
+    its bias makes ``y`` slightly negative at rest: full-scale input then drives its sum into the clamp
+    ``L`` (the sequence is as long as that takes), and zero input brings it back down within a few
+    frames, as the features fall back to rest. Output 1 lands exactly on output 0's sum at a frame of the
+    way down (:func:`_land_at`); the others sit at ``-L``. At that frame the tie goes to output 0, and a sum
+    kept at ``L - 1`` instead of ``L`` turns the decision: in the clamp, a sum is indistinguishable from
+    its neighbours in the clamp. Checked with :func:`sw_model.classify.running_decisions`.
+    """
+    p = design.params
+    kk, lim, c = p.n_outputs, p.seq_limit, design.n_inputs
+    if kk < 2:
+        return None
+    res = fixed.FixedReservoir(design.config.reservoir, design.config.fixed, c)
+    settle = 64                                     # frames after which the features have settled
+    u = np.zeros((1, 2 * settle, c), dtype=np.int64)
+    u[0, :settle] = p.k.u_max
+    x = np.asarray(res.run_batch(u)[0], dtype=np.int64)
+    full, rest = x[settle - 1], x[-1]
+    w_full = np.where(full >= rest, p.weight_max, -p.weight_max).astype(np.int64)
+    rng = np.random.default_rng(seed)
+    for _ in range(tries):
+        w0 = np.clip(w_full + rng.integers(-3, 1, size=len(w_full)) * np.sign(w_full), -p.weight_max, p.weight_max)
+        span = int((full - rest) @ w0)              # y at full scale minus y at rest
+        b0 = -int(rest @ w0) - int(span * rng.uniform(1 / 32, 1 / 8))
+        y_up = int(full @ w0) + b0
+        if span <= 0 or abs(b0) > p.bias_max or y_up <= 0:
+            continue
+        up = -(-lim // y_up) + settle               # frames of full scale: the clamp, with a margin
+        if up + settle > frames_max:
+            return None
+        u = np.zeros((1, up + settle, c), dtype=np.int64)
+        u[0, :up] = p.k.u_max
+        x = np.asarray(res.run_batch(u)[0], dtype=np.int64)
+        s0 = running_decisions((x @ w0 + b0)[None, :, None], lim)[0][0, :, 0]
+        top = np.flatnonzero(s0 == lim)
+        if not top.size:
+            continue
+        for t in np.flatnonzero(np.arange(len(s0)) > top[-1] + 2)[:8]:       # frames on the way down
+            mate = _land_at(x, w_full, int(s0[t]), lim, int(t), p.bias_max, p.weight_max, rng)
+            if mate is None:
+                continue
+            w = np.repeat(-w_full[:, None], kk, axis=1)
+            b = np.full(kk, -p.bias_max, dtype=np.int64)
+            w[:, 0], b[0] = w0, b0
+            w[:, 1], b[1] = mate
+            sums, dec = running_decisions((x[:t + 1] @ w + b)[None], lim)
+            assert sums[0, t, 0] == sums[0, t, 1] == sums[0, t].max() and dec[0, t] == 0 and \
+                np.all(sums[0, t, 2:] == -lim), "comedown_run: the landing missed"
+            return w, b, u[0, :t + 1]
+    return None
 
 
 def _land_at(x, w_sat, v, lim, t, bias_max, weight_max, rng, batch=4096, rounds=16):

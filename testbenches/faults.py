@@ -22,6 +22,8 @@ valid_not_held         results.valid drops after one clock when results.ready is
 stall_ignored          the cell array keeps going while the readout stalls (beats lost)
 input_stall_ignored    frames.ready stays high while the projection is busy (frames lost)
 load_dropped           load beats are acknowledged but not written (a run-time readout never arrives)
+stray_load_written     a load beat addressed outside the readout is written inside it (``k - K``, ``node -
+                       passes``, ``device - N``): the range checks left out, the address wrapped
 serial_weight_layout   serial readout: weight memory laid out k-major (``k * rows + row``), not ``row * K + k``
 serial_stall_ignored   serial readout: ``y[k]`` offered to the classifier is dropped when not taken
 reset_ignored          the input projection ignores ``rst``: a frame it is issuing goes on after a reset
@@ -39,7 +41,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
-from amaranth.hdl import ClockDomain, ClockSignal, DomainRenamer, Module
+from amaranth.hdl import ClockDomain, ClockSignal, DomainRenamer, Module, Mux
 from amaranth.lib import wiring
 
 import memres.hdl.cell_array
@@ -164,6 +166,23 @@ class _ReadoutDropsLoads(_WrappedReadout):
         return m
 
 
+class _ReadoutWritesStrayLoads(_WrappedReadout):
+    """A load beat addressed outside the readout lands inside it: ``k >= K`` at ``k - K``, ``node >= passes``
+    at ``node - passes``, ``device >= N`` at ``device - N``."""
+
+    def elaborate(self, platform):
+        m = Module()
+        inner = self._inner(m)
+        wiring.connect(m, inner.o, wiring.flipped(self.o))
+        p, ld = self._p, self.load.payload
+        m.d.comb += [inner.load.payload.eq(ld), inner.load.valid.eq(self.load.valid),
+                     self.load.ready.eq(inner.load.ready)]
+        for name, size in (("k", p.n_outputs), ("node", p.passes), ("device", p.n_devices)):
+            field = getattr(ld, name)
+            m.d.comb += getattr(inner.load.payload, name).eq(Mux(field >= size, field - size, field))
+        return m
+
+
 class _ReadoutIgnoresStall(_WrappedReadout):
     """The readout never sees the classifier's ``ready``: an output not taken at once is overwritten."""
 
@@ -273,6 +292,11 @@ FAULTS: dict[str, tuple[str, Callable[[Design], tuple[ReservoirCore, tuple]]]] =
                      _patching((memres.hdl.top, "ReadoutCrossbar", _wrapping(_ReadoutDropsLoads, ReadoutCrossbar)),
                                (memres.hdl.top, "SerialReadoutCrossbar",
                                 _wrapping(_ReadoutDropsLoads, SerialReadoutCrossbar)))),
+    "stray_load_written": ("load beats addressed outside the readout written inside it",
+                           _patching((memres.hdl.top, "ReadoutCrossbar",
+                                      _wrapping(_ReadoutWritesStrayLoads, ReadoutCrossbar)),
+                                     (memres.hdl.top, "SerialReadoutCrossbar",
+                                      _wrapping(_ReadoutWritesStrayLoads, SerialReadoutCrossbar)))),
     "serial_weight_layout": ("serial weight memory k-major instead of row * K + k",
                              _patching((memres.hdl.params.CoreParams, "weight_words", _k_major_weight_words), serial=True)),
     "reset_ignored": ("input projection ignores rst",

@@ -18,7 +18,7 @@ import numpy as np
 
 from memres.hdl.top import core_timing
 
-from .predict import Design, load_beats, loaded_readout
+from .predict import Design, load_beats, loaded_readout, stray_beats
 
 __all__ = ["Job", "Segment", "save_job", "load_job", "PROBE_FRAMES", "RESET_CLOCKS", "probe_frames", "load_schedule",
            "run_budget", "tail_clocks", "segments"]
@@ -56,6 +56,9 @@ class Job:
     #: frame ``frame`` was taken, ``rst`` is held high for :data:`RESET_CLOCKS` clocks; the rest of that
     #: frame's sequence is never driven, and the run starts over with the next sequence (see :func:`segments`).
     resets: list = field(default_factory=list)
+    #: Every readout written through ``load`` (the first and the reloads) goes in a random order of its
+    #: beats, with beats addressed outside the readout among them (:func:`load_schedule`).
+    scramble_loads: bool = False
 
     def __post_init__(self):
         if not self.latency or not self.cycles_per_frame:
@@ -81,7 +84,7 @@ def save_job(directory: str | Path, job: Job, name: str = "job") -> Path:
             "timing": job.timing, "trace": job.trace, "load": job.load, "max_cycles": job.max_cycles,
             "report": str(job.report), "label": job.label, "reproduce": job.reproduce, "options": job.options,
             "latency": job.latency, "cycles_per_frame": job.cycles_per_frame, "stop_at": job.stop_at,
-            "resets": [[int(f), int(d)] for f, d in job.resets],
+            "resets": [[int(f), int(d)] for f, d in job.resets], "scramble_loads": job.scramble_loads,
             "arrays": f"{name}.npz"}
     path = d / f"{name}.json"
     path.write_text(json.dumps(meta, indent=1))
@@ -100,7 +103,7 @@ def load_job(path: str | Path) -> Job:
     return Job(design, seqs, meta["seed"], meta["p_valid"], meta["p_ready"], meta["timing"], meta["trace"],
                meta["load"], meta["max_cycles"], meta["report"], reloads, meta["label"], meta["reproduce"],
                meta["options"], meta.get("latency", 0), meta.get("cycles_per_frame", 0), meta.get("stop_at", 0),
-               [tuple(r) for r in meta.get("resets", [])])
+               [tuple(r) for r in meta.get("resets", [])], meta.get("scramble_loads", False))
 
 
 def probe_frames(job: Job, n_frames: int) -> int:
@@ -112,17 +115,23 @@ def probe_frames(job: Job, n_frames: int) -> int:
 
 
 def load_schedule(job: Job, p) -> tuple[list[dict], list[int]]:
-    """Every load beat in the order offered, and the frame each must precede."""
+    """Every load beat in the order offered, and the frame each must precede.
+
+    A readout's beats go weights by row, then the biases; with ``job.scramble_loads`` in a random order
+    (seeded by the job's seed and the readout's place) with :func:`predict.stray_beats` among them. The
+    core holds what the beats in range write, in any order, so the expected readout is the same: a load
+    taken while a frame is still being read, or a stray beat written, shows as a changed result."""
     beats: list[dict] = []
     load_at: list[int] = []
-    if job.load:
-        b = load_beats(p, job.design.w, job.design.b)
-        beats += b
-        load_at += [0] * len(b)
-    for at, rw, rb in job.reloads:
+    blocks = ([(0, job.design.w, job.design.b)] if job.load else []) + [(int(at), w, b) for at, w, b in job.reloads]
+    for i, (at, rw, rb) in enumerate(blocks):
         b = load_beats(p, rw, rb)
+        if job.scramble_loads:
+            rng = np.random.default_rng([job.seed, 5, i])
+            b += stray_beats(p, rng)
+            b = [b[j] for j in rng.permutation(len(b))]
         beats += b
-        load_at += [int(at)] * len(b)
+        load_at += [at] * len(b)
     return beats, load_at
 
 
@@ -185,4 +194,5 @@ def segments(job: Job) -> list[Segment]:
 
 def _part(job: Job, design, seqs: list, load: bool, reloads: list) -> Job:
     return Job(design, seqs, job.seed, job.p_valid, job.p_ready, job.timing, job.trace, load, 0, job.report, reloads,
-               job.label, job.reproduce, job.options, job.latency, job.cycles_per_frame)
+               job.label, job.reproduce, job.options, job.latency, job.cycles_per_frame,
+               scramble_loads=job.scramble_loads)

@@ -113,6 +113,14 @@ static FILE* open_out(const std::string& dir, const char* name) {
     return f;
 }
 
+// The complement of a beat's payload (bits above `bits` left 0): what a port holds while its valid is low.
+static void complement(const uint64_t* w, uint64_t* out, int words, int bits) {
+    for (int i = 0; i < words; i++) {
+        const int left = bits - 64 * i;
+        out[i] = ~w[i] & (left >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << left) - 1);
+    }
+}
+
 struct Segment {
     int64_t n_frames, n_loads, probe_frames, budget, tail, cut, delay;
     std::vector<uint64_t> frames, load_at, loads;
@@ -168,6 +176,7 @@ int main(int argc, char** argv) {
     top->rst = 1;
     top->ctl = 0;
     uint64_t zero[FRAME_W64 > LOAD_W64 ? FRAME_W64 : LOAD_W64] = {0};
+    uint64_t idle[FRAME_W64 > LOAD_W64 ? FRAME_W64 : LOAD_W64] = {0};
     set_frames(top, zero);
     set_load(top, zero);
     for (int i = 0; i < RESET_CLOCKS; i++) { half(1); half(0); }
@@ -230,13 +239,18 @@ int main(int argc, char** argv) {
                 done += rr ? 1 : 0;
             }
             if (rv && probing && probe_valid < probe_accepted) probe_valid++;
+            // a payload is don't-care while its valid is low: the beat just taken is replaced by its complement
             if (l_offer && lr) {
                 l_offer = false;
+                complement(&g.loads[(size_t)loads_sent * LOAD_W64], idle, LOAD_W64, LOAD_BITS);
+                set_load(top, idle);
                 loads_sent++;
                 std::fwrite(&cycle, sizeof(int64_t), 1, f_loads);
             }
             if (f_offer && fr) {
                 f_offer = false;
+                complement(&g.frames[(size_t)frames_sent * FRAME_W64], idle, FRAME_W64, FRAME_BITS);
+                set_frames(top, idle);
                 if (frames_sent < probe_frames) probe_accepted++;
                 frames_sent++;
                 std::fwrite(&cycle, sizeof(int64_t), 1, f_frames);

@@ -29,8 +29,8 @@ from memres.sw_model.classify import running_decisions
 from memres.sw_model.config import config_from_dict
 from memres.sw_model.fixed import FixedReservoir, idle_update
 
-__all__ = ["Design", "Packer", "Expectation", "random_readout", "random_design", "load_beats", "loaded_value",
-           "loaded_readout", "sequence_results",
+__all__ = ["Design", "Packer", "Expectation", "random_readout", "random_design", "load_beats", "stray_beats",
+           "writes_readout", "loaded_value", "loaded_readout", "sequence_results",
            "words_to_ints", "ints_to_words"]
 
 
@@ -46,6 +46,13 @@ def loaded_value(p: CoreParams, value: int, bias: bool) -> int:
     """What the readout keeps of a ``load`` beat's value: saturated to ``±bias_max`` or ``±weight_max``."""
     lim = p.bias_max if bias else p.weight_max
     return min(max(int(value), -lim), lim)
+
+
+def writes_readout(p: CoreParams, beat: dict) -> bool:
+    """A ``load`` beat addressed inside the readout (the others are ignored): ``k < K``, and for a weight
+    ``device < N`` and ``node < passes``."""
+    return beat["k"] < p.n_outputs and (bool(beat["bias"]) or (beat["device"] < p.n_devices and
+                                                                beat["node"] < p.passes))
 
 
 def loaded_readout(p: CoreParams, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -64,6 +71,34 @@ def load_beats(p: CoreParams, w: np.ndarray, b: np.ndarray) -> list[dict]:
             out.append({"value": int(w[j, k]), "k": k, "device": device, "node": node, "bias": 0})
     out += [{"value": int(b[k]), "k": k, "device": 0, "node": 0, "bias": 1} for k in range(p.n_outputs)]
     return out
+
+
+#: Most ``load`` beats :func:`stray_beats` makes of each kind of address outside the readout.
+STRAY_PER_KIND = 24
+
+
+def stray_beats(p: CoreParams, rng: np.random.Generator) -> list[dict]:
+    """``load`` beats addressed outside the readout, which the core must ignore (docs/hardware.md, "Load
+    port"): weights with ``k >= K``, ``device >= N`` or ``node >= passes`` and biases with ``k >= K``, as far
+    as the address fields can hold such values (none for a field whose every value is in range); up to
+    :data:`STRAY_PER_KIND` of each kind, at random addresses, with random values of the whole ``value`` field
+    (a core that wrote one would change a weight or bias in use)."""
+    fields = data.Layout.cast(p.load_layout)
+    top = {name: 1 << Shape.cast(fields[name].shape).width for name in ("k", "device", "node")}
+    vbits = Shape.cast(fields["value"].shape).width
+    n, passes, k_out = p.n_devices, p.passes, p.n_outputs
+
+    def draw(lo: dict, bias: int) -> list[dict]:
+        # lo: the fields drawn from their out-of-range part; the others anywhere in range
+        ranges = {"k": (k_out, top["k"]) if "k" in lo else (0, k_out),
+                  "device": (n, top["device"]) if "device" in lo else (0, n),
+                  "node": (passes, top["node"]) if "node" in lo else (0, passes)}
+        if any(a >= b for a, b in ranges.values()):
+            return []
+        return [{"value": int(rng.integers(-(1 << (vbits - 1)), 1 << (vbits - 1))), "bias": bias,
+                 **{f: int(rng.integers(*ranges[f])) for f in ranges}} for _ in range(STRAY_PER_KIND)]
+
+    return draw({"k"}, 0) + draw({"device"}, 0) + draw({"node"}, 0) + draw({"k"}, 1)
 
 
 # --- bit packing ----------------------------------------------------------------------

@@ -202,6 +202,7 @@ async def record(dut, job: Job, stims: list[Stimulus], words: dict[str, int]) ->
     loads: list[int] = []
     resets: list[int] = []
     h_st, h_ctl, h_tr, h_res = dut.status_q, dut.ctl, getattr(dut, "trace_q", None), dut.results_q
+    load_mask, frame_mask = (1 << len(dut.load_payload)) - 1, (1 << len(dut.frames_payload)) - 1
     cycle = 0
     wrote = 0
     stop, xz = "done", None
@@ -242,10 +243,13 @@ async def record(dut, job: Job, stims: list[Stimulus], words: dict[str, int]) ->
                 results.append((cycle, int(drv.rr), got))
                 done += int(drv.rr)
             load, frame = drv.edge(fr, lr, rv)
+            # a payload is don't-care while its valid is low: the beat just taken is replaced by its complement
             if load:
                 loads.append(cycle)
+                dut.load_payload.value = ~int(dut.load_payload.value) & load_mask
             if frame:
                 frames.append(cycle)
+                dut.frames_payload.value = ~int(dut.frames_payload.value) & frame_mask
             if stim.cut:
                 # a reset `delay` clocks after the segment's last frame was taken
                 if wait < 0 and drv.frames_sent == drv.n_frames:

@@ -8,10 +8,10 @@ from amaranth.lib import data
 
 from memres.hdl.design import Design
 from memres.hdl.top import core_timing
-from memres.testbenches.directed import apart_runs, tie_sequences
+from memres.testbenches.directed import apart_runs, comedown_run, tie_sequences
 
-__all__ = ["random_sequences", "corner_sequences", "corner_readout", "saturating_run", "saturation_runs",
-           "corner_reset", "STIMULI", "CORNER_HANDSHAKES", "SATURATION_FRAMES_MAX"]
+__all__ = ["random_sequences", "corner_sequences", "corner_readout", "corner_reloads", "saturating_run",
+           "saturation_runs", "corner_reset", "STIMULI", "CORNER_HANDSHAKES", "SATURATION_FRAMES_MAX"]
 
 #: Longest sequence :func:`saturating_run` makes (frames); beyond it the sums' clamp is left unreached.
 SATURATION_FRAMES_MAX = 100_000
@@ -74,22 +74,41 @@ def corner_sequences(design: Design, rng: np.random.Generator, count: int, max_l
     return out + random_sequences(design, rng, count, max_len)
 
 
-def corner_readout(design: Design, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _corner_values(design: Design, limit: int) -> np.ndarray:
+    """The ``load`` value field's ends, and the values on and one beyond the core's clamp ``+-limit`` (a
+    clamp bound one off shows only there)."""
+    bits = data.Layout.cast(design.params.load_layout)["value"].shape.width
+    hi, lo = (1 << (bits - 1)) - 1, -(1 << (bits - 1))
+    return np.clip([hi, lo, limit, limit + 1, -limit, -limit - 1], lo, hi).astype(np.int64)
+
+
+def corner_readout(design: Design, rng: np.random.Generator, turn: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A readout at the ends of the ``load`` value field and at the core's clamps: every weight and bias is
     the field's largest or smallest value (beyond ``weight_max``/``bias_max`` where the field is wider: the
     core's clamps act) or a value on or one beyond a clamp bound (``+-weight_max``, ``+-(weight_max + 1)``,
-    the same for the biases), at random. Written while frames flow, it drives the sums towards saturation."""
+    the same for the biases), at random; with ``turn`` the bias of output ``k`` is value ``(turn + k) % 6``
+    of them, so that :data:`CORNER_READOUTS` readouts in turn put every value on every output's bias.
+    Written while frames flow, it drives the sums towards saturation."""
     p = design.params
-    bits = data.Layout.cast(p.load_layout)["value"].shape.width
-    hi, lo = (1 << (bits - 1)) - 1, -(1 << (bits - 1))
+    wv, bv = _corner_values(design, p.weight_max), _corner_values(design, p.bias_max)
+    w = wv[rng.integers(0, len(wv), size=(p.n_features, p.n_outputs))]
+    b = bv[rng.integers(0, len(bv), size=p.n_outputs) if turn is None else (turn + np.arange(p.n_outputs)) % len(bv)]
+    return w, b
 
-    def pick(limit: int, shape) -> np.ndarray:
-        # the field's ends, and the values on and next to the core's clamp (a clamp bound one off shows there)
-        values = np.clip([hi, lo, limit, limit + 1, -limit, -limit - 1], lo, hi)
-        return values[rng.integers(0, len(values), size=shape)]
 
-    return pick(p.weight_max, (p.n_features, p.n_outputs)).astype(np.int64), \
-        pick(p.bias_max, p.n_outputs).astype(np.int64)
+#: Corner readouts of a corner run (:func:`corner_reloads`): one per value of :func:`_corner_values`.
+CORNER_READOUTS = 6
+
+
+def corner_reloads(design: Design, rng: np.random.Generator, n_frames: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """:data:`CORNER_READOUTS` corner readouts (:func:`corner_readout`, biases in turn) written while the
+    ``n_frames`` frames of a run flow, before distinct frames in ``1 .. n_frames - 1`` (fewer when the run is
+    shorter), as ``Job.reloads``: ``(before_frame, w, b)``."""
+    count = min(CORNER_READOUTS, n_frames - 1)
+    if count < 1:
+        return []
+    at = np.sort(rng.choice(np.arange(1, n_frames), size=count, replace=False))
+    return [(int(a), *corner_readout(design, rng, turn=i)) for i, a in enumerate(at)]
 
 
 def saturating_run(design: Design, sign: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -124,10 +143,12 @@ def saturation_runs(design: Design) -> list[tuple[np.ndarray, np.ndarray, np.nda
     """Every run of the corner stimulus that drives the sequence sums into their clamps, ``[(w, b, sequence)]``,
     each with the readout to write before it: :func:`saturating_run` both ways (every output in the
     clamp), then :func:`testbenches.directed.apart_runs` (every output but one in the clamp, that one on
-    its edge)."""
+    its edge) and :func:`testbenches.directed.comedown_run` (a sum leaves the upper clamp and ties with
+    another on its way down)."""
     up, down = saturating_run(design, 1), saturating_run(design, -1)
     runs = [r for r in (up, down) if r is not None]
     runs += apart_runs(design, up[0], SATURATION_FRAMES_MAX) if up is not None else []
+    runs += [r for r in [comedown_run(design, SATURATION_FRAMES_MAX)] if r is not None]
     # The next run's readout is written once its frames are due, while the last frames of this one may
     # still be in the pipeline: a few more frames of the same input keep its last frames on its readout.
     t = core_timing(design.params)

@@ -10,8 +10,11 @@ from memres.pygen.verify import VerifyError, load_design, verify
 from memres.testbenches.verilator_coverage import format_summary, merge, read_coverage, reachable, summarise, uncovered, \
     unreachable_reason
 from memres.sw_model.fixed import FixedReservoir
-from memres.testbenches.directed import APART, apart_runs
-from memres.testbenches.stimulus import SATURATION_FRAMES_MAX, corner_readout, corner_sequences, saturating_run
+from memres.testbenches.directed import APART, apart_runs, codes_differ, comedown_run
+from memres.testbenches.job import Job, load_schedule
+from memres.testbenches.predict import load_beats, stray_beats, writes_readout
+from memres.testbenches.stimulus import CORNER_READOUTS, SATURATION_FRAMES_MAX, corner_readout, corner_reloads, \
+    corner_sequences, saturating_run
 
 
 TINY = Path(__file__).resolve().parents[2] / "examples" / "tiny.json"
@@ -122,3 +125,68 @@ def test_apart_runs_make_the_start_value_and_the_clamp_decide():
 
     assert not turned(*up)
     assert any(turned(*r) for r in runs)
+
+
+def test_corner_reloads_put_every_bound_value_on_every_bias():
+    d, _ = load_design(TINY, n_inputs=3, n_outputs=3)
+    bm = d.params.bias_max
+    reloads = corner_reloads(d, np.random.default_rng(2), 100)
+    at = [r[0] for r in reloads]
+    assert len(reloads) == CORNER_READOUTS and at == sorted(set(at)) and 0 < at[0] and at[-1] < 100
+    for k in range(3):
+        assert {bm, bm + 1, -bm, -bm - 1} <= {int(r[2][k]) for r in reloads}
+    assert len(corner_reloads(d, np.random.default_rng(2), 3)) == 2      # a short run: fewer, still distinct
+
+
+def test_stray_beats_lie_outside_the_readout_and_are_scrambled_in():
+    """K = 3 of a 2-bit k field, passes = 5 of a 3-bit node field, N = 8 of a 3-bit device field (none out)."""
+    d, _ = load_design(TINY, n_inputs=3, n_outputs=3)
+    p = d.params
+    stray = stray_beats(p, np.random.default_rng(1))
+    assert stray and not any(writes_readout(p, b) for b in stray)
+    assert {b["k"] for b in stray if b["k"] >= 3} == {3} and max(b["node"] for b in stray) >= p.passes
+    assert all(b["device"] < 8 for b in stray)              # no device address beyond N fits the field
+    rng = np.random.default_rng(3)
+    w, b = rng.integers(-5, 6, size=(p.n_features, 3)), rng.integers(-5, 6, size=3)
+    job = Job(d, [np.zeros((2, 3), dtype=np.int64)], seed=4, reloads=[(1, w, b)])
+    plain, _ = load_schedule(job, p)
+    job.scramble_loads = True
+    mixed, at = load_schedule(job, p)
+    assert plain == load_beats(p, w, b)
+    key = lambda x: tuple(sorted(x.items()))     # noqa: E731
+    inside = [x for x in mixed if writes_readout(p, x)]
+    assert sorted(map(key, inside)) == sorted(map(key, plain)) and inside != plain and set(at) == {1}
+    assert len(mixed) - len(inside) == len(stray_beats(p, np.random.default_rng(0)))
+
+
+def test_comedown_run_turns_on_the_upper_clamp_value():
+    """A sum kept at L - 1 instead of L in the clamp turns a decision of the come-down run, and of no run
+    where every output saturates alike."""
+    from memres.sw_model.classify import running_decisions
+    d, _ = load_design(TINY, n_inputs=3, n_outputs=3)
+    p, lim = d.params, d.params.seq_limit
+    res = FixedReservoir(d.config.reservoir, d.config.fixed, 3)
+
+    def decisions(y, top):
+        acc, out = np.zeros(y.shape[1], dtype=np.int64), []
+        for row in y:
+            pre = acc + row
+            acc = np.where(pre > lim, top, np.maximum(pre, -lim))
+            out.append(int(np.argmax(acc)))
+        return np.array(out)
+
+    def turned(w, b, seq):
+        y = res.run_batch(seq[None])[0] @ w + b
+        assert (decisions(y, lim) == running_decisions(y[None], lim)[1][0]).all()
+        return bool((decisions(y, lim) != decisions(y, lim - 1)).any())
+
+    run = comedown_run(d, SATURATION_FRAMES_MAX)
+    assert run is not None and turned(*run)
+    assert not turned(*saturating_run(d, 1))
+
+
+def test_a_clamped_pulse_code_read_one_off():
+    """On tiny no state a device can reach moves differently for code 0 than for 1 (the lower clamp's value
+    one off cannot show: proven by exhaustion), while the top code's neighbour does."""
+    k = load_design(TINY, n_inputs=3, n_outputs=3)[0].params.k
+    assert codes_differ(k, 0, 1) == 0 and codes_differ(k, k.q_max, k.q_max - 1) > 0

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memres.pygen.verify import check_design
+from memres.pygen.verify import check_design, write_verilog
 from memres.testbenches.stimulus import TIE_SEARCH_PAIRS, corner_reset, random_sequences
 from memres.sw_model.config import config_from_dict
 from memres.testbenches.directed import tie_sequences
@@ -27,6 +27,8 @@ FIRST_SIGNAL = {
     "stall_ignored": ("results y", "trace"),
     # the frames after the reload are summed with the old readout
     "load_dropped": "results y",
+    # a beat addressed outside the readout (k >= K here) changes a weight or bias in use
+    "stray_load_written": "results y",
     "serial_weight_layout": "results y[",
     # the readout goes on where it should stall: the lost y[k] shows in the results
     "serial_stall_ignored": ("results y", "results__valid"),
@@ -34,7 +36,10 @@ FIRST_SIGNAL = {
     "reset_ignored": "trace",
 }
 #: Faults checked on the serial readout too (the serial_* ones only there).
-SERIAL_CHECKED = ("swapped_weight", "load_dropped")
+SERIAL_CHECKED = ("swapped_weight", "load_dropped", "stray_load_written")
+#: Faults that show only on a readout written at run time (after frame 5), the second with its load beats
+#: scrambled among beats addressed outside the readout (``Job.scramble_loads``).
+RELOADED = ("load_dropped", "stray_load_written")
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +63,10 @@ def _caught(design, fault, tmp_path, p_ready=0.3):
         seqs += tie_sequences(design, np.random.default_rng(2), max_pairs=TIE_SEARCH_PAIRS).sequences
     v = fault_verilog(design, fault, tmp_path / f"{fault}.v")
     # a readout switched at run time (after frame 5) shows whether loads arrive
-    reloads = [(5, *random_readout(design.params, np.random.default_rng(9)))] if fault == "load_dropped" else []
+    reloads = [(5, *random_readout(design.params, np.random.default_rng(9)))] if fault in RELOADED else []
     rep = check_design(design, v, seqs, seed=3, sim="icarus", run_dir=tmp_path / "run", p_ready=p_ready,
-                       reloads=reloads, resets=_reset_at_once(design, seqs) if fault == "reset_ignored" else ())
+                       reloads=reloads, resets=_reset_at_once(design, seqs) if fault == "reset_ignored" else (),
+                       scramble_loads=fault == "stray_load_written")
     assert not rep["passed"] and rep["mismatches"] == 1
     m = rep["first_mismatch"]
     want = FIRST_SIGNAL[fault]
@@ -76,7 +82,6 @@ def _reset_at_once(design, seqs):
 
 def test_reset_in_the_middle_of_a_sequence_both_engines(design, tmp_path):
     """The intact core passes a run with a reset while a frame is in flight, and both engines agree."""
-    from memres.pygen.verify import write_verilog
     seqs = random_sequences(design, np.random.default_rng(2), 6, 8)
     write_verilog(design, tmp_path / "ok.v")
     reps = [check_design(design, tmp_path / "ok.v", seqs, seed=3, sim="verilator", run_dir=tmp_path / e, p_ready=0.5,
@@ -102,6 +107,21 @@ def test_rounding_tie_needs_the_directed_stimulus(design, tmp_path):
                                ("ties", ties.sequences))}
     assert runs["random"]["passed"] and runs["random"]["compared"] > 10 ** 5
     assert not runs["ties"]["passed"] and "trace lane" in runs["ties"]["first_mismatch"]["signal"]
+
+
+def test_stray_loads_need_the_scrambled_load_stimulus(design, tmp_path):
+    """A readout that writes beats addressed outside it passes when only beats in range are written; the
+    scrambled loads of the corner stimulus, with stray beats among them, catch it. The intact core passes
+    the scrambled run."""
+    seqs = random_sequences(design, np.random.default_rng(2), 6, 8)
+    reloads = [(5, *random_readout(design.params, np.random.default_rng(9)))]
+    bad, good = fault_verilog(design, "stray_load_written", tmp_path / "stray.v"), tmp_path / "ok.v"
+    write_verilog(design, good)
+    run = {(v.stem, sc): check_design(design, v, seqs, seed=3, sim="verilator", run_dir=tmp_path / f"{v.stem}{sc}",
+                                      reloads=reloads, scramble_loads=sc)
+           for v in (bad, good) for sc in (False, True)}
+    assert run[("stray", False)]["passed"] and run[("ok", True)]["passed"]
+    assert not run[("stray", True)]["passed"] and "results y" in run[("stray", True)]["first_mismatch"]["signal"]
 
 
 @pytest.mark.parametrize("fault", [f for f in sorted(FAULTS) if f.startswith("serial_")] + list(SERIAL_CHECKED))
