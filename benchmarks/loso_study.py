@@ -21,6 +21,7 @@ default with everything (normaliser included) fitted per fold.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 
@@ -31,7 +32,7 @@ from memres.pygen.bench.settings import ESN_FSDD
 from memres.sw_model import classify, speech
 from memres.sw_model.config import config_from_dict
 from memres.sw_model.datasets import list_recordings
-from memres.sw_model.frontend import Normaliser, causal_centre, level_free
+from memres.sw_model.frontend import Normaliser, causal_centre, cepstral_matrix, level_free
 from memres.sw_model.readout import Gram
 from memres.sw_model.reservoir import FloatReservoir
 from memres.sw_model.workflow import DEFAULT_FSDD, TASK_DEFAULTS, cochleagrams
@@ -90,6 +91,71 @@ def with_deltas(make_pre):
     return make
 
 
+def cepstra(n: int, k: int, first: int = 0):
+    """Causal mean normalisation (k) of the first ``n`` cepstral coefficients (from ``first``): the
+    spectrum smoothed over the channels (MFCC style, on the gammatone channels), C = n."""
+    def make(all_x):
+        d = cepstral_matrix(all_x[0].shape[1], first + n)[:, first:]
+        mu = Normaliser.fit([x @ d for x in all_x], mean_frames=k).mean
+        return lambda x: causal_centre(x @ d, mu, k)
+    return make
+
+
+def relative_floor(depth_db: float):
+    """Each frame floored at the loudest frame level heard so far minus ``depth_db`` (causal): the
+    recordings' background noise (from digital silence to -80 dB) stops mattering."""
+    def f(x):
+        peak = np.maximum.accumulate(x.max(axis=1))
+        return np.maximum(x, (peak - depth_db)[:, None])
+    return f
+
+
+def floored(depth_db: float, make_pre):
+    """``make_pre`` applied after :func:`relative_floor`."""
+    def make(all_x):
+        fl = relative_floor(depth_db)
+        f = make_pre([fl(x) for x in all_x])
+        return lambda x: f(fl(x))
+    return make
+
+
+def power_law(p: float, k: int):
+    """Power-law compression ``amplitude ** p`` instead of dB (values relative to the floor of
+    -100 dB), then causal mean normalisation (k)."""
+    def comp(x):
+        return 10.0 ** (p * (x + 100.0) / 20.0)
+
+    def make(all_x):
+        mu = Normaliser.fit([comp(x) for x in all_x], mean_frames=k).mean
+        return lambda x: causal_centre(comp(x), mu, k)
+    return make
+
+
+def smooth_channels(width: int, make_pre):
+    """``make_pre`` after a moving average over ``width`` neighbouring channels (edges repeated)."""
+    def sm(x):
+        pad = np.pad(x, ((0, 0), (width // 2, width - 1 - width // 2)), mode="edge")
+        c = np.cumsum(np.pad(pad, ((0, 0), (1, 0))), axis=1)
+        return (c[:, width:] - c[:, :-width]) / width
+
+    def make(all_x):
+        f = make_pre([sm(x) for x in all_x])
+        return lambda x: f(sm(x))
+    return make
+
+
+def with_own_deltas(make_pre):
+    """The preprocessed inputs plus their change since the last frame (C doubles)."""
+    def make(all_x):
+        f = make_pre(all_x)
+
+        def g(x):
+            y = f(x)
+            return np.concatenate([y, np.diff(y, axis=0, prepend=y[:1])], axis=1)
+        return g
+    return make
+
+
 def whole_utterance_mean(all_x):
     return lambda x: x - x.mean(axis=0)      # not causal: uses frames not yet heard
 
@@ -118,6 +184,28 @@ VARIANTS = {
     "utterance-mean shift +-1 channel": ({}, whole_utterance_mean,
                                          lambda x: [shift_channels(x, -1), shift_channels(x, 1)]),
     "utterance-mean stretch 0.85/1.15": ({}, whole_utterance_mean, lambda x: [stretch(x, 0.85), stretch(x, 1.15)]),
+    "mean3 cepstra 13": ({}, cepstra(13, 3), None),
+    "mean3 cepstra 20": ({}, cepstra(20, 3), None),
+    "mean3 cepstra 1-12": ({}, cepstra(12, 3, first=1), None),
+    "mean3 floor -40 dB": ({}, floored(40.0, mean_norm(3)), None),
+    "mean3 floor -50 dB": ({}, floored(50.0, mean_norm(3)), None),
+    "mean3 floor -60 dB": ({}, floored(60.0, mean_norm(3)), None),
+    "mean3 power 0.1": ({}, power_law(0.1, 3), None),
+    "mean3 power 0.2": ({}, power_law(0.2, 3), None),
+    "mean3 power 0.3": ({}, power_law(0.3, 3), None),
+    "mean3 smooth 3": ({}, smooth_channels(3, mean_norm(3)), None),
+    "mean3 smooth 5": ({}, smooth_channels(5, mean_norm(3)), None),
+    "mean3 cepstra 13 floor -50 dB": ({}, floored(50.0, cepstra(13, 3)), None),
+    "mean3 cepstra 16": ({}, cepstra(16, 3), None),
+    "mean3 cepstra 10": ({}, cepstra(10, 3), None),
+    "mean10 cepstra 13": ({}, cepstra(13, 10), None),
+    "mean3 cepstra 13 + deltas": ({}, with_own_deltas(cepstra(13, 3)), None),
+    "mean3 cepstra 13 2 masks": ({"masks": 2}, cepstra(13, 3), None),
+    "mean3 cepstra 13 N 400": ({"n_devices": 400}, cepstra(13, 3), None),
+    "mean3 cepstra 13 ML 20": ({"n_virtual": 20}, cepstra(13, 3), None),
+    "mean3 2 masks": ({"masks": 2}, mean_norm(3), None),
+    "mean3 ML 20 + deltas": ({"n_virtual": 20}, with_deltas(mean_norm(3)), None),
+    "mean3 N 400 + deltas": ({"n_devices": 400}, with_deltas(mean_norm(3)), None),
 }
 
 
@@ -125,7 +213,9 @@ def run(name: str, recs, coch) -> dict:
     over, pre, aug = VARIANTS[name]
     t0 = time.perf_counter()
     esn, utterance = over == "esn", over == "utterance"
-    cfg = config_from_dict({**BASE, "reservoir": {**BASE["reservoir"], **({} if esn or utterance else over)}})
+    over = {} if esn or utterance else dict(over)
+    masks = over.pop("masks", 1)     # reservoirs with seeds 0, 1, ...: features side by side
+    cfg = config_from_dict({**BASE, "reservoir": {**BASE["reservoir"], **over}})
     xs = [coch[str(r.path)] for r in recs]
     if pre is not None:
         f = pre(xs)
@@ -143,8 +233,12 @@ def run(name: str, recs, coch) -> dict:
         net = make_esn(ESN_FSDD, u[0].shape[1])
         runs, n_features = ((i, esn_states(net, x)) for i, x in enumerate(u)), ESN_FSDD["units"]
     else:
-        res = FloatReservoir(cfg.reservoir, u[0].shape[1])
-        runs, n_features = res.run(u), res.n_features
+        res = [FloatReservoir(dataclasses.replace(cfg.reservoir, seed=cfg.reservoir.seed + m), u[0].shape[1])
+               for m in range(masks)]
+        runs, n_features = res[0].run(u), res[0].n_features * masks
+        if masks > 1:   # every reservoir yields the sequences in the same (length-sorted) order
+            runs = ((i, np.concatenate([f for _, f in group], axis=1))
+                    for group in zip(*(r.run(u) for r in res)) for i in [group[0][0]])
     streamed = classify.stream_features(runs, len(u), n_features, np.array(seq_labels),
                                         speech.N_CLASSES, lambda i: seq_speakers[i])
     if utterance:   # one training row per utterance (its mean features) instead of one per frame

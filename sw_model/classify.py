@@ -17,10 +17,12 @@ sequences are kept (:class:`Saturation`) and decided frame by frame.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from . import kernels
 from .fixed import FixedConstants, derive_widths
 from .readout import Gram, IntReadout, Quantiser, RidgeSolver
 
@@ -30,7 +32,15 @@ EARLY_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 
 def prefix_ends(length: int, fractions: Sequence[float] = EARLY_FRACTIONS) -> np.ndarray:
     """Number of frames seen at each fraction of a sequence (at least one)."""
-    return np.maximum(1, np.ceil(np.asarray(fractions) * length - 1e-9).astype(int))
+    return np.maximum(1, np.ceil(np.asarray(fractions) * length - 1e-9).astype(np.int64))
+
+
+@lru_cache(maxsize=4096)
+def _early_ends(length: int) -> np.ndarray:
+    """:func:`prefix_ends` at :data:`EARLY_FRACTIONS`, read-only (one per length: called per sequence)."""
+    ends = prefix_ends(length)
+    ends.flags.writeable = False
+    return ends
 
 
 @dataclass(frozen=True)
@@ -73,9 +83,8 @@ class SequenceSums:
         return SequenceSums(self.sums[idx], self.ends[idx], self.saturation, frames)
 
     def set(self, i: int, feats: np.ndarray) -> None:
-        ends = prefix_ends(len(feats))
-        c = np.cumsum(feats, axis=0)
-        self.sums[i] = c[ends - 1]
+        ends = _early_ends(len(feats))
+        kernels.prefix_sums(feats, ends, self.sums[i])
         self.ends[i] = ends
         if self.saturation is not None and len(feats) > self.saturation.max_frames:
             self.frames[i] = np.asarray(feats)

@@ -53,6 +53,7 @@ __all__ = [
     "FrontEndConfig",
     "Normaliser",
     "causal_centre",
+    "cepstral_matrix",
     "level_free",
     "cochleagram",
     "default_cache_dir",
@@ -66,7 +67,7 @@ FRONTEND_VERSION = 1
 #: Largest prior weight of the causal mean normalisation (frames).
 MAX_MEAN_FRAMES = 10_000
 #: FrontEndConfig fields that the Normaliser applies (not part of the cochleagram cache key).
-NORMALISATION_FIELDS = ("remove_level", "mean_frames", "input_taps")
+NORMALISATION_FIELDS = ("remove_level", "mean_frames", "input_taps", "cepstra")
 #: Longest input delay line of the time-series tasks (steps).
 MAX_INPUT_TAPS = 64
 
@@ -97,6 +98,14 @@ class FrontEndConfig:
         frame the running mean of its utterance so far, which starts from the
         training mean with the weight of ``mean_frames`` frames. 0 turns it
         off.
+    cepstra : int, default 0
+        Replace the ``n_channels`` dB values of every frame by its first
+        ``cepstra`` cepstral coefficients (orthonormal DCT-II over the
+        channels, :func:`cepstral_matrix`): the spectrum's shape smoothed
+        over frequency, as MFCCs do, which keeps the formant pattern of a
+        digit and drops the finer detail that differs from speaker to
+        speaker. Applied before the mean normalisation; the reservoir then
+        has ``cepstra`` inputs. 0 (the default) keeps the channels.
 
     input_taps : int, default 1
         Time-series tasks only (:class:`~sw_model.tasks.InputScaler`): the
@@ -104,7 +113,7 @@ class FrontEndConfig:
         ``u(t - input_taps + 1)``, as that many times the channels: a delay
         line on the host in front of the mask. 1 is the input alone.
 
-    The last three are applied after the cochleagram, so they are not part of
+    The last four are applied after the cochleagram, so they are not part of
     the cache key (:meth:`digest`).
     """
 
@@ -117,6 +126,7 @@ class FrontEndConfig:
     remove_level: bool = False
     mean_frames: int = 0
     input_taps: int = 1
+    cepstra: int = 0
 
     def __post_init__(self) -> None:
         if not 8 <= self.n_channels <= 128:
@@ -138,6 +148,13 @@ class FrontEndConfig:
             raise ValueError(f"mean_frames must be in 0..{MAX_MEAN_FRAMES}, got {self.mean_frames}")
         if not 1 <= self.input_taps <= MAX_INPUT_TAPS:
             raise ValueError(f"input_taps must be in 1..{MAX_INPUT_TAPS}, got {self.input_taps}")
+        if not 0 <= self.cepstra <= self.n_channels:
+            raise ValueError(f"cepstra must be in 0..n_channels ({self.n_channels}), got {self.cepstra}")
+
+    @property
+    def n_inputs(self) -> int:
+        """Values per frame after the normalisation: ``cepstra``, or ``n_channels`` without them."""
+        return self.cepstra or self.n_channels
 
     @property
     def hop(self) -> int:
@@ -177,6 +194,18 @@ def erb_space(fmin: float, fmax: float, n: int) -> np.ndarray:
         raise ValueError(f"need at least 2 frequencies, got n={n}")
     e = np.linspace(21.4 * np.log10(1 + 0.00437 * fmin), 21.4 * np.log10(1 + 0.00437 * fmax), n)
     return (10 ** (e / 21.4) - 1) / 0.00437
+
+
+@lru_cache(maxsize=16)
+def cepstral_matrix(n_channels: int, n: int) -> np.ndarray:
+    """(n_channels, n) orthonormal DCT-II, read-only: ``x @ cepstral_matrix(C, n)`` gives the first
+    ``n`` cepstral coefficients of frames ``x`` (T, C) of dB values (coefficient 0 is the level)."""
+    if not 1 <= n <= n_channels:
+        raise ValueError(f"need 1 <= n <= n_channels, got n={n}, n_channels={n_channels}")
+    d = np.cos(np.pi * np.outer(np.arange(n_channels) + 0.5, np.arange(n)) / n_channels) * np.sqrt(2.0 / n_channels)
+    d[:, 0] /= np.sqrt(2.0)
+    d.flags.writeable = False
+    return d
 
 
 @lru_cache(maxsize=8)
@@ -253,8 +282,10 @@ class Normaliser:
 
     ``c`` normalises each utterance causally, so that a decision after a
     quarter of an utterance uses only that quarter. With ``remove_level``,
-    each frame first loses its mean over the channels (its level in dB). Then
-    the causal mean normalisation (cepstral-mean style)::
+    each frame first loses its mean over the channels (its level in dB). With
+    ``cepstra``, each frame's ``in_channels`` dB values become its first
+    ``cepstra`` cepstral coefficients (``x @ cepstral_matrix(in_channels,
+    cepstra)``). Then the causal mean normalisation (cepstral-mean style)::
 
         c(x)[t] = x[t] - (k mean + x[0] + ... + x[t]) / (k + t + 1),   k = mean_frames
 
@@ -278,6 +309,13 @@ class Normaliser:
         Per-channel training mean (empty when ``mean_frames`` is 0).
     remove_level : bool
         Subtract each frame's mean over the channels first.
+    cepstra : int
+        Number of cepstral coefficients each frame is reduced to (0: off,
+        the channels are kept). ``lo``, ``hi`` and ``mean`` are then per
+        coefficient.
+    in_channels : int
+        Channels of the frames :meth:`transform` takes: ``n_channels``
+        without cepstra (0 is read as that).
     """
 
     lo: tuple[float, ...]
@@ -287,6 +325,8 @@ class Normaliser:
     mean_frames: int = 0
     mean: tuple[float, ...] = ()
     remove_level: bool = False
+    cepstra: int = 0
+    in_channels: int = 0
 
     def __post_init__(self) -> None:
         if len(self.lo) != len(self.hi) or not self.lo:
@@ -298,6 +338,11 @@ class Normaliser:
         if len(self.mean) != (len(self.lo) if self.mean_frames else 0):
             raise ValueError(f"mean has {len(self.mean)} values; expected "
                              f"{len(self.lo) if self.mean_frames else 0} (mean_frames {self.mean_frames})")
+        if self.cepstra and (self.cepstra != len(self.lo) or self.in_channels < self.cepstra):
+            raise ValueError(f"cepstra = {self.cepstra} needs as many bounds (got {len(self.lo)}) and at least "
+                             f"as many input channels (got {self.in_channels})")
+        if not self.cepstra and self.in_channels not in (0, len(self.lo)):
+            raise ValueError(f"in_channels = {self.in_channels} without cepstra must be 0 or {len(self.lo)}")
 
     @classmethod
     def fit(
@@ -307,6 +352,7 @@ class Normaliser:
         upper_pct: float = 99.9,
         mean_frames: int = 0,
         remove_level: bool = False,
+        cepstra: int = 0,
     ) -> Normaliser:
         """Compute per-channel bounds (and the mean) from training sequences.
 
@@ -320,6 +366,8 @@ class Normaliser:
             Prior weight of the causal mean normalisation (0: off).
         remove_level : bool
             Subtract each frame's mean over the channels first.
+        cepstra : int
+            Reduce every frame to this many cepstral coefficients (0: off).
 
         Returns
         -------
@@ -341,8 +389,13 @@ class Normaliser:
             raise ValueError("cannot fit on sequences without frames")
         if not np.all(np.isfinite(data)):
             raise ValueError("training data contains non-finite values")
+        if not 0 <= cepstra <= n_ch:
+            raise ValueError(f"cepstra must be in 0..{n_ch} (the channels), got {cepstra}")
         if remove_level:
             arrays = [level_free(a) for a in arrays]
+            data = np.concatenate(arrays, axis=0)
+        if cepstra:
+            arrays = [a @ cepstral_matrix(n_ch, cepstra) for a in arrays]
             data = np.concatenate(arrays, axis=0)
         mean: tuple[float, ...] = ()
         if mean_frames:
@@ -351,20 +404,27 @@ class Normaliser:
         lo, hi = np.percentile(data, [lower_pct, upper_pct], axis=0)
         hi = np.where(hi > lo, hi, lo + 1.0)
         return cls(tuple(map(float, lo)), tuple(map(float, hi)), float(lower_pct), float(upper_pct),
-                   int(mean_frames), mean, bool(remove_level))
+                   int(mean_frames), mean, bool(remove_level), int(cepstra), n_ch if cepstra else 0)
 
     @property
     def n_channels(self) -> int:
-        """Number of channels."""
+        """Number of values per frame of :meth:`transform`'s output (the reservoir's inputs)."""
         return len(self.lo)
 
+    @property
+    def n_inputs(self) -> int:
+        """Number of channels :meth:`transform` takes (``in_channels``, or ``n_channels``)."""
+        return self.in_channels or self.n_channels
+
     def transform(self, seq: np.ndarray) -> np.ndarray:
-        """Map a sequence of shape (T, C) to [0, 1] per channel (clipped)."""
+        """Map a sequence of shape (T, in_channels) to [0, 1] per output channel (clipped)."""
         x = np.asarray(seq, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != self.n_channels:
-            raise ValueError(f"expected shape (T, {self.n_channels}), got {x.shape}")
+        if x.ndim != 2 or x.shape[1] != self.n_inputs:
+            raise ValueError(f"expected shape (T, {self.n_inputs}), got {x.shape}")
         if self.remove_level:
             x = level_free(x)
+        if self.cepstra:
+            x = x @ cepstral_matrix(self.in_channels, self.cepstra)
         if self.mean_frames:
             x = causal_centre(x, self.mean, self.mean_frames)
         lo = np.asarray(self.lo)
@@ -381,6 +441,8 @@ class Normaliser:
             "mean_frames": self.mean_frames,
             "mean": list(self.mean),
             "remove_level": self.remove_level,
+            # only when used, so that the dictionaries of models without cepstra stay as they were
+            **({"cepstra": self.cepstra, "in_channels": self.in_channels} if self.cepstra else {}),
         }
 
     @classmethod
@@ -398,6 +460,8 @@ class Normaliser:
                 int(d.get("mean_frames", 0)),
                 tuple(float(v) for v in d.get("mean", ())),
                 bool(d.get("remove_level", False)),
+                int(d.get("cepstra", 0)),
+                int(d.get("in_channels", 0)),
             )
         except KeyError as exc:
             raise ValueError(f"{cls.__name__} dictionary lacks key {exc}") from exc

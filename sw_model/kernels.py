@@ -230,6 +230,36 @@ if numba is not None:
                     work[i, k] -= uji * err[k]
 
 
+    @njit(cache=True, nogil=True)
+    def _prefix_sums(feats, ends, out):
+        acc = np.zeros(feats.shape[1], dtype=feats.dtype)
+        k = 0
+        for t in range(feats.shape[0]):
+            for j in range(feats.shape[1]):
+                acc[j] += feats[t, j]
+            while k < ends.shape[0] and ends[k] == t + 1:
+                for j in range(feats.shape[1]):
+                    out[k, j] = acc[j]
+                k += 1
+            if k == ends.shape[0]:
+                break
+
+
+def prefix_sums(feats: np.ndarray, ends: np.ndarray, out: np.ndarray, backend: str | None = None) -> None:
+    """``out[k] = feats[:ends[k]].sum(axis=0)`` for ascending ``ends`` (K,), frame counts in
+    1..len(feats): ``np.cumsum(feats, axis=0)[ends - 1]``, written into ``out`` (K, F). The numba
+    kernel adds frame after frame in ``feats``' dtype as ``np.cumsum`` does, so both backends give
+    the same values bit for bit, without the (T, F) array of all prefix sums. Other dtypes than
+    float64 and int64 take the numpy path.
+    """
+    if (resolve_backend(backend) == "numba" and feats.dtype in (np.float64, np.int64) and feats.ndim == 2
+            and out.flags.c_contiguous and len(ends) and ends[-1] <= len(feats)):
+        # single-threaded (no numba work queue), so no need for _ONE_AT_A_TIME
+        _prefix_sums(feats, ends, out)
+        return
+    out[...] = np.cumsum(feats, axis=0)[ends - 1]
+
+
 def quantise_rows(work: np.ndarray, u: np.ndarray, w_max: int, backend: str | None = None) -> np.ndarray:
     """Round the rows of ``work`` (F, K) to integers in [-w_max, w_max] one after the other, each
     row's rounding error carried onto the rows after it through the upper triangular ``u`` (F, F):

@@ -92,7 +92,7 @@ def prepare_split(train: Sequence[Recording], test: Sequence[Recording],
     """Normalise (fitted on ``train`` only, as ``fe`` says: see :class:`Normaliser`), label and fold one split."""
     recs = list(train) + list(test)
     normaliser = Normaliser.fit([cochleagrams[str(r.path)] for r in train], mean_frames=fe.mean_frames,
-                                remove_level=fe.remove_level)
+                                remove_level=fe.remove_level, cepstra=fe.cepstra)
     u = [normaliser.transform(cochleagrams[str(r.path)]) for r in recs]
     # Lambda is chosen by cross-validation over the training recordings, in
     # N_FOLDS folds by take number (every fold holds every digit and speaker).

@@ -48,7 +48,7 @@ class Point:
 def io_counts(task: str, cfg) -> tuple[int, int]:
     """(C, K) of the core: inputs and readout outputs of the task."""
     if task == "fsdd":
-        return speech.frontend_config(cfg).n_channels, speech.N_CLASSES
+        return speech.frontend_config(cfg).n_inputs, speech.N_CLASSES
     d = regression.make_data(task, cfg, n_train=1, n_test=1)
     return regression.fit_scaler(d, cfg).n_outputs, int(d.series.y.shape[1])
 

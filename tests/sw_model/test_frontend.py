@@ -15,6 +15,7 @@ from memres.sw_model.frontend import (
     FrontEndConfig,
     Normaliser,
     causal_centre,
+    cepstral_matrix,
     level_free,
     cochleagram,
     default_cache_dir,
@@ -188,6 +189,37 @@ def test_causal_mean_normalisation() -> None:
     assert plain.mean_frames == 0 and plain.mean == ()
     with pytest.raises(ValueError, match="mean"):
         Normaliser(norm.lo, norm.hi, mean_frames=8)        # the mean is missing
+
+
+def test_cepstra() -> None:
+    d = cepstral_matrix(32, 32)
+    np.testing.assert_allclose(d.T @ d, np.eye(32), atol=1e-12)       # orthonormal
+    np.testing.assert_allclose(d[:, 0], 1 / np.sqrt(32))               # coefficient 0: the level
+    np.testing.assert_allclose(cepstral_matrix(32, 13), d[:, :13])
+    rng = np.random.default_rng(2)
+    train = [rng.normal(-50.0, 10.0, size=(rng.integers(5, 40), 32)) for _ in range(6)]
+    norm = Normaliser.fit(train, mean_frames=3, cepstra=13)
+    assert (norm.n_channels, norm.n_inputs, norm.cepstra, norm.in_channels) == (13, 32, 13, 32)
+    # written out: cepstra first, then the causal mean of the cepstra, then the percentile map
+    cep = [t @ d[:, :13] for t in train]
+    ref = Normaliser.fit(cep, mean_frames=3)
+    np.testing.assert_allclose(norm.mean, ref.mean)
+    np.testing.assert_allclose(norm.transform(train[0]), ref.transform(cep[0]), atol=1e-12)
+    # a level change of the whole utterance moves coefficient 0 only
+    shifted = train[0] + 6.0
+    np.testing.assert_allclose((shifted @ d[:, :13])[:, 1:], cep[0][:, 1:], atol=1e-9)
+    assert Normaliser.from_dict(json.loads(json.dumps(norm.to_dict()))) == norm
+    assert "cepstra" not in Normaliser.fit(train).to_dict()       # dictionaries without cepstra unchanged
+    with pytest.raises(ValueError, match="expected shape"):
+        norm.transform(cep[0])
+    with pytest.raises(ValueError, match="cepstra"):
+        Normaliser.fit(train, cepstra=33)
+    with pytest.raises(ValueError, match="cepstra"):
+        Normaliser(norm.lo, norm.hi, cepstra=13, in_channels=8)
+    with pytest.raises(ValueError, match="cepstra"):
+        FrontEndConfig(n_channels=16, cepstra=20)
+    assert FrontEndConfig(cepstra=13).n_inputs == 13 and FrontEndConfig().n_inputs == 32
+    assert FrontEndConfig(cepstra=13).digest() == FrontEndConfig().digest()   # same cochleagram cache
 
 
 def test_normaliser_dict_roundtrip() -> None:

@@ -137,6 +137,33 @@ def test_sequence_sums_equal_cumsum_of_the_features(backend, integer):
         res.sequence_sums(seqs, ends + 1)
 
 
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float64, np.int64])
+def test_prefix_sums_kernel_equals_cumsum_bit_for_bit(dtype):
+    """The kernel behind classify.SequenceSums.set against the numpy path (np.cumsum), exactly."""
+    from memres.sw_model.classify import SequenceSums, prefix_ends
+    rng = np.random.default_rng(5)
+    for t in (1, 2, 3, 5, 43, 200):
+        # wide dynamic range, so that a different order of additions would change float bits
+        feats = rng.standard_normal((t, 37)) * 10.0 ** rng.integers(-8, 8, (t, 37))
+        if dtype is np.int64:
+            feats = rng.integers(-(1 << 40), 1 << 40, (t, 37))
+        ends = prefix_ends(t)
+        got, ref = np.full((4, 37), 7, dtype=dtype), np.full((4, 37), 7, dtype=dtype)
+        kernels.prefix_sums(feats, ends, got, backend="numba")
+        kernels.prefix_sums(feats, ends, ref, backend="numpy")
+        assert got.tobytes() == ref.tobytes() == np.cumsum(feats, axis=0)[ends - 1].astype(dtype).tobytes()
+        sums = SequenceSums.empty(3, 37, dtype)
+        sums.set(1, feats)
+        assert sums.sums[1].tobytes() == ref.tobytes() and not sums.sums[[0, 2]].any()
+        assert sums.ends[1].tolist() == ends.tolist()
+    # a strided view, as the reservoir's run yields slices of a padded batch
+    feats = rng.standard_normal((9, 20))
+    got = np.zeros((3, 10))
+    kernels.prefix_sums(feats[:, ::2], np.array([2, 2, 9]), got, backend="numba")
+    np.testing.assert_array_equal(got, np.cumsum(feats[:, ::2], axis=0)[[1, 1, 8]])
+
+
 def _python(code: str, **env) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT), **env}, timeout=300)
