@@ -207,16 +207,23 @@ def equivalent(gold_lines: list[str], mutant_lines: list[str], i: int, work: Pat
     (work / "gold_module.v").write_text(module_text(gold_lines, module))
     (work / "gate_module.v").write_text(module_text(mutant_lines, module))
     top = "\\" + module
-    script = (f"read_verilog gold_module.v; prep -flatten -top {top}; rename {top} gold; design -stash gold; "
-              f"read_verilog gate_module.v; prep -flatten -top {top}; rename {top} gate; design -stash gate; "
-              "design -copy-from gold -as gold gold; design -copy-from gate -as gate gate; "
-              "rename -hide w:$*; equiv_make gold gate equiv; hierarchy -top equiv; async2sync; memory_map; opt_clean; "
-              "equiv_simple -seq 5; equiv_induct -seq 5; equiv_status -assert")
-    try:
-        r = subprocess.run([exe, "-q", "-p", script], cwd=work, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return "not proven (yosys timeout)"
-    return "equivalent" if r.returncode == 0 else "not proven"
+    # Two tries: with every named wire compared (more equalities to induct on), then with Yosys' numbered
+    # intermediate wires hidden (a mutant changes its own `$` wire even where the outputs stay the same)
+    timed_out = False
+    for hide in ("", "rename -hide w:$*; "):
+        script = (f"read_verilog gold_module.v; prep -flatten -top {top}; rename {top} gold; design -stash gold; "
+                  f"read_verilog gate_module.v; prep -flatten -top {top}; rename {top} gate; design -stash gate; "
+                  "design -copy-from gold -as gold gold; design -copy-from gate -as gate gate; "
+                  f"{hide}equiv_make gold gate equiv; hierarchy -top equiv; async2sync; memory_map; opt_clean; "
+                  "equiv_simple -seq 5; equiv_induct -seq 5; equiv_status -assert")
+        try:
+            r = subprocess.run([exe, "-q", "-p", script], cwd=work, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            continue
+        if r.returncode == 0:
+            return "equivalent"
+    return "not proven (yosys timeout)" if timed_out else "not proven"
 
 
 def main() -> int:

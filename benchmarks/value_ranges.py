@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from memres.pygen.verify import load_design  # noqa: E402
 from memres.sw_model.fixed import bits_signed, bits_unsigned, feature_bounds, update_range  # noqa: E402
-from memres.testbenches.directed import codes_differ  # noqa: E402
+from memres.testbenches.directed import reachable_states, codes_differ  # noqa: E402
 
 
 def ranges(design) -> list[tuple[str, int, int, str]]:
@@ -76,8 +76,22 @@ def main() -> int:
     for name, lo, hi, how in ranges(design):
         bits = f"{bits_signed(lo, hi)} / " + (str(bits_unsigned(hi)) if lo >= 0 else "-")
         print(f"{name:<78} {lo:>14,} {hi:>14,}  {bits:<20}  {how}")
-    # a pulse code clamped at 0 (or q_max) read one off: does any reachable state see it?
     k = design.params.k
+    # operands over the states a device can reach from rest (with any codes): where signedness matters
+    reach = np.unique(np.concatenate(list(reachable_states(k, [("decay", "on", d) for d in range(k.n_devices)]).values())))
+    target = k.h_lut * k.g_max if design.params.h_acts else np.full_like(k.h_lut, k.g_max)
+    moving = target[k.a_lut != 0][:, None] - reach[None, :]
+    print(f"{'decay operand g - g0, reachable states':<78} {int(reach.min() - k.g0):>14,} {int(reach.max() - k.g0):>14,}"
+          "  exhaustive (testbenches.directed.reachable_states)")
+    print(f"{'move operand H[q] g_max - g where A[q] != 0, reachable states':<78} {int(moving.min()):>14,} "
+          f"{int(moving.max()):>14,}  exhaustive")
+    # the pulse code before its clamp, (p gain + center) >> s rounded, over every pulse sum p the inputs make
+    c = k.mask.shape[0]
+    ps = np.arange(-c * k.u_max, c * k.u_max + 1, dtype=np.int64)
+    x = (ps * k.gain + k.center + (1 << (k.fx.gain_bits - 1))) >> k.fx.gain_bits
+    print(f"pulse code before its clamp takes -1: {bool((x == -1).any())}; q_max + 1: {bool((x == k.q_max + 1).any())} "
+          f"(every pulse sum p of {c} inputs)")
+    # a pulse code clamped at 0 (or q_max) read one off: does any reachable state see it?
     for qa, qb in ((0, 1), (k.q_max, k.q_max ^ 1)):
         n = codes_differ(k, qa, qb)
         print(f"pulse code {qa} read as {qb}: changes the update of {n:,} reachable (device, state) pairs "

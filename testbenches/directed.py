@@ -33,7 +33,7 @@ from memres.hdl.design import Design
 from memres.sw_model import fixed
 from memres.sw_model.classify import running_decisions
 
-__all__ = ["APART", "TieSearch", "tie_sequences", "apart_runs", "comedown_run", "codes_differ"]
+__all__ = ["APART", "TieSearch", "tie_sequences", "apart_runs", "comedown_run", "codes_differ", "reachable_states"]
 
 #: The roundings of one pulse of a cell, in the order :func:`sw_model.fixed.apply_cell_update` makes them.
 CELL_ROUNDINGS = ("decay", "move", "current")
@@ -157,7 +157,7 @@ def tie_sequences(design: Design, rng: np.random.Generator, alphabet: int = 1024
     reached, the frontier is empty, or at ``max_depth`` frames or ``max_pairs`` (device, state) pairs (and
     after ``max_seconds``, if given: the result then depends on the machine's speed); a target not
     reached is then listed in ``missed``. With ``prove`` the targets not
-    reached are checked against every state a device can reach with any pulse codes (:func:`_reachable`,
+    reached are checked against every state a device can reach with any pulse codes (:func:`reachable_states`,
     exhaustive: for small cores) and moved to ``impossible`` where no such state can reach them.
     """
     t0 = time.perf_counter()
@@ -230,7 +230,7 @@ def tie_sequences(design: Design, rng: np.random.Generator, alphabet: int = 1024
 
     missed = sorted(targets - set(found))
     # the alphabet holds a frame for every reachable pulse sum on a boundary: a pulse target it lacks has none
-    impossible = [t for t in missed if t[0] == "pulse"] + (_impossible(k, missed, _reachable(k, missed))
+    impossible = [t for t in missed if t[0] == "pulse"] + (_impossible(k, missed, reachable_states(k, missed))
                                                            if prove else [])
     reached, seqs, keys = {}, [], set()
     for tgt, (d, s, a) in sorted(found.items()):
@@ -245,7 +245,7 @@ def tie_sequences(design: Design, rng: np.random.Generator, alphabet: int = 1024
                      time.perf_counter() - t0)
 
 
-def _reachable(k, targets: list) -> dict[int, np.ndarray]:
+def reachable_states(k, targets: list) -> dict[int, np.ndarray]:
     """For each device of the cell targets, every state some sequence of pulses *with any codes* (and idle
     gaps) reaches from rest: a superset of what inputs can reach, as the codes of one frame are not free."""
     out = {}
@@ -267,10 +267,10 @@ def _reachable(k, targets: list) -> dict[int, np.ndarray]:
 
 def codes_differ(k, qa: int, qb: int) -> int:
     """How many (device, state) pairs, over every state each device can reach with any pulse codes
-    (:func:`_reachable`, exhaustive), give a different new state or current for code ``qa`` than for code
+    (:func:`reachable_states`, exhaustive), give a different new state or current for code ``qa`` than for code
     ``qb``. 0 proves that a pulse code read as ``qb`` where it is ``qa`` cannot show on this core (e.g. the
     pulse code's lower clamp value ``0`` changed to ``1``)."""
-    reachable = _reachable(k, [("decay", "on", d) for d in range(k.n_devices)])
+    reachable = reachable_states(k, [("decay", "on", d) for d in range(k.n_devices)])
     count = 0
     for d, g in reachable.items():
         kd = dataclasses.replace(k, r=k.r[d:d + 1], r_idle=None if k.r_idle is None else k.r_idle[d:d + 1])
@@ -283,7 +283,7 @@ def codes_differ(k, qa: int, qb: int) -> int:
 def _impossible(k, targets: list, reachable: dict[int, np.ndarray]) -> list:
     """The cell targets that cannot be reached: no state of ``reachable`` (and, for the move and the
     current, no code) puts that rounding's operand on that residue. Proven by exhausting the states
-    (a superset of those reachable, :func:`_reachable`) and the codes."""
+    (a superset of those reachable, :func:`reachable_states`) and the codes."""
     out = []
     devices = sorted({d for rnd, _, d in targets if rnd != "pulse"})
     if not devices:
