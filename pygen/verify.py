@@ -630,9 +630,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--p-valid", type=float, default=0.7, help="probability an input offers a beat per clock")
     parser.add_argument("--p-ready", type=float, default=0.7, help="probability results.ready is high per clock")
     parser.add_argument("--stimulus", choices=STIMULI, default="random",
-                        help="random (default) or corners: full-scale/zero/alternating/long saturating sequences "
-                             "before the random ones, and per seed a handshake corner (back-pressure on every stage, "
-                             "full speed, starved inputs)")
+                        help="random (default) or corners: full-scale/zero/alternating/rounding-tie sequences before "
+                             "the random ones, per seed a handshake corner (back-pressure on every stage, full speed, "
+                             "starved inputs), six corner readouts loaded in scrambled order with stray beats, then "
+                             "runs that saturate the sequence sums (docs/verification.md)")
     parser.add_argument("--coverage", action="store_true",
                         help="Verilator line, branch and toggle coverage of the generated Verilog, per block "
                              "(coverage.dat in each run folder; summary in verify.json and --json)")
