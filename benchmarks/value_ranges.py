@@ -78,7 +78,8 @@ def main() -> int:
         print(f"{name:<78} {lo:>14,} {hi:>14,}  {bits:<20}  {how}")
     k = design.params.k
     # operands over the states a device can reach from rest (with any codes): where signedness matters
-    reach = np.unique(np.concatenate(list(reachable_states(k, [("decay", "on", d) for d in range(k.n_devices)]).values())))
+    per_device = reachable_states(k, [("decay", "on", d) for d in range(k.n_devices)])
+    reach = np.unique(np.concatenate(list(per_device.values())))
     target = k.h_lut * k.g_max if design.params.h_acts else np.full_like(k.h_lut, k.g_max)
     moving = target[k.a_lut != 0][:, None] - reach[None, :]
     print(f"{'decay operand g - g0, reachable states':<78} {int(reach.min() - k.g0):>14,} {int(reach.max() - k.g0):>14,}"
@@ -93,7 +94,7 @@ def main() -> int:
           f"(every pulse sum p of {c} inputs)")
     # a pulse code clamped at 0 (or q_max) read one off: does any reachable state see it?
     for qa, qb in ((0, 1), (k.q_max, k.q_max ^ 1)):
-        n = codes_differ(k, qa, qb)
+        n = codes_differ(k, qa, qb, per_device)
         print(f"pulse code {qa} read as {qb}: changes the update of {n:,} reachable (device, state) pairs "
               "(exhaustive over every state reachable with any codes)")
     return 0

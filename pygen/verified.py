@@ -26,7 +26,6 @@ import json
 import os
 from pathlib import Path
 
-
 from memres.hdl.design import Design
 from memres.pygen.generate import core_of, to_verilog
 from memres.pygen.manifest import sha256_of

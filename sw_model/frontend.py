@@ -412,15 +412,16 @@ class Normaliser:
         return len(self.lo)
 
     @property
-    def n_inputs(self) -> int:
-        """Number of channels :meth:`transform` takes (``in_channels``, or ``n_channels``)."""
+    def n_in_channels(self) -> int:
+        """Number of channels :meth:`transform` takes (``in_channels``, or ``n_channels``); not to be confused
+        with :attr:`FrontEndConfig.n_inputs`, the values per frame after the normalisation."""
         return self.in_channels or self.n_channels
 
     def transform(self, seq: np.ndarray) -> np.ndarray:
         """Map a sequence of shape (T, in_channels) to [0, 1] per output channel (clipped)."""
         x = np.asarray(seq, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != self.n_inputs:
-            raise ValueError(f"expected shape (T, {self.n_inputs}), got {x.shape}")
+        if x.ndim != 2 or x.shape[1] != self.n_in_channels:
+            raise ValueError(f"expected shape (T, {self.n_in_channels}), got {x.shape}")
         if self.remove_level:
             x = level_free(x)
         if self.cepstra:

@@ -85,12 +85,11 @@ class _Readouts:
     def _apply(self) -> None:
         beat = self.beats[self.applied]
         p, v = self.p, beat["value"]
-        if not writes_readout(p, beat):
-            pass                    # addressed outside the readout: ignored
-        elif beat["bias"]:
-            self.b[beat["k"]] = loaded_value(p, v, True)
-        else:
-            self.w[beat["node"] * p.n_devices + beat["device"], beat["k"]] = loaded_value(p, v, False)
+        if writes_readout(p, beat):             # a beat addressed outside the readout is ignored
+            if beat["bias"]:
+                self.b[beat["k"]] = loaded_value(p, v, True)
+            else:
+                self.w[beat["node"] * p.n_devices + beat["device"], beat["k"]] = loaded_value(p, v, False)
         self.applied += 1
 
     def sums(self, gf: int, feats: np.ndarray, got_y: list[int]) -> np.ndarray:

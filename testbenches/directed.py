@@ -265,12 +265,14 @@ def reachable_states(k, targets: list) -> dict[int, np.ndarray]:
     return out
 
 
-def codes_differ(k, qa: int, qb: int) -> int:
+def codes_differ(k, qa: int, qb: int, reachable: dict[int, np.ndarray] | None = None) -> int:
     """How many (device, state) pairs, over every state each device can reach with any pulse codes
     (:func:`reachable_states`, exhaustive), give a different new state or current for code ``qa`` than for code
     ``qb``. 0 proves that a pulse code read as ``qb`` where it is ``qa`` cannot show on this core (e.g. the
-    pulse code's lower clamp value ``0`` changed to ``1``)."""
-    reachable = reachable_states(k, [("decay", "on", d) for d in range(k.n_devices)])
+    pulse code's lower clamp value ``0`` changed to ``1``). ``reachable``: :func:`reachable_states` of every
+    device, when already computed."""
+    if reachable is None:
+        reachable = reachable_states(k, [("decay", "on", d) for d in range(k.n_devices)])
     count = 0
     for d, g in reachable.items():
         kd = dataclasses.replace(k, r=k.r[d:d + 1], r_idle=None if k.r_idle is None else k.r_idle[d:d + 1])

@@ -199,7 +199,7 @@ def test_cepstra() -> None:
     rng = np.random.default_rng(2)
     train = [rng.normal(-50.0, 10.0, size=(rng.integers(5, 40), 32)) for _ in range(6)]
     norm = Normaliser.fit(train, mean_frames=3, cepstra=13)
-    assert (norm.n_channels, norm.n_inputs, norm.cepstra, norm.in_channels) == (13, 32, 13, 32)
+    assert (norm.n_channels, norm.n_in_channels, norm.cepstra, norm.in_channels) == (13, 32, 13, 32)
     # written out: cepstra first, then the causal mean of the cepstra, then the percentile map
     cep = [t @ d[:, :13] for t in train]
     ref = Normaliser.fit(cep, mean_frames=3)
