@@ -34,14 +34,20 @@ class CellArray(CoreBlock):
     act there). Padding lanes give feature 0.
 
     The states of one slot of all lanes are one row of a ``slots``-deep
-    memory. A state is read when its beat is accepted and written three beats
-    later; the read port is transparent, so a pass of ``MIN_SLOTS = 3`` slots
-    already sees the value written by the previous pass.
+    memory. A state is read when its beat is accepted and written
+    ``params.state_loop`` beats later (:meth:`write_stage_of`); the read port
+    is transparent, so a pass of that many slots already sees the value
+    written by the previous pass. The loop is ``MIN_SLOTS = 3`` beats (the
+    write straight from the sum and clamp), or 4 where a pass has at least 4
+    used slots (``params.state_write_registered``: the write from the new
+    state's register, off the DSP-to-memory route).
 
     Pipeline (one global stall), the stages of :attr:`STAGES`: accept (state,
     decay factors and tables read) -> memory outputs registered | multiplier
-    operands | products | sum, clamp, write back, new state registered |
-    current operands | current product -> output (combinational). The latency (:meth:`latency_of`) is the number of stages.
+    operands | products | sum, clamp, write back (3-beat loop), new state
+    registered | write back (4-beat loop), current operands | current product
+    -> output (combinational). The latency (:meth:`latency_of`) is the number
+    of stages, the same for both loops.
 
     Parameters
     ----------
@@ -84,6 +90,17 @@ class CellArray(CoreBlock):
     @property
     def latency(self) -> int:
         return self.latency_of(self._p)
+
+    @classmethod
+    def write_stage_of(cls, params: CoreParams) -> str:
+        """The stage whose beat writes its new state back: ``params.state_loop`` beats after the read.
+
+        A state is read as its beat is accepted and the beat is in ``STAGES[i]`` ``i + 1`` beats later,
+        so the write from ``STAGES[state_loop - 1]`` is in the clock that accepts the same slot of the next
+        pass (``slots >= state_loop``), which the transparent read port sees: "products" (the sum and
+        clamp) for ``MIN_SLOTS``, "new_state" (its register) when ``params.state_write_registered``.
+        """
+        return cls.STAGES[params.state_loop - 1]
 
     @staticmethod
     def table_layout(params: CoreParams) -> data.StructLayout:
@@ -215,12 +232,7 @@ class CellArray(CoreBlock):
                 total = Mux(total > g_max, g_max, total)
             m.d.comb += s2_new[lane].eq(total)
         writes = Signal()
-        m.d.comb += [
-            writes.eq(~s2_end | p.has_idle),
-            state_wr.addr.eq(s2.slot),
-            state_wr.data.eq(s2_new),
-            state_wr.en.eq(advance & s2_valid & writes),
-        ]
+        m.d.comb += writes.eq(~s2_end | p.has_idle)
 
         # --- the current product g' F, in clocks of their own: the new state is registered in the
         # fabric ("new_state"), then it and F go into the multiplier's operand registers
@@ -240,6 +252,18 @@ class CellArray(CoreBlock):
                 else:
                     feat = s2_g[lane] << (fx.current_bits - fx.state_bits)
                 m.d.sync += s3_state_feat[lane].eq(feat)
+
+        # --- the state write-back, from the stage params.state_loop - 1 beats after the read
+        # (write_stage_of): straight from the sum and clamp ("products"), or, where a pass has the
+        # slots for the longer loop (params.state_write_registered), from the new state's register
+        # ("new_state"), so that the DSP products' route to the state memory ends at a flip-flop.
+        wr_valid, wr_beat = st[self.write_stage_of(p)]
+        wr_data, wr_writes = {"products": (s2_new, writes), "new_state": (s3_g, s3_writes)}[self.write_stage_of(p)]
+        m.d.comb += [
+            state_wr.addr.eq(wr_beat.slot),
+            state_wr.data.eq(wr_data),
+            state_wr.en.eq(advance & wr_valid & wr_writes),
+        ]
 
         # current_operands: what the output needs besides the product, one stage on
         s35_writes = Signal()
