@@ -34,16 +34,17 @@ class CellArray(CoreBlock):
     act there). Padding lanes give feature 0.
 
     The states of one slot of all lanes are one row of a ``slots``-deep
-    memory. A state is read when its beat is accepted and written
-    ``params.state_loop`` beats later (:meth:`write_stage_of`); the read port
+    memory. A state is read into the "read" stage (:attr:`STATE_READ_STAGE`)
+    and written ``params.state_loop`` beats later (:meth:`write_stage_of`); the read port
     is transparent, so a pass of that many slots already sees the value
     written by the previous pass. The loop is ``MIN_SLOTS = 3`` beats (the
     write straight from the sum and clamp), or 4 where a pass has at least 4
     used slots (``params.state_write_registered``: the write from the new
     state's register, off the DSP-to-memory route).
 
-    Pipeline (one global stall), the stages of :attr:`STAGES`: accept (state,
-    decay factors and tables read) -> memory outputs registered | multiplier
+    Pipeline (one global stall), the stages of :attr:`STAGES`: accept (decay
+    factors and tables read) -> memory outputs | registered in the fabric,
+    state read | multiplier
     operands | products | sum, clamp, write back (3-beat loop), new state
     registered | write back (4-beat loop), current operands | current product
     -> output (combinational). The latency (:meth:`latency_of`) is the number
@@ -71,8 +72,8 @@ class CellArray(CoreBlock):
 
     #: The register stages, in order, from the accepted beat to the one ``o`` shows.
     STAGES = ("tables", "read", "operands", "products", "new_state", "current_operands", "current")
-    #: The stage whose clock reads the device state (its register holds the state read at the start of
-    #: that stage's clock ... the memory's read register): the state loop counts from it.
+    #: The stage whose register is the state memory's read register (the address is the beat of the stage
+    #: before): the state loop counts from it.
     STATE_READ_STAGE = "read"
     #: RegisteredMultipliers per lane (decay, move, current): on an ECP5 each is a DSP block.
     MULTIPLIERS_PER_LANE = 3
@@ -98,10 +99,11 @@ class CellArray(CoreBlock):
     def write_stage_of(cls, params: CoreParams) -> str:
         """The stage whose beat writes its new state back: ``params.state_loop`` beats after the read.
 
-        A state is read as its beat is accepted and the beat is in ``STAGES[i]`` ``i + 1`` beats later,
-        so the write from ``STAGES[state_loop - 1]`` is in the clock that accepts the same slot of the next
-        pass (``slots >= state_loop``), which the transparent read port sees: "products" (the sum and
-        clamp) for ``MIN_SLOTS``, "new_state" (its register) when ``params.state_write_registered``.
+        A state is read in the clock before its beat holds :attr:`STATE_READ_STAGE` (index ``r``), and the
+        beat holds ``STAGES[r + i]`` ``i`` beats after that, so the write from ``STAGES[r + state_loop - 1]``
+        is in the clock that reads the same slot of the next pass (``slots >= state_loop``), which the
+        transparent read port sees: "products" (the sum and clamp) for ``MIN_SLOTS``, "new_state" (its
+        register) when ``params.state_write_registered``.
         """
         return cls.STAGES[cls.STAGES.index(cls.STATE_READ_STAGE) + params.state_loop - 1]
 
