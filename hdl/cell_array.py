@@ -34,14 +34,21 @@ class CellArray(CoreBlock):
     act there). Padding lanes give feature 0.
 
     The states of one slot of all lanes are one row of a ``slots``-deep
-    memory. A state is read when its beat is accepted and written three beats
-    later; the read port is transparent, so a pass of ``MIN_SLOTS = 3`` slots
-    already sees the value written by the previous pass.
+    memory. A state is read into the "read" stage (:attr:`STATE_READ_STAGE`)
+    and written ``params.state_loop`` beats later (:meth:`write_stage_of`); the read port
+    is transparent, so a pass of that many slots already sees the value
+    written by the previous pass. The loop is ``MIN_SLOTS = 3`` beats (the
+    write straight from the sum and clamp), or 4 where a pass has at least 4
+    used slots (``params.state_write_registered``: the write from the new
+    state's register, off the DSP-to-memory route).
 
-    Pipeline (one global stall), the stages of :attr:`STAGES`: accept (state,
-    decay factors and tables read) -> memory outputs registered | multiplier
-    operands | products | sum, clamp, write back, new state registered |
-    current operands | current product -> output (combinational). The latency (:meth:`latency_of`) is the number of stages.
+    Pipeline (one global stall), the stages of :attr:`STAGES`: accept (decay
+    factors and tables read) -> memory outputs | registered in the fabric,
+    state read | multiplier
+    operands | products | sum, clamp, write back (3-beat loop), new state
+    registered | write back (4-beat loop), current operands | current product
+    -> output (combinational). The latency (:meth:`latency_of`) is the number
+    of stages, the same for both loops.
 
     Parameters
     ----------
@@ -64,7 +71,10 @@ class CellArray(CoreBlock):
     """
 
     #: The register stages, in order, from the accepted beat to the one ``o`` shows.
-    STAGES = ("read", "operands", "products", "new_state", "current_operands", "current")
+    STAGES = ("tables", "read", "operands", "products", "new_state", "current_operands", "current")
+    #: The stage whose register is the state memory's read register (the address is the beat of the stage
+    #: before): the state loop counts from it.
+    STATE_READ_STAGE = "read"
     #: RegisteredMultipliers per lane (decay, move, current): on an ECP5 each is a DSP block.
     MULTIPLIERS_PER_LANE = 3
 
@@ -84,6 +94,18 @@ class CellArray(CoreBlock):
     @property
     def latency(self) -> int:
         return self.latency_of(self._p)
+
+    @classmethod
+    def write_stage_of(cls, params: CoreParams) -> str:
+        """The stage whose beat writes its new state back: ``params.state_loop`` beats after the read.
+
+        A state is read in the clock before its beat holds :attr:`STATE_READ_STAGE` (index ``r``), and the
+        beat holds ``STAGES[r + i]`` ``i`` beats after that, so the write from ``STAGES[r + state_loop - 1]``
+        is in the clock that reads the same slot of the next pass (``slots >= state_loop``), which the
+        transparent read port sees: "products" (the sum and clamp) for ``MIN_SLOTS``, "new_state" (its
+        register) when ``params.state_write_registered``.
+        """
+        return cls.STAGES[cls.STAGES.index(cls.STATE_READ_STAGE) + params.state_loop - 1]
 
     @staticmethod
     def table_layout(params: CoreParams) -> data.StructLayout:
@@ -136,28 +158,39 @@ class CellArray(CoreBlock):
         m.d.comb += [
             advance.eq(~self.o.valid | self.o.ready),
             self.i.ready.eq(advance),
-            state_rd.en.eq(advance), state_rd.addr.eq(self.i.p.slot),
             decay_rd.en.eq(advance), decay_rd.addr.eq(self.i.p.slot),
         ]
         for lane in range(lanes):
             m.d.comb += [lut_rd[lane].en.eq(advance), lut_rd[lane].addr.eq(self.i.p.q[lane])]
-        # H[q] of each lane, beside the table entry read (same enable, so it stalls with it); none where
-        # A = 0 wherever H = 0 (not p.h_acts): the move is then A (g_max - g) for every code
-        lut_h = []
-        for lane in range(lanes if p.h_acts else 0):
-            if h_threshold is None:
-                lut_h.append(lut_rd[lane].data.h)
-            else:
-                h = Signal(name=f"h{lane}")
-                with m.If(advance):
-                    m.d.sync += h.eq(self.i.p.q[lane] >= h_threshold)
-                lut_h.append(h)
-
         # --- the stages: the beat's valid bit and fields (beat_stages), the data beside them
         st = beat_stages(m, advance, self.STAGES, self.i.valid, self.i.p, p.pulse_layout)
 
-        # --- read: the memory outputs (state, decay factor, table entry) into registers. A block
-        # RAM's clock-to-output is half a 100 MHz clock on ECP5, so nothing else is done after it.
+        # --- tables: the table entries and decay factors read at accept (block RAM outputs) are
+        # registered in the fabric before they go anywhere: a block RAM's clock-to-output is 5.8 ns
+        # on the ECP5, and the route from it to a DSP block's operand register was the FSDD default's
+        # worst path at one seed. The state is read in this clock (for the "read" stage), so the
+        # state loop is as long as without this stage.
+        _, s0 = st["tables"]
+        m.d.comb += [state_rd.en.eq(advance), state_rd.addr.eq(s0.slot)]
+        t_entry = Signal(data.ArrayLayout(lut_layout, lanes))
+        t_decay = Signal(decay_layout)
+        with m.If(advance):
+            m.d.sync += [t_decay.eq(decay_rd.data), *(t_entry[lane].eq(lut_rd[lane].data) for lane in range(lanes))]
+        # H[q] of each lane, beside the registered table entry (same enable, so it stalls with it): from
+        # the table, or a comparison of the beat's q; none where A = 0 wherever H = 0 (not p.h_acts):
+        # the move is then A (g_max - g) for every code
+        lut_h = []
+        for lane in range(lanes if p.h_acts else 0):
+            if h_threshold is None:
+                lut_h.append(t_entry[lane].h)
+            else:
+                h0, h = Signal(name=f"h_tables{lane}"), Signal(name=f"h{lane}")   # the stages carry no q
+                with m.If(advance):
+                    m.d.sync += [h0.eq(self.i.p.q[lane] >= h_threshold), h.eq(h0)]
+                lut_h.append(h)
+
+        # --- read: the state memory's output (its read register), the tables' registers. Only the
+        # multipliers' operands are made after them.
         _, s1 = st["read"]
 
         s1_end = Signal()
@@ -177,15 +210,15 @@ class CellArray(CoreBlock):
         s2_f = Signal(data.ArrayLayout(p.f_shape, lanes))
         for lane in range(lanes):
             g = Signal(unsigned(fx.state_bits), name=f"g_old{lane}")
-            entry = lut_rd[lane].data
+            entry = t_entry[lane]
             m.d.comb += g.eq(Mux(s1_restart, g0, state_rd.data[lane]))
             m.submodules[f"mul_decay{lane}"] = mul_r = RegisteredMultiplier(unsigned(fx.decay_bits),
                                                                             signed(fx.state_bits + 1))
             m.submodules[f"mul_move{lane}"] = mul_a = RegisteredMultiplier(p.a_shape, signed(fx.state_bits + 1))
             m.d.comb += [
                 mul_r.en.eq(advance),
-                mul_r.a.eq(Mux(s1_end, decay_rd.data[lane].r_idle, decay_rd.data[lane].r) if p.has_idle
-                           else decay_rd.data[lane].r),
+                mul_r.a.eq(Mux(s1_end, t_decay[lane].r_idle, t_decay[lane].r) if p.has_idle
+                           else t_decay[lane].r),
                 mul_r.b.eq(g - g0),
                 mul_a.en.eq(advance),
                 mul_a.a.eq(Mux(s1_end, 0, entry.a) if p.has_idle else entry.a),      # no move on the end pass
@@ -215,12 +248,7 @@ class CellArray(CoreBlock):
                 total = Mux(total > g_max, g_max, total)
             m.d.comb += s2_new[lane].eq(total)
         writes = Signal()
-        m.d.comb += [
-            writes.eq(~s2_end | p.has_idle),
-            state_wr.addr.eq(s2.slot),
-            state_wr.data.eq(s2_new),
-            state_wr.en.eq(advance & s2_valid & writes),
-        ]
+        m.d.comb += writes.eq(~s2_end | p.has_idle)
 
         # --- the current product g' F, in clocks of their own: the new state is registered in the
         # fabric ("new_state"), then it and F go into the multiplier's operand registers
@@ -240,6 +268,18 @@ class CellArray(CoreBlock):
                 else:
                     feat = s2_g[lane] << (fx.current_bits - fx.state_bits)
                 m.d.sync += s3_state_feat[lane].eq(feat)
+
+        # --- the state write-back, from the stage params.state_loop - 1 beats after the read
+        # (write_stage_of): straight from the sum and clamp ("products"), or, where a pass has the
+        # slots for the longer loop (params.state_write_registered), from the new state's register
+        # ("new_state"), so that the DSP products' route to the state memory ends at a flip-flop.
+        wr_valid, wr_beat = st[self.write_stage_of(p)]
+        wr_data, wr_writes = {"products": (s2_new, writes), "new_state": (s3_g, s3_writes)}[self.write_stage_of(p)]
+        m.d.comb += [
+            state_wr.addr.eq(wr_beat.slot),
+            state_wr.data.eq(wr_data),
+            state_wr.en.eq(advance & wr_valid & wr_writes),
+        ]
 
         # current_operands: what the output needs besides the product, one stage on
         s35_writes = Signal()

@@ -57,6 +57,10 @@ class Classifier(CoreBlock):
 
     #: The pipeline stages a step passes through: A (the sum) and B (clamp, write, running maximum).
     STAGES = ("sum", "decide")
+    #: From this many outputs on, step ``k`` selects the operands of step ``k + 1`` into registers (no
+    #: latency added); fewer outputs select them in the step itself (the prefetch would read a ``Y``
+    #: being written).
+    PREFETCH_OUTPUTS = 3
 
     def __init__(self, params: CoreParams):
         self._p = params
@@ -119,11 +123,31 @@ class Classifier(CoreBlock):
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         m.d.sync += b_valid.eq(0)
-        with m.If(self.i.valid & (~last_step | can_finish)):
+        fire = Signal()
+        m.d.comb += fire.eq(self.i.valid & (~last_step | can_finish))
+        if n_out >= self.PREFETCH_OUTPUTS:
+            # The operands of the next step are selected a step ahead into registers (seq_next: Y of the
+            # step after this one, the next frame's Y[0] after the last; y_next: y[k + 1] of this frame),
+            # so that the sum starts from registers, not from two K-way multiplexers (the FSDD default's
+            # worst path on the ECP5 at one seed). Exact for K >= 3: the one write in flight (stage B,
+            # the previous step k - 1) is never the prefetched Y[k + 1 mod K], and the next write (Y[k])
+            # neither. Step 0 takes y[0] from the payload, which is new then.
+            seq_next = Signal(signed(w_seq))
+            y_next = Signal.like(self.i.p.y[0])
+            nxt = Signal.like(step)
+            m.d.comb += nxt.eq(Mux(last_step, 0, step + 1))
+            seq_now = seq_next
+            y_now = Mux(step == 0, self.i.p.y[0], y_next)
+            with m.If(fire):
+                m.d.sync += [seq_next.eq(seq[nxt]), y_next.eq(self.i.p.y[nxt])]
+        else:
+            nxt = Mux(last_step, 0, step + 1)
+            seq_now, y_now = seq[step], self.i.p.y[step]
+        with m.If(fire):
             m.d.sync += [
                 b_valid.eq(1), b_last.eq(last_step), b_step.eq(step),
-                b_sum.eq(Mux(self.i.p.first, 0, seq[step]) + self.i.p.y[step]),
-                step.eq(Mux(last_step, 0, step + 1)),
+                b_sum.eq(Mux(self.i.p.first, 0, seq_now) + y_now),
+                step.eq(nxt),
             ]
             with m.If(last_step):
                 m.d.sync += [self.o.p.y.eq(self.i.p.y), self.o.p.last.eq(self.i.p.last)]

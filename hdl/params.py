@@ -15,10 +15,12 @@ reads the state features and applies the idle relaxation. One pass over one
 slot is one *beat* (one clock when nothing stalls), so a frame is
 ``rows = passes * slots`` beats, beat ``row = m * slots + s``.
 
-The cell array reads a device state and writes it back :data:`MIN_SLOTS`
-beats later, so a pass has at least that many slots; when
-``ceil(N / lanes)`` is smaller, idle slots are added (a frame then costs more
-beats than cells).
+The cell array reads a device state and writes it back :attr:`CoreParams.state_loop`
+beats later, so a pass has at least that many slots: :data:`MIN_SLOTS` (3) when the
+new state is written straight from its sum, one more when it is registered first
+(:attr:`CoreParams.state_write_registered`, chosen only where the pass already has
+that many slots, so it never adds a slot). When ``ceil(N / lanes)`` is smaller than
+the loop, idle slots are added (a frame then costs more beats than cells).
 """
 
 from __future__ import annotations
@@ -36,12 +38,16 @@ from memres.sw_model.fixed import (FixedConstants, Widths, bias_limit, bits_sign
                                      update_range)
 from memres.sw_model.errors import MemresError
 
-__all__ = ["CoreParams", "HardwareParamError", "MIN_SLOTS", "TRACE_FRAME_BITS", "MAX_INPUTS", "ReadoutMode",
+__all__ = ["CoreParams", "HardwareParamError", "MIN_SLOTS", "REGISTERED_WRITE_SLOTS", "TRACE_FRAME_BITS", "MAX_INPUTS", "ReadoutMode",
            "READOUT_MODES"]
 
-#: Beats between reading a device state and reading it again (the cell array's
-#: read-to-write distance; its state memory read port is transparent).
+#: Beats between reading a device state and reading it again when the new state is written back
+#: straight from its sum (the cell array's shortest read-to-write distance; its state memory read
+#: port is transparent): the fewest slots a pass can have.
 MIN_SLOTS = 3
+#: The read-to-write distance when the new state is registered before it is written back (one beat
+#: more): the cell array does so when a pass has at least this many used slots anyway.
+REGISTERED_WRITE_SLOTS = MIN_SLOTS + 1
 #: Width of the frame-in-sequence counter on the trace port (wraps beyond).
 TRACE_FRAME_BITS = 16
 #: Largest number of input channels: the projection adds all of them in one clock.
@@ -178,9 +184,25 @@ class CoreParams:
         return -(-self.n_devices // self.lanes)
 
     @property
+    def state_write_registered(self) -> bool:
+        """Whether the cell array registers the new state before writing it back (a beat longer state loop).
+
+        The write is then one register away from the state memory instead of a DSP product, a sum and a
+        clamp (the worst path of the FSDD default on the ECP5). It is chosen where the pass has at least
+        :data:`REGISTERED_WRITE_SLOTS` used slots, so the longer loop costs no slot: a pass of fewer
+        (the 40-device regression reservoir at 16 lanes, 3 slots) keeps the direct write.
+        """
+        return self.used_slots >= REGISTERED_WRITE_SLOTS
+
+    @property
+    def state_loop(self) -> int:
+        """Beats from reading a device state to writing it back: the fewest slots a pass can have."""
+        return REGISTERED_WRITE_SLOTS if self.state_write_registered else MIN_SLOTS
+
+    @property
     def slots(self) -> int:
-        """Beats per pass: ``max(ceil(N / lanes), MIN_SLOTS)``."""
-        return max(self.used_slots, MIN_SLOTS)
+        """Beats per pass: ``max(ceil(N / lanes), state_loop)`` (at least :data:`MIN_SLOTS`)."""
+        return max(self.used_slots, self.state_loop)
 
     @property
     def idle_lanes(self) -> int:

@@ -99,10 +99,12 @@ class InputProjection(CoreBlock):
         node_next = Signal.like(node)
         slot_next = Signal.like(slot)
         busy_next = Signal()
-        last_row = Signal()
+        last_row = Signal(init=int(p.rows == 1))
 
+        # last_row (row == rows - 1) is a register of its own, loaded with row_next's comparison, so that
+        # frames.ready is one LUT of registers: it goes to the link's frame buffer, across the die on the
+        # ECP5 (the FSDD default's worst path at one seed, with the row comparison before it)
         m.d.comb += [
-            last_row.eq(row == p.rows - 1),
             self.i.ready.eq(advance & (~busy | last_row)),
             busy_next.eq(busy), row_next.eq(row), node_next.eq(node), slot_next.eq(slot),
         ]
@@ -121,7 +123,8 @@ class InputProjection(CoreBlock):
         with m.If(self.i.valid & self.i.ready):
             m.d.comb += [busy_next.eq(1), row_next.eq(0), node_next.eq(0), slot_next.eq(0)]
             m.d.sync += [frame.eq(self.i.payload), frame.first.eq(self.i.p.first | after_reset), after_reset.eq(0)]
-        m.d.sync += [busy.eq(busy_next), row.eq(row_next), node.eq(node_next), slot.eq(slot_next)]
+        m.d.sync += [busy.eq(busy_next), row.eq(row_next), node.eq(node_next), slot.eq(slot_next),
+                     last_row.eq(row_next == p.rows - 1)]
         # The mask, one row ahead: `bits` holds the mask of `row`, the ROM's output that of `row_ahead`,
         # the row after `row` (row_next is always `row` or that row). When the issue stage moves on
         # (`moves`), `bits` takes the ROM's output and the ROM reads the row after `row_ahead`. After

@@ -29,13 +29,25 @@ def frame_bound(p):
     return (1 << (p.widths.frame_acc - 1)) - 1
 
 
-@pytest.mark.parametrize("n_outputs", [1, 3, 5, 10])
+@pytest.mark.parametrize("n_outputs", [1, 2, 3, 4, 5, 10])
 def test_classifier_random(n_outputs):
+    """K < 3 selects the operands in the step; K >= 3 a step ahead (Classifier.PREFETCH_OUTPUTS)."""
     rng = np.random.default_rng(n_outputs)
     p = make_params(4, 2, 3, n_outputs=n_outputs)
     lim = frame_bound(p)
     seqs = [rng.integers(-lim, lim + 1, size=(int(rng.integers(1, 6)), n_outputs)) for _ in range(5)]
     check_classifier(p, seqs, rng)
+    check_classifier(p, seqs, rng, gap=0.0, stall=0.0)       # steps back to back
+
+
+def test_classifier_prefetch_with_two_outputs_is_caught(monkeypatch):
+    """With K = 2 the prefetched Y[k + 1] is the one stage B is writing: the prefetch would read it stale."""
+    monkeypatch.setattr(Classifier, "PREFETCH_OUTPUTS", 2)
+    rng = np.random.default_rng(3)
+    p = make_params(4, 2, 3, n_outputs=2)
+    seqs = [np.array([[5, 7], [1, 2], [3, -4], [6, 6]])]
+    with pytest.raises(AssertionError, match="decision|y"):
+        check_classifier(p, seqs, rng, gap=0.0, stall=0.0)
 
 
 def test_classifier_ties_go_to_lowest_index():
