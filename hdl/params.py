@@ -38,8 +38,8 @@ from memres.sw_model.fixed import (FixedConstants, Widths, bias_limit, bits_sign
                                      update_range)
 from memres.sw_model.errors import MemresError
 
-__all__ = ["CoreParams", "HardwareParamError", "MIN_SLOTS", "REGISTERED_WRITE_SLOTS", "TRACE_FRAME_BITS", "MAX_INPUTS", "ReadoutMode",
-           "READOUT_MODES"]
+__all__ = ["CoreParams", "HardwareParamError", "MIN_SLOTS", "REGISTERED_WRITE_SLOTS", "TRACE_FRAME_BITS",
+           "MAX_INPUTS", "ReadoutMode", "READOUT_MODES"]
 
 #: Beats between reading a device state and reading it again when the new state is written back
 #: straight from its sum (the cell array's shortest read-to-write distance; its state memory read
