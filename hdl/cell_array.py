@@ -7,7 +7,7 @@ from amaranth.lib import data, stream
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .arith import rshr
+from .arith import const_mul, rshr
 from .checked import CoreBlock
 from .multiplier import RegisteredMultiplier
 from .params import CoreParams
@@ -37,18 +37,26 @@ class CellArray(CoreBlock):
     memory. A state is read into the "read" stage (:attr:`STATE_READ_STAGE`)
     and written ``params.state_loop`` beats later (:meth:`write_stage_of`); the read port
     is transparent, so a pass of that many slots already sees the value
-    written by the previous pass. The loop is ``MIN_SLOTS = 3`` beats (the
-    write straight from the sum and clamp), or 4 where a pass has at least 4
+    written by the previous pass: 4 beats (``DIRECT_WRITE_SLOTS``, the write
+    straight from the terms' sum and clamp), or 5 where a pass has at least 5
     used slots (``params.state_write_registered``: the write from the new
-    state's register, off the DSP-to-memory route).
+    state's register). The state loop itself is ``MIN_SLOTS = 3`` beats: in a
+    pass of 3 slots (``params.state_forwarded``) the beat right behind an
+    update takes its state from the terms' sum, through a multiplexer in
+    front of the multipliers' operand registers, instead of the memory.
+
+    The multipliers take the state ``g`` itself (no adder before the DSP
+    blocks): ``r (g - g0)`` and ``A (H g_max - g)`` are ``r g`` and ``-A g``
+    plus constants made from ``r``, ``A`` and ``H`` beside the products.
 
     Pipeline (one global stall), the stages of :attr:`STAGES`: accept (decay
     factors and tables read) -> memory outputs | registered in the fabric,
-    state read | multiplier
-    operands | products | sum, clamp, write back (3-beat loop), new state
-    registered | write back (4-beat loop), current operands | current product
-    -> output (combinational). The latency (:meth:`latency_of`) is the number
-    of stages, the same for both loops.
+    state read | multiplier operands | products | decay and move terms
+    rounded (a fabric register), their sum and clamp: write back (4-beat
+    loop), forwarded (3 slots) | new state registered, write back (5-beat
+    loop) | current operands | current product -> output (combinational).
+    The latency (:meth:`latency_of`) is the number of stages, the same for
+    every loop.
 
     Parameters
     ----------
@@ -71,7 +79,7 @@ class CellArray(CoreBlock):
     """
 
     #: The register stages, in order, from the accepted beat to the one ``o`` shows.
-    STAGES = ("tables", "read", "operands", "products", "new_state", "current_operands", "current")
+    STAGES = ("tables", "read", "operands", "products", "terms", "new_state", "current_operands", "current")
     #: The stage whose register is the state memory's read register (the address is the beat of the stage
     #: before): the state loop counts from it.
     STATE_READ_STAGE = "read"
@@ -101,9 +109,10 @@ class CellArray(CoreBlock):
 
         A state is read in the clock before its beat holds :attr:`STATE_READ_STAGE` (index ``r``), and the
         beat holds ``STAGES[r + i]`` ``i`` beats after that, so the write from ``STAGES[r + state_loop - 1]``
-        is in the clock that reads the same slot of the next pass (``slots >= state_loop``), which the
-        transparent read port sees: "products" (the sum and clamp) for ``MIN_SLOTS``, "new_state" (its
-        register) when ``params.state_write_registered``.
+        is in the clock that reads the same slot of the next pass when ``slots == state_loop``, which the
+        transparent read port sees: "terms" (the terms' sum and clamp, ``DIRECT_WRITE_SLOTS``), "new_state"
+        (its register) when ``params.state_write_registered``. A pass of fewer slots (``MIN_SLOTS``,
+        ``params.state_forwarded``) takes the state of the beat right behind from the sum instead.
         """
         return cls.STAGES[cls.STAGES.index(cls.STATE_READ_STAGE) + params.state_loop - 1]
 
@@ -190,65 +199,100 @@ class CellArray(CoreBlock):
                 lut_h.append(h)
 
         # --- read: the state memory's output (its read register), the tables' registers. Only the
-        # multipliers' operands are made after them.
+        # multipliers' operands are made after them. Whether the beat restarts from g0 (pass 0 of a
+        # sequence's first frame) is registered beside the state read, and so is whether the state comes
+        # instead from the terms' sum of the beat MIN_SLOTS ahead (params.state_forwarded: in a pass of 3
+        # slots, the beat right behind a state's update is the next pass of the same slot, before the
+        # memory holds it): the operand is one multiplexer away from registers.
         _, s1 = st["read"]
-
+        s2_valid, s2 = st["products"]
         s1_end = Signal()
         s1_restart = Signal()
-        m.d.comb += [s1_end.eq(s1.node >= p.n_virtual), s1_restart.eq(s1.seq_first & (s1.node == 0))]
+        s1_forward = Signal()
+        s2_writes = Signal()
+        m.d.comb += [s1_end.eq(s1.node >= p.n_virtual), s2_writes.eq((s2.node < p.n_virtual) | p.has_idle)]
+        with m.If(advance):
+            m.d.sync += s1_restart.eq(s0.seq_first & (s0.node == 0))
+            if p.state_forwarded:
+                m.d.sync += s1_forward.eq(s2_valid & s2_writes & (s2.slot == s0.slot))
 
-        # The multipliers' operands are made here too (g - g0 and H g_max - g need one adder and a
-        # multiplexer); the "operands" and "products" stages are the two registers of each
-        # RegisteredMultiplier (on an ECP5, those of its MULT18X18D block).
+        # The state g goes into both multipliers as it is: the operands' offsets are taken out of the
+        # products and added after them, from constants made beside the products, off the state loop
+        # (exact integer identities, the rounding constants folded in):
+        #   r (g - g0) + g0 2^B_r + 2^(B_r-1) = r g + c_r,   c_r = (g0 2^B_r + 2^(B_r-1)) - r g0
+        #   A (H g_max - g) + 2^(B_l-1)        = c_a - A g,   c_a = H A g_max + 2^(B_l-1)
+        # so decay = (r g + c_r) >> B_r and move = (c_a - A g) >> B_l. The "operands" and "products"
+        # stages are the two registers of each RegisteredMultiplier (on an ECP5, those of its MULT18X18D);
+        # the constants are made from the operands' copies in the fabric, registered at "products".
+        half_r = 1 << (fx.decay_bits - 1)
+        half_l = 1 << (fx.lut_bits - 1)
         sm_g = Signal(state_layout)
         sm_f = Signal(data.ArrayLayout(p.f_shape, lanes))
-        prod_r_w = fx.decay_bits + fx.state_bits + 2
-        prod_a_w = p.a_shape.width + fx.state_bits + 2
+        sm_r = Signal(data.ArrayLayout(unsigned(fx.decay_bits), lanes))
+        sm_a = Signal(data.ArrayLayout(p.a_shape, lanes))
+        sm_h = Signal(lanes)
+        c_r_expr = [Const((g0 << fx.decay_bits) + half_r) - const_mul(sm_r[lane], g0) for lane in range(lanes)]
+        c_a_expr = [(Mux(sm_h[lane], const_mul(sm_a[lane], g_max), 0) if p.h_acts else const_mul(sm_a[lane], g_max))
+                    + half_l for lane in range(lanes)]
         s2_g = Signal(state_layout)
-        s2_decay = Signal(data.ArrayLayout(signed(prod_r_w), lanes))
-        s2_move = Signal(data.ArrayLayout(signed(prod_a_w), lanes))
+        s2_c_r = Signal(data.ArrayLayout(c_r_expr[0].shape(), lanes))
+        s2_c_a = Signal(data.ArrayLayout(c_a_expr[0].shape(), lanes))
+        s2_decay = Signal(data.ArrayLayout(signed(fx.decay_bits + fx.state_bits + 2), lanes))
+        s2_move = Signal(data.ArrayLayout(signed(p.a_shape.width + fx.state_bits + 2), lanes))
         s2_f = Signal(data.ArrayLayout(p.f_shape, lanes))
+        s25_new = Signal(state_layout)      # the terms' sum: the new state of the beat at "terms"
         for lane in range(lanes):
             g = Signal(unsigned(fx.state_bits), name=f"g_old{lane}")
             entry = t_entry[lane]
-            m.d.comb += g.eq(Mux(s1_restart, g0, state_rd.data[lane]))
+            g_read = Mux(s1_forward, s25_new[lane], state_rd.data[lane]) if p.state_forwarded else state_rd.data[lane]
+            m.d.comb += g.eq(Mux(s1_restart, g0, g_read))
             m.submodules[f"mul_decay{lane}"] = mul_r = RegisteredMultiplier(unsigned(fx.decay_bits),
-                                                                            signed(fx.state_bits + 1))
-            m.submodules[f"mul_move{lane}"] = mul_a = RegisteredMultiplier(p.a_shape, signed(fx.state_bits + 1))
+                                                                            unsigned(fx.state_bits))
+            m.submodules[f"mul_move{lane}"] = mul_a = RegisteredMultiplier(p.a_shape, unsigned(fx.state_bits))
+            r = Mux(s1_end, t_decay[lane].r_idle, t_decay[lane].r) if p.has_idle else t_decay[lane].r
+            a = Mux(s1_end, 0, entry.a) if p.has_idle else entry.a      # no move on the end pass
             m.d.comb += [
-                mul_r.en.eq(advance),
-                mul_r.a.eq(Mux(s1_end, t_decay[lane].r_idle, t_decay[lane].r) if p.has_idle
-                           else t_decay[lane].r),
-                mul_r.b.eq(g - g0),
-                mul_a.en.eq(advance),
-                mul_a.a.eq(Mux(s1_end, 0, entry.a) if p.has_idle else entry.a),      # no move on the end pass
-                mul_a.b.eq(Mux(lut_h[lane], g_max - g, -g) if p.h_acts else g_max - g),     # H g_max - g
+                mul_r.en.eq(advance), mul_r.a.eq(r), mul_r.b.eq(g),
+                mul_a.en.eq(advance), mul_a.a.eq(a), mul_a.b.eq(g),
                 s2_decay[lane].eq(mul_r.p),
                 s2_move[lane].eq(mul_a.p),
             ]
             with m.If(advance):
-                m.d.sync += [sm_g[lane].eq(g), sm_f[lane].eq(entry.f),
-                             s2_g[lane].eq(sm_g[lane]), s2_f[lane].eq(sm_f[lane])]
-        s2_valid, s2 = st["products"]
+                m.d.sync += [sm_g[lane].eq(g), sm_f[lane].eq(entry.f), sm_r[lane].eq(r), sm_a[lane].eq(a),
+                             s2_g[lane].eq(sm_g[lane]), s2_f[lane].eq(sm_f[lane]),
+                             s2_c_r[lane].eq(c_r_expr[lane]), s2_c_a[lane].eq(c_a_expr[lane])]
+                if p.h_acts:
+                    m.d.sync += sm_h[lane].eq(lut_h[lane])
 
-        # --- new state, written back (from the products stage)
-        s2_end = Signal()
-        m.d.comb += s2_end.eq(s2.node >= p.n_virtual)
-        s2_new = Signal(state_layout)
+        # --- terms: the decay and move terms, rounded, in a register of the fabric, so the route from
+        # the DSP blocks (fixed columns) has a clock of its own with one adder each.
+        s25_valid, s25 = st["terms"]
+        s25_end = Signal()
+        s25_writes = Signal()
+        s25_g = Signal(state_layout)
+        s25_f = Signal(data.ArrayLayout(p.f_shape, lanes))
         # Range analysis (`CoreParams.update_range`, exhaustive over every state and table entry):
         # a side of the clamp that the update can never reach is left out (for the FSDD default,
-        # decay + move stays 59 LSB below g_max and above 0, so there is no clamp at all).
+        # decay + move stays 59 LSB below g_max and above 0, so there is no clamp at all). Without a
+        # clamp the new state is the sum's low state_bits bits, which depend on the terms' low bits only.
         upd_lo, upd_hi = p.update_range
+        clamped = upd_lo < 0 or upd_hi > g_max
+        decay_expr = [(s2_decay[lane] + s2_c_r[lane]) >> fx.decay_bits for lane in range(lanes)]
+        move_expr = [(s2_c_a[lane] - s2_move[lane]) >> fx.lut_bits for lane in range(lanes)]
+        s25_decay = Signal(data.ArrayLayout(decay_expr[0].shape() if clamped else unsigned(fx.state_bits), lanes))
+        s25_move = Signal(data.ArrayLayout(move_expr[0].shape() if clamped else unsigned(fx.state_bits), lanes))
+        with m.If(advance):
+            for lane in range(lanes):
+                m.d.sync += [s25_g[lane].eq(s2_g[lane]), s25_f[lane].eq(s2_f[lane]),
+                             s25_decay[lane].eq(decay_expr[lane]), s25_move[lane].eq(move_expr[lane])]
+        m.d.comb += [s25_end.eq(s25.node >= p.n_virtual), s25_writes.eq(~s25_end | p.has_idle)]
         for lane in range(lanes):
-            # g0 + rshr(x, B_r) == rshr(x + g0 2^B_r, B_r): g0 rides on the rounding constant, one adder less
-            total = rshr(s2_decay[lane], fx.decay_bits, offset=g0 << fx.decay_bits) + rshr(s2_move[lane], fx.lut_bits)
+            total = s25_decay[lane] + s25_move[lane]
             if upd_lo < 0:
                 total = Mux(total < 0, 0, total)
             if upd_hi > g_max:
                 total = Mux(total > g_max, g_max, total)
-            m.d.comb += s2_new[lane].eq(total)
-        writes = Signal()
-        m.d.comb += writes.eq(~s2_end | p.has_idle)
+            m.d.comb += s25_new[lane].eq(total)
 
         # --- the current product g' F, in clocks of their own: the new state is registered in the
         # fabric ("new_state"), then it and F go into the multiplier's operand registers
@@ -261,20 +305,19 @@ class CellArray(CoreBlock):
         feat_layout = data.ArrayLayout(unsigned(max(fx.state_bits, fx.current_bits)), lanes)
         s3_state_feat = Signal(feat_layout)
         with m.If(advance):
-            m.d.sync += [s3_writes.eq(writes), s3_g.eq(s2_new), s3_f.eq(s2_f)]
+            m.d.sync += [s3_writes.eq(s25_writes), s3_g.eq(s25_new), s3_f.eq(s25_f)]
             for lane in range(lanes):
                 if fx.state_bits >= fx.current_bits:
-                    feat = s2_g[lane] >> (fx.state_bits - fx.current_bits)
+                    feat = s25_g[lane] >> (fx.state_bits - fx.current_bits)
                 else:
-                    feat = s2_g[lane] << (fx.current_bits - fx.state_bits)
+                    feat = s25_g[lane] << (fx.current_bits - fx.state_bits)
                 m.d.sync += s3_state_feat[lane].eq(feat)
 
-        # --- the state write-back, from the stage params.state_loop - 1 beats after the read
-        # (write_stage_of): straight from the sum and clamp ("products"), or, where a pass has the
-        # slots for the longer loop (params.state_write_registered), from the new state's register
-        # ("new_state"), so that the DSP products' route to the state memory ends at a flip-flop.
+        # --- the state write-back, params.state_loop beats after the memory read (write_stage_of):
+        # straight from the terms' sum and clamp ("terms"), or, where a pass has the slots for the longer
+        # loop (params.state_write_registered), from the new state's register ("new_state").
         wr_valid, wr_beat = st[self.write_stage_of(p)]
-        wr_data, wr_writes = {"products": (s2_new, writes), "new_state": (s3_g, s3_writes)}[self.write_stage_of(p)]
+        wr_data, wr_writes = {"terms": (s25_new, s25_writes), "new_state": (s3_g, s3_writes)}[self.write_stage_of(p)]
         m.d.comb += [
             state_wr.addr.eq(wr_beat.slot),
             state_wr.data.eq(wr_data),

@@ -15,12 +15,14 @@ reads the state features and applies the idle relaxation. One pass over one
 slot is one *beat* (one clock when nothing stalls), so a frame is
 ``rows = passes * slots`` beats, beat ``row = m * slots + s``.
 
-The cell array reads a device state and writes it back :attr:`CoreParams.state_loop`
-beats later, so a pass has at least that many slots: :data:`MIN_SLOTS` (3) when the
-new state is written straight from its sum, one more when it is registered first
-(:attr:`CoreParams.state_write_registered`, chosen only where the pass already has
-that many slots, so it never adds a slot). When ``ceil(N / lanes)`` is smaller than
-the loop, idle slots are added (a frame then costs more beats than cells).
+The cell array's state loop is :data:`MIN_SLOTS` (3) beats: the state enters the multipliers'
+operand registers, their products are rounded into the decay and move terms (a register), and the
+terms' sum is the new state, forwarded into the operand registers for the same slot of the next pass
+when that is the beat right behind (a pass of 3 slots, :attr:`CoreParams.state_forwarded`). It is
+also written to the state memory, :attr:`CoreParams.state_loop` beats after the memory read: straight
+from the sum (4), or from its register (5, :attr:`CoreParams.state_write_registered`, chosen only where
+the pass has that many slots, so it never adds a slot). When ``ceil(N / lanes)`` is smaller than
+:data:`MIN_SLOTS`, idle slots are added (a frame then costs more beats than cells).
 """
 
 from __future__ import annotations
@@ -38,16 +40,19 @@ from memres.sw_model.fixed import (FixedConstants, Widths, bias_limit, bits_sign
                                      update_range)
 from memres.sw_model.errors import MemresError
 
-__all__ = ["CoreParams", "HardwareParamError", "MIN_SLOTS", "REGISTERED_WRITE_SLOTS", "TRACE_FRAME_BITS",
-           "MAX_INPUTS", "ReadoutMode", "READOUT_MODES"]
+__all__ = ["CoreParams", "HardwareParamError", "MIN_SLOTS", "DIRECT_WRITE_SLOTS", "REGISTERED_WRITE_SLOTS",
+           "TRACE_FRAME_BITS", "MAX_INPUTS", "ReadoutMode", "READOUT_MODES"]
 
-#: Beats between reading a device state and reading it again when the new state is written back
-#: straight from its sum (the cell array's shortest read-to-write distance; its state memory read
-#: port is transparent): the fewest slots a pass can have.
+#: The cell array's state loop: the state in the multipliers' operand registers, their products, the
+#: rounded decay and move terms, and their sum back into the operand registers (forwarded). The fewest
+#: slots a pass can have.
 MIN_SLOTS = 3
+#: Beats from reading a state from the state memory (its read port is transparent) to writing the new
+#: state straight from the terms' sum: the fewest slots of a pass that needs no forwarding.
+DIRECT_WRITE_SLOTS = MIN_SLOTS + 1
 #: The read-to-write distance when the new state is registered before it is written back (one beat
 #: more): the cell array does so when a pass has at least this many used slots anyway.
-REGISTERED_WRITE_SLOTS = MIN_SLOTS + 1
+REGISTERED_WRITE_SLOTS = DIRECT_WRITE_SLOTS + 1
 #: Width of the frame-in-sequence counter on the trace port (wraps beyond).
 TRACE_FRAME_BITS = 16
 #: Largest number of input channels: the projection adds all of them in one clock.
@@ -187,22 +192,28 @@ class CoreParams:
     def state_write_registered(self) -> bool:
         """Whether the cell array registers the new state before writing it back (a beat longer state loop).
 
-        The write is then one register away from the state memory instead of a DSP product, a sum and a
-        clamp (the worst path of the FSDD default on the ECP5). It is chosen where the pass has at least
-        :data:`REGISTERED_WRITE_SLOTS` used slots, so the longer loop costs no slot: a pass of fewer
-        (the 40-device regression reservoir at 16 lanes, 3 slots) keeps the direct write.
+        The write is then one register away from the state memory instead of the terms' sum and clamp.
+        It is chosen where the pass has at least :data:`REGISTERED_WRITE_SLOTS` used slots, so the longer
+        loop costs no slot (the FSDD default at 8 lanes, 25 slots); a pass of fewer keeps the direct write.
         """
         return self.used_slots >= REGISTERED_WRITE_SLOTS
 
     @property
     def state_loop(self) -> int:
-        """Beats from reading a device state to writing it back: the fewest slots a pass can have."""
-        return REGISTERED_WRITE_SLOTS if self.state_write_registered else MIN_SLOTS
+        """Beats from reading a device state from the state memory to writing it back."""
+        return REGISTERED_WRITE_SLOTS if self.state_write_registered else DIRECT_WRITE_SLOTS
+
+    @property
+    def state_forwarded(self) -> bool:
+        """Whether a pass is shorter than :attr:`state_loop`: the cell array then forwards the new state into
+        the multipliers' operand registers for the beat :data:`MIN_SLOTS` behind (the 40-device regression
+        reservoir at 16 lanes, 3 slots)."""
+        return self.slots < self.state_loop
 
     @property
     def slots(self) -> int:
-        """Beats per pass: ``max(ceil(N / lanes), state_loop)`` (at least :data:`MIN_SLOTS`)."""
-        return max(self.used_slots, self.state_loop)
+        """Beats per pass: ``max(ceil(N / lanes), MIN_SLOTS)``."""
+        return max(self.used_slots, MIN_SLOTS)
 
     @property
     def idle_lanes(self) -> int:

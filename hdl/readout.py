@@ -126,7 +126,7 @@ class ReadoutCrossbar(_Crossbar):
     leave), the stages of :attr:`STAGES`: accept (weights read) -> beat
     registered | weight row registered (fabric) | multiplier operands | products | products registered
     (fabric) | sums of groups of
-    :attr:`LANE_GROUP` lanes | the group sums accumulated -> output register. The latency (:meth:`latency_of`) is the number of stages.
+    :attr:`LANE_GROUP` lanes | the group sums summed | the beat's sum accumulated -> output register. The latency (:meth:`latency_of`) is the number of stages.
 
     :class:`SerialReadoutCrossbar` has the same signature and computes one
     output per clock instead.
@@ -146,7 +146,8 @@ class ReadoutCrossbar(_Crossbar):
     """
 
     #: The register stages, in order, from the accepted beat to the output register ``o``.
-    STAGES = ("read", "weights", "operands", "products", "fabric_products", "lane_sum", "accumulate")
+    STAGES = ("read", "weights", "operands", "products", "fabric_products", "lane_sum", "beat_sum",
+              "accumulate")
 
     #: Lanes summed together in the "lane_sum" stage (per output; the group sums are added to the
     #: accumulator in the "accumulate" stage).
@@ -273,6 +274,14 @@ class ReadoutCrossbar(_Crossbar):
                 for gi, group in enumerate(groups):
                     m.d.sync += s3_sum[kk][gi].eq(tree_sum([s2_prod_f[ln * n_out + kk] for ln in group]))
 
+        # --- beat sum: per output, the group sums summed into a register, so that the accumulator's clock
+        # has one adder (at 16 lanes the four group sums and the accumulator add, after the bias
+        # multiplexer, were the regression reservoir's worst path on the ECP5)
+        s4_sum = [Signal(signed(group_w + (len(groups) - 1).bit_length()), name=f"beat_sum{kk}")
+                  for kk in range(n_out)]
+        with m.If(advance):
+            m.d.sync += [s4_sum[kk].eq(tree_sum(s3_sum[kk])) for kk in range(n_out)]
+
         # --- accumulate; the sum of the frame's last beat goes to the output
         acc = [Signal(signed(p.widths.frame_acc), name=f"acc{kk}") for kk in range(n_out)]
         with m.If(self.o.valid & self.o.ready):
@@ -280,7 +289,7 @@ class ReadoutCrossbar(_Crossbar):
         with m.If(advance & s2_valid):
             for kk in range(n_out):
                 base = Mux(s2.frame_start, bias[kk], acc[kk])
-                total = base + tree_sum(s3_sum[kk])
+                total = base + s4_sum[kk]
                 with m.If(s2.frame_end):
                     m.d.sync += self.o.p.y[kk].eq(total)
                 with m.Else():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from memres.hdl import CellArray, CoreParams
-from memres.hdl.params import MIN_SLOTS, REGISTERED_WRITE_SLOTS
+from memres.hdl.params import DIRECT_WRITE_SLOTS, MIN_SLOTS, REGISTERED_WRITE_SLOTS
 from hdl_reference import feature_beats, make_params, pulse_beats, random_sequences, run_codes, run_sequence
 from hdl_sim import StreamChecker, StreamDriver, simulate
 
@@ -80,24 +80,28 @@ def expected_trace(p, seqs, codes=False):
 @pytest.mark.parametrize("lanes, n, ml, c, sf, idle", [
     (1, 4, 2, 3, True, 0.0), (1, 5, 3, 4, False, 0.0), (2, 6, 2, 5, True, 30.0),
     (4, 8, 3, 4, False, 30.0), (4, 6, 2, 3, True, 10.0), (2, 4, 4, 8, True, 0.0), (8, 8, 2, 3, True, 0.0),
-    (2, 8, 2, 3, False, 20.0)])
+    (2, 8, 2, 3, False, 20.0), (1, 6, 2, 3, False, 10.0)])
 def test_cells_match_model_random(lanes, n, ml, c, sf, idle):
-    """Slots 4 and 5 (the registered write-back, 4 the tight case), 3 (direct, tight), 1-2 padded to 3."""
+    """Slots 5 and 6 (the registered write-back, 5 the tight case), 4 (direct, tight), 3 (forwarded), 1-2
+    padded to 3 (forwarded)."""
     rng = np.random.default_rng(lanes + 10 * n + ml)
     p = make_params(n, ml, c, lanes=lanes, state_features=sf, idle_ns=idle,
                     reservoir={"tau": {"mode": "uniform", "low_ns": 20.0, "high_ns": 300.0}})
     check_cells(p, random_sequences(p, rng, 3, 4), rng)
 
 
-@pytest.mark.parametrize("n, lanes, registered, slots", [
-    (4, 1, True, 4), (5, 1, True, 5), (8, 2, True, 4), (6, 2, False, 3), (8, 4, False, 3), (2, 2, False, 3)])
-def test_state_write_registered_only_where_the_slots_are_there(n, lanes, registered, slots):
-    """The longer state loop is chosen only when a pass has >= 4 used slots: it never adds a slot."""
+@pytest.mark.parametrize("n, lanes, registered, forwarded, slots", [
+    (4, 1, False, False, 4), (5, 1, True, False, 5), (8, 2, False, False, 4), (10, 2, True, False, 5),
+    (6, 2, False, True, 3), (8, 4, False, True, 3), (2, 2, False, True, 3)])
+def test_state_write_registered_only_where_the_slots_are_there(n, lanes, registered, forwarded, slots):
+    """The longer state loop is chosen only when a pass has >= 5 used slots, the forwarding only below 4:
+    neither adds a slot."""
     p = make_params(n, 2, 3, lanes=lanes)
-    assert p.state_write_registered is registered and p.slots == slots
-    assert p.state_loop == (REGISTERED_WRITE_SLOTS if registered else MIN_SLOTS) <= p.slots
+    assert (p.state_write_registered, p.state_forwarded, p.slots) == (registered, forwarded, slots)
+    assert p.state_loop == (REGISTERED_WRITE_SLOTS if registered else DIRECT_WRITE_SLOTS)
+    assert (p.state_loop > p.slots) is forwarded and p.slots >= MIN_SLOTS
     assert p.slots == max(p.used_slots, MIN_SLOTS)
-    assert CellArray.write_stage_of(p) == ("new_state" if registered else "products")
+    assert CellArray.write_stage_of(p) == ("new_state" if registered else "terms")
     assert CellArray.latency_of(p) == len(CellArray.STAGES)       # the same latency either way
 
 
@@ -106,20 +110,27 @@ def test_state_loop_of_the_board_designs():
     fsdd = make_params(200, 10, 32, 10, lanes=8)
     assert (fsdd.slots, fsdd.state_write_registered) == (25, True)
     reg = make_params(40, 10, 1, 1, lanes=16, state_features=False)
-    assert (reg.slots, reg.state_write_registered, reg.rows) == (3, False, 30)
+    assert (reg.slots, reg.state_write_registered, reg.state_forwarded, reg.rows) == (3, False, True, 30)
 
 
 class _ShortLoop(CoreParams):
-    """A mutant: the registered write-back in a pass of 3 slots, one beat too short for its loop."""
+    """A mutant: the registered write-back in a pass of 4 slots, one beat too short for its loop."""
     state_write_registered = property(lambda self: True)
-    slots = property(lambda self: max(self.used_slots, MIN_SLOTS))
 
 
-def test_registered_write_back_in_too_short_a_pass_is_caught():
-    """The 4-beat loop with 3 slots reads a state before its write: the model comparison catches it."""
-    good = make_params(6, 2, 3, lanes=2)
-    bad = _ShortLoop(good.k, good.n_outputs, good.lanes)
-    assert (bad.slots, bad.state_loop, CellArray.write_stage_of(bad)) == (3, 4, "new_state")
+class _NoForward(CoreParams):
+    """A mutant: a pass of 3 slots without the forwarding, so the beat right behind reads the memory."""
+    state_forwarded = property(lambda self: False)
+
+
+@pytest.mark.parametrize("mutant, n, stage", [(_ShortLoop, 8, "new_state"), (_NoForward, 6, "terms")])
+def test_too_short_a_pass_is_caught(mutant, n, stage):
+    """A state read before its write (the 5-beat loop with 4 slots, or 3 slots without the forwarding):
+    the model comparison catches it."""
+    good = make_params(n, 2, 3, lanes=2)
+    bad = mutant(good.k, good.n_outputs, good.lanes)
+    assert bad.slots == good.slots and CellArray.write_stage_of(bad) == stage
+    assert bad.state_loop > bad.slots
     rng = np.random.default_rng(31)
     seqs = random_sequences(good, rng, 2, 4)
     check_cells(good, seqs, rng, gap=0.0, stall=0.0)
