@@ -131,6 +131,19 @@ def power_law(p: float, k: int):
     return make
 
 
+def power_cepstra(p: float, n: int, k: int):
+    """The first ``n`` cepstral coefficients of the power-law compressed channels (``amplitude ** p``
+    relative to -100 dB instead of dB, PNCC style), then causal mean normalisation (k)."""
+    def comp(x):
+        return 10.0 ** (p * (x + 100.0) / 20.0)
+
+    def make(all_x):
+        d = cepstral_matrix(all_x[0].shape[1], n)
+        mu = Normaliser.fit([comp(x) @ d for x in all_x], mean_frames=k).mean
+        return lambda x: causal_centre(comp(x) @ d, mu, k)
+    return make
+
+
 def smooth_channels(width: int, make_pre):
     """``make_pre`` after a moving average over ``width`` neighbouring channels (edges repeated)."""
     def sm(x):
@@ -160,8 +173,12 @@ def whole_utterance_mean(all_x):
     return lambda x: x - x.mean(axis=0)      # not causal: uses frames not yet heard
 
 
+#: Ridge lambdas from 1e-9 (the default grid starts at 1e-6).
+LOW_LAMBDAS = tuple(10.0 ** k for k in range(-9, 3))
+
 #: name -> (reservoir overrides, or "esn" / "utterance" for the ESN / an utterance-level readout;
-#: preprocessing factory or None; augmentation or None)
+#: preprocessing factory or None; augmentation or None). Two overrides are not the reservoir's:
+#: ``masks`` (reservoirs with seeds 0, 1, ... side by side) and ``lambdas`` (the readout's grid).
 VARIANTS = {
     "default": ({}, None, None),
     "vmin-3": ({"v_min": -3.0}, None, None),
@@ -204,6 +221,13 @@ VARIANTS = {
     "mean3 cepstra 13 N 400": ({"n_devices": 400}, cepstra(13, 3), None),
     "mean3 cepstra 13 ML 20": ({"n_virtual": 20}, cepstra(13, 3), None),
     "mean3 2 masks": ({"masks": 2}, mean_norm(3), None),
+    "mean3 cepstra 13 floor -60 dB": ({}, floored(60.0, cepstra(13, 3)), None),
+    "mean3 cepstra 13 smooth 3": ({}, smooth_channels(3, cepstra(13, 3)), None),
+    "mean3 power 0.1 cepstra 13": ({}, power_cepstra(0.1, 13, 3), None),
+    "mean3 power 0.2 cepstra 13": ({}, power_cepstra(0.2, 13, 3), None),
+    "mean3 cepstra 13 lambdas 1e-9": ({"lambdas": LOW_LAMBDAS}, cepstra(13, 3), None),
+    "mean10 cepstra 13 lambdas 1e-9": ({"lambdas": LOW_LAMBDAS}, cepstra(13, 10), None),
+    "mean10 cepstra 13 N 400": ({"n_devices": 400}, cepstra(13, 10), None),
     "mean3 ML 20 + deltas": ({"n_virtual": 20}, with_deltas(mean_norm(3)), None),
     "mean3 N 400 + deltas": ({"n_devices": 400}, with_deltas(mean_norm(3)), None),
 }
@@ -215,7 +239,8 @@ def run(name: str, recs, coch) -> dict:
     esn, utterance = over == "esn", over == "utterance"
     over = {} if esn or utterance else dict(over)
     masks = over.pop("masks", 1)     # reservoirs with seeds 0, 1, ...: features side by side
-    cfg = config_from_dict({**BASE, "reservoir": {**BASE["reservoir"], **over}})
+    readout = {"lambdas": list(over.pop("lambdas"))} if "lambdas" in over else {}
+    cfg = config_from_dict({**BASE, "reservoir": {**BASE["reservoir"], **over}, "readout": readout})
     xs = [coch[str(r.path)] for r in recs]
     if pre is not None:
         f = pre(xs)
