@@ -11,6 +11,17 @@ from __future__ import annotations
 from amaranth.hdl import Const, Mux, Value
 
 
+def rshr_constant(s: int, offset: int = 0) -> int:
+    """The constant :func:`rshr` adds before its shift by ``s > 0``: ``offset + 2^(s-1)``.
+
+    A datapath that adds the rounding term elsewhere (folded into a constant made beside a product, as
+    the cell array does) takes it from here, so the rounding rule has one home on the hardware side.
+    """
+    if s <= 0:
+        raise ValueError(f"rshr rounds only a right shift, not s = {s}")
+    return int(offset) + (1 << (s - 1))
+
+
 def rshr(x: Value, s: int, offset: int = 0) -> Value:
     """Shift right, rounding halves towards +infinity: ``(x + 2^(s-1)) >> s`` (arithmetic).
 
@@ -18,7 +29,7 @@ def rshr(x: Value, s: int, offset: int = 0) -> Value:
     """
     if s <= 0:
         return (x + Const(offset)) << -s if offset else x << -s
-    return (x + Const(int(offset) + (1 << (s - 1)))) >> s
+    return (x + Const(rshr_constant(s, offset))) >> s
 
 
 def clamp(x: Value, lo: int, hi: int) -> Value:

@@ -7,7 +7,7 @@ from amaranth.lib import data, stream
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .arith import const_mul, rshr
+from .arith import const_mul, rshr, rshr_constant
 from .checked import CoreBlock
 from .multiplier import RegisteredMultiplier
 from .params import CoreParams
@@ -218,22 +218,22 @@ class CellArray(CoreBlock):
 
         # The state g goes into both multipliers as it is: the operands' offsets are taken out of the
         # products and added after them, from constants made beside the products, off the state loop
-        # (exact integer identities, the rounding constants folded in):
+        # (exact integer identities, rshr's rounding constants folded in, from arith.rshr_constant):
         #   r (g - g0) + g0 2^B_r + 2^(B_r-1) = r g + c_r,   c_r = (g0 2^B_r + 2^(B_r-1)) - r g0
         #   A (H g_max - g) + 2^(B_l-1)        = c_a - A g,   c_a = H A g_max + 2^(B_l-1)
         # so decay = (r g + c_r) >> B_r and move = (c_a - A g) >> B_l. The "operands" and "products"
         # stages are the two registers of each RegisteredMultiplier (on an ECP5, those of its MULT18X18D);
         # the constants are made from the operands' copies in the fabric, registered at "products".
-        half_r = 1 << (fx.decay_bits - 1)
-        half_l = 1 << (fx.lut_bits - 1)
+        round_r = rshr_constant(fx.decay_bits, offset=g0 << fx.decay_bits)     # g0 2^B_r + 2^(B_r-1)
+        round_l = rshr_constant(fx.lut_bits)                                     # 2^(B_l-1)
         sm_g = Signal(state_layout)
         sm_f = Signal(data.ArrayLayout(p.f_shape, lanes))
         sm_r = Signal(data.ArrayLayout(unsigned(fx.decay_bits), lanes))
         sm_a = Signal(data.ArrayLayout(p.a_shape, lanes))
         sm_h = Signal(lanes)
-        c_r_expr = [Const((g0 << fx.decay_bits) + half_r) - const_mul(sm_r[lane], g0) for lane in range(lanes)]
+        c_r_expr = [Const(round_r) - const_mul(sm_r[lane], g0) for lane in range(lanes)]
         c_a_expr = [(Mux(sm_h[lane], const_mul(sm_a[lane], g_max), 0) if p.h_acts else const_mul(sm_a[lane], g_max))
-                    + half_l for lane in range(lanes)]
+                    + round_l for lane in range(lanes)]
         s2_g = Signal(state_layout)
         s2_c_r = Signal(data.ArrayLayout(c_r_expr[0].shape(), lanes))
         s2_c_a = Signal(data.ArrayLayout(c_a_expr[0].shape(), lanes))

@@ -11,8 +11,8 @@ intact ``design``.
 =====================  ==========================================================================
 fault                  what is wrong
 =====================  ==========================================================================
-cell_rounding          the cell array's ``rshr`` floors instead of rounding (decay, move, current)
-cell_rounding_tie      the cell array's ``rshr`` adds one LSB more than half: wrong at one residue only
+cell_rounding          the cell array floors instead of rounding (decay, move: ``rshr_constant``; current: ``rshr``)
+cell_rounding_tie      the cell array's rounding constant one LSB more than half: wrong at one residue only
 pulse_rounding         the projection's pulse-code ``rshr`` floors instead of rounding
 decay_lsb              one device's decay factor ``r[n]`` one LSB too large
 g0_lsb                 the resting state ``g0`` one LSB too large
@@ -85,6 +85,17 @@ def _tie_shift(x, s, offset=0):
     ``2^(s-1) - 1``, which random stimulus almost never makes (``testbenches.directed.tie_sequences``)."""
     from memres.hdl.arith import rshr
     return rshr(x, s, offset=offset + 1) if s > 0 else rshr(x, s, offset=offset)
+
+
+def _floor_constant(s, offset=0):
+    """``rshr_constant`` without the rounding term (the constant of :func:`_floor_shift`)."""
+    return int(offset)
+
+
+def _tie_constant(s, offset=0):
+    """``rshr_constant`` one LSB too large (the constant of :func:`_tie_shift`)."""
+    from memres.hdl.arith import rshr_constant
+    return rshr_constant(s, offset) + 1
 
 
 # --- broken blocks: the intact block inside, its handshake miswired --------------------------
@@ -273,9 +284,11 @@ def _plain(build: Callable[[Design], ReservoirCore]) -> Callable[[Design], tuple
 
 FAULTS: dict[str, tuple[str, Callable[[Design], tuple[ReservoirCore, tuple]]]] = {
     "cell_rounding": ("cell array rshr floors instead of rounding",
-                      _patching((memres.hdl.cell_array, "rshr", _floor_shift))),
+                      _patching((memres.hdl.cell_array, "rshr", _floor_shift),
+                                (memres.hdl.cell_array, "rshr_constant", _floor_constant))),
     "cell_rounding_tie": ("cell array rshr rounds up from one LSB below the half (a rounding tie)",
-                          _patching((memres.hdl.cell_array, "rshr", _tie_shift))),
+                          _patching((memres.hdl.cell_array, "rshr", _tie_shift),
+                                    (memres.hdl.cell_array, "rshr_constant", _tie_constant))),
     "pulse_rounding": ("pulse-code rshr floors instead of rounding",
                        _patching((memres.hdl.projection, "rshr", _floor_shift))),
     "decay_lsb": ("decay factor r[N/2] one LSB off", _plain(_decay_lsb)),
