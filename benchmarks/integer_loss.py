@@ -1,7 +1,8 @@
-"""Where the integer model loses accuracy on the FSDD standard split: one step at a time.
+"""Where the integer model loses accuracy on FSDD: one step at a time.
 
-For one configuration, on the standard split (everything fitted on the training recordings,
-lambda by the same 5-fold cross-validation as ``memres train``), it prints the test accuracy of
+For one configuration, on the standard split or (``--split loso``) on each leave-one-speaker-out
+fold and their mean (everything fitted on the training recordings, lambda by the same 5-fold
+cross-validation as ``memres train``), it prints the test accuracy of
 
 * ``float``: the float reservoir on the float inputs, float readout (``memres train``'s float figure);
 * ``float, inputs quantised``: the float reservoir on the inputs rounded to ``input_bits`` codes;
@@ -11,8 +12,22 @@ lambda by the same 5-fold cross-validation as ``memres train``), it prints the t
 
     python benchmarks/integer_loss.py --config examples/fsdd_cepstra.toml --weight-bits 8 10 12
     python benchmarks/integer_loss.py --config examples/fsdd_cepstra.toml --set fixed.input_bits=10
+    python benchmarks/integer_loss.py --config examples/fsdd_cepstra_n400.toml --split loso --skip-float \
+        --weight-bits 12 16
 
-``--set SECTION.FIELD=VALUE`` overrides one field (repeatable). One JSON line per figure.
+``--feature-error`` prints instead how far the integer reservoir's features are from the float
+reservoir's on every tenth training recording of the standard split (no accuracy, no test
+recording): per feature, the RMS of the difference (integer features scaled to the float units,
+each feature's mean difference removed: a readout's bias absorbs it) over the RMS of the float
+feature's variation, for the currents and the frame-end states. It is how the integer widths are
+compared without looking at any held-out speaker:
+
+    python benchmarks/integer_loss.py --config examples/fsdd_cepstra_n400.toml --feature-error \
+        --set fixed.input_bits=10
+
+``--set SECTION.FIELD=VALUE`` overrides one field (repeatable). One JSON line per figure and split
+(``"split"``: ``standard`` or the held-out speaker); with ``--split loso`` a last line per figure
+gives the mean over the six speakers (``"split": "mean"``), as ``memres train --split loso`` does.
 """
 
 from __future__ import annotations
@@ -25,7 +40,7 @@ import numpy as np
 
 from memres.sw_model import classify, speech
 from memres.sw_model.config import config_from_dict, read_toml_or_json
-from memres.sw_model.datasets import list_recordings, standard_split
+from memres.sw_model.datasets import list_recordings, loso_folds, standard_split
 from memres.sw_model.fixed import FixedReservoir, bias_limit, quantise_inputs
 from memres.sw_model.readout import Gram
 from memres.sw_model.reservoir import FloatReservoir
@@ -42,39 +57,22 @@ def overridden(path: str | None, sets: list[str]) -> dict:
     return data
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--config")
-    ap.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE")
-    ap.add_argument("--weight-bits", type=int, nargs="+", default=[])
-    ap.add_argument("--skip-float", action="store_true", help="only the integer figures")
-    ap.add_argument("--data", default=str(DEFAULT_FSDD))
-    args = ap.parse_args()
-    cfg = config_from_dict(overridden(args.config, args.set))
-    recs = list_recordings(args.data)
-    coch = cochleagrams(cfg, recs, False)
-    train, test = standard_split(recs)
+def losses(cfg, train, test, coch, weight_bits: list[int] | None, skip_float: bool, sets: list[str], config: str | None):
+    """Yield ``(what, decisions at 25/50/75/100 %, lambda, seconds)`` for one split, step by step."""
     data = speech.prepare_split(train, test, coch, speech.frontend_config(cfg))
     u, labels, lambdas = data.u, data.labels, cfg.readout.lambdas
-    test_labels = labels[data.test_idx]
     c = u[0].shape[1]
     u_int = [quantise_inputs(x, cfg.fixed.input_bits) for x in u]
 
-    def show(what: str, dec: np.ndarray, lam: float, t0: float) -> None:
-        acc = classify.accuracy(dec, test_labels)
-        print(json.dumps({"what": what, "accuracy": round(100 * float(acc[-1]), 2),
-                          "early": [round(100 * float(a), 1) for a in acc], "lambda": lam,
-                          "seconds": round(time.perf_counter() - t0)}), flush=True)
-
-    if not args.skip_float:
+    if not skip_float:
         res = FloatReservoir(cfg.reservoir, c)
         t0 = time.perf_counter()
         choice, _, _, dec = speech.float_decisions(data, res.run(u), res.n_features, lambdas)
-        show("float", dec, choice.lam, t0)
+        yield "float", dec, choice.lam, t0
         t0 = time.perf_counter()
         u_q = [x / ((1 << cfg.fixed.input_bits) - 1) for x in u_int]
         choice, _, _, dec = speech.float_decisions(data, res.run(u_q), res.n_features, lambdas)
-        show(f"float, inputs quantised to {cfg.fixed.input_bits} bits", dec, choice.lam, t0)
+        yield f"float, inputs quantised to {cfg.fixed.input_bits} bits", dec, choice.lam, t0
 
     t0 = time.perf_counter()
     fres = FixedReservoir(cfg.reservoir, cfg.fixed, c)
@@ -85,15 +83,77 @@ def main() -> None:
     whole = sum(streamed.grams.values(), Gram(fres.n_features, speech.N_CLASSES))
     w, b = classify.float_readouts(whole)(choice.lam)
     test_sums = streamed.sums.take(data.test_idx)
-    show("integer reservoir, float readout", classify.decisions_float(test_sums, w, b), choice.lam, t0)
-    for bits in args.weight_bits or [cfg.fixed.weight_bits]:
+    yield "integer reservoir, float readout", classify.decisions_float(test_sums, w, b), choice.lam, t0
+    for bits in [cfg.fixed.weight_bits] if weight_bits is None else weight_bits:
         t0 = time.perf_counter()
         k = FixedReservoir(cfg.reservoir, config_from_dict(
-            overridden(args.config, args.set + [f"fixed.weight_bits={bits}"])).fixed, c).k
+            overridden(config, sets + [f"fixed.weight_bits={bits}"])).fixed, c).k
         make = classify.int_readouts(bits, bias_limit(k))
         choice = classify.cross_validate(streamed, data.folds, labels, lambdas, make, classify.decisions_int)
         ro = make(whole)(choice.lam)
-        show(f"integer, weight_bits {bits}", classify.decisions_int(test_sums, ro), choice.lam, t0)
+        yield f"integer, weight_bits {bits}", classify.decisions_int(test_sums, ro), choice.lam, t0
+
+
+def feature_error(cfg, train, coch, every: int = 10) -> dict:
+    """Relative RMS error of the integer features against the float ones, currents and states."""
+    data = speech.prepare_split(train[::every], [], coch, speech.frontend_config(cfg))
+    c = data.u[0].shape[1]
+    fres = FixedReservoir(cfg.reservoir, cfg.fixed, c)
+    floats = dict(FloatReservoir(cfg.reservoir, c).run(data.u))
+    ints = dict(fres.run([quantise_inputs(x, cfg.fixed.input_bits) for x in data.u]))
+    x_f = np.concatenate([floats[i] for i in range(len(data.u))])
+    x_i = np.concatenate([ints[i] for i in range(len(data.u))]).astype(np.float64)
+    k, n_currents = fres.k, cfg.reservoir.n_devices * cfg.reservoir.n_virtual
+    x_i[:, :n_currents] *= k.f_scale / (1 << cfg.fixed.current_bits)      # I = G f(V) f_scale-normalised
+    x_i[:, n_currents:] /= 1 << cfg.fixed.current_bits                    # top current_bits bits of G
+
+    def rel(cols: slice) -> float:
+        err = x_i[:, cols] - x_f[:, cols]
+        err -= err.mean(axis=0)
+        var = x_f[:, cols] - x_f[:, cols].mean(axis=0)
+        return float(np.sqrt((err ** 2).sum() / (var ** 2).sum()))
+
+    out = {"currents": rel(slice(0, n_currents))}
+    if n_currents < x_f.shape[1]:
+        out["states"] = rel(slice(n_currents, None))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--config")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE")
+    ap.add_argument("--weight-bits", type=int, nargs="*", default=None,
+                    help="integer readouts with these weight widths (default: the configuration's; "
+                         "none after the flag: the float readout only)")
+    ap.add_argument("--skip-float", action="store_true", help="only the integer reservoir's figures")
+    ap.add_argument("--split", choices=("standard", "loso"), default="standard")
+    ap.add_argument("--feature-error", action="store_true",
+                    help="only the integer features' error against the float ones (training recordings)")
+    ap.add_argument("--data", default=str(DEFAULT_FSDD))
+    args = ap.parse_args()
+    cfg = config_from_dict(overridden(args.config, args.set))
+    recs = list_recordings(args.data)
+    coch = cochleagrams(cfg, recs, False)
+    if args.feature_error:
+        train, _ = standard_split(recs)
+        print(json.dumps({"what": "feature error", "fixed": cfg.fixed.__dict__,
+                          **{k: round(v, 5) for k, v in feature_error(cfg, train, coch).items()}}), flush=True)
+        return
+    splits = [("standard", *standard_split(recs))] if args.split == "standard" else list(loso_folds(recs))
+    per: dict[str, list] = {}
+    for name, train, test in splits:
+        test_labels = np.array([r.digit for r in test])
+        for what, dec, lam, t0 in losses(cfg, train, test, coch, args.weight_bits, args.skip_float, args.set,
+                                         args.config):
+            acc = [round(100 * float(a), 2) for a in classify.accuracy(dec, test_labels)]
+            per.setdefault(what, []).append(acc)
+            print(json.dumps({"split": name, "what": what, "accuracy": acc[-1], "early": acc, "lambda": lam,
+                              "seconds": round(time.perf_counter() - t0)}), flush=True)
+    if len(splits) > 1:
+        for what, accs in per.items():
+            mean = np.mean(accs, axis=0).round(2).tolist()
+            print(json.dumps({"split": "mean", "what": what, "accuracy": mean[-1], "early": mean}), flush=True)
 
 
 if __name__ == "__main__":
