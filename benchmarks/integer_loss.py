@@ -22,8 +22,9 @@ each feature's mean difference removed: a readout's bias absorbs it) over the RM
 feature's variation, for the currents and the frame-end states. It is how the integer widths are
 compared without looking at any held-out speaker:
 
+    python benchmarks/integer_loss.py --config examples/fsdd_cepstra_n400.toml --feature-error
     python benchmarks/integer_loss.py --config examples/fsdd_cepstra_n400.toml --feature-error \
-        --set fixed.input_bits=10
+        --set fixed.input_bits=8 --set fixed.pulse_bits=10         # the default widths
 
 ``--set SECTION.FIELD=VALUE`` overrides one field (repeatable). One JSON line per figure and split
 (``"split"``: ``standard`` or the held-out speaker); with ``--split loso`` a last line per figure
@@ -57,7 +58,8 @@ def overridden(path: str | None, sets: list[str]) -> dict:
     return data
 
 
-def losses(cfg, train, test, coch, weight_bits: list[int] | None, skip_float: bool, sets: list[str], config: str | None):
+def losses(cfg, train, test, coch, weight_bits: list[int] | None, skip_float: bool, sets: list[str],
+           config: str | None):
     """Yield ``(what, decisions at 25/50/75/100 %, lambda, seconds)`` for one split, step by step."""
     data = speech.prepare_split(train, test, coch, speech.frontend_config(cfg))
     u, labels, lambdas = data.u, data.labels, cfg.readout.lambdas
