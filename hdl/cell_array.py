@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -206,11 +206,15 @@ class CellArray(CoreBlock):
         # memory holds it): the operand is one multiplexer away from registers.
         _, s1 = st["read"]
         s2_valid, s2 = st["products"]
+        def writes_state(stage) -> Value:
+            # A beat writes its new state back, except the end pass without an idle gap (it changes none).
+            return (stage.node < p.n_virtual) | p.has_idle
+
         s1_end = Signal()
         s1_restart = Signal()
         s1_forward = Signal()
         s2_writes = Signal()
-        m.d.comb += [s1_end.eq(s1.node >= p.n_virtual), s2_writes.eq((s2.node < p.n_virtual) | p.has_idle)]
+        m.d.comb += [s1_end.eq(s1.node >= p.n_virtual), s2_writes.eq(writes_state(s2))]
         with m.If(advance):
             m.d.sync += s1_restart.eq(s0.seq_first & (s0.node == 0))
             if p.state_forwarded:
@@ -267,7 +271,6 @@ class CellArray(CoreBlock):
         # --- terms: the decay and move terms, rounded, in a register of the fabric, so the route from
         # the DSP blocks (fixed columns) has a clock of its own with one adder each.
         s25_valid, s25 = st["terms"]
-        s25_end = Signal()
         s25_writes = Signal()
         s25_g = Signal(state_layout)
         s25_f = Signal(data.ArrayLayout(p.f_shape, lanes))
@@ -285,7 +288,7 @@ class CellArray(CoreBlock):
             for lane in range(lanes):
                 m.d.sync += [s25_g[lane].eq(s2_g[lane]), s25_f[lane].eq(s2_f[lane]),
                              s25_decay[lane].eq(decay_expr[lane]), s25_move[lane].eq(move_expr[lane])]
-        m.d.comb += [s25_end.eq(s25.node >= p.n_virtual), s25_writes.eq(~s25_end | p.has_idle)]
+        m.d.comb += s25_writes.eq(writes_state(s25))
         for lane in range(lanes):
             total = s25_decay[lane] + s25_move[lane]
             if upd_lo < 0:
