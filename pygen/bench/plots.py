@@ -56,10 +56,12 @@ def plots(out: Path, results: dict) -> list[Path]:
             ax.set_ylabel(ylabel)
             if scale == 1.0:
                 ax.set_yscale("log")
-            else:
-                ax.set_ylim(0, 100)
-            ax.legend(fontsize=8)
-        fig.suptitle("Accuracy: memristive reservoir (float, integer = RTL) vs ESN")
+                ax.legend(fontsize=8)
+            else:       # headroom above 100 % for the legend, clear of the bars
+                ax.set_ylim(0, 118)
+                ax.set_yticks(range(0, 101, 20))
+                ax.legend(fontsize=8, ncol=3, loc="upper center")
+        fig.suptitle("Accuracy: memristive reservoir (float, integer = RTL) vs ESN", fontsize=10)
         save(fig, "accuracy.png")
     if acc and acc.get("early"):
         fig, ax = _subplots(figsize=(5, 3.5))
