@@ -110,38 +110,33 @@ def relative_floor(depth_db: float):
     return f
 
 
+def applied_first(g, make_pre):
+    """``make_pre`` fitted on and applied to ``g(x)`` instead of ``x`` (``g`` needs no fitting)."""
+    def make(all_x):
+        f = make_pre([g(x) for x in all_x])
+        return lambda x: f(g(x))
+    return make
+
+
 def floored(depth_db: float, make_pre):
     """``make_pre`` applied after :func:`relative_floor`."""
-    def make(all_x):
-        fl = relative_floor(depth_db)
-        f = make_pre([fl(x) for x in all_x])
-        return lambda x: f(fl(x))
-    return make
+    return applied_first(relative_floor(depth_db), make_pre)
+
+
+def power(p: float):
+    """Power-law compression ``amplitude ** p`` instead of dB (values relative to the floor of -100 dB)."""
+    return lambda x: 10.0 ** (p * (x + 100.0) / 20.0)
 
 
 def power_law(p: float, k: int):
-    """Power-law compression ``amplitude ** p`` instead of dB (values relative to the floor of
-    -100 dB), then causal mean normalisation (k)."""
-    def comp(x):
-        return 10.0 ** (p * (x + 100.0) / 20.0)
-
-    def make(all_x):
-        mu = Normaliser.fit([comp(x) for x in all_x], mean_frames=k).mean
-        return lambda x: causal_centre(comp(x), mu, k)
-    return make
+    """Power-law compression (:func:`power`), then causal mean normalisation (k)."""
+    return applied_first(power(p), mean_norm(k))
 
 
 def power_cepstra(p: float, n: int, k: int):
-    """The first ``n`` cepstral coefficients of the power-law compressed channels (``amplitude ** p``
-    relative to -100 dB instead of dB, PNCC style), then causal mean normalisation (k)."""
-    def comp(x):
-        return 10.0 ** (p * (x + 100.0) / 20.0)
-
-    def make(all_x):
-        d = cepstral_matrix(all_x[0].shape[1], n)
-        mu = Normaliser.fit([comp(x) @ d for x in all_x], mean_frames=k).mean
-        return lambda x: causal_centre(comp(x) @ d, mu, k)
-    return make
+    """The first ``n`` cepstral coefficients of the power-law compressed channels (:func:`power`, PNCC
+    style), then causal mean normalisation (k)."""
+    return applied_first(power(p), cepstra(n, k))
 
 
 def smooth_channels(width: int, make_pre):
@@ -150,11 +145,7 @@ def smooth_channels(width: int, make_pre):
         pad = np.pad(x, ((0, 0), (width // 2, width - 1 - width // 2)), mode="edge")
         c = np.cumsum(np.pad(pad, ((0, 0), (1, 0))), axis=1)
         return (c[:, width:] - c[:, :-width]) / width
-
-    def make(all_x):
-        f = make_pre([sm(x) for x in all_x])
-        return lambda x: f(sm(x))
-    return make
+    return applied_first(sm, make_pre)
 
 
 def with_own_deltas(make_pre):
