@@ -34,6 +34,7 @@ gives the mean over the six speakers (``"split": "mean"``), as ``memres train --
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 
@@ -42,7 +43,7 @@ import numpy as np
 from memres.sw_model import classify, speech
 from memres.sw_model.config import config_from_dict, read_toml_or_json
 from memres.sw_model.datasets import list_recordings, loso_folds, standard_split
-from memres.sw_model.fixed import FixedReservoir, bias_limit, quantise_inputs
+from memres.sw_model.fixed import FixedReservoir, bias_limit, build_constants, quantise_inputs
 from memres.sw_model.readout import Gram
 from memres.sw_model.reservoir import FloatReservoir
 from memres.sw_model.workflow import DEFAULT_FSDD, TASK_DEFAULTS, cochleagrams
@@ -58,8 +59,7 @@ def overridden(path: str | None, sets: list[str]) -> dict:
     return data
 
 
-def losses(cfg, train, test, coch, weight_bits: list[int] | None, skip_float: bool, sets: list[str],
-           config: str | None):
+def losses(cfg, train, test, coch, weight_bits: list[int] | None, skip_float: bool):
     """Yield ``(what, decisions at 25/50/75/100 %, lambda, seconds)`` for one split, step by step."""
     data = speech.prepare_split(train, test, coch, speech.frontend_config(cfg))
     u, labels, lambdas = data.u, data.labels, cfg.readout.lambdas
@@ -88,8 +88,7 @@ def losses(cfg, train, test, coch, weight_bits: list[int] | None, skip_float: bo
     yield "integer reservoir, float readout", classify.decisions_float(test_sums, w, b), choice.lam, t0
     for bits in [cfg.fixed.weight_bits] if weight_bits is None else weight_bits:
         t0 = time.perf_counter()
-        k = FixedReservoir(cfg.reservoir, config_from_dict(
-            overridden(config, sets + [f"fixed.weight_bits={bits}"])).fixed, c).k
+        k = build_constants(cfg.reservoir, dataclasses.replace(cfg.fixed, weight_bits=bits), c)
         make = classify.int_readouts(bits, bias_limit(k))
         choice = classify.cross_validate(streamed, data.folds, labels, lambdas, make, classify.decisions_int)
         ro = make(whole)(choice.lam)
@@ -146,8 +145,7 @@ def main() -> None:
     per: dict[str, list] = {}
     for name, train, test in splits:
         test_labels = np.array([r.digit for r in test])
-        for what, dec, lam, t0 in losses(cfg, train, test, coch, args.weight_bits, args.skip_float, args.set,
-                                         args.config):
+        for what, dec, lam, t0 in losses(cfg, train, test, coch, args.weight_bits, args.skip_float):
             acc = [round(100 * float(a), 2) for a in classify.accuracy(dec, test_labels)]
             per.setdefault(what, []).append(acc)
             print(json.dumps({"split": name, "what": what, "accuracy": acc[-1], "early": acc, "lambda": lam,
