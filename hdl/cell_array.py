@@ -206,6 +206,7 @@ class CellArray(CoreBlock):
         # memory holds it): the operand is one multiplexer away from registers.
         _, s1 = st["read"]
         s2_valid, s2 = st["products"]
+
         def writes_state(stage) -> Value:
             # A beat writes its new state back, except the end pass without an idle gap (it changes none).
             return (stage.node < p.n_virtual) | p.has_idle

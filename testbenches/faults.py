@@ -49,6 +49,7 @@ import memres.hdl.params
 import memres.hdl.projection
 import memres.hdl.top
 from memres.hdl import CoreParams, ReservoirCore
+from memres.hdl.arith import rshr, rshr_constant
 from memres.hdl.cell_array import CellArray
 from memres.hdl.classifier import Classifier
 from memres.hdl.projection import InputProjection
@@ -83,7 +84,6 @@ def _floor_shift(x, s, offset=0):
 def _tie_shift(x, s, offset=0):
     """``rshr`` whose rounding constant is one LSB too large: wrong only where the shifted-out bits are
     ``2^(s-1) - 1``, which random stimulus almost never makes (``testbenches.directed.tie_sequences``)."""
-    from memres.hdl.arith import rshr
     return rshr(x, s, offset=offset + 1) if s > 0 else rshr(x, s, offset=offset)
 
 
@@ -94,7 +94,6 @@ def _floor_constant(s, offset=0):
 
 def _tie_constant(s, offset=0):
     """``rshr_constant`` one LSB too large (the constant of :func:`_tie_shift`)."""
-    from memres.hdl.arith import rshr_constant
     return rshr_constant(s, offset) + 1
 
 
