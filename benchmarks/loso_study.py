@@ -61,9 +61,10 @@ def shift_channels(x: np.ndarray, s: int) -> np.ndarray:
 
 def mean_norm(k: int, level: bool = False):
     """Causal mean normalisation as the Normaliser does it (its training mean as the prior); the
-    percentile map is applied afterwards by :func:`run`, for every variant alike."""
+    percentile map is applied afterwards by :func:`run`, for every variant alike. With ``k = 0`` (no
+    prior: the mean of the frames heard so far) the Normaliser keeps no mean, and none is needed."""
     def make(all_x):
-        mu = Normaliser.fit(all_x, mean_frames=k, remove_level=level).mean
+        mu = Normaliser.fit(all_x, mean_frames=k, remove_level=level).mean if k else 0.0
         return lambda x: causal_centre(level_free(x) if level else x, mu, k)
     return make
 
